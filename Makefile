@@ -1,0 +1,40 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test` (README, SPEC §2).
+# Both first install the system packages the build needs, with apt-get (via sudo when not root).
+
+ADDR        ?= 127.0.0.1:1234
+CARGO       ?= cargo
+# Build: OpenCV headers and libraries, and libclang for the opencv crate's binding generator.
+BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config
+# Tests only: a virtual display for the one window test.
+TEST_PKGS   := xvfb xauth
+
+.PHONY: deps test-deps build run client test fmt lint clean
+
+deps:
+	@scripts/install-packages.sh $(BUILD_PKGS)
+
+test-deps: deps
+	@scripts/install-packages.sh $(TEST_PKGS)
+
+build: deps
+	$(CARGO) build --release
+
+## Start the server on $(ADDR), serving ./videos.
+run: build
+	./target/release/chatroom server --bind $(ADDR) --videos videos
+
+## Join the server on $(ADDR) from another terminal.
+client: build
+	./target/release/chatroom client --server $(ADDR)
+
+## Format check, lints, then every test (what CI runs).
+test: test-deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test --all-targets
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,563 @@
+//! The terminal client: the original's flow (name, home menu, chat, stream, quit) over the
+//! framed protocol, with a `send_chat` thread reading the terminal and a `recv_chat` thread
+//! reading the server, so incoming messages print at any time.
+//!
+//! The first half of this file is a small library (connect, join, seal, open) that the
+//! terminal client, the tests and the benchmarks share; the second half is the terminal.
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::keys::{self, Identity, KeyError, ReplayGuard};
+use crate::wire::{self, ClientMsg, ErrorCode, ReadError, ServerMsg, Tag, User};
+
+/// How long the client waits for the server's handshake and join replies.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `QUIT` waits for the server to close the connection before exiting anyway.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+
+/// What can stop the client.
+#[derive(Debug)]
+pub enum ClientError {
+    Connect {
+        addr: String,
+        source: io::Error,
+    },
+    /// The server refused the handshake or answered something unexpected.
+    Handshake(String),
+    /// The server refused a request (a name, most often).
+    Refused {
+        code: ErrorCode,
+        text: String,
+    },
+    Key(KeyError),
+    Io(io::Error),
+    /// The connection closed or a frame from the server was malformed.
+    Protocol(ReadError),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            ClientError::Handshake(text) => write!(f, "handshake failed: {text}"),
+            ClientError::Refused { text, .. } => write!(f, "refused: {text}"),
+            ClientError::Key(e) => write!(f, "{e}"),
+            ClientError::Io(e) => write!(f, "{e}"),
+            ClientError::Protocol(ReadError::Closed) => write!(f, "the server closed the connection"),
+            ClientError::Protocol(e) => write!(f, "bad reply from the server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+impl From<KeyError> for ClientError {
+    fn from(e: KeyError) -> Self {
+        ClientError::Key(e)
+    }
+}
+
+impl From<ReadError> for ClientError {
+    fn from(e: ReadError) -> Self {
+        ClientError::Protocol(e)
+    }
+}
+
+/// Prints a frame to stderr when tracing: direction, tag, length and the first bytes in hex.
+fn trace(direction: &str, tag: Tag, payload: &[u8]) {
+    let head: Vec<String> = payload.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let more = if payload.len() > 16 { " ..." } else { "" };
+    eprintln!("[trace] {direction} {tag} {:>7} bytes  {}{more}", payload.len(), head.join(" "));
+}
+
+/// The receiving half of a connection to the server.
+pub struct LinkReader {
+    inner: BufReader<TcpStream>,
+    trace: bool,
+}
+
+impl LinkReader {
+    /// Reads the next message from the server (blocking).
+    pub fn recv(&mut self) -> Result<ServerMsg, ReadError> {
+        let (tag, payload) = wire::read_frame(&mut self.inner, wire::FROM_SERVER)?;
+        if self.trace {
+            trace("<-", tag, &payload);
+        }
+        Ok(ServerMsg::decode(tag, &payload)?)
+    }
+
+    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.get_ref().set_read_timeout(timeout)
+    }
+
+    /// The socket, to set a read timeout or shut it down.
+    pub fn stream(&self) -> &TcpStream {
+        self.inner.get_ref()
+    }
+}
+
+/// The sending half of a connection; cheap to clone, and safe to use from several threads
+/// (each frame is written whole under a lock, so frames never interleave).
+#[derive(Clone)]
+pub struct LinkWriter {
+    stream: Arc<Mutex<TcpStream>>,
+    trace: bool,
+}
+
+impl LinkWriter {
+    pub fn send(&self, msg: &ClientMsg) -> io::Result<()> {
+        self.send_frame(&msg.encode())
+    }
+
+    /// Sends an already encoded frame (the benchmarks pre-build theirs).
+    pub fn send_frame(&self, frame: &[u8]) -> io::Result<()> {
+        if self.trace && frame.len() >= wire::HEADER_LEN {
+            trace("->", Tag(frame[..4].try_into().expect("4 bytes")), &frame[wire::HEADER_LEN..]);
+        }
+        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        stream.write_all(frame)
+    }
+
+    /// Closes the connection both ways (used to simulate a crash, and on exit).
+    pub fn shutdown(&self) {
+        let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Connects and does the handshake. `trace` prints every frame to stderr.
+pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), ClientError> {
+    let connect_err = |source| ClientError::Connect { addr: addr.to_owned(), source };
+    let addrs: Vec<_> = addr.to_socket_addrs().map_err(connect_err)?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    let mut stream = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, REPLY_TIMEOUT) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let stream = stream.ok_or_else(|| connect_err(last))?;
+    stream.set_nodelay(true)?;
+    let mut reader = LinkReader { inner: BufReader::new(stream.try_clone()?), trace };
+    let writer = LinkWriter { stream: Arc::new(Mutex::new(stream)), trace };
+
+    reader.set_timeout(Some(REPLY_TIMEOUT))?;
+    writer.send(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
+    match reader.recv() {
+        Ok(ServerMsg::Hello { magic, version }) if magic == wire::MAGIC && version == wire::VERSION => {}
+        Ok(ServerMsg::Hello { version, .. }) => {
+            return Err(ClientError::Handshake(format!(
+                "protocol version mismatch: client speaks {}, server {version}",
+                wire::VERSION
+            )));
+        }
+        Ok(ServerMsg::Error { text, .. }) => return Err(ClientError::Handshake(text)),
+        Ok(other) => return Err(ClientError::Handshake(format!("unexpected {} frame", other.tag()))),
+        Err(ReadError::Wire(e)) => {
+            return Err(ClientError::Handshake(format!("this does not look like a chatroom server ({e})")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    reader.set_timeout(None)?;
+    Ok((reader, writer))
+}
+
+/// A successful join: the name as registered, and everyone online (ourselves included).
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub name: String,
+    pub directory: Vec<User>,
+}
+
+/// Registers `name` with our public key. A refusal (name taken, invalid...) is
+/// `ClientError::Refused`, and the same connection may try again with another name.
+pub fn join(
+    reader: &mut LinkReader,
+    writer: &LinkWriter,
+    name: &str,
+    identity: &Identity,
+) -> Result<Joined, ClientError> {
+    writer.send(&ClientMsg::Join { name: name.to_owned(), key: identity.public_der().to_vec() })?;
+    reader.set_timeout(Some(REPLY_TIMEOUT))?;
+    let result = (|| match reader.recv()? {
+        ServerMsg::Welcome { name } => match reader.recv()? {
+            ServerMsg::Directory(directory) => Ok(Joined { name, directory }),
+            other => Err(ClientError::Handshake(format!("expected the directory, got {}", other.tag()))),
+        },
+        ServerMsg::Error { code, text } => Err(ClientError::Refused { code, text }),
+        other => Err(ClientError::Handshake(format!("unexpected {} frame", other.tag()))),
+    })();
+    reader.set_timeout(None)?;
+    result
+}
+
+/// A user as the client knows them.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub name: String,
+    pub key: Vec<u8>,
+    pub fingerprint: String,
+}
+
+/// Everyone online, in join order, kept up to date from `URIF`, `JOND` and `LEFT`.
+#[derive(Debug, Default, Clone)]
+pub struct Directory {
+    peers: Vec<Peer>,
+}
+
+impl Directory {
+    pub fn new(users: Vec<User>) -> Directory {
+        let mut d = Directory::default();
+        for user in users {
+            d.add(user);
+        }
+        d
+    }
+
+    pub fn add(&mut self, user: User) {
+        self.remove(&user.name);
+        let fingerprint = keys::fingerprint(&user.key);
+        self.peers.push(Peer { name: user.name, key: user.key, fingerprint });
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.peers.retain(|p| !p.name.eq_ignore_ascii_case(name));
+    }
+
+    /// Names are unique ignoring case, and so is this lookup.
+    pub fn get(&self, name: &str) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn peers(&self) -> &[Peer] {
+        &self.peers
+    }
+}
+
+/// Seals outgoing messages: our identity, our name, and the sequence number that makes
+/// each of our messages unique.
+pub struct Sealer {
+    identity: Arc<Identity>,
+    me: String,
+    next_seq: u64,
+}
+
+impl Sealer {
+    pub fn new(identity: Arc<Identity>, me: &str) -> Sealer {
+        Sealer { identity, me: me.to_owned(), next_seq: 1 }
+    }
+
+    /// The `CHAT` frame carrying `text` sealed for `to`.
+    pub fn seal(&mut self, to: &Peer, text: &str) -> Result<ClientMsg, KeyError> {
+        let key = keys::parse_public_key(&to.key)?;
+        let envelope = self.identity.seal(&self.me, &to.name, &key, self.next_seq, text)?;
+        self.next_seq += 1;
+        Ok(ClientMsg::Chat { to: to.name.clone(), envelope })
+    }
+}
+
+/// Why an incoming message was dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    /// The server stamped a name that is not in our directory.
+    UnknownSender,
+    Key(KeyError),
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DropReason::UnknownSender => write!(f, "the sender is not in the directory"),
+            DropReason::Key(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Opens incoming messages: checks the sender's signature against the directory's key and
+/// drops replays. Failures are only ever reported locally, never to the network, so nobody can
+/// use us as an oracle for their guesses.
+pub struct Opener {
+    identity: Arc<Identity>,
+    me: String,
+    guard: ReplayGuard,
+}
+
+impl Opener {
+    pub fn new(identity: Arc<Identity>, me: &str) -> Opener {
+        Opener { identity, me: me.to_owned(), guard: ReplayGuard::default() }
+    }
+
+    /// The text of an envelope the server says is from `from`.
+    pub fn open(&mut self, directory: &Directory, from: &str, envelope: &[u8]) -> Result<String, DropReason> {
+        let peer = directory.get(from).ok_or(DropReason::UnknownSender)?;
+        let opened = self.identity.open(&peer.name, &peer.key, &self.me, envelope).map_err(DropReason::Key)?;
+        self.guard.check(&peer.name, &peer.fingerprint, opened.seq).map_err(DropReason::Key)?;
+        Ok(opened.text)
+    }
+}
+
+/// Replaces control characters, so a message cannot move the cursor, clear the screen or
+/// fake a line of its own on the recipient's terminal.
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The terminal.
+
+/// The client's command-line settings (SPEC §3).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub server: String,
+    pub name: Option<String>,
+    pub headless: bool,
+    pub save_frames: Option<PathBuf>,
+    pub key_bits: usize,
+    pub trace: bool,
+}
+
+/// Lines from the terminal (or a pipe). Invalid UTF-8 is replaced, not fatal.
+struct Input {
+    inner: Box<dyn BufRead + Send>,
+}
+
+impl Input {
+    fn stdin() -> Input {
+        Input { inner: Box::new(BufReader::new(io::stdin())) }
+    }
+
+    /// The next line without its line ending; `None` at end of input.
+    fn line(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.inner.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.pop();
+                }
+                Some(String::from_utf8_lossy(&buf).into_owned())
+            }
+        }
+    }
+}
+
+/// Prints a prompt as a line of its own (SPEC §4), so scripts reading our output line by line
+/// see it, and a message arriving while we wait never lands in the middle of it.
+fn prompt(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// What the terminal threads share.
+struct Shared {
+    writer: LinkWriter,
+    directory: Mutex<Directory>,
+    me: String,
+    /// Set once we have sent `QUIT`, so the closing connection is not reported as a loss.
+    quitting: AtomicBool,
+    /// The process exit code, sent by whichever thread decides the client is done.
+    exit: Sender<i32>,
+}
+
+impl Shared {
+    fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
+        self.directory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs the terminal client. Returns only on an error before the session starts; a session
+/// ends through `process::exit` (0 after QUIT or end of input, 1 when the server is lost).
+pub fn run(config: ClientConfig) -> Result<(), ClientError> {
+    let identity = Arc::new(Identity::generate(config.key_bits)?);
+    let (mut reader, writer) = connect(&config.server, config.trace)?;
+    let mut input = Input::stdin();
+
+    let mut name = config.name.clone();
+    let joined = loop {
+        let candidate = match name.take() {
+            Some(n) => n,
+            None => {
+                prompt("Enter your username : ");
+                match input.line() {
+                    Some(line) => line.trim().to_owned(),
+                    None => {
+                        let _ = writer.send(&ClientMsg::Quit);
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        match join(&mut reader, &writer, &candidate, &identity) {
+            Ok(joined) => break joined,
+            Err(ClientError::Refused { code: ErrorCode::ShuttingDown, text }) => {
+                return Err(ClientError::Refused { code: ErrorCode::ShuttingDown, text });
+            }
+            Err(ClientError::Refused { text, .. }) => println!("Name rejected: {text}"),
+            Err(e) => return Err(e),
+        }
+    };
+
+    println!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
+    let (exit_tx, exit_rx) = unbounded();
+    let shared = Arc::new(Shared {
+        writer,
+        directory: Mutex::new(Directory::new(joined.directory)),
+        me: joined.name.clone(),
+        quitting: AtomicBool::new(false),
+        exit: exit_tx,
+    });
+
+    let opener = Opener::new(identity.clone(), &joined.name);
+    let recv_shared = shared.clone();
+    thread::Builder::new().name("recv_chat".into()).spawn(move || recv_chat(reader, opener, recv_shared))?;
+    let sealer = Sealer::new(identity, &joined.name);
+    let send_shared = shared.clone();
+    thread::Builder::new().name("send_chat".into()).spawn(move || send_chat(input, sealer, send_shared))?;
+
+    exit_when_told(exit_rx)
+}
+
+fn exit_when_told(exit: Receiver<i32>) -> ! {
+    let code = exit.recv().unwrap_or(1);
+    let _ = io::stdout().flush();
+    std::process::exit(code)
+}
+
+/// The `recv_chat` thread: everything the server sends, printed as it comes.
+fn recv_chat(mut reader: LinkReader, mut opener: Opener, shared: Arc<Shared>) {
+    loop {
+        let msg = match reader.recv() {
+            Ok(msg) => msg,
+            Err(e) => {
+                if shared.quitting.load(Ordering::SeqCst) {
+                    let _ = shared.exit.send(0);
+                } else {
+                    if !matches!(e, ReadError::Closed) {
+                        log::debug!("connection lost: {e}");
+                    }
+                    println!("Disconnected from server");
+                    let _ = shared.exit.send(1);
+                }
+                return;
+            }
+        };
+        match msg {
+            ServerMsg::Chat { from, envelope } => {
+                let directory = shared.directory().clone();
+                match opener.open(&directory, &from, &envelope) {
+                    Ok(text) => println!("[CHAT] {from}: {}", printable(&text)),
+                    Err(why) => println!("Warning: dropped a message claiming to be from {from}: {why}"),
+                }
+            }
+            ServerMsg::Joined(user) => {
+                let name = user.name.clone();
+                shared.directory().add(user);
+                println!("[JOINED] {name}");
+            }
+            ServerMsg::Left { name } => {
+                shared.directory().remove(&name);
+                println!("[LEFT] {name}");
+            }
+            ServerMsg::Directory(users) => *shared.directory() = Directory::new(users),
+            ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => println!("Server is shutting down"),
+            ServerMsg::Error { text, .. } => println!("Error: {}", printable(&text)),
+            other => log::debug!("ignoring unexpected {} frame", other.tag()),
+        }
+    }
+}
+
+/// The `send_chat` thread: the home menu and the chat prompts, driven by the terminal.
+fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>) {
+    loop {
+        prompt("1. CHAT  2. STREAM  3. QUIT");
+        let Some(choice) = input.line() else { break };
+        match choice.trim() {
+            "1" => {
+                if chat_mode(&mut input, &mut sealer, &shared).is_none() {
+                    break;
+                }
+            }
+            "2" => println!("Streaming is not available yet."),
+            "3" => break,
+            "" => {}
+            other => println!("Unknown choice {:?}: enter 1, 2 or 3.", printable(other)),
+        }
+    }
+    quit(&shared);
+}
+
+/// Tells the server we leave, then waits (a little) for it to close the connection, so
+/// everything we sent is delivered before the process exits.
+fn quit(shared: &Shared) {
+    shared.quitting.store(true, Ordering::SeqCst);
+    if shared.writer.send(&ClientMsg::Quit).is_err() {
+        let _ = shared.exit.send(0);
+        return;
+    }
+    thread::sleep(QUIT_GRACE);
+    let _ = shared.exit.send(0);
+}
+
+fn print_users(shared: &Shared) {
+    let directory = shared.directory();
+    println!("Online users:");
+    for peer in directory.peers() {
+        let you = if peer.name.eq_ignore_ascii_case(&shared.me) { " (you)" } else { "" };
+        println!("  {}  [{}]{you}", peer.name, peer.fingerprint);
+    }
+}
+
+/// The chat loop: recipient, message, again, until `QUIT`. `None` at end of input.
+fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<()> {
+    print_users(shared);
+    loop {
+        prompt("Enter recipient (QUIT to go back) : ");
+        let to = input.line()?;
+        let to = to.trim();
+        if to.eq_ignore_ascii_case("QUIT") {
+            return Some(());
+        }
+        if to.is_empty() {
+            continue;
+        }
+        let Some(peer) = shared.directory().get(to).cloned() else {
+            println!("No user named {:?} is online.", printable(to));
+            print_users(shared);
+            continue;
+        };
+        prompt("Enter message : ");
+        let text = input.line()?;
+        if text.is_empty() {
+            println!("Empty message not sent.");
+            continue;
+        }
+        match sealer.seal(&peer, &text) {
+            Ok(msg) => {
+                if shared.writer.send(&msg).is_err() {
+                    // The recv_chat thread reports the lost connection.
+                    return Some(());
+                }
+            }
+            Err(e) => println!("Message not sent: {e}"),
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! One client's session on the server: the handshake, the join, then a reader loop that maps
+//! each message to an action. Its writer thread is the only code that writes to its socket.
+//!
+//! A malformed frame ends this connection (with an error frame and a log line) and nothing
+//! else; a valid but wrong request gets an error frame and the session goes on.
+
+use crossbeam_channel::{Receiver, TryRecvError, bounded, never, select};
+use log::{debug, info, warn};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crate::keys;
+use crate::server::{CLIENT_STACK, ConnId, Frame, Outbox, Shared};
+use crate::wire::{self, ClientMsg, ErrorCode, ReadError, ServerMsg, WireError};
+
+/// Frames queued on a client's video lane: a few, so a stream runs at most this far ahead of
+/// what the client has read, and a paused reader holds little memory.
+pub(crate) const VIDEO_LANE_FRAMES: usize = 4;
+
+/// Reads from the socket, enforcing an overall deadline while one is set (the handshake).
+/// A per-read timeout alone would let a client trickle one byte every few seconds forever.
+struct SocketReader {
+    stream: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl Read for SocketReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl SocketReader {
+    fn clear_deadline(&mut self) -> io::Result<()> {
+        self.deadline = None;
+        self.stream.set_read_timeout(None)
+    }
+}
+
+/// How a session ended, for the log line and for how to close.
+enum End {
+    /// The client sent `QUIT`.
+    Quit,
+    /// The client closed the connection.
+    Closed,
+    /// The client broke the protocol; it has been sent an error frame.
+    Protocol(String),
+    /// The connection failed (reset, timed out...).
+    Failed(String),
+}
+
+/// Runs one connection from accept to close. Called on the connection's own thread.
+pub(crate) fn run(stream: TcpStream, peer: String, id: ConnId, shared: Arc<Shared>) {
+    let (end, name) = match Session::start(&stream, &peer, id, &shared) {
+        Ok(Some(mut session)) => {
+            let end = session.serve();
+            session.finish(&end);
+            (end, Some(session.name))
+        }
+        Ok(None) => (End::Quit, None),
+        Err(end) => (end, None),
+    };
+    // For a connection that never joined (or failed while joining) this frees its slot;
+    // for a session, `finish` has already done it and this does nothing.
+    shared.registry.close(id);
+    let who = match &name {
+        Some(name) => format!("{name} ({peer})"),
+        None => peer,
+    };
+    match end {
+        End::Quit => info!("{who} left"),
+        End::Closed => info!("{who} left: connection closed"),
+        End::Protocol(why) => warn!("{who} cut off: protocol error: {why}"),
+        End::Failed(why) => warn!("{who} disconnected: {why}"),
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// A joined client.
+struct Session<'a> {
+    id: ConnId,
+    name: String,
+    shared: &'a Shared,
+    reader: BufReader<SocketReader>,
+    stream: &'a TcpStream,
+    outbox: Option<Outbox>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl<'a> Session<'a> {
+    /// Handshake and join. `Ok(None)` when the client quit before joining.
+    fn start(stream: &'a TcpStream, peer: &'a str, id: ConnId, shared: &'a Shared) -> Result<Option<Session<'a>>, End> {
+        let config = &shared.config;
+        let fail = |e: String| End::Failed(e);
+        stream.set_write_timeout(Some(config.write_timeout)).map_err(|e| fail(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let read_half = stream.try_clone().map_err(|e| fail(e.to_string()))?;
+        let mut reader = BufReader::new(SocketReader {
+            stream: read_half,
+            deadline: Some(Instant::now() + config.handshake_timeout),
+        });
+        // Until the writer thread exists this thread is the only writer, so it may reply directly.
+        let mut direct = stream;
+        let mut reply = |msg: ServerMsg| direct.write_all(&msg.encode()).map_err(|e| fail(e.to_string()));
+
+        match read_handshake_msg(&mut reader, &mut reply, config.handshake_timeout.as_secs())? {
+            ClientMsg::Hello { magic, version } if magic == wire::MAGIC && version == wire::VERSION => {
+                reply(ServerMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
+            }
+            ClientMsg::Hello { magic, version } => {
+                let text = if magic != wire::MAGIC {
+                    format!("this is a chatroom server; bad magic {:?}", String::from_utf8_lossy(&magic))
+                } else {
+                    format!("protocol version mismatch: server speaks {}, client {version}", wire::VERSION)
+                };
+                reply(ServerMsg::Error { code: ErrorCode::BadHandshake, text: text.clone() })?;
+                return Err(fail(text));
+            }
+            other => {
+                let text = format!("expected HELO first, got {}", other.tag());
+                reply(ServerMsg::Error { code: ErrorCode::BadHandshake, text: text.clone() })?;
+                return Err(fail(text));
+            }
+        }
+
+        loop {
+            let (name, key) = match read_handshake_msg(&mut reader, &mut reply, config.handshake_timeout.as_secs())? {
+                ClientMsg::Join { name, key } => (name, key),
+                ClientMsg::Quit => return Ok(None),
+                other => {
+                    let text = format!("join first (got {})", other.tag());
+                    reply(ServerMsg::Error { code: ErrorCode::Unexpected, text })?;
+                    continue;
+                }
+            };
+            if let Err(e) = keys::parse_public_key(&key) {
+                info!("{peer} refused a key: {e}");
+                reply(ServerMsg::Error { code: ErrorCode::BadKey, text: e.to_string() })?;
+                continue;
+            }
+            let (chat_tx, chat_rx) = bounded(config.outbox_frames);
+            let (video_tx, video_rx) = bounded(VIDEO_LANE_FRAMES);
+            let outbox = Outbox { chat: chat_tx, video: video_tx };
+            if let Err(refusal) = shared.registry.join(id, &name, key, outbox.clone()) {
+                info!("{peer} refused the name {name:?}: {}", refusal.text);
+                reply(ServerMsg::Error { code: refusal.code, text: refusal.text })?;
+                continue;
+            }
+            info!("{peer} joined as {name}");
+            reader.get_mut().clear_deadline().map_err(|e| fail(e.to_string()))?;
+            let write_half = stream.try_clone().map_err(|e| fail(e.to_string()))?;
+            let writer = thread::Builder::new()
+                .name(format!("writer-{name}"))
+                .stack_size(CLIENT_STACK)
+                .spawn(move || write_loop(write_half, chat_rx, video_rx))
+                .map_err(|e| fail(format!("cannot start writer thread: {e}")))?;
+            return Ok(Some(Session { id, name, shared, reader, stream, outbox: Some(outbox), writer: Some(writer) }));
+        }
+    }
+
+    /// The reader loop: one message, one action, until the client quits or fails.
+    fn serve(&mut self) -> End {
+        loop {
+            let msg = match wire::read_client(&mut self.reader) {
+                Ok(msg) => msg,
+                Err(ReadError::Closed) => return End::Closed,
+                Err(ReadError::Io(e)) => return End::Failed(e.to_string()),
+                Err(ReadError::Wire(e)) => {
+                    self.send_error(error_code(&e), format!("protocol error: {e}"));
+                    return End::Protocol(e.to_string());
+                }
+            };
+            match msg {
+                ClientMsg::Chat { to, envelope } => self.relay(&to, envelope),
+                ClientMsg::Quit => return End::Quit,
+                ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
+                    self.send_error(ErrorCode::Unexpected, format!("already joined as {}", self.name));
+                }
+                ClientMsg::ListVideos | ClientMsg::Play { .. } | ClientMsg::Stop => {
+                    self.send_error(ErrorCode::Unexpected, "streaming is not available on this server".into());
+                }
+            }
+        }
+    }
+
+    /// Relays an envelope to its recipient with our registered name stamped on it. The
+    /// envelope stays opaque: the server has no key to open it.
+    fn relay(&self, to: &str, envelope: Vec<u8>) {
+        let Some((to_id, to_name, queue)) = self.shared.registry.lookup(to) else {
+            self.send_error(ErrorCode::UnknownUser, format!("no user named {to:?} is online"));
+            return;
+        };
+        let frame: Frame = ServerMsg::Chat { from: self.name.clone(), envelope }.encode().into();
+        // Waiting here slows only this sender: it is the backpressure of a flood.
+        match queue.send_timeout(frame, self.shared.config.outbox_timeout) {
+            Ok(()) => {}
+            Err(crossbeam_channel::SendTimeoutError::Timeout(_)) => {
+                self.shared.registry.cut(to_id, "its chat queue stayed full");
+                self.send_error(
+                    ErrorCode::RecipientTooSlow,
+                    format!("{to_name} was too slow to receive and was disconnected"),
+                );
+            }
+            Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => {
+                self.send_error(ErrorCode::UnknownUser, format!("{to_name} has just left"));
+            }
+        }
+    }
+
+    fn send_error(&self, code: ErrorCode, text: String) {
+        if let Some(outbox) = &self.outbox {
+            let frame: Frame = ServerMsg::Error { code, text }.encode().into();
+            // Our own queue: if it stays full we are the slow one, and the writer will fail.
+            let _ = outbox.chat.send_timeout(frame, self.shared.config.outbox_timeout);
+        }
+    }
+
+    /// Lets the writer send what is queued (after a quit, or the error frame that explains a
+    /// protocol error) or stops it at once (the connection is gone anyway).
+    fn finish(&mut self, end: &End) {
+        match end {
+            End::Quit => {}
+            End::Protocol(_) => {
+                let _ = self.stream.shutdown(Shutdown::Read);
+            }
+            End::Closed | End::Failed(_) => {
+                let _ = self.stream.shutdown(Shutdown::Both);
+            }
+        }
+        // Leave the registry first (telling everyone), so nobody else holds our chat queue...
+        self.shared.registry.close(self.id);
+        // ...then drop our own senders: the writer drains and ends.
+        self.outbox = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Reads one message during the handshake, answering timeouts and malformed frames with an
+/// error frame before giving up on the connection.
+fn read_handshake_msg(
+    reader: &mut BufReader<SocketReader>,
+    reply: &mut impl FnMut(ServerMsg) -> Result<(), End>,
+    timeout_secs: u64,
+) -> Result<ClientMsg, End> {
+    match wire::read_client(reader) {
+        Ok(msg) => Ok(msg),
+        Err(ReadError::Closed) => Err(End::Closed),
+        Err(ReadError::Io(e)) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+            let text = format!("no handshake within {timeout_secs} s");
+            let _ = reply(ServerMsg::Error { code: ErrorCode::Timeout, text: text.clone() });
+            Err(End::Failed(text))
+        }
+        Err(ReadError::Io(e)) => Err(End::Failed(e.to_string())),
+        Err(ReadError::Wire(e)) => {
+            let _ = reply(ServerMsg::Error { code: error_code(&e), text: format!("protocol error: {e}") });
+            Err(End::Protocol(e.to_string()))
+        }
+    }
+}
+
+fn error_code(e: &WireError) -> ErrorCode {
+    match e {
+        WireError::UnknownTag(_) => ErrorCode::UnknownTag,
+        _ => ErrorCode::Malformed,
+    }
+}
+
+/// The writer thread: drains the client's two queues into its socket, chat first. Flushes
+/// only when both are empty, so a burst goes out in few system calls. Ends when the chat
+/// queue closes (the session is over) or the socket fails (then it cuts the connection, so
+/// the reader ends too).
+fn write_loop(stream: TcpStream, chat: Receiver<Frame>, video: Receiver<Frame>) {
+    let mut video = video;
+    let mut out = BufWriter::with_capacity(64 * 1024, &stream);
+    let result: io::Result<()> = (|| {
+        loop {
+            let frame = match chat.try_recv() {
+                Ok(frame) => frame,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => match video.try_recv() {
+                    Ok(frame) => frame,
+                    Err(_) => {
+                        out.flush()?;
+                        select! {
+                            recv(chat) -> frame => match frame {
+                                Ok(frame) => frame,
+                                Err(_) => break,
+                            },
+                            recv(video) -> frame => match frame {
+                                Ok(frame) => frame,
+                                Err(_) => {
+                                    // No stream will ever send again: wait on chat alone.
+                                    video = never();
+                                    continue;
+                                }
+                            },
+                        }
+                    }
+                },
+            };
+            out.write_all(&frame)?;
+        }
+        out.flush()
+    })();
+    if let Err(e) = result {
+        debug!("writer for {:?} stopped: {e}", stream.peer_addr());
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}

@@ -1,0 +1,436 @@
+//! Keys and sealed messages: RSA identities, the hybrid envelope that carries one direct message,
+//! fingerprints, and replay detection. Bytes in, bytes out: no sockets, no files, no printing.
+//!
+//! A direct message is sealed on the sender's machine for one recipient:
+//!
+//! 1. a fresh AES-256-GCM key encrypts the text (RSA alone cannot encrypt more than a few
+//!    hundred bytes, and the original's RSA-1024 on raw text broke on long messages);
+//! 2. RSA-OAEP with SHA-256 wraps that key with the recipient's public key;
+//! 3. RSA-PSS with SHA-256, by the sender's private key, signs everything: the protocol version,
+//!    the sender and recipient names, a per-sender sequence number, and the ciphertext.
+//!
+//! The server relays the envelope as opaque bytes and stamps the sender's registered name. The
+//! recipient checks the signature against that name's key from the directory, so neither the
+//! server nor another user can forge a sender, and checks the sequence number, so nobody can
+//! replay an old message. PKCS#1 v1.5 is not used anywhere (Bleichenbacher and Marvin attacks).
+
+use aes_gcm::aead::{Aead, Generate, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{PrivateKey, PublicKey};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::wire::{FrameWriter, Reader, WireError};
+
+/// The longest direct message, in bytes of UTF-8 (SPEC §6).
+pub const MAX_TEXT: usize = 4096;
+/// Default RSA key size.
+pub const DEFAULT_KEY_BITS: usize = 2048;
+/// Accepted RSA key sizes: `rsa` refuses to make keys under 1024 bits, and keys over 4096 bits
+/// would make every envelope large and slow for little gain.
+pub const MIN_KEY_BITS: usize = 1024;
+pub const MAX_KEY_BITS: usize = 4096;
+/// Fingerprints are the first 8 bytes of SHA-256 of the DER public key (SPEC §6).
+pub const FINGERPRINT_LEN: usize = 8;
+
+/// Layout version of the envelope itself, signed with everything else.
+const ENVELOPE_VERSION: u8 = 1;
+/// Separates our signatures from any other use of the same key.
+const SIGNING_CONTEXT: &[u8] = b"chatroom direct message\0";
+const NONCE_LEN: usize = 12;
+/// RSA-4096 ciphertexts and signatures are 512 bytes.
+const MAX_RSA_BLOB: usize = MAX_KEY_BITS / 8;
+const MAX_CIPHERTEXT: usize = MAX_TEXT + 16;
+
+/// Why a key could not be made or read, or a message could not be sealed or opened.
+/// Each way a message can be bad has its own variant, so the client can say what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// Key generation failed, or the size is outside `MIN_KEY_BITS..=MAX_KEY_BITS`.
+    Generate(String),
+    /// A public key that does not parse or whose size is outside the accepted range.
+    BadPublicKey(String),
+    /// The text is longer than `MAX_TEXT` bytes.
+    TextTooLong { len: usize },
+    /// The envelope bytes do not parse.
+    Malformed(WireError),
+    /// The envelope is addressed to someone else.
+    WrongRecipient { addressed_to: String },
+    /// The envelope was signed by a key other than the claimed sender's.
+    ForgedSender { claimed: String, signer: String },
+    /// The signature does not match the content: the envelope was altered in transit.
+    Tampered,
+    /// The wrapped key or the ciphertext could not be decrypted with our key.
+    Decrypt,
+    /// The plaintext is not UTF-8.
+    BadUtf8,
+    /// A sequence number already seen (or older) from this sender and key.
+    Replay { seq: u64, last: u64 },
+    /// Encrypting or signing failed (should not happen with valid keys).
+    Crypto(String),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Generate(e) => write!(f, "cannot generate an RSA key: {e}"),
+            KeyError::BadPublicKey(e) => write!(f, "invalid public key: {e}"),
+            KeyError::TextTooLong { len } => {
+                write!(f, "message is {len} bytes long; the limit is {MAX_TEXT} bytes")
+            }
+            KeyError::Malformed(e) => write!(f, "malformed envelope: {e}"),
+            KeyError::WrongRecipient { addressed_to } => {
+                write!(f, "message is addressed to {addressed_to:?}, not to us")
+            }
+            KeyError::ForgedSender { claimed, signer } => {
+                write!(f, "message claims to be from {claimed} but was signed by key {signer}")
+            }
+            KeyError::Tampered => write!(f, "signature does not match: message altered in transit"),
+            KeyError::Decrypt => write!(f, "message cannot be decrypted with our key"),
+            KeyError::BadUtf8 => write!(f, "message text is not valid UTF-8"),
+            KeyError::Replay { seq, last } => {
+                write!(f, "replayed message (sequence {seq}, already saw up to {last})")
+            }
+            KeyError::Crypto(e) => write!(f, "crypto failure: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl From<WireError> for KeyError {
+    fn from(e: WireError) -> Self {
+        KeyError::Malformed(e)
+    }
+}
+
+/// The first 8 bytes of SHA-256 of a DER public key, as 16 hex digits.
+pub fn fingerprint(public_der: &[u8]) -> String {
+    hex(&fingerprint_bytes(public_der))
+}
+
+fn fingerprint_bytes(public_der: &[u8]) -> [u8; FINGERPRINT_LEN] {
+    let digest = Sha256::digest(public_der);
+    digest[..FINGERPRINT_LEN].try_into().expect("SHA-256 is 32 bytes")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a DER (SubjectPublicKeyInfo) public key and checks its size is accepted.
+pub fn parse_public_key(der: &[u8]) -> Result<PublicKey, KeyError> {
+    let key = PublicKey::from_public_key_der(der).map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
+    let bits = key.size() * 8;
+    if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
+        return Err(KeyError::BadPublicKey(format!(
+            "{bits}-bit key; accepted sizes are {MIN_KEY_BITS} to {MAX_KEY_BITS} bits"
+        )));
+    }
+    Ok(key)
+}
+
+/// A user's key pair, with the public half pre-encoded for the directory.
+pub struct Identity {
+    private: PrivateKey,
+    public_der: Vec<u8>,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print private key material.
+        write!(f, "Identity({})", self.fingerprint())
+    }
+}
+
+/// What a recipient learns from a valid envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub seq: u64,
+    pub text: String,
+}
+
+impl Identity {
+    /// Makes a fresh key pair of `bits` bits (the original made RSA-1024 keys at every start).
+    pub fn generate(bits: usize) -> Result<Identity, KeyError> {
+        if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
+            return Err(KeyError::Generate(format!("{bits} bits; choose {MIN_KEY_BITS} to {MAX_KEY_BITS}")));
+        }
+        let private = PrivateKey::new(&mut rand::rng(), bits).map_err(|e| KeyError::Generate(e.to_string()))?;
+        let public_der =
+            private.to_public_key().to_public_key_der().map_err(|e| KeyError::Generate(e.to_string()))?.into_vec();
+        Ok(Identity { private, public_der })
+    }
+
+    /// The public key as DER, as registered with the server.
+    pub fn public_der(&self) -> &[u8] {
+        &self.public_der
+    }
+
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.public_der)
+    }
+
+    /// Seals `text` from `sender` to `recipient`, whose public key is `recipient_key`.
+    /// `seq` must grow with every message this identity sends.
+    pub fn seal(
+        &self,
+        sender: &str,
+        recipient: &str,
+        recipient_key: &PublicKey,
+        seq: u64,
+        text: &str,
+    ) -> Result<Vec<u8>, KeyError> {
+        if text.len() > MAX_TEXT {
+            return Err(KeyError::TextTooLong { len: text.len() });
+        }
+        let aes_key = Key::<Aes256Gcm>::generate();
+        let nonce = Nonce::generate();
+        let ciphertext = Aes256Gcm::new(&aes_key)
+            .encrypt(&nonce, Payload { msg: text.as_bytes(), aad: recipient.as_bytes() })
+            .map_err(|e| KeyError::Crypto(e.to_string()))?;
+        let wrapped_key =
+            recipient_key.oaep_encrypt::<Sha256>(aes_key.as_slice()).map_err(|e| KeyError::Crypto(e.to_string()))?;
+
+        let body = EnvelopeBody {
+            recipient: recipient.to_owned(),
+            seq,
+            signer: fingerprint_bytes(&self.public_der),
+            wrapped_key,
+            nonce: nonce.into(),
+            ciphertext,
+        };
+        let signature =
+            self.private.pss_sign::<Sha256>(&body.signed_bytes(sender)).map_err(|e| KeyError::Crypto(e.to_string()))?;
+
+        let mut w = FrameWriter::bare();
+        body.write(&mut w);
+        w.blob16(&signature);
+        Ok(w.finish())
+    }
+
+    /// Opens an envelope that the server says came from `sender` (whose directory key is
+    /// `sender_der`) and that should be for `me`. Checks, in order: the layout, the recipient,
+    /// the signer's key, the signature, then decrypts. Replays are checked by [`ReplayGuard`].
+    pub fn open(&self, sender: &str, sender_der: &[u8], me: &str, envelope: &[u8]) -> Result<Opened, KeyError> {
+        let (body, signature) = EnvelopeBody::parse(envelope)?;
+        if !body.recipient.eq_ignore_ascii_case(me) {
+            return Err(KeyError::WrongRecipient { addressed_to: body.recipient });
+        }
+        if body.signer != fingerprint_bytes(sender_der) {
+            return Err(KeyError::ForgedSender { claimed: sender.to_owned(), signer: hex(&body.signer) });
+        }
+        let sender_key = parse_public_key(sender_der)?;
+        sender_key.pss_verify::<Sha256>(&body.signed_bytes(sender), &signature).map_err(|_| KeyError::Tampered)?;
+
+        let aes_key = self.private.oaep_decrypt::<Sha256>(&body.wrapped_key).map_err(|_| KeyError::Decrypt)?;
+        let aes_key = Key::<Aes256Gcm>::try_from(aes_key.as_slice()).map_err(|_| KeyError::Decrypt)?;
+        let plaintext = Aes256Gcm::new(&aes_key)
+            .decrypt(&Nonce::from(body.nonce), Payload { msg: &body.ciphertext, aad: body.recipient.as_bytes() })
+            .map_err(|_| KeyError::Decrypt)?;
+        if plaintext.len() > MAX_TEXT {
+            return Err(KeyError::TextTooLong { len: plaintext.len() });
+        }
+        let text = String::from_utf8(plaintext).map_err(|_| KeyError::BadUtf8)?;
+        Ok(Opened { seq: body.seq, text })
+    }
+}
+
+/// The signed part of an envelope.
+struct EnvelopeBody {
+    recipient: String,
+    seq: u64,
+    /// Fingerprint of the key that signed: lets the recipient tell a forged sender (another
+    /// key) from a tampered message (the right key, altered bytes).
+    signer: [u8; FINGERPRINT_LEN],
+    wrapped_key: Vec<u8>,
+    nonce: [u8; NONCE_LEN],
+    ciphertext: Vec<u8>,
+}
+
+impl EnvelopeBody {
+    fn write(&self, w: &mut FrameWriter) {
+        w.u8(ENVELOPE_VERSION);
+        w.str8(&self.recipient);
+        w.u64(self.seq);
+        w.raw(&self.signer);
+        w.blob16(&self.wrapped_key);
+        w.raw(&self.nonce);
+        w.blob16(&self.ciphertext);
+    }
+
+    /// What the signature covers: a context string, the sender (stamped by the server, so it
+    /// must match who signed), and the whole body.
+    fn signed_bytes(&self, sender: &str) -> Vec<u8> {
+        let mut w = FrameWriter::bare();
+        w.raw(SIGNING_CONTEXT);
+        w.u16(crate::wire::VERSION);
+        w.str8(&sender.to_ascii_lowercase());
+        self.write(&mut w);
+        w.finish()
+    }
+
+    fn parse(bytes: &[u8]) -> Result<(EnvelopeBody, Vec<u8>), WireError> {
+        let mut r = Reader::new(bytes);
+        if r.u8("envelope version")? != ENVELOPE_VERSION {
+            return Err(WireError::BadValue { what: "envelope version" });
+        }
+        let body = EnvelopeBody {
+            recipient: r.str8("recipient", crate::wire::MAX_NAME)?,
+            seq: r.u64("sequence number")?,
+            signer: r.array("signer fingerprint")?,
+            wrapped_key: r.blob16("wrapped key", MAX_RSA_BLOB)?,
+            nonce: r.array("nonce")?,
+            ciphertext: r.blob16("ciphertext", MAX_CIPHERTEXT)?,
+        };
+        let signature = r.blob16("signature", MAX_RSA_BLOB)?;
+        r.finish(crate::wire::Tag::CHAT)?;
+        Ok((body, signature))
+    }
+}
+
+/// Remembers the highest sequence number seen from each (sender, key), so a message replayed
+/// by the server or anyone on the path is dropped. The server relays in order over one TCP
+/// connection, so sequence numbers from one sender only ever grow.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    last: HashMap<(String, String), u64>,
+}
+
+impl ReplayGuard {
+    /// Accepts `seq` from `sender` (with the key fingerprint `fp`) if it is new, and records it.
+    pub fn check(&mut self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
+        let last = self.last.entry((sender.to_ascii_lowercase(), fp.to_owned())).or_insert(0);
+        if seq <= *last {
+            return Err(KeyError::Replay { seq, last: *last });
+        }
+        *last = seq;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    /// Key generation is the slow part: make three identities once for all tests.
+    fn ids() -> &'static [Identity; 3] {
+        static IDS: OnceLock<[Identity; 3]> = OnceLock::new();
+        IDS.get_or_init(|| [0, 1, 2].map(|_| Identity::generate(MIN_KEY_BITS).unwrap()))
+    }
+
+    fn key(id: &Identity) -> PublicKey {
+        parse_public_key(id.public_der()).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_message_opens_for_its_recipient() {
+        let [alice, bob, _] = ids();
+        let env = alice.seal("alice", "bob", &key(bob), 1, "hello bob").unwrap();
+        let opened = bob.open("alice", alice.public_der(), "bob", &env).unwrap();
+        assert_eq!(opened, Opened { seq: 1, text: "hello bob".into() });
+        // The plaintext is nowhere in the envelope.
+        assert!(!env.windows(9).any(|w| w == b"hello bob"));
+    }
+
+    #[test]
+    fn tampered_ciphertext_is_rejected() {
+        let [alice, bob, _] = ids();
+        let mut env = alice.seal("alice", "bob", &key(bob), 1, "pay 10").unwrap();
+        // The envelope ends with the ciphertext, then the signature and its u16 length:
+        // flip one bit of the ciphertext's last byte.
+        let signature_len = key(alice).size();
+        let last_ciphertext_byte = env.len() - signature_len - 2 - 1;
+        env[last_ciphertext_byte] ^= 1;
+        assert_eq!(bob.open("alice", alice.public_der(), "bob", &env), Err(KeyError::Tampered));
+    }
+
+    #[test]
+    fn a_message_for_someone_else_is_rejected() {
+        let [alice, bob, carol] = ids();
+        let env = alice.seal("alice", "carol", &key(carol), 1, "for carol").unwrap();
+        assert_eq!(
+            bob.open("alice", alice.public_der(), "bob", &env),
+            Err(KeyError::WrongRecipient { addressed_to: "carol".into() })
+        );
+    }
+
+    #[test]
+    fn a_forged_sender_is_rejected() {
+        let [alice, bob, mallory] = ids();
+        // Mallory signs with her own key; the server (or a proxy) stamps "alice" on it.
+        let env = mallory.seal("alice", "bob", &key(bob), 1, "it's alice, really").unwrap();
+        let err = bob.open("alice", alice.public_der(), "bob", &env).unwrap_err();
+        assert_eq!(err, KeyError::ForgedSender { claimed: "alice".into(), signer: mallory.fingerprint() });
+        // Alice's genuine message, re-stamped as from mallory, fails as well.
+        let env = alice.seal("alice", "bob", &key(bob), 1, "hi").unwrap();
+        assert!(matches!(bob.open("mallory", mallory.public_der(), "bob", &env), Err(KeyError::ForgedSender { .. })));
+    }
+
+    #[test]
+    fn a_restamped_sender_name_breaks_the_signature() {
+        let [alice, bob, _] = ids();
+        // Same key, but the server claims another name for it: the signature covers the name.
+        let env = alice.seal("alice", "bob", &key(bob), 1, "hi").unwrap();
+        assert_eq!(bob.open("alicia", alice.public_der(), "bob", &env), Err(KeyError::Tampered));
+    }
+
+    #[test]
+    fn a_key_wrapped_for_another_key_cannot_be_decrypted() {
+        let [alice, bob, carol] = ids();
+        // Alice was given a substituted key for bob (carol's): bob cannot unwrap it.
+        let env = alice.seal("alice", "bob", &key(carol), 1, "secret").unwrap();
+        assert_eq!(bob.open("alice", alice.public_der(), "bob", &env), Err(KeyError::Decrypt));
+    }
+
+    #[test]
+    fn replayed_sequence_numbers_are_rejected() {
+        let mut guard = ReplayGuard::default();
+        assert_eq!(guard.check("alice", "fp1", 1), Ok(()));
+        assert_eq!(guard.check("alice", "fp1", 2), Ok(()));
+        assert_eq!(guard.check("alice", "fp1", 2), Err(KeyError::Replay { seq: 2, last: 2 }));
+        assert_eq!(guard.check("ALICE", "fp1", 1), Err(KeyError::Replay { seq: 1, last: 2 }));
+        // A new key under the same name (a new session) starts afresh; so does another sender.
+        assert_eq!(guard.check("alice", "fp2", 1), Ok(()));
+        assert_eq!(guard.check("bob", "fp1", 1), Ok(()));
+    }
+
+    #[test]
+    fn oversize_text_is_rejected_before_encrypting() {
+        let [alice, bob, _] = ids();
+        let text = "é".repeat(MAX_TEXT / 2 + 1);
+        assert_eq!(alice.seal("alice", "bob", &key(bob), 1, &text), Err(KeyError::TextTooLong { len: MAX_TEXT + 2 }));
+        let text = "x".repeat(MAX_TEXT);
+        let env = alice.seal("alice", "bob", &key(bob), 1, &text).unwrap();
+        assert_eq!(bob.open("alice", alice.public_der(), "bob", &env).unwrap().text, text);
+    }
+
+    #[test]
+    fn garbage_envelopes_are_malformed_not_panics() {
+        let [alice, bob, _] = ids();
+        let env = alice.seal("alice", "bob", &key(bob), 1, "hello").unwrap();
+        for cut in 0..env.len() {
+            let err = bob.open("alice", alice.public_der(), "bob", &env[..cut]).unwrap_err();
+            assert!(matches!(err, KeyError::Malformed(_)), "cut {cut}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn public_keys_are_checked() {
+        assert!(matches!(parse_public_key(b"not a key"), Err(KeyError::BadPublicKey(_))));
+        let der = ids()[0].public_der();
+        assert!(parse_public_key(&der[..der.len() - 1]).is_err());
+        assert!(matches!(Identity::generate(512), Err(KeyError::Generate(_))));
+    }
+
+    #[test]
+    fn fingerprints_are_16_hex_digits_of_sha256() {
+        // SHA-256("abc") = ba7816bf 8f01cfea ...
+        assert_eq!(fingerprint(b"abc"), "ba7816bf8f01cfea");
+        assert_ne!(ids()[0].fingerprint(), ids()[1].fingerprint());
+    }
+}

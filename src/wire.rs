@@ -1,0 +1,1027 @@
+//! The wire format: messages to bytes and back. Pure code over byte slices, plus two thin
+//! helpers over `Read`/`Write`. It knows nothing of sockets, threads, keys or terminals.
+//!
+//! Every message is one frame:
+//!
+//! ```text
+//! +---------+------------------+-----------------+
+//! | tag [4] | length u32 (BE)  | payload [length]|
+//! +---------+------------------+-----------------+
+//! ```
+//!
+//! The Python original sent bare strings and pickles with no framing, so two messages sent
+//! back-to-back could glue together or split anywhere. Here the reader always knows where a
+//! message ends, and every length is checked against a bound *before* anything is allocated.
+//! `docs/PROTOCOL.md` documents every frame byte by byte.
+
+use byteorder::{BigEndian, ByteOrder, ReadBytesExt, WriteBytesExt};
+use std::fmt;
+use std::io::{self, Read, Write};
+
+/// Sent first by both sides, so a stray program that connects is told at once what it reached.
+pub const MAGIC: [u8; 4] = *b"CHRM";
+/// Bumped on any incompatible change; both sides refuse a peer with another version.
+pub const VERSION: u16 = 2;
+/// Tag (4 bytes) + payload length (4 bytes).
+pub const HEADER_LEN: usize = 8;
+/// The largest payload of any frame (SPEC §5). Video frames are the only large ones.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// The largest payload a client may send. Everything a client says is small, so the server
+/// never allocates more than this for one client frame.
+pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// User names: 1 to 32 characters (SPEC §8).
+pub const MAX_NAME: usize = 32;
+/// A DER-encoded RSA public key; 4096-bit keys take about 550 bytes.
+pub const MAX_KEY_DER: usize = 1024;
+/// A sealed direct message: 4096 bytes of text + tag, a wrapped key and a signature of at most
+/// 512 bytes each (4096-bit keys), and small fields.
+pub const MAX_ENVELOPE: usize = 6 * 1024;
+/// Human-readable text in error frames.
+pub const MAX_ERROR_TEXT: usize = 1024;
+/// The most users one directory frame may list.
+pub const MAX_DIRECTORY: usize = 65_536;
+/// Video names (the `NAME` in `NAME_LABEL.mp4`) and resolution labels.
+pub const MAX_VIDEO_NAME: usize = 128;
+pub const MAX_LABEL: usize = 16;
+/// The most videos, and resolutions per video, one list frame may carry.
+pub const MAX_VIDEOS: usize = 4096;
+pub const MAX_RESOLUTIONS: usize = 64;
+
+/// A frame's four-byte ASCII tag. The original's tags are kept where the meaning is the same.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tag(pub [u8; 4]);
+
+impl Tag {
+    pub const HELLO: Tag = Tag(*b"HELO");
+    pub const JOIN: Tag = Tag(*b"JOIN");
+    pub const WELCOME: Tag = Tag(*b"WLCM");
+    /// The original's user-information message: here, the whole directory.
+    pub const DIRECTORY: Tag = Tag(*b"URIF");
+    pub const JOINED: Tag = Tag(*b"JOND");
+    pub const LEFT: Tag = Tag(*b"LEFT");
+    pub const CHAT: Tag = Tag(*b"CHAT");
+    pub const ERROR: Tag = Tag(*b"ERRR");
+    pub const QUIT: Tag = Tag(*b"QUIT");
+    /// The original's stream-list message.
+    pub const VIDEO_LIST: Tag = Tag(*b"STLI");
+    /// The original's stream message: a play request (client) or a stream start (server).
+    pub const STREAM: Tag = Tag(*b"STRM");
+    pub const FRAME: Tag = Tag(*b"FRAM");
+    pub const STOP: Tag = Tag(*b"STOP");
+    pub const STREAM_END: Tag = Tag(*b"SEND");
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &b in &self.0 {
+            if b.is_ascii_graphic() {
+                write!(f, "{}", b as char)?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tag({self})")
+    }
+}
+
+/// Why some bytes are not a valid frame. `Incomplete` is not a fault: it means "read more".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireError {
+    /// The buffer ends before the frame does.
+    Incomplete,
+    /// A length field is larger than its bound; nothing was allocated.
+    TooLong { what: &'static str, len: usize, max: usize },
+    /// A tag this side does not accept.
+    UnknownTag(Tag),
+    /// A text field is not UTF-8.
+    BadUtf8 { what: &'static str },
+    /// A field holds a value outside its domain (an unknown code, a zero count, ...).
+    BadValue { what: &'static str },
+    /// The payload has bytes left over after the last field.
+    TrailingBytes { tag: Tag, extra: usize },
+    /// A field runs past the end of its frame's payload.
+    Truncated { what: &'static str },
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Incomplete => write!(f, "incomplete frame"),
+            WireError::TooLong { what, len, max } => {
+                write!(f, "{what} is {len} bytes long, more than the limit of {max}")
+            }
+            WireError::UnknownTag(tag) => write!(f, "unknown message tag {tag:?}"),
+            WireError::BadUtf8 { what } => write!(f, "{what} is not valid UTF-8"),
+            WireError::BadValue { what } => write!(f, "invalid {what}"),
+            WireError::TrailingBytes { tag, extra } => {
+                write!(f, "{extra} unexpected bytes at the end of a {tag} frame")
+            }
+            WireError::Truncated { what } => write!(f, "frame ends in the middle of {what}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Error codes carried by `ERRR` frames, so a program can react without parsing English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum ErrorCode {
+    /// Wrong magic or protocol version in the handshake.
+    BadHandshake = 1,
+    /// A frame that does not parse.
+    Malformed = 2,
+    /// A tag the server does not know.
+    UnknownTag = 3,
+    /// The message is valid but not allowed now (e.g. `CHAT` before `JOIN`).
+    Unexpected = 4,
+    NameInvalid = 5,
+    NameTaken = 6,
+    NameReserved = 7,
+    /// The public key does not parse, or its size is outside the accepted range.
+    BadKey = 8,
+    ServerFull = 9,
+    /// No user of that name is online.
+    UnknownUser = 10,
+    /// The connection did not finish the handshake in time.
+    Timeout = 11,
+    ShuttingDown = 12,
+    /// The sender exceeded its chat rate.
+    RateLimited = 13,
+    /// The recipient could not keep up and was disconnected.
+    RecipientTooSlow = 14,
+    UnknownVideo = 15,
+    /// A video could not be read or encoded.
+    VideoFailed = 16,
+}
+
+impl ErrorCode {
+    const ALL: [ErrorCode; 16] = [
+        ErrorCode::BadHandshake,
+        ErrorCode::Malformed,
+        ErrorCode::UnknownTag,
+        ErrorCode::Unexpected,
+        ErrorCode::NameInvalid,
+        ErrorCode::NameTaken,
+        ErrorCode::NameReserved,
+        ErrorCode::BadKey,
+        ErrorCode::ServerFull,
+        ErrorCode::UnknownUser,
+        ErrorCode::Timeout,
+        ErrorCode::ShuttingDown,
+        ErrorCode::RateLimited,
+        ErrorCode::RecipientTooSlow,
+        ErrorCode::UnknownVideo,
+        ErrorCode::VideoFailed,
+    ];
+
+    fn from_u16(v: u16) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| *c as u16 == v)
+    }
+}
+
+/// One entry of the user directory: a name and its DER-encoded RSA public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub key: Vec<u8>,
+}
+
+/// How the server cuts a video's timeline across its resolutions (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlayMode {
+    /// The original's behaviour: one segment per resolution, lowest first.
+    Split,
+    /// The whole video at one resolution.
+    Fixed(String),
+}
+
+/// One entry of the video list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoInfo {
+    pub name: String,
+    /// Frames on the timeline (the smallest frame count over the resolutions).
+    pub frames: u32,
+    pub fps: f32,
+    pub resolutions: Vec<Resolution>,
+}
+
+/// A resolution as listed: its label, and the real size of its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub label: String,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// One piece of a stream's plan: timeline frames `start..start + frames` come from `label`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub label: String,
+    pub start: u32,
+    pub frames: u32,
+}
+
+/// Why a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Complete = 0,
+    Stopped = 1,
+    Error = 2,
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EndReason::Complete => "complete",
+            EndReason::Stopped => "stopped",
+            EndReason::Error => "error",
+        })
+    }
+}
+
+/// Everything a client may send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMsg {
+    /// `HELO`: the first frame of every connection.
+    Hello { magic: [u8; 4], version: u16 },
+    /// `JOIN`: register a name and a public key. May be repeated after a refusal.
+    Join { name: String, key: Vec<u8> },
+    /// `CHAT`: a sealed envelope for one recipient. The server cannot read it.
+    Chat { to: String, envelope: Vec<u8> },
+    /// `STLI`: ask for the video list.
+    ListVideos,
+    /// `STRM`: play a video.
+    Play { video: String, mode: PlayMode },
+    /// `STOP`: stop the current stream.
+    Stop,
+    /// `QUIT`: leave; the server closes the connection.
+    Quit,
+}
+
+/// Everything the server may send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMsg {
+    /// `HELO`: the server's answer to a good handshake.
+    Hello { magic: [u8; 4], version: u16 },
+    /// `WLCM`: the join was accepted under this name.
+    Welcome { name: String },
+    /// `URIF`: every user online (the joining user included), in join order.
+    Directory(Vec<User>),
+    /// `JOND`: a user joined.
+    Joined(User),
+    /// `LEFT`: a user left.
+    Left { name: String },
+    /// `CHAT`: an envelope, with the sender's registered name stamped by the server.
+    Chat { from: String, envelope: Vec<u8> },
+    /// `ERRR`: a refusal or a failure, with a code and an explanation.
+    Error { code: ErrorCode, text: String },
+    /// `STLI`: the videos the server offers, sorted by name.
+    VideoList(Vec<VideoInfo>),
+    /// `STRM`: a stream starts.
+    StreamStart { video: String, frames: u32, fps: f32, plan: Vec<Segment> },
+    /// `FRAM`: one JPEG frame of the stream.
+    Frame { index: u32, label: String, jpeg: Vec<u8> },
+    /// `SEND`: the stream ended after `sent` frames.
+    StreamEnd { sent: u32, reason: EndReason },
+}
+
+impl ClientMsg {
+    /// Every tag a client may send.
+    pub const TAGS: [Tag; 7] = [Tag::HELLO, Tag::JOIN, Tag::CHAT, Tag::VIDEO_LIST, Tag::STREAM, Tag::STOP, Tag::QUIT];
+
+    pub fn tag(&self) -> Tag {
+        match self {
+            ClientMsg::Hello { .. } => Tag::HELLO,
+            ClientMsg::Join { .. } => Tag::JOIN,
+            ClientMsg::Chat { .. } => Tag::CHAT,
+            ClientMsg::ListVideos => Tag::VIDEO_LIST,
+            ClientMsg::Play { .. } => Tag::STREAM,
+            ClientMsg::Stop => Tag::STOP,
+            ClientMsg::Quit => Tag::QUIT,
+        }
+    }
+
+    /// The whole frame: header and payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = FrameWriter::new(self.tag());
+        match self {
+            ClientMsg::Hello { magic, version } => {
+                w.raw(magic);
+                w.u16(*version);
+            }
+            ClientMsg::Join { name, key } => {
+                w.str8(name);
+                w.blob16(key);
+            }
+            ClientMsg::Chat { to, envelope } => {
+                w.str8(to);
+                w.blob16(envelope);
+            }
+            ClientMsg::Play { video, mode } => {
+                w.str8(video);
+                match mode {
+                    PlayMode::Split => w.u8(0),
+                    PlayMode::Fixed(label) => {
+                        w.u8(1);
+                        w.str8(label);
+                    }
+                }
+            }
+            ClientMsg::ListVideos | ClientMsg::Stop | ClientMsg::Quit => {}
+        }
+        w.finish()
+    }
+
+    /// Decodes one payload. The caller has already checked `payload.len()` against the bound.
+    pub fn decode(tag: Tag, payload: &[u8]) -> Result<ClientMsg, WireError> {
+        let mut r = Reader::new(payload);
+        let msg = match tag {
+            Tag::HELLO => ClientMsg::Hello { magic: r.array("magic")?, version: r.u16("version")? },
+            Tag::JOIN => ClientMsg::Join { name: r.str8("name", MAX_NAME)?, key: r.blob16("public key", MAX_KEY_DER)? },
+            Tag::CHAT => {
+                ClientMsg::Chat { to: r.str8("recipient", MAX_NAME)?, envelope: r.blob16("envelope", MAX_ENVELOPE)? }
+            }
+            Tag::VIDEO_LIST => ClientMsg::ListVideos,
+            Tag::STREAM => {
+                let video = r.str8("video name", MAX_VIDEO_NAME)?;
+                let mode = match r.u8("play mode")? {
+                    0 => PlayMode::Split,
+                    1 => PlayMode::Fixed(r.str8("resolution label", MAX_LABEL)?),
+                    _ => return Err(WireError::BadValue { what: "play mode" }),
+                };
+                ClientMsg::Play { video, mode }
+            }
+            Tag::STOP => ClientMsg::Stop,
+            Tag::QUIT => ClientMsg::Quit,
+            other => return Err(WireError::UnknownTag(other)),
+        };
+        r.finish(tag)?;
+        Ok(msg)
+    }
+}
+
+impl ServerMsg {
+    /// Every tag the server may send.
+    pub const TAGS: [Tag; 11] = [
+        Tag::HELLO,
+        Tag::WELCOME,
+        Tag::DIRECTORY,
+        Tag::JOINED,
+        Tag::LEFT,
+        Tag::CHAT,
+        Tag::ERROR,
+        Tag::VIDEO_LIST,
+        Tag::STREAM,
+        Tag::FRAME,
+        Tag::STREAM_END,
+    ];
+
+    pub fn tag(&self) -> Tag {
+        match self {
+            ServerMsg::Hello { .. } => Tag::HELLO,
+            ServerMsg::Welcome { .. } => Tag::WELCOME,
+            ServerMsg::Directory(_) => Tag::DIRECTORY,
+            ServerMsg::Joined(_) => Tag::JOINED,
+            ServerMsg::Left { .. } => Tag::LEFT,
+            ServerMsg::Chat { .. } => Tag::CHAT,
+            ServerMsg::Error { .. } => Tag::ERROR,
+            ServerMsg::VideoList(_) => Tag::VIDEO_LIST,
+            ServerMsg::StreamStart { .. } => Tag::STREAM,
+            ServerMsg::Frame { .. } => Tag::FRAME,
+            ServerMsg::StreamEnd { .. } => Tag::STREAM_END,
+        }
+    }
+
+    /// The whole frame: header and payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = FrameWriter::new(self.tag());
+        match self {
+            ServerMsg::Hello { magic, version } => {
+                w.raw(magic);
+                w.u16(*version);
+            }
+            ServerMsg::Welcome { name } | ServerMsg::Left { name } => w.str8(name),
+            ServerMsg::Directory(users) => {
+                w.u32(users.len() as u32);
+                for user in users {
+                    w.user(user);
+                }
+            }
+            ServerMsg::Joined(user) => w.user(user),
+            ServerMsg::Chat { from, envelope } => {
+                w.str8(from);
+                w.blob16(envelope);
+            }
+            ServerMsg::Error { code, text } => {
+                w.u16(*code as u16);
+                w.str16(text);
+            }
+            ServerMsg::VideoList(videos) => {
+                w.u16(videos.len() as u16);
+                for video in videos {
+                    w.str8(&video.name);
+                    w.u32(video.frames);
+                    w.f32(video.fps);
+                    w.u8(video.resolutions.len() as u8);
+                    for res in &video.resolutions {
+                        w.str8(&res.label);
+                        w.u16(res.width);
+                        w.u16(res.height);
+                    }
+                }
+            }
+            ServerMsg::StreamStart { video, frames, fps, plan } => {
+                w.str8(video);
+                w.u32(*frames);
+                w.f32(*fps);
+                w.u8(plan.len() as u8);
+                for seg in plan {
+                    w.str8(&seg.label);
+                    w.u32(seg.start);
+                    w.u32(seg.frames);
+                }
+            }
+            ServerMsg::Frame { index, label, jpeg } => {
+                w.u32(*index);
+                w.str8(label);
+                w.raw(jpeg);
+            }
+            ServerMsg::StreamEnd { sent, reason } => {
+                w.u32(*sent);
+                w.u8(*reason as u8);
+            }
+        }
+        w.finish()
+    }
+
+    /// Decodes one payload. The caller has already checked `payload.len()` against the bound.
+    pub fn decode(tag: Tag, payload: &[u8]) -> Result<ServerMsg, WireError> {
+        let mut r = Reader::new(payload);
+        let msg = match tag {
+            Tag::HELLO => ServerMsg::Hello { magic: r.array("magic")?, version: r.u16("version")? },
+            Tag::WELCOME => ServerMsg::Welcome { name: r.str8("name", MAX_NAME)? },
+            Tag::DIRECTORY => {
+                // Each entry takes at least 3 bytes, so a count larger than that allows is a lie:
+                // `list` rejects it before reserving room for it.
+                let count = r.u32("directory")? as usize;
+                ServerMsg::Directory(r.list("directory", count, MAX_DIRECTORY, 3, Reader::user)?)
+            }
+            Tag::JOINED => ServerMsg::Joined(r.user()?),
+            Tag::LEFT => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },
+            Tag::CHAT => {
+                ServerMsg::Chat { from: r.str8("sender", MAX_NAME)?, envelope: r.blob16("envelope", MAX_ENVELOPE)? }
+            }
+            Tag::ERROR => {
+                let code = r.u16("error code")?;
+                let code = ErrorCode::from_u16(code).ok_or(WireError::BadValue { what: "error code" })?;
+                ServerMsg::Error { code, text: r.str16("error text", MAX_ERROR_TEXT)? }
+            }
+            Tag::VIDEO_LIST => {
+                let count = r.u16("video count")? as usize;
+                ServerMsg::VideoList(r.list("video list", count, MAX_VIDEOS, 10, |r| {
+                    let name = r.str8("video name", MAX_VIDEO_NAME)?;
+                    let frames = r.u32("frame count")?;
+                    let fps = r.f32("fps")?;
+                    let n = r.u8("resolution count")? as usize;
+                    let resolutions = r.list("resolutions", n, MAX_RESOLUTIONS, 5, |r| {
+                        Ok(Resolution {
+                            label: r.str8("resolution label", MAX_LABEL)?,
+                            width: r.u16("width")?,
+                            height: r.u16("height")?,
+                        })
+                    })?;
+                    Ok(VideoInfo { name, frames, fps, resolutions })
+                })?)
+            }
+            Tag::STREAM => {
+                let video = r.str8("video name", MAX_VIDEO_NAME)?;
+                let frames = r.u32("frame count")?;
+                let fps = r.f32("fps")?;
+                let n = r.u8("segment count")? as usize;
+                let plan = r.list("plan", n, MAX_RESOLUTIONS, 9, |r| {
+                    Ok(Segment {
+                        label: r.str8("resolution label", MAX_LABEL)?,
+                        start: r.u32("segment start")?,
+                        frames: r.u32("segment frames")?,
+                    })
+                })?;
+                ServerMsg::StreamStart { video, frames, fps, plan }
+            }
+            Tag::FRAME => ServerMsg::Frame {
+                index: r.u32("frame index")?,
+                label: r.str8("resolution label", MAX_LABEL)?,
+                jpeg: r.rest().to_vec(),
+            },
+            Tag::STREAM_END => {
+                let sent = r.u32("frames sent")?;
+                let reason = match r.u8("end reason")? {
+                    0 => EndReason::Complete,
+                    1 => EndReason::Stopped,
+                    2 => EndReason::Error,
+                    _ => return Err(WireError::BadValue { what: "end reason" }),
+                };
+                ServerMsg::StreamEnd { sent, reason }
+            }
+            other => return Err(WireError::UnknownTag(other)),
+        };
+        r.finish(tag)?;
+        Ok(msg)
+    }
+}
+
+/// The limits one side applies to the frames it reads: which tags it accepts, and the
+/// largest payload.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub tags: &'static [Tag],
+    pub max_payload: usize,
+}
+
+/// What the server accepts from a client.
+pub const FROM_CLIENT: Limits = Limits { tags: &ClientMsg::TAGS, max_payload: MAX_CLIENT_FRAME };
+/// What a client accepts from the server.
+pub const FROM_SERVER: Limits = Limits { tags: &ServerMsg::TAGS, max_payload: MAX_FRAME };
+
+/// Checks that `buf` starts with one whole frame within `limits`, and returns its tag and
+/// total length (header included). Allocates nothing.
+pub fn check(buf: &[u8], limits: Limits) -> Result<(Tag, usize), WireError> {
+    if buf.len() < HEADER_LEN {
+        return Err(WireError::Incomplete);
+    }
+    let (tag, len) = parse_header(buf[..HEADER_LEN].try_into().expect("8 bytes"), limits)?;
+    if buf.len() < HEADER_LEN + len {
+        return Err(WireError::Incomplete);
+    }
+    Ok((tag, HEADER_LEN + len))
+}
+
+/// Reads the header's tag and length. The tag is checked first, so a stray program (a web
+/// browser, say) is told its first bytes are an unknown tag, not an absurd length.
+pub fn parse_header(header: &[u8; HEADER_LEN], limits: Limits) -> Result<(Tag, usize), WireError> {
+    let tag = Tag(header[..4].try_into().expect("4 bytes"));
+    if !limits.tags.contains(&tag) {
+        return Err(WireError::UnknownTag(tag));
+    }
+    let len = BigEndian::read_u32(&header[4..]) as usize;
+    if len > limits.max_payload {
+        return Err(WireError::TooLong { what: "frame payload", len, max: limits.max_payload });
+    }
+    Ok((tag, len))
+}
+
+/// Parses one client frame from the front of `buf`; returns it and the bytes it took.
+pub fn parse_client(buf: &[u8]) -> Result<(ClientMsg, usize), WireError> {
+    let (tag, len) = check(buf, FROM_CLIENT)?;
+    Ok((ClientMsg::decode(tag, &buf[HEADER_LEN..len])?, len))
+}
+
+/// Parses one server frame from the front of `buf`; returns it and the bytes it took.
+pub fn parse_server(buf: &[u8]) -> Result<(ServerMsg, usize), WireError> {
+    let (tag, len) = check(buf, FROM_SERVER)?;
+    Ok((ServerMsg::decode(tag, &buf[HEADER_LEN..len])?, len))
+}
+
+/// What can go wrong reading a frame from a stream.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The peer closed the connection cleanly, between two frames.
+    Closed,
+    Io(io::Error),
+    Wire(WireError),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Closed => write!(f, "connection closed"),
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Wire(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+impl From<WireError> for ReadError {
+    fn from(e: WireError) -> Self {
+        ReadError::Wire(e)
+    }
+}
+
+/// Reads one raw frame: its tag and payload, with the tag and length checked against `limits`
+/// before the payload is allocated. A clean end of stream before the first byte is `Closed`.
+pub fn read_frame(r: &mut impl Read, limits: Limits) -> Result<(Tag, Vec<u8>), ReadError> {
+    let mut header = [0u8; HEADER_LEN];
+    let mut filled = 0;
+    while filled < HEADER_LEN {
+        match r.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Err(ReadError::Closed),
+            Ok(0) => return Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+    let (tag, len) = parse_header(&header, limits)?;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok((tag, payload))
+}
+
+/// Reads and decodes one frame sent by a client.
+pub fn read_client(r: &mut impl Read) -> Result<ClientMsg, ReadError> {
+    let (tag, payload) = read_frame(r, FROM_CLIENT)?;
+    Ok(ClientMsg::decode(tag, &payload)?)
+}
+
+/// Reads and decodes one frame sent by the server.
+pub fn read_server(r: &mut impl Read) -> Result<ServerMsg, ReadError> {
+    let (tag, payload) = read_frame(r, FROM_SERVER)?;
+    Ok(ServerMsg::decode(tag, &payload)?)
+}
+
+/// Writes a whole frame. Callers flush when they have nothing more queued.
+pub fn write_frame(w: &mut impl Write, frame: &[u8]) -> io::Result<()> {
+    w.write_all(frame)
+}
+
+/// Builds a frame: reserves the header, appends fields, then fills in the length.
+/// Callers keep every field within its bound (the constants above); encoding does not
+/// re-check them, decoding does.
+pub(crate) struct FrameWriter {
+    buf: Vec<u8>,
+    /// False for a bare payload (an envelope), which has no header to fill in.
+    framed: bool,
+}
+
+impl FrameWriter {
+    pub(crate) fn new(tag: Tag) -> Self {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(&tag.0);
+        buf.extend_from_slice(&[0; 4]);
+        FrameWriter { buf, framed: true }
+    }
+
+    /// A writer for a bare payload with no frame header (used for envelopes).
+    pub(crate) fn bare() -> Self {
+        FrameWriter { buf: Vec::with_capacity(1024), framed: false }
+    }
+
+    pub(crate) fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    pub(crate) fn u16(&mut self, v: u16) {
+        self.buf.write_u16::<BigEndian>(v).expect("Vec write");
+    }
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.buf.write_u32::<BigEndian>(v).expect("Vec write");
+    }
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.buf.write_u64::<BigEndian>(v).expect("Vec write");
+    }
+    fn f32(&mut self, v: f32) {
+        self.buf.write_f32::<BigEndian>(v).expect("Vec write");
+    }
+    pub(crate) fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+    /// A string of at most 255 bytes, after a `u8` length.
+    pub(crate) fn str8(&mut self, s: &str) {
+        debug_assert!(s.len() <= u8::MAX as usize);
+        self.u8(s.len() as u8);
+        self.raw(s.as_bytes());
+    }
+    /// A string after a `u16` length.
+    fn str16(&mut self, s: &str) {
+        self.blob16(s.as_bytes());
+    }
+    /// Bytes after a `u16` length.
+    pub(crate) fn blob16(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.len() <= u16::MAX as usize);
+        self.u16(bytes.len() as u16);
+        self.raw(bytes);
+    }
+    fn user(&mut self, user: &User) {
+        self.str8(&user.name);
+        self.blob16(&user.key);
+    }
+
+    /// The frame with its length filled in (or the bare payload).
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        if self.framed {
+            let len = (self.buf.len() - HEADER_LEN) as u32;
+            BigEndian::write_u32(&mut self.buf[4..8], len);
+        }
+        self.buf
+    }
+}
+
+/// A cursor over one payload. Every read checks the bytes remain; every length is checked
+/// against its bound and against what remains before anything is allocated.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        if self.buf.len() < n {
+            return Err(WireError::Truncated { what });
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+        Ok(self.take(1, what)?[0])
+    }
+    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
+        Ok(self.take(2, what)?.read_u16::<BigEndian>().expect("2 bytes"))
+    }
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
+        Ok(self.take(4, what)?.read_u32::<BigEndian>().expect("4 bytes"))
+    }
+    pub(crate) fn u64(&mut self, what: &'static str) -> Result<u64, WireError> {
+        Ok(self.take(8, what)?.read_u64::<BigEndian>().expect("8 bytes"))
+    }
+    fn f32(&mut self, what: &'static str) -> Result<f32, WireError> {
+        let v = self.take(4, what)?.read_f32::<BigEndian>().expect("4 bytes");
+        if !v.is_finite() {
+            return Err(WireError::BadValue { what });
+        }
+        Ok(v)
+    }
+    pub(crate) fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], WireError> {
+        Ok(self.take(N, what)?.try_into().expect("N bytes"))
+    }
+
+    fn bounded(&mut self, len: usize, max: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        if len > max {
+            return Err(WireError::TooLong { what, len, max });
+        }
+        self.take(len, what)
+    }
+
+    /// A string after a `u8` length, at most `max` bytes.
+    pub(crate) fn str8(&mut self, what: &'static str, max: usize) -> Result<String, WireError> {
+        let len = self.u8(what)? as usize;
+        let bytes = self.bounded(len, max, what)?;
+        Ok(std::str::from_utf8(bytes).map_err(|_| WireError::BadUtf8 { what })?.to_owned())
+    }
+    fn str16(&mut self, what: &'static str, max: usize) -> Result<String, WireError> {
+        let len = self.u16(what)? as usize;
+        let bytes = self.bounded(len, max, what)?;
+        Ok(std::str::from_utf8(bytes).map_err(|_| WireError::BadUtf8 { what })?.to_owned())
+    }
+    /// Bytes after a `u16` length, at most `max`.
+    pub(crate) fn blob16(&mut self, what: &'static str, max: usize) -> Result<Vec<u8>, WireError> {
+        let len = self.u16(what)? as usize;
+        Ok(self.bounded(len, max, what)?.to_vec())
+    }
+
+    /// `count` items read by `item`. The count is checked against `max`, and against what the
+    /// remaining bytes could hold at `min_entry` bytes an item, before anything is reserved.
+    fn list<T>(
+        &mut self,
+        what: &'static str,
+        count: usize,
+        max: usize,
+        min_entry: usize,
+        mut item: impl FnMut(&mut Self) -> Result<T, WireError>,
+    ) -> Result<Vec<T>, WireError> {
+        if count > max {
+            return Err(WireError::TooLong { what, len: count, max });
+        }
+        if count.saturating_mul(min_entry) > self.buf.len() {
+            return Err(WireError::Truncated { what });
+        }
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            items.push(item(self)?);
+        }
+        Ok(items)
+    }
+
+    fn user(&mut self) -> Result<User, WireError> {
+        Ok(User { name: self.str8("name", MAX_NAME)?, key: self.blob16("public key", MAX_KEY_DER)? })
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Ends the payload: anything left over is an error, so a frame means one thing only.
+    pub(crate) fn finish(self, tag: Tag) -> Result<(), WireError> {
+        if self.buf.is_empty() { Ok(()) } else { Err(WireError::TrailingBytes { tag, extra: self.buf.len() }) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str) -> User {
+        User { name: name.into(), key: vec![0x30, 0x82, 1, 2, 3] }
+    }
+
+    pub(crate) fn every_client_msg() -> Vec<ClientMsg> {
+        vec![
+            ClientMsg::Hello { magic: MAGIC, version: VERSION },
+            ClientMsg::Join { name: "alice".into(), key: vec![7; 300] },
+            ClientMsg::Chat { to: "bob".into(), envelope: vec![9; 700] },
+            ClientMsg::ListVideos,
+            ClientMsg::Play { video: "demo".into(), mode: PlayMode::Split },
+            ClientMsg::Play { video: "demo".into(), mode: PlayMode::Fixed("360p".into()) },
+            ClientMsg::Stop,
+            ClientMsg::Quit,
+        ]
+    }
+
+    pub(crate) fn every_server_msg() -> Vec<ServerMsg> {
+        vec![
+            ServerMsg::Hello { magic: MAGIC, version: VERSION },
+            ServerMsg::Welcome { name: "alice".into() },
+            ServerMsg::Directory(vec![user("alice"), user("bob"), user("c.d-e_f")]),
+            ServerMsg::Directory(vec![]),
+            ServerMsg::Joined(user("bob")),
+            ServerMsg::Left { name: "bob".into() },
+            ServerMsg::Chat { from: "alice".into(), envelope: vec![1, 2, 3] },
+            ServerMsg::Error { code: ErrorCode::NameTaken, text: "the name alice is taken".into() },
+            ServerMsg::VideoList(vec![VideoInfo {
+                name: "demo".into(),
+                frames: 100,
+                fps: 25.0,
+                resolutions: vec![
+                    Resolution { label: "144p".into(), width: 256, height: 144 },
+                    Resolution { label: "360p".into(), width: 640, height: 360 },
+                ],
+            }]),
+            ServerMsg::StreamStart {
+                video: "demo".into(),
+                frames: 100,
+                fps: 25.0,
+                plan: vec![
+                    Segment { label: "144p".into(), start: 0, frames: 34 },
+                    Segment { label: "360p".into(), start: 34, frames: 33 },
+                ],
+            },
+            ServerMsg::Frame { index: 7, label: "144p".into(), jpeg: vec![0xff, 0xd8, 0xff, 0xd9] },
+            ServerMsg::StreamEnd { sent: 100, reason: EndReason::Stopped },
+        ]
+    }
+
+    #[test]
+    fn every_client_message_round_trips() {
+        for msg in every_client_msg() {
+            let bytes = msg.encode();
+            assert_eq!(parse_client(&bytes), Ok((msg.clone(), bytes.len())), "{msg:?}");
+        }
+    }
+
+    #[test]
+    fn every_server_message_round_trips() {
+        for msg in every_server_msg() {
+            let bytes = msg.encode();
+            assert_eq!(parse_server(&bytes), Ok((msg.clone(), bytes.len())), "{msg:?}");
+        }
+    }
+
+    #[test]
+    fn every_truncated_prefix_is_incomplete() {
+        let frames = every_client_msg().iter().map(ClientMsg::encode).collect::<Vec<_>>();
+        for bytes in &frames {
+            for cut in 0..bytes.len() {
+                assert_eq!(parse_client(&bytes[..cut]), Err(WireError::Incomplete), "cut at {cut}");
+            }
+        }
+        for bytes in every_server_msg().iter().map(ServerMsg::encode) {
+            for cut in 0..bytes.len() {
+                assert_eq!(parse_server(&bytes[..cut]), Err(WireError::Incomplete), "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn back_to_back_frames_parse_one_at_a_time() {
+        // The original glued commands sent back-to-back into one string; framing must not.
+        let msgs = every_client_msg();
+        let stream: Vec<u8> = msgs.iter().flat_map(ClientMsg::encode).collect();
+        let mut rest = &stream[..];
+        for expected in msgs {
+            let (msg, used) = parse_client(rest).unwrap();
+            assert_eq!(msg, expected);
+            rest = &rest[used..];
+        }
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn an_oversize_length_is_rejected_from_the_header_alone() {
+        let mut header = Vec::from(*b"CHAT");
+        header.extend_from_slice(&u32::MAX.to_be_bytes());
+        // Only the 8 header bytes exist: if the reader tried to allocate or read 4 GiB it
+        // would fail differently (or not at all).
+        let err = parse_client(&header).unwrap_err();
+        assert!(
+            matches!(err, WireError::TooLong { len, max, .. } if len == u32::MAX as usize && max == MAX_CLIENT_FRAME)
+        );
+        let err = read_client(&mut &header[..]).unwrap_err();
+        assert!(matches!(err, ReadError::Wire(WireError::TooLong { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn unknown_tags_are_errors_on_both_sides() {
+        let mut frame = Vec::from(*b"XXXX");
+        frame.extend_from_slice(&0u32.to_be_bytes());
+        assert_eq!(parse_client(&frame), Err(WireError::UnknownTag(Tag(*b"XXXX"))));
+        assert_eq!(parse_server(&frame), Err(WireError::UnknownTag(Tag(*b"XXXX"))));
+        // A server-only tag sent by a client is unknown to the server.
+        let welcome = ServerMsg::Welcome { name: "a".into() }.encode();
+        assert_eq!(parse_client(&welcome), Err(WireError::UnknownTag(Tag::WELCOME)));
+        // The tag is judged before the length: an HTTP request is an unknown tag.
+        assert_eq!(parse_client(b"GET / HTTP/1.1\r\n"), Err(WireError::UnknownTag(Tag(*b"GET "))));
+    }
+
+    #[test]
+    fn field_lengths_are_bounded_inside_the_payload() {
+        // A JOIN whose key claims 60000 bytes: over MAX_KEY_DER, refused before allocating.
+        let mut w = FrameWriter::new(Tag::JOIN);
+        w.str8("alice");
+        w.u16(60_000);
+        let err = parse_client(&w.finish()).unwrap_err();
+        assert_eq!(err, WireError::TooLong { what: "public key", len: 60_000, max: MAX_KEY_DER });
+
+        // A name longer than 32 bytes.
+        let mut w = FrameWriter::new(Tag::JOIN);
+        w.str8(&"a".repeat(33));
+        w.blob16(&[1]);
+        assert!(matches!(parse_client(&w.finish()), Err(WireError::TooLong { what: "name", .. })));
+
+        // A directory that claims a billion users in a tiny payload.
+        let mut w = FrameWriter::new(Tag::DIRECTORY);
+        w.u32(1_000_000_000);
+        assert!(matches!(parse_server(&w.finish()), Err(WireError::TooLong { .. })));
+        let mut w = FrameWriter::new(Tag::DIRECTORY);
+        w.u32(60_000);
+        assert!(matches!(parse_server(&w.finish()), Err(WireError::Truncated { .. })));
+    }
+
+    #[test]
+    fn invalid_utf8_and_trailing_bytes_are_errors() {
+        let mut w = FrameWriter::new(Tag::JOIN);
+        w.u8(2);
+        w.raw(&[0xff, 0xfe]);
+        w.blob16(&[1]);
+        assert_eq!(parse_client(&w.finish()), Err(WireError::BadUtf8 { what: "name" }));
+
+        let mut bytes = ClientMsg::Quit.encode();
+        bytes[7] = 1;
+        bytes.push(0);
+        assert_eq!(parse_client(&bytes), Err(WireError::TrailingBytes { tag: Tag::QUIT, extra: 1 }));
+    }
+
+    #[test]
+    fn unknown_codes_are_errors() {
+        let mut w = FrameWriter::new(Tag::ERROR);
+        w.u16(999);
+        w.blob16(b"x");
+        assert_eq!(parse_server(&w.finish()), Err(WireError::BadValue { what: "error code" }));
+        let mut w = FrameWriter::new(Tag::STREAM);
+        w.str8("demo");
+        w.u8(7);
+        assert_eq!(parse_client(&w.finish()), Err(WireError::BadValue { what: "play mode" }));
+    }
+
+    #[test]
+    fn read_frame_reports_a_clean_close_apart_from_a_cut_one() {
+        assert!(matches!(read_client(&mut &[][..]), Err(ReadError::Closed)));
+        let bytes = ClientMsg::Quit.encode();
+        assert!(matches!(read_client(&mut &bytes[..3]), Err(ReadError::Io(_))));
+        let chat = ClientMsg::Chat { to: "bob".into(), envelope: vec![1; 10] }.encode();
+        assert!(matches!(read_client(&mut &chat[..chat.len() - 1]), Err(ReadError::Io(_))));
+        assert_eq!(read_client(&mut &bytes[..]).unwrap(), ClientMsg::Quit);
+    }
+
+    #[test]
+    fn tags_display_safely() {
+        assert_eq!(Tag::CHAT.to_string(), "CHAT");
+        assert_eq!(Tag([0, b'A', 0xff, b' ']).to_string(), "\\x00A\\xff\\x20");
+    }
+}

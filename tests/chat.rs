@@ -1,0 +1,499 @@
+//! The chat half through the library API: a real server on 127.0.0.1:0, real clients with real
+//! RSA keys, real sockets. Each bug of the Python original has a test here that it would fail.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chatroom::client::DropReason;
+use chatroom::keys::KeyError;
+use chatroom::server::ServerConfig;
+use chatroom::wire::{self, ClientMsg, ErrorCode, ServerMsg, User};
+
+#[test]
+fn joins_and_leaves_reach_everyone_and_the_directory_is_in_join_order() {
+    let server = default_server();
+    let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+    assert_eq!(alice.name, "alice");
+    assert_eq!(alice.directory.peers().len(), 1);
+
+    let bob = TestClient::join(server.local_addr(), "bob", 1);
+    let names: Vec<_> = bob.directory.peers().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    // Keys and fingerprints travel with the names.
+    assert_eq!(bob.directory.get("alice").unwrap().key, alice.identity.public_der());
+    assert_eq!(bob.directory.get("alice").unwrap().fingerprint, alice.identity.fingerprint());
+
+    match alice.recv() {
+        ServerMsg::Joined(User { name, key }) => {
+            assert_eq!(name, "bob");
+            assert_eq!(key, bob.identity.public_der());
+        }
+        other => panic!("expected JOINED bob, got {other:?}"),
+    }
+    bob.quit();
+    assert_eq!(alice.recv(), ServerMsg::Left { name: "bob".into() });
+    server.shutdown();
+}
+
+#[test]
+fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection() {
+    let server = default_server();
+    let _alice = TestClient::join(server.local_addr(), "alice", 0);
+
+    let id = identity(1);
+    let (mut reader, writer) = chatroom::client::connect(&server.local_addr().to_string(), false).unwrap();
+    for taken in ["alice", "ALICE", "Alice"] {
+        match chatroom::client::join(&mut reader, &writer, taken, &id) {
+            Err(chatroom::client::ClientError::Refused { code, text }) => {
+                assert_eq!(code, ErrorCode::NameTaken);
+                assert!(text.contains("taken"), "{text}");
+            }
+            other => panic!("{taken} should be refused, got {other:?}"),
+        }
+    }
+    for (bad, code) in
+        [("QUIT", ErrorCode::NameReserved), ("a b", ErrorCode::NameInvalid), ("", ErrorCode::NameInvalid)]
+    {
+        match chatroom::client::join(&mut reader, &writer, bad, &id) {
+            Err(chatroom::client::ClientError::Refused { code: got, .. }) => assert_eq!(got, code, "{bad:?}"),
+            other => panic!("{bad:?} should be refused, got {other:?}"),
+        }
+    }
+    // Same connection, a free name: accepted.
+    let joined = chatroom::client::join(&mut reader, &writer, "alice2", &id).unwrap();
+    assert_eq!(joined.name, "alice2");
+    assert_eq!(joined.directory.len(), 2);
+    server.shutdown();
+}
+
+#[test]
+fn a_direct_message_reaches_its_recipient_only() {
+    // The original broadcast every chat to every client (and echoed it to the sender).
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+    let mut bob = TestClient::join(addr, "bob", 1);
+    let mut carol = TestClient::join(addr, "carol", 2);
+    alice.wait_joined("carol");
+
+    alice.send_text("bob", "for bob only");
+    alice.send_text("carol", "for carol");
+    assert_eq!(bob.next_chat(), ("alice".into(), Ok("for bob only".into())));
+    // Carol's first chat is the one for her: she never saw bob's.
+    assert_eq!(carol.next_chat(), ("alice".into(), Ok("for carol".into())));
+    // And nothing came back to alice: her next frame is the reply to a request she makes now.
+    alice.writer.send(&ClientMsg::Chat { to: "nobody".into(), envelope: vec![1] }).unwrap();
+    loop {
+        match alice.recv() {
+            ServerMsg::Error { code, text } => {
+                assert_eq!(code, ErrorCode::UnknownUser);
+                assert!(text.contains("nobody"), "{text}");
+                break;
+            }
+            ServerMsg::Joined(_) | ServerMsg::Left { .. } => {}
+            other => panic!("alice got {other:?}"),
+        }
+    }
+    server.shutdown();
+}
+
+#[test]
+fn the_server_relays_ciphertext_only() {
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+
+    // Bob is a raw socket, so the test sees the exact bytes the server sends him.
+    let bob_id = identity(1);
+    let mut bob = RawClient::connect(addr);
+    bob.hello();
+    bob.send_msg(&ClientMsg::Join { name: "bob".into(), key: bob_id.public_der().to_vec() });
+    assert!(matches!(bob.recv(), Some(ServerMsg::Welcome { .. })));
+    assert!(matches!(bob.recv(), Some(ServerMsg::Directory(_))));
+    alice.wait_joined("bob");
+
+    let secret = "the eagle lands at midnight";
+    alice.send_text("bob", secret);
+    let frame = bob.recv_raw().unwrap();
+    assert!(!frame.windows(secret.len()).any(|w| w == secret.as_bytes()), "plaintext on the wire");
+    let (msg, _) = wire::parse_server(&frame).unwrap();
+    let ServerMsg::Chat { from, envelope } = msg else { panic!("expected CHAT, got {msg:?}") };
+    assert_eq!(from, "alice");
+    // ...and yet bob, with his key, reads it.
+    let opened = bob_id.open("alice", alice.identity.public_der(), "bob", &envelope).unwrap();
+    assert_eq!(opened.text, secret);
+    server.shutdown();
+}
+
+#[test]
+fn an_unknown_or_offline_recipient_gets_the_sender_a_clear_error() {
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+    let bob = TestClient::join(addr, "bob", 1);
+    alice.wait_joined("bob");
+    let bob_peer = alice.directory.get("bob").unwrap().clone();
+    bob.quit();
+    assert_eq!(alice.recv(), ServerMsg::Left { name: "bob".into() });
+    let msg = alice.sealer.seal(&bob_peer, "are you there?").unwrap();
+    alice.writer.send(&msg).unwrap();
+    match alice.recv() {
+        ServerMsg::Error { code: ErrorCode::UnknownUser, text } => assert!(text.contains("bob"), "{text}"),
+        other => panic!("expected an UnknownUser error, got {other:?}"),
+    }
+    server.shutdown();
+}
+
+#[test]
+fn clean_and_abrupt_disconnects_reach_the_others_and_free_the_name() {
+    // The original kept abruptly closed clients registered, and every later join then crashed
+    // on a broken pipe; its [DISCONNECT] never closed the socket.
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+
+    // Clean: QUIT, and the server closes the connection.
+    let bob = TestClient::join(addr, "bob", 1);
+    alice.wait_joined("bob");
+    let bob_stream = bob.reader.stream().try_clone().unwrap();
+    bob.quit();
+    assert_eq!(alice.recv(), ServerMsg::Left { name: "bob".into() });
+    let mut raw = RawClient { stream: bob_stream };
+    assert!(raw.closed_within(Duration::from_secs(5)), "the server must close a socket after QUIT");
+
+    // Abrupt: the socket just drops, mid-session.
+    let carol = TestClient::join(addr, "carol", 2);
+    alice.wait_joined("carol");
+    carol.writer.shutdown();
+    drop(carol);
+    assert_eq!(alice.recv(), ServerMsg::Left { name: "carol".into() });
+
+    // Both names are free again, and joining still works for everyone.
+    let mut bob2 = TestClient::join(addr, "bob", 1);
+    let _carol2 = TestClient::join(addr, "carol", 2);
+    bob2.wait_joined("carol");
+    alice.wait_joined("carol");
+    alice.send_text("bob", "welcome back");
+    assert_eq!(bob2.next_chat().1, Ok("welcome back".into()));
+    // Every dropped connection's thread ended: nothing is left spinning.
+    assert!(eventually(Duration::from_secs(5), || server.registry().connection_count() == 3));
+    server.shutdown();
+}
+
+#[test]
+fn two_senders_flooding_one_recipient_lose_and_corrupt_nothing() {
+    // The original had no framing: two senders' messages interleaved and corrupted each other.
+    const EACH: usize = 400;
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut bob = TestClient::join(addr, "bob", 0);
+    let mut senders = Vec::new();
+    for (i, name) in ["alice", "carol"].into_iter().enumerate() {
+        let mut c = TestClient::join(addr, name, i + 1);
+        c.wait_joined("bob");
+        senders.push(c);
+    }
+    bob.wait_joined("carol");
+    let handles: Vec<_> = senders
+        .into_iter()
+        .map(|mut c| {
+            thread::spawn(move || {
+                for i in 0..EACH {
+                    let text = format!("{}:{i}:{}", c.name, "x".repeat(i % 300));
+                    c.send_text("bob", &text);
+                }
+                c
+            })
+        })
+        .collect();
+    let mut next: HashMap<String, usize> = HashMap::new();
+    for _ in 0..2 * EACH {
+        let (from, text) = bob.next_chat();
+        let text = text.unwrap_or_else(|e| panic!("corrupted message from {from}: {e}"));
+        let expected = next.entry(from.clone()).or_insert(0);
+        assert_eq!(text, format!("{from}:{expected}:{}", "x".repeat(*expected % 300)));
+        *expected += 1;
+    }
+    assert_eq!(next.get("alice"), Some(&EACH));
+    assert_eq!(next.get("carol"), Some(&EACH));
+    for h in handles {
+        h.join().unwrap();
+    }
+    server.shutdown();
+}
+
+#[test]
+fn commands_sent_back_to_back_in_one_write_are_each_handled() {
+    // The original read "whatever arrived" as one command: two commands glued together killed
+    // the session.
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+    let id = identity(1);
+    let mut bytes = Vec::new();
+    bytes.extend(ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION }.encode());
+    bytes.extend(ClientMsg::Join { name: "bob".into(), key: id.public_der().to_vec() }.encode());
+    let alice_key = chatroom::keys::parse_public_key(alice.identity.public_der()).unwrap();
+    for seq in 1..=3 {
+        let envelope = id.seal("bob", "alice", &alice_key, seq, &format!("glued {seq}")).unwrap();
+        bytes.extend(ClientMsg::Chat { to: "alice".into(), envelope }.encode());
+    }
+    bytes.extend(ClientMsg::Quit.encode());
+    let mut raw = RawClient::connect(addr);
+    raw.send(&bytes);
+    for seq in 1..=3 {
+        assert_eq!(alice.next_chat(), ("bob".into(), Ok(format!("glued {seq}"))));
+    }
+    assert_eq!(alice.recv(), ServerMsg::Left { name: "bob".into() });
+    assert!(raw.closed_within(Duration::from_secs(5)));
+    server.shutdown();
+}
+
+#[test]
+fn a_directory_of_200_users_arrives_whole() {
+    // The original read the user list into a 1 KB buffer: cut from about 4 users on.
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut clients = Vec::new();
+    for i in 0..199 {
+        let id = identity(i);
+        let (mut reader, writer) = chatroom::client::connect(&addr.to_string(), false).unwrap();
+        chatroom::client::join(&mut reader, &writer, &format!("user{i:03}"), &id).unwrap();
+        clients.push((reader, writer));
+    }
+    let last = TestClient::join(addr, "last", 0);
+    let names: Vec<_> = last.directory.peers().iter().map(|p| p.name.clone()).collect();
+    let mut expected: Vec<_> = (0..199).map(|i| format!("user{i:03}")).collect();
+    expected.push("last".into());
+    assert_eq!(names, expected);
+    for (i, peer) in last.directory.peers().iter().enumerate().take(199) {
+        assert_eq!(peer.key, identity(i).public_der(), "{}", peer.name);
+    }
+    server.shutdown();
+}
+
+#[test]
+fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
+    // In the original one client that stopped reading blocked chat for everyone and new joins.
+    let config = ServerConfig {
+        write_timeout: Duration::from_secs(2),
+        outbox_timeout: Duration::from_secs(1),
+        outbox_frames: 32,
+        ..ServerConfig::default()
+    };
+    let server = start_server(config);
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+    let mut bob = TestClient::join(addr, "bob", 1);
+    alice.wait_joined("bob");
+
+    // "frozen" joins and never reads again.
+    let mut frozen = RawClient::connect(addr);
+    frozen.hello();
+    frozen.send_msg(&ClientMsg::Join { name: "frozen".into(), key: identity(2).public_der().to_vec() });
+    alice.wait_joined("frozen");
+    bob.wait_joined("frozen");
+
+    // A flooder sends frozen as much as it can: the server cannot read envelopes, so 6 KB of
+    // junk is as good as a real one for filling frozen's socket and queue.
+    let flooder = thread::spawn(move || {
+        let mut raw = RawClient::connect(addr);
+        raw.hello();
+        raw.send_msg(&ClientMsg::Join { name: "flooder".into(), key: identity(3).public_der().to_vec() });
+        let frame = ClientMsg::Chat { to: "frozen".into(), envelope: vec![0xAB; wire::MAX_ENVELOPE] }.encode();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if raw.stream.write_all(&frame).is_err() {
+                break;
+            }
+        }
+        raw
+    });
+
+    // Meanwhile alice and bob chat, and a newcomer joins, all without waiting on frozen.
+    for i in 0..20 {
+        alice.send_text("bob", &format!("still here {i}"));
+        assert_eq!(bob.next_chat(), ("alice".into(), Ok(format!("still here {i}"))));
+    }
+    // The join completes (the client library gives up after 10 s, failing the test).
+    let newcomer = TestClient::join(addr, "newcomer", 2);
+    assert!(newcomer.directory.get("bob").is_some());
+
+    // frozen is cut off within the write and queue timeouts, and everyone hears it left.
+    let cut_by = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < cut_by, "frozen was never cut off");
+        match alice.recv() {
+            ServerMsg::Left { name } if name == "frozen" => break,
+            _ => {}
+        }
+    }
+    assert!(frozen.closed_within(Duration::from_secs(10)));
+    let _ = flooder.join();
+    server.shutdown();
+}
+
+#[test]
+fn a_wrong_magic_or_version_gets_a_clear_error_then_a_close() {
+    let server = default_server();
+    let addr = server.local_addr();
+    for (magic, version, expect) in [(*b"HTTP", wire::VERSION, "magic"), (wire::MAGIC, 99, "version")] {
+        let mut raw = RawClient::connect(addr);
+        raw.send_msg(&ClientMsg::Hello { magic, version });
+        match raw.recv() {
+            Some(ServerMsg::Error { code: ErrorCode::BadHandshake, text }) => assert!(text.contains(expect), "{text}"),
+            other => panic!("expected BadHandshake, got {other:?}"),
+        }
+        assert!(raw.closed_within(Duration::from_secs(5)));
+    }
+    // Something that is not our protocol at all.
+    let mut raw = RawClient::connect(addr);
+    raw.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(matches!(raw.recv(), Some(ServerMsg::Error { code: ErrorCode::UnknownTag, .. })));
+    assert!(raw.closed_within(Duration::from_secs(5)));
+    server.shutdown();
+}
+
+#[test]
+fn a_connection_that_never_joins_is_cut_by_the_handshake_timeout() {
+    let config = ServerConfig { handshake_timeout: Duration::from_millis(500), ..ServerConfig::default() };
+    let server = start_server(config);
+    let mut silent = RawClient::connect(server.local_addr());
+    // Half a header, then silence.
+    silent.send(b"HEL");
+    match silent.recv() {
+        Some(ServerMsg::Error { code: ErrorCode::Timeout, .. }) | None => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(silent.closed_within(Duration::from_secs(5)));
+    // A client that joins in time stays.
+    let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+    assert!(alice.recv_within(Duration::from_secs(1)).is_none());
+    assert_eq!(server.registry().member_count(), 1);
+    server.shutdown();
+}
+
+#[test]
+fn past_max_clients_a_connection_is_refused_clearly() {
+    let server = start_server(ServerConfig { max_clients: 2, ..ServerConfig::default() });
+    let addr = server.local_addr();
+    let _a = TestClient::join(addr, "a", 0);
+    let _b = TestClient::join(addr, "b", 1);
+    let mut third = RawClient::connect(addr);
+    match third.recv() {
+        Some(ServerMsg::Error { code: ErrorCode::ServerFull, .. }) => {}
+        other => panic!("expected ServerFull, got {other:?}"),
+    }
+    match chatroom::client::connect(&addr.to_string(), false) {
+        Err(chatroom::client::ClientError::Handshake(text)) => assert!(text.contains("full"), "{text}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a third client must be refused"),
+    }
+    server.shutdown();
+}
+
+#[test]
+fn requests_in_the_wrong_order_get_errors_and_the_session_goes_on() {
+    let server = default_server();
+    let mut raw = RawClient::connect(server.local_addr());
+    raw.hello();
+    raw.send_msg(&ClientMsg::Chat { to: "x".into(), envelope: vec![1] });
+    assert!(matches!(raw.recv(), Some(ServerMsg::Error { code: ErrorCode::Unexpected, .. })));
+    raw.send_msg(&ClientMsg::Join { name: "raw".into(), key: b"not a key".to_vec() });
+    assert!(matches!(raw.recv(), Some(ServerMsg::Error { code: ErrorCode::BadKey, .. })));
+    raw.send_msg(&ClientMsg::Join { name: "raw".into(), key: identity(0).public_der().to_vec() });
+    assert!(matches!(raw.recv(), Some(ServerMsg::Welcome { .. })));
+    assert!(matches!(raw.recv(), Some(ServerMsg::Directory(_))));
+    raw.send_msg(&ClientMsg::Join { name: "again".into(), key: identity(0).public_der().to_vec() });
+    assert!(matches!(raw.recv(), Some(ServerMsg::Error { code: ErrorCode::Unexpected, .. })));
+    // A malformed frame ends this connection only.
+    let mut alice = TestClient::join(server.local_addr(), "alice", 1);
+    let mut bad = Vec::from(*b"CHAT");
+    bad.extend_from_slice(&3u32.to_be_bytes());
+    bad.extend_from_slice(&[200, 1, 2]);
+    raw.send(&bad);
+    loop {
+        match raw.recv() {
+            Some(ServerMsg::Error { code: ErrorCode::Malformed, .. }) => break,
+            Some(ServerMsg::Joined(_)) => {}
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+    assert!(raw.closed_within(Duration::from_secs(5)));
+    assert_eq!(alice.recv(), ServerMsg::Left { name: "raw".into() });
+    server.shutdown();
+}
+
+#[test]
+fn a_replayed_message_is_dropped() {
+    let server = default_server();
+    let via = proxy(server.local_addr(), |msg| match msg {
+        ServerMsg::Chat { .. } => vec![msg.clone(), msg],
+        other => vec![other],
+    });
+    let mut bob = TestClient::join(via, "bob", 1);
+    let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+    alice.wait_joined("bob");
+    bob.wait_joined("alice");
+    alice.send_text("bob", "once");
+    alice.send_text("bob", "twice");
+    assert_eq!(bob.next_chat().1, Ok("once".into()));
+    assert_eq!(bob.next_chat().1, Err(DropReason::Key(KeyError::Replay { seq: 1, last: 1 })));
+    assert_eq!(bob.next_chat().1, Ok("twice".into()));
+    assert_eq!(bob.next_chat().1, Err(DropReason::Key(KeyError::Replay { seq: 2, last: 2 })));
+    server.shutdown();
+}
+
+#[test]
+fn a_forged_sender_is_dropped() {
+    let server = default_server();
+    // The path stamps every chat as coming from carol.
+    let via = proxy(server.local_addr(), |msg| match msg {
+        ServerMsg::Chat { envelope, .. } => vec![ServerMsg::Chat { from: "carol".into(), envelope }],
+        other => vec![other],
+    });
+    let mut bob = TestClient::join(via, "bob", 1);
+    let _carol = TestClient::join(server.local_addr(), "carol", 2);
+    let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+    alice.wait_joined("bob");
+    bob.wait_joined("alice");
+    alice.send_text("bob", "signed by alice");
+    match bob.next_chat() {
+        (from, Err(DropReason::Key(KeyError::ForgedSender { claimed, signer }))) => {
+            assert_eq!(from, "carol");
+            assert_eq!(claimed, "carol");
+            assert_eq!(signer, alice.identity.fingerprint());
+        }
+        other => panic!("expected a forged sender, got {other:?}"),
+    }
+    server.shutdown();
+}
+
+#[test]
+fn shutdown_tells_the_clients_and_does_not_hang() {
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+    let _bob = TestClient::join(addr, "bob", 1);
+    let _lurker = RawClient::connect(addr);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        server.shutdown();
+        done_tx.send(()).unwrap();
+    });
+    done_rx.recv_timeout(Duration::from_secs(20)).expect("shutdown hung");
+    loop {
+        match alice.recv_within(Duration::from_secs(5)) {
+            Some(ServerMsg::Error { code: ErrorCode::ShuttingDown, .. }) => break,
+            Some(ServerMsg::Joined(_)) => {}
+            other => panic!("expected ShuttingDown, got {other:?}"),
+        }
+    }
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "the port must be closed");
+}

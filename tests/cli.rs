@@ -1,0 +1,215 @@
+//! The real binaries: a `chatroom server` process and `chatroom client` processes driven
+//! through piped stdin, exactly as a user's script would (SPEC §3, §4).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chatroom::wire::ServerMsg;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+
+/// A running `chatroom` process whose stdout lines arrive on a channel.
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env_remove("DISPLAY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Proc { child, stdin, lines, seen: Vec::new() }
+    }
+
+    fn client(addr: &str, extra: &[&str]) -> Proc {
+        let mut args = vec!["client", "--server", addr, "--key-bits", "1024"];
+        args.extend_from_slice(extra);
+        Proc::start(&args)
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for a line that satisfies `pred`; panics with everything seen if none comes.
+    fn expect(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("never saw {what}; output was:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    fn expect_line(&mut self, exact: &str) {
+        self.expect(exact, |l| l == exact);
+    }
+
+    /// Everything printed until the process closes stdout.
+    fn rest(&mut self) -> Vec<String> {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
+    fn wait(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "process did not exit");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn interrupt(&self) {
+        let ok = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `chatroom server` on a free port and returns it with its address.
+fn server(extra: &[&str]) -> (Proc, String) {
+    let mut args = vec!["server", "--bind", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut server = Proc::start(&args);
+    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    let addr = line.trim_start_matches("Server listening on ").to_owned();
+    (server, addr)
+}
+
+#[test]
+fn two_client_processes_exchange_a_message_through_a_server_process() {
+    let (mut server, addr) = server(&[]);
+    let mut bob = Proc::client(&addr, &[]);
+    bob.expect_line("Enter your username : ");
+    bob.type_line("bob");
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+
+    // Alice's whole session is piped in at once, as in SPEC §4.
+    let mut alice = Proc::client(&addr, &[]);
+    alice.type_line("alice\n1\nbob\nhello\nQUIT\n3");
+    drop(alice.stdin.take());
+    assert_eq!(alice.wait(), 0);
+    let out = alice.rest();
+    assert_eq!(out.first().map(String::as_str), Some("Enter your username : "));
+    assert!(out.iter().any(|l| l == "1. CHAT  2. STREAM  3. QUIT"), "{out:?}");
+    assert!(out.iter().any(|l| l.starts_with("  bob  [") && l.len() == "  bob  [".len() + 17), "{out:?}");
+
+    bob.expect_line("[JOINED] alice");
+    bob.expect_line("[CHAT] alice: hello");
+    bob.expect_line("[LEFT] alice");
+
+    // End of input is QUIT: exit 0.
+    drop(bob.stdin.take());
+    assert_eq!(bob.wait(), 0);
+
+    // Ctrl-C stops the server cleanly.
+    server.interrupt();
+    assert_eq!(server.wait(), 0);
+}
+
+#[test]
+fn a_taken_name_is_prompted_again_and_an_unknown_recipient_explained() {
+    let (_server, addr) = server(&[]);
+    let mut first = Proc::client(&addr, &["--name", "Alice"]);
+    first.expect_line("1. CHAT  2. STREAM  3. QUIT");
+
+    let mut second = Proc::client(&addr, &["--name", "alice"]);
+    second.expect("the refusal", |l| l.starts_with("Name rejected:") && l.contains("taken"));
+    second.expect_line("Enter your username : ");
+    second.type_line("QUIT");
+    second.expect("the reserved-name refusal", |l| l.starts_with("Name rejected:") && l.contains("reserved"));
+    second.type_line("alice2");
+    second.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    second.type_line("7");
+    second.expect("a hint", |l| l.contains("enter 1, 2 or 3"));
+    second.type_line("1");
+    second.expect_line("Enter recipient (QUIT to go back) : ");
+    second.type_line("nobody");
+    second.expect("the unknown-user message", |l| l.contains("No user named \"nobody\" is online"));
+    second.type_line("alice");
+    second.expect_line("Enter message : ");
+    second.type_line("hi, case-insensitively");
+    first.expect_line("[CHAT] alice2: hi, case-insensitively");
+}
+
+#[test]
+fn losing_the_server_prints_disconnected_and_exits_1() {
+    let (mut server, addr) = server(&[]);
+    let mut bob = Proc::client(&addr, &["--name", "bob"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    server.interrupt();
+    bob.expect_line("Server is shutting down");
+    bob.expect_line("Disconnected from server");
+    assert_eq!(bob.wait(), 1);
+    assert_eq!(server.wait(), 0);
+
+    // And with no server at all: a clear error, exit 1.
+    let mut nobody = Proc::client(&addr, &["--name", "bob"]);
+    assert_eq!(nobody.wait(), 1);
+}
+
+#[test]
+fn a_replayed_message_is_dropped_with_a_printed_warning() {
+    let server = common::default_server();
+    let via = common::proxy(server.local_addr(), |msg| match msg {
+        ServerMsg::Chat { .. } => vec![msg.clone(), msg],
+        other => vec![other],
+    });
+    let mut bob = Proc::client(&via.to_string(), &["--name", "bob"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut alice = common::TestClient::join(server.local_addr(), "alice", 0);
+    alice.wait_joined("bob");
+    alice.send_text("bob", "only once");
+    bob.expect_line("[CHAT] alice: only once");
+    let warning = bob.expect("a warning", |l| l.starts_with("Warning:"));
+    assert!(warning.contains("replayed"), "{warning}");
+    // Control characters cannot reach bob's terminal.
+    alice.send_text("bob", "\x1b[2Jcleared?\nfake line");
+    bob.expect_line("[CHAT] alice: \u{fffd}[2Jcleared?\u{fffd}fake line");
+    server.shutdown();
+}

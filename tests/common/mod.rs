@@ -1,0 +1,217 @@
+//! Helpers shared by the integration tests: a real server on `127.0.0.1:0`, real clients
+//! with real RSA keys, and a raw socket for speaking frames by hand.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chatroom::client::{self, Directory, Joined, LinkReader, LinkWriter, Opener, Sealer};
+use chatroom::keys::{Identity, MIN_KEY_BITS};
+use chatroom::server::{self, ServerConfig, ServerHandle};
+use chatroom::wire::{self, ClientMsg, ServerMsg};
+
+/// Starts a server on a free port.
+pub fn start_server(config: ServerConfig) -> ServerHandle {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    server::spawn(listener, config).unwrap()
+}
+
+pub fn default_server() -> ServerHandle {
+    start_server(ServerConfig::default())
+}
+
+/// Key generation is the slow part of a test: tests share a few identities. Sharing a key
+/// between test users is harmless (the server does not require keys to differ) and each
+/// user still signs and decrypts for real.
+pub fn identity(i: usize) -> Arc<Identity> {
+    static POOL: OnceLock<Vec<Arc<Identity>>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| (0..4).map(|_| Arc::new(Identity::generate(MIN_KEY_BITS).unwrap())).collect());
+    pool[i % pool.len()].clone()
+}
+
+/// A joined client driven through the library API.
+pub struct TestClient {
+    pub name: String,
+    pub reader: LinkReader,
+    pub writer: LinkWriter,
+    pub directory: Directory,
+    pub sealer: Sealer,
+    pub opener: Opener,
+    pub identity: Arc<Identity>,
+}
+
+impl TestClient {
+    pub fn join(addr: SocketAddr, name: &str, key: usize) -> TestClient {
+        let identity = identity(key);
+        let (mut reader, writer) = client::connect(&addr.to_string(), false).unwrap();
+        let Joined { name, directory } = client::join(&mut reader, &writer, name, &identity).unwrap();
+        TestClient {
+            sealer: Sealer::new(identity.clone(), &name),
+            opener: Opener::new(identity.clone(), &name),
+            name,
+            reader,
+            writer,
+            directory: Directory::new(directory),
+            identity,
+        }
+    }
+
+    /// Reads the next message, applying directory changes, with a deadline so a missing
+    /// message fails the test instead of hanging it.
+    pub fn recv(&mut self) -> ServerMsg {
+        self.recv_within(Duration::from_secs(20)).expect("a message from the server")
+    }
+
+    pub fn recv_within(&mut self, timeout: Duration) -> Option<ServerMsg> {
+        self.reader_timeout(Some(timeout));
+        let msg = match self.reader.recv() {
+            Ok(msg) => msg,
+            Err(wire::ReadError::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                return None;
+            }
+            Err(e) => panic!("{}: connection failed: {e}", self.name),
+        };
+        match &msg {
+            ServerMsg::Joined(user) => self.directory.add(user.clone()),
+            ServerMsg::Left { name } => self.directory.remove(name),
+            _ => {}
+        }
+        Some(msg)
+    }
+
+    fn reader_timeout(&self, timeout: Option<Duration>) {
+        self.reader.stream().set_read_timeout(timeout).unwrap();
+    }
+
+    /// Skips directory events until a chat arrives; returns (sender, opened text or error).
+    pub fn next_chat(&mut self) -> (String, Result<String, client::DropReason>) {
+        loop {
+            match self.recv() {
+                ServerMsg::Chat { from, envelope } => {
+                    let opened = self.opener.open(&self.directory, &from, &envelope);
+                    return (from, opened);
+                }
+                ServerMsg::Joined(_) | ServerMsg::Left { .. } => {}
+                other => panic!("{}: expected a chat, got {other:?}", self.name),
+            }
+        }
+    }
+
+    /// Waits until `name` has joined (as seen by this client).
+    pub fn wait_joined(&mut self, name: &str) {
+        while self.directory.get(name).is_none() {
+            match self.recv() {
+                ServerMsg::Joined(_) | ServerMsg::Left { .. } => {}
+                other => panic!("{}: expected JOINED {name}, got {other:?}", self.name),
+            }
+        }
+    }
+
+    pub fn send_text(&mut self, to: &str, text: &str) {
+        let peer = self.directory.get(to).unwrap_or_else(|| panic!("{} does not know {to}", self.name)).clone();
+        let msg = self.sealer.seal(&peer, text).unwrap();
+        self.writer.send(&msg).unwrap();
+    }
+
+    pub fn quit(self) {
+        self.writer.send(&ClientMsg::Quit).unwrap();
+    }
+}
+
+/// A socket that speaks frames by hand, for what a well-behaved client never sends.
+pub struct RawClient {
+    pub stream: TcpStream,
+}
+
+impl RawClient {
+    pub fn connect(addr: SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        RawClient { stream }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    pub fn send_msg(&mut self, msg: &ClientMsg) {
+        self.send(&msg.encode());
+    }
+
+    pub fn hello(&mut self) {
+        self.send_msg(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION });
+        assert!(matches!(self.recv(), Some(ServerMsg::Hello { .. })));
+    }
+
+    /// The next frame's raw bytes (header included), or `None` once the server has closed.
+    pub fn recv_raw(&mut self) -> Option<Vec<u8>> {
+        let mut header = [0u8; wire::HEADER_LEN];
+        if self.stream.read_exact(&mut header).is_err() {
+            return None;
+        }
+        let (_, len) = wire::parse_header(&header, wire::FROM_SERVER).unwrap();
+        let mut frame = header.to_vec();
+        frame.resize(wire::HEADER_LEN + len, 0);
+        self.stream.read_exact(&mut frame[wire::HEADER_LEN..]).ok()?;
+        Some(frame)
+    }
+
+    pub fn recv(&mut self) -> Option<ServerMsg> {
+        let frame = self.recv_raw()?;
+        Some(wire::parse_server(&frame).unwrap().0)
+    }
+
+    /// True once the server has closed the connection (reads end), within `timeout`.
+    pub fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+}
+
+/// Polls `cond` until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// A man in the middle between bob and the server, rewriting what the server sends bob.
+pub fn proxy(server: std::net::SocketAddr, rewrite: fn(ServerMsg) -> Vec<ServerMsg>) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (client, _) = listener.accept().unwrap();
+        let upstream = TcpStream::connect(server).unwrap();
+        let (mut c_read, mut u_write) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        std::thread::spawn(move || std::io::copy(&mut c_read, &mut u_write));
+        let mut u_read = std::io::BufReader::new(upstream);
+        let mut c_write = client;
+        while let Ok(msg) = wire::read_server(&mut u_read) {
+            for out in rewrite(msg) {
+                if c_write.write_all(&out.encode()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    addr
+}

@@ -5,8 +5,8 @@ ADDR        ?= 127.0.0.1:1234
 CARGO       ?= cargo
 # Build: OpenCV headers and libraries, and libclang for the opencv crate's binding generator.
 BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config
-# Tests only: a virtual display for the one window test.
-TEST_PKGS   := xvfb xauth
+# Tests only: a virtual display, and tools to find, screenshot and type into the test window.
+TEST_PKGS   := xvfb x11-utils xdotool imagemagick
 
 .PHONY: deps test-deps build run client test fmt lint clean
 

@@ -16,7 +16,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::keys::{self, Identity, KeyError, ReplayGuard};
-use crate::wire::{self, ClientMsg, ErrorCode, ReadError, ServerMsg, Tag, User};
+use crate::player::{self, PlayerConfig, StreamEvent};
+use crate::wire::{self, ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, Tag, User, VideoInfo};
 
 /// How long the client waits for the server's handshake and join replies.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -334,28 +335,52 @@ pub struct ClientConfig {
     pub trace: bool,
 }
 
-/// Lines from the terminal (or a pipe). Invalid UTF-8 is replaced, not fatal.
+/// Lines from the terminal (or a pipe), read by a small `stdin` thread so that the
+/// `send_chat` thread can wait for a line and for the end of a stream at the same time.
+/// `None` is the end of input. Invalid UTF-8 is replaced, not fatal.
 struct Input {
-    inner: Box<dyn BufRead + Send>,
+    lines: Receiver<Option<String>>,
+    /// Lines typed during a stream, kept for after it (a script pipes its whole session in).
+    pending: std::collections::VecDeque<Option<String>>,
+    ended: bool,
 }
 
 impl Input {
-    fn stdin() -> Input {
-        Input { inner: Box::new(BufReader::new(io::stdin())) }
+    fn stdin() -> io::Result<Input> {
+        let (tx, lines) = unbounded();
+        thread::Builder::new().name("stdin".into()).spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut buf = Vec::new();
+                let line = match stdin.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => None,
+                    Ok(_) => {
+                        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                            buf.pop();
+                        }
+                        Some(String::from_utf8_lossy(&buf).into_owned())
+                    }
+                };
+                let last = line.is_none();
+                if tx.send(line).is_err() || last {
+                    return;
+                }
+            }
+        })?;
+        Ok(Input { lines, pending: Default::default(), ended: false })
     }
 
     /// The next line without its line ending; `None` at end of input.
     fn line(&mut self) -> Option<String> {
-        let mut buf = Vec::new();
-        match self.inner.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => {
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
-                }
-                Some(String::from_utf8_lossy(&buf).into_owned())
-            }
+        if let Some(line) = self.pending.pop_front() {
+            return line;
         }
+        if self.ended {
+            return None;
+        }
+        let line = self.lines.recv().unwrap_or(None);
+        self.ended = line.is_none();
+        line
     }
 }
 
@@ -378,6 +403,14 @@ struct Shared {
     exit: Sender<i32>,
 }
 
+/// Answers to the `send_chat` thread's requests, passed on by `recv_chat` and the player.
+enum Reply {
+    Videos(Vec<VideoInfo>),
+    /// A play request was refused (the reason is already printed).
+    Refused,
+    Stream(StreamEvent),
+}
+
 impl Shared {
     fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
         self.directory.lock().unwrap_or_else(|p| p.into_inner())
@@ -389,7 +422,7 @@ impl Shared {
 pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     let identity = Arc::new(Identity::generate(config.key_bits)?);
     let (mut reader, writer) = connect(&config.server, config.trace)?;
-    let mut input = Input::stdin();
+    let mut input = Input::stdin()?;
 
     let mut name = config.name.clone();
     let joined = loop {
@@ -426,12 +459,29 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         exit: exit_tx,
     });
 
+    let (reply_tx, replies) = unbounded();
+    // Bounded: if the player falls behind, reading from the server waits for it, and the
+    // server's own queues hold the stream back (TCP flow control does the rest).
+    let (frames_tx, frames) = crossbeam_channel::bounded(32);
+    let player = PlayerConfig {
+        headless: config.headless,
+        save_frames: config.save_frames.clone(),
+        writer: shared.writer.clone(),
+    };
+    let events = reply_tx.clone();
+    let notify = move |event| {
+        let _ = events.send(Reply::Stream(event));
+    };
+    thread::Builder::new().name("stream".into()).spawn(move || player::run(frames, notify, player))?;
+
     let opener = Opener::new(identity.clone(), &joined.name);
     let recv_shared = shared.clone();
-    thread::Builder::new().name("recv_chat".into()).spawn(move || recv_chat(reader, opener, recv_shared))?;
+    thread::Builder::new()
+        .name("recv_chat".into())
+        .spawn(move || recv_chat(reader, opener, recv_shared, reply_tx, frames_tx))?;
     let sealer = Sealer::new(identity, &joined.name);
     let send_shared = shared.clone();
-    thread::Builder::new().name("send_chat".into()).spawn(move || send_chat(input, sealer, send_shared))?;
+    thread::Builder::new().name("send_chat".into()).spawn(move || send_chat(input, sealer, send_shared, replies))?;
 
     exit_when_told(exit_rx)
 }
@@ -443,7 +493,13 @@ fn exit_when_told(exit: Receiver<i32>) -> ! {
 }
 
 /// The `recv_chat` thread: everything the server sends, printed as it comes.
-fn recv_chat(mut reader: LinkReader, mut opener: Opener, shared: Arc<Shared>) {
+fn recv_chat(
+    mut reader: LinkReader,
+    mut opener: Opener,
+    shared: Arc<Shared>,
+    replies: Sender<Reply>,
+    frames: Sender<ServerMsg>,
+) {
     loop {
         let msg = match reader.recv() {
             Ok(msg) => msg,
@@ -479,14 +535,25 @@ fn recv_chat(mut reader: LinkReader, mut opener: Opener, shared: Arc<Shared>) {
             }
             ServerMsg::Directory(users) => *shared.directory() = Directory::new(users),
             ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => println!("Server is shutting down"),
+            ServerMsg::Error { code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed), text } => {
+                println!("Error: {}", printable(&text));
+                log::debug!("stream refused: {code:?}");
+                let _ = replies.send(Reply::Refused);
+            }
             ServerMsg::Error { text, .. } => println!("Error: {}", printable(&text)),
+            ServerMsg::VideoList(videos) => {
+                let _ = replies.send(Reply::Videos(videos));
+            }
+            msg @ (ServerMsg::StreamStart { .. } | ServerMsg::Frame { .. } | ServerMsg::StreamEnd { .. }) => {
+                let _ = frames.send(msg);
+            }
             other => log::debug!("ignoring unexpected {} frame", other.tag()),
         }
     }
 }
 
 /// The `send_chat` thread: the home menu and the chat prompts, driven by the terminal.
-fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>) {
+fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>, replies: Receiver<Reply>) {
     loop {
         prompt("1. CHAT  2. STREAM  3. QUIT");
         let Some(choice) = input.line() else { break };
@@ -496,7 +563,11 @@ fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>) {
                     break;
                 }
             }
-            "2" => println!("Streaming is not available yet."),
+            "2" => {
+                if stream_mode(&mut input, &shared, &replies).is_none() {
+                    break;
+                }
+            }
             "3" => break,
             "" => {}
             other => println!("Unknown choice {:?}: enter 1, 2 or 3.", printable(other)),
@@ -558,6 +629,153 @@ fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<
                 }
             }
             Err(e) => println!("Message not sent: {e}"),
+        }
+    }
+}
+
+/// What the user asked for at the video prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoChoice {
+    Back,
+    Play { video: String, mode: PlayMode },
+    Invalid(String),
+}
+
+/// Reads `NUMBER|NAME [LABEL]`: a 1-based index or a name, and optionally one resolution to
+/// play the whole video at (otherwise the timeline is split across all of them).
+pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (first, label) = match words.as_slice() {
+        [] => return VideoChoice::Invalid(String::new()),
+        [q] if q.eq_ignore_ascii_case("QUIT") => return VideoChoice::Back,
+        [first] => (*first, None),
+        [first, label] => (*first, Some(*label)),
+        _ => return VideoChoice::Invalid("Enter a number or a name, and optionally a resolution.".into()),
+    };
+    let video = match first.parse::<usize>() {
+        Ok(n) if (1..=videos.len()).contains(&n) => &videos[n - 1],
+        Ok(_) => return VideoChoice::Invalid(format!("Enter a number from 1 to {}.", videos.len())),
+        Err(_) => match videos.iter().find(|v| v.name == first) {
+            Some(v) => v,
+            None => return VideoChoice::Invalid(format!("No video named {:?}.", printable(first))),
+        },
+    };
+    let mode = match label {
+        None => PlayMode::Split,
+        Some(label) if video.resolutions.iter().any(|r| r.label == label) => PlayMode::Fixed(label.to_owned()),
+        Some(label) => {
+            let have: Vec<&str> = video.resolutions.iter().map(|r| r.label.as_str()).collect();
+            return VideoChoice::Invalid(format!(
+                "{} has no {:?} resolution; it has {}.",
+                video.name,
+                printable(label),
+                have.join(", ")
+            ));
+        }
+    };
+    VideoChoice::Play { video: video.name.clone(), mode }
+}
+
+/// One line per video: number, name, resolutions (with the real size where it differs from
+/// the label) and length.
+pub fn video_lines(videos: &[VideoInfo]) -> Vec<String> {
+    videos
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let res: Vec<String> = v
+                .resolutions
+                .iter()
+                .map(|r| {
+                    let promised = r.label.trim_end_matches('p').parse::<u16>().ok();
+                    if promised == Some(r.height) {
+                        r.label.clone()
+                    } else {
+                        format!("{} (really {}x{})", r.label, r.width, r.height)
+                    }
+                })
+                .collect();
+            let seconds = if v.fps > 0.0 { v.frames as f32 / v.fps } else { 0.0 };
+            format!(
+                "  {}. {}  [{}]  {} frames, {:.1} s at {:.0} fps",
+                i + 1,
+                v.name,
+                res.join(", "),
+                v.frames,
+                seconds,
+                v.fps
+            )
+        })
+        .collect()
+}
+
+/// The stream menu: list, choose, play, and back home when the stream ends or is stopped.
+/// `None` at end of input.
+fn stream_mode(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) -> Option<()> {
+    if shared.writer.send(&ClientMsg::ListVideos).is_err() {
+        return Some(());
+    }
+    let videos = loop {
+        match replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Reply::Videos(videos)) => break videos,
+            Ok(_) => {}
+            Err(_) => {
+                println!("The server did not send its video list.");
+                return Some(());
+            }
+        }
+    };
+    if videos.is_empty() {
+        println!("The server has no videos.");
+        return Some(());
+    }
+    println!("Videos:");
+    for line in video_lines(&videos) {
+        println!("{line}");
+    }
+    let (video, mode) = loop {
+        prompt("Enter video number or name, optionally a resolution (QUIT to go back) : ");
+        match parse_video_choice(&input.line()?, &videos) {
+            VideoChoice::Back => return Some(()),
+            VideoChoice::Play { video, mode } => break (video, mode),
+            VideoChoice::Invalid(why) if why.is_empty() => {}
+            VideoChoice::Invalid(why) => println!("{why}"),
+        }
+    };
+    if shared.writer.send(&ClientMsg::Play { video, mode }).is_err() {
+        return Some(());
+    }
+    loop {
+        match replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Reply::Stream(StreamEvent::Started)) => break,
+            Ok(Reply::Refused) => return Some(()),
+            Ok(_) => {}
+            Err(_) => {
+                println!("The server did not start the stream.");
+                return Some(());
+            }
+        }
+    }
+    // Playing: `q` stops; any other line waits for after the stream.
+    loop {
+        let line = if input.ended { crossbeam_channel::never() } else { input.lines.clone() };
+        crossbeam_channel::select! {
+            recv(line) -> line => {
+                let line = line.unwrap_or(None);
+                match &line {
+                    Some(l) if l.trim().eq_ignore_ascii_case("q") => {
+                        let _ = shared.writer.send(&ClientMsg::Stop);
+                    }
+                    _ => {
+                        input.ended = line.is_none();
+                        input.pending.push_back(line);
+                    }
+                }
+            }
+            recv(replies) -> reply => match reply {
+                Ok(Reply::Stream(StreamEvent::Ended)) | Err(_) => return Some(()),
+                Ok(_) => {}
+            },
         }
     }
 }

@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use crate::keys;
 use crate::server::{CLIENT_STACK, ConnId, Frame, Outbox, Shared};
-use crate::wire::{self, ClientMsg, ErrorCode, ReadError, ServerMsg, WireError};
+use crate::stream::{StreamConfig, StreamHandle};
+use crate::wire::{self, ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, WireError};
 
 /// Frames queued on a client's video lane: a few, so a stream runs at most this far ahead of
 /// what the client has read, and a paused reader holds little memory.
@@ -57,6 +58,8 @@ enum End {
     Protocol(String),
     /// The connection failed (reset, timed out...).
     Failed(String),
+    /// The server is shutting down; the client is being told.
+    ServerStopping,
 }
 
 /// Runs one connection from accept to close. Called on the connection's own thread.
@@ -79,6 +82,7 @@ pub(crate) fn run(stream: TcpStream, peer: String, id: ConnId, shared: Arc<Share
     };
     match end {
         End::Quit => info!("{who} left"),
+        End::ServerStopping => info!("{who} disconnected: server shutting down"),
         End::Closed => info!("{who} left: connection closed"),
         End::Protocol(why) => warn!("{who} cut off: protocol error: {why}"),
         End::Failed(why) => warn!("{who} disconnected: {why}"),
@@ -92,9 +96,11 @@ struct Session<'a> {
     name: String,
     shared: &'a Shared,
     reader: BufReader<SocketReader>,
-    stream: &'a TcpStream,
+    socket: &'a TcpStream,
     outbox: Option<Outbox>,
     writer: Option<JoinHandle<()>>,
+    /// The current stream, if any: one at a time, a new request replaces it.
+    stream: Option<StreamHandle>,
 }
 
 impl<'a> Session<'a> {
@@ -164,7 +170,16 @@ impl<'a> Session<'a> {
                 .stack_size(CLIENT_STACK)
                 .spawn(move || write_loop(write_half, chat_rx, video_rx))
                 .map_err(|e| fail(format!("cannot start writer thread: {e}")))?;
-            return Ok(Some(Session { id, name, shared, reader, stream, outbox: Some(outbox), writer: Some(writer) }));
+            return Ok(Some(Session {
+                id,
+                name,
+                shared,
+                reader,
+                socket: stream,
+                outbox: Some(outbox),
+                writer: Some(writer),
+                stream: None,
+            }));
         }
     }
 
@@ -173,6 +188,8 @@ impl<'a> Session<'a> {
         loop {
             let msg = match wire::read_client(&mut self.reader) {
                 Ok(msg) => msg,
+                // Shutdown closes our read side: let the writer deliver the notice.
+                Err(_) if self.shared.registry.is_shutting_down() => return End::ServerStopping,
                 Err(ReadError::Closed) => return End::Closed,
                 Err(ReadError::Io(e)) => return End::Failed(e.to_string()),
                 Err(ReadError::Wire(e)) => {
@@ -186,9 +203,12 @@ impl<'a> Session<'a> {
                 ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
                     self.send_error(ErrorCode::Unexpected, format!("already joined as {}", self.name));
                 }
-                ClientMsg::ListVideos | ClientMsg::Play { .. } | ClientMsg::Stop => {
-                    self.send_error(ErrorCode::Unexpected, "streaming is not available on this server".into());
+                ClientMsg::ListVideos => {
+                    let list = ServerMsg::VideoList(self.shared.rescan().infos());
+                    self.send(list.encode().into());
                 }
+                ClientMsg::Play { video, mode } => self.play(&video, &mode),
+                ClientMsg::Stop => self.stop_stream(),
             }
         }
     }
@@ -217,26 +237,74 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn send_error(&self, code: ErrorCode, text: String) {
+    /// Starts streaming `name`, replacing any stream already running. The name is only looked
+    /// up in the catalog, never used as a path.
+    fn play(&mut self, name: &str, mode: &PlayMode) {
+        self.stop_stream();
+        let catalog = self.shared.catalog();
+        let video = match catalog.find(name) {
+            Some(video) => video.clone(),
+            // Perhaps the file was added since the last scan.
+            None => match self.shared.rescan().find(name) {
+                Some(video) => video.clone(),
+                None => {
+                    self.send_error(ErrorCode::UnknownVideo, format!("no video named {name:?}"));
+                    return;
+                }
+            },
+        };
+        let plan = match video.plan(mode) {
+            Ok(plan) => plan,
+            Err(e) => return self.send_error(ErrorCode::UnknownVideo, e.to_string()),
+        };
+        let Some(outbox) = &self.outbox else { return };
+        let config = StreamConfig {
+            user: self.name.clone(),
+            conn: self.id,
+            registry: self.shared.registry.clone(),
+            lane: outbox.video.clone(),
+            jpeg_quality: self.shared.config.jpeg_quality,
+            pace: self.shared.config.pace,
+            stall_timeout: self.shared.config.outbox_timeout,
+        };
+        match StreamHandle::start(config, video, plan) {
+            Ok(handle) => self.stream = Some(handle),
+            Err(e) => self.send_error(ErrorCode::VideoFailed, format!("cannot start the stream: {e}")),
+        }
+    }
+
+    /// Stops the current stream (its thread sends the end frame). Without one, nothing to do:
+    /// a stop that crosses the stream's natural end is not an error.
+    fn stop_stream(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            stream.stop();
+        }
+    }
+
+    fn send(&self, frame: Frame) {
         if let Some(outbox) = &self.outbox {
-            let frame: Frame = ServerMsg::Error { code, text }.encode().into();
             // Our own queue: if it stays full we are the slow one, and the writer will fail.
             let _ = outbox.chat.send_timeout(frame, self.shared.config.outbox_timeout);
         }
+    }
+
+    fn send_error(&self, code: ErrorCode, text: String) {
+        self.send(ServerMsg::Error { code, text }.encode().into());
     }
 
     /// Lets the writer send what is queued (after a quit, or the error frame that explains a
     /// protocol error) or stops it at once (the connection is gone anyway).
     fn finish(&mut self, end: &End) {
         match end {
-            End::Quit => {}
+            End::Quit | End::ServerStopping => {}
             End::Protocol(_) => {
-                let _ = self.stream.shutdown(Shutdown::Read);
+                let _ = self.socket.shutdown(Shutdown::Read);
             }
             End::Closed | End::Failed(_) => {
-                let _ = self.stream.shutdown(Shutdown::Both);
+                let _ = self.socket.shutdown(Shutdown::Both);
             }
         }
+        self.stop_stream();
         // Leave the registry first (telling everyone), so nobody else holds our chat queue...
         self.shared.registry.close(self.id);
         // ...then drop our own senders: the writer drains and ends.

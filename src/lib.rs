@@ -14,5 +14,8 @@
 pub mod client;
 mod handler;
 pub mod keys;
+pub mod player;
 pub mod server;
+mod stream;
+pub mod video;
 pub mod wire;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use chatroom::client::{self, ClientConfig};
 use chatroom::keys;
 use chatroom::server::{self, ServerConfig};
+use chatroom::video;
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +66,11 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Write the synthetic demo videos (two videos, three resolutions each) into DIR.
+    MakeVideos {
+        /// Folder to write into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,6 +102,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Client { server, name, headless, save_frames, key_bits, trace } => {
             client::run(ClientConfig { server, name, headless, save_frames, key_bits: key_bits as usize, trace })?;
+        }
+        Command::MakeVideos { dir } => {
+            for path in video::make_demo_videos(&dir)? {
+                let size = std::fs::metadata(&path)?.len();
+                println!("wrote {} ({} KB)", path.display(), size.div_ceil(1024));
+            }
         }
     }
     Ok(())

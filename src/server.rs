@@ -18,6 +18,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::handler;
+use crate::video::{self, Catalog, ProbeCache};
 use crate::wire::{ErrorCode, ServerMsg, User};
 
 /// Every limit of the server, with the defaults documented in `docs/SECURITY.md`.
@@ -261,7 +262,7 @@ impl Registry {
         }
     }
 
-    fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         self.lock().shutting_down
     }
 }
@@ -284,7 +285,58 @@ fn offer(outbox: &Outbox, frame: &Frame) -> bool {
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     pub(crate) registry: Registry,
+    /// The videos on offer, rescanned on every list request so new files appear without a
+    /// restart. Swapped whole: readers keep the `Arc` they got.
+    catalog: Mutex<Arc<Catalog>>,
+    scan: Mutex<ScanState>,
     local_addr: SocketAddr,
+}
+
+impl Shared {
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Scans the videos folder again and returns the new catalog. Only new or changed files are
+    /// opened, outside any lock (concurrent rescans just do some work twice).
+    pub(crate) fn rescan(&self) -> Arc<Catalog> {
+        let mut scan = self.scan.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let catalog = Arc::new(scan.run(&self.config.videos));
+        *self.scan.lock().unwrap_or_else(|p| p.into_inner()) = scan;
+        *self.catalog.lock().unwrap_or_else(|p| p.into_inner()) = catalog.clone();
+        catalog
+    }
+}
+
+/// The state kept between scans of the videos folder: what each file held, and which warnings
+/// were already logged (each is logged once, not at every list request).
+#[derive(Clone, Default)]
+struct ScanState {
+    cache: ProbeCache,
+    warned: HashSet<String>,
+}
+
+impl ScanState {
+    /// Scans `dir`, logging new warnings. An unreadable folder is an empty catalog.
+    fn run(&mut self, dir: &std::path::Path) -> Catalog {
+        match video::scan_cached(dir, &mut self.cache) {
+            Ok((catalog, warnings)) => {
+                for w in warnings {
+                    if self.warned.insert(w.clone()) {
+                        warn!("{w}");
+                    }
+                }
+                catalog
+            }
+            Err(e) => {
+                let w = format!("cannot read the videos folder {}: {e}", dir.display());
+                if self.warned.insert(w.clone()) {
+                    warn!("{w}");
+                }
+                Catalog::default()
+            }
+        }
+    }
 }
 
 /// A running server. Dropping it does not stop it; call [`ServerHandle::shutdown`].
@@ -351,7 +403,17 @@ impl ServerHandle {
 
 /// Starts a server on an already bound listener (tests bind `127.0.0.1:0`) and returns at once.
 pub fn spawn(listener: TcpListener, config: ServerConfig) -> io::Result<ServerHandle> {
-    let shared = Arc::new(Shared { config, registry: Registry::default(), local_addr: listener.local_addr()? });
+    video::quiet_opencv_logs();
+    let mut scan = ScanState::default();
+    let catalog = scan.run(&config.videos);
+    info!("serving {} videos from {}", catalog.videos.len(), config.videos.display());
+    let shared = Arc::new(Shared {
+        config,
+        registry: Registry::default(),
+        catalog: Mutex::new(Arc::new(catalog)),
+        scan: Mutex::new(scan),
+        local_addr: listener.local_addr()?,
+    });
     let accept_shared = shared.clone();
     let listener =
         thread::Builder::new().name("listener".into()).spawn(move || accept_loop(listener, accept_shared))?;

@@ -213,3 +213,89 @@ fn a_replayed_message_is_dropped_with_a_printed_warning() {
     bob.expect_line("[CHAT] alice: \u{fffd}[2Jcleared?\u{fffd}fake line");
     server.shutdown();
 }
+
+fn videos_dir(fps: f64, frames: u32) -> std::path::PathBuf {
+    let dir = common::temp_dir("cli-videos");
+    common::write_video(&dir, "clip", "144p", (256, 144), fps, frames);
+    common::write_video(&dir, "clip", "240p", (426, 240), fps, frames);
+    common::write_video(&dir, "clip", "360p", (640, 360), fps, frames);
+    dir
+}
+
+#[test]
+fn a_headless_client_streams_and_saves_every_frame_by_index_and_label() {
+    use chatroom::video::{decode_jpeg, read_demo_index};
+    use opencv::prelude::*;
+    let videos = videos_dir(25.0, 31);
+    let (_server, addr) = server(&["--videos", videos.to_str().unwrap(), "--no-pace"]);
+    let frames = common::temp_dir("saved");
+    let mut alice = Proc::client(&addr, &["--headless", "--save-frames", frames.to_str().unwrap()]);
+    // Stream the video twice (the second at one resolution), then quit: all piped at once.
+    alice.type_line("alice\n2\n1\n2\nclip 360p\n3");
+    drop(alice.stdin.take());
+    assert_eq!(alice.wait(), 0);
+    let out = alice.rest();
+    assert!(out.iter().any(|l| l == "  1. clip  [144p, 240p, 360p]  31 frames, 1.2 s at 25 fps"), "{out:?}");
+    let summaries: Vec<&String> = out.iter().filter(|l| l.starts_with("Stream ended: ")).collect();
+    assert_eq!(
+        summaries,
+        ["Stream ended: 31 frames (144p: 11, 240p: 10, 360p: 10)", "Stream ended: 31 frames (360p: 31)"]
+    );
+
+    let mut names: Vec<String> =
+        std::fs::read_dir(&frames).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    let mut expected: Vec<String> = (0..31u32)
+        .map(|i| {
+            format!(
+                "{i:06}_{}.jpg",
+                if i < 11 {
+                    "144p"
+                } else if i < 21 {
+                    "240p"
+                } else {
+                    "360p"
+                }
+            )
+        })
+        .chain((0..31u32).filter(|i| *i < 21).map(|i| format!("{i:06}_360p.jpg")))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    for name in &names {
+        let bytes = std::fs::read(frames.join(name)).unwrap();
+        let image = decode_jpeg(&bytes).unwrap();
+        let index: u32 = name[..6].parse().unwrap();
+        let height: i32 = name[7..name.len() - 5].parse().unwrap();
+        assert_eq!(image.rows(), height, "{name}");
+        assert_eq!(read_demo_index(&image).unwrap(), index, "{name}");
+    }
+}
+
+#[test]
+fn q_and_enter_stops_a_headless_stream_and_chat_prints_meanwhile() {
+    let videos = videos_dir(10.0, 100);
+    let (_server, addr) = server(&["--videos", videos.to_str().unwrap()]);
+    let mut bob = Proc::client(&addr, &["--name", "bob"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut alice = Proc::client(&addr, &["--name", "alice", "--headless"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("2");
+    alice.expect("the video list", |l| l.starts_with("  1. clip"));
+    alice.type_line("1");
+    alice.expect_line("Type q and Enter to stop.");
+    alice.expect("a progress line", |l| l.starts_with("Streaming clip: "));
+    bob.type_line("1\nalice\nwhile you watch");
+    alice.expect_line("[CHAT] bob: while you watch");
+    alice.type_line("q");
+    alice.expect_line("Stream stopped.");
+    let summary = alice.expect("the summary", |l| l.starts_with("Stream ended: "));
+    let total: u32 = summary["Stream ended: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(total > 0 && total < 100, "{summary}");
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    // A second stream in the same session.
+    alice.type_line("2\n1 144p");
+    alice.expect_line("Type q and Enter to stop.");
+    alice.type_line("q");
+    alice.expect("the second summary", |l| l.starts_with("Stream ended: ") && l.contains("(144p: "));
+}

@@ -215,3 +215,52 @@ pub fn proxy(server: std::net::SocketAddr, rewrite: fn(ServerMsg) -> Vec<ServerM
     });
     addr
 }
+
+/// A fresh, empty folder under the system's temp dir, unique to this test run.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("chatroom-test-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `NAME_LABEL.mp4` into `dir`: real frames with their index drawn in as a barcode.
+pub fn write_video(dir: &std::path::Path, name: &str, label: &str, size: (i32, i32), fps: f64, frames: u32) {
+    let path = dir.join(format!("{name}_{label}.mp4"));
+    chatroom::video::write_demo_video(&path, name, label, size, fps, frames).unwrap();
+}
+
+/// One stream as a client saw it.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub start: Option<ServerMsg>,
+    pub frames: Vec<(u32, String, Vec<u8>)>,
+    pub end: Option<(u32, chatroom::wire::EndReason)>,
+    /// Chats that arrived while the stream ran, with how many frames had arrived before each.
+    pub chats: Vec<(String, String, usize)>,
+}
+
+impl TestClient {
+    /// Reads until the stream ends, keeping everything that arrives meanwhile.
+    pub fn receive_stream(&mut self) -> Received {
+        let mut got = Received::default();
+        loop {
+            match self.recv() {
+                msg @ ServerMsg::StreamStart { .. } => got.start = Some(msg),
+                ServerMsg::Frame { index, label, jpeg } => got.frames.push((index, label, jpeg)),
+                ServerMsg::StreamEnd { sent, reason } => {
+                    got.end = Some((sent, reason));
+                    return got;
+                }
+                ServerMsg::Chat { from, envelope } => {
+                    let text = self.opener.open(&self.directory, &from, &envelope).unwrap();
+                    got.chats.push((from, text, got.frames.len()));
+                }
+                ServerMsg::Joined(_) | ServerMsg::Left { .. } => {}
+                other => panic!("{}: unexpected {other:?} during a stream", self.name),
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The client's `stream` thread: plays the frames the server sends, in an OpenCV window
+//! titled `Streaming : NAME` (press `q` to stop) or headless with progress lines, saves them
+//! with `--save-frames`, and prints the summary line when the stream ends. The only code that
+//! touches `highgui`. One thread serves every stream of the session: the original's receive
+//! thread ended after the first stream, so a user never got a second one.
+
+use crossbeam_channel::Receiver;
+use opencv::core::{Mat, Point, Scalar, Size};
+use opencv::{highgui, imgproc};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::client::LinkWriter;
+use crate::video;
+use crate::wire::{ClientMsg, EndReason, Segment, ServerMsg};
+
+/// Every frame is shown at this size, whatever its resolution, so a resolution switch does
+/// not make the window jump.
+const WINDOW_SIZE: (i32, i32) = (640, 360);
+/// Headless progress lines come at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// What the player tells the `send_chat` thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Started,
+    Ended,
+}
+
+/// How the player shows and keeps frames.
+pub struct PlayerConfig {
+    /// Never open a window.
+    pub headless: bool,
+    pub save_frames: Option<PathBuf>,
+    /// To send `STOP` when `q` is pressed in the window.
+    pub writer: LinkWriter,
+}
+
+/// `Stream ended: N frames (144p: a, 360p: b, ...)`, with the labels in plan order.
+pub fn summary_line(counts: &[(String, u32)]) -> String {
+    let total: u32 = counts.iter().map(|(_, n)| n).sum();
+    let parts: Vec<String> = counts.iter().map(|(label, n)| format!("{label}: {n}")).collect();
+    format!("Stream ended: {total} frames ({})", parts.join(", "))
+}
+
+/// The file name `--save-frames` gives a frame: `{index:06}_{label}.jpg`.
+pub fn frame_file_name(index: u32, label: &str) -> String {
+    format!("{index:06}_{label}.jpg")
+}
+
+/// True if an X display named by `$DISPLAY` accepts connections. Checked before touching
+/// `highgui`, because OpenCV's Qt backend aborts the whole process when it cannot connect.
+pub fn display_available() -> bool {
+    std::env::var_os("DISPLAY").and_then(|d| d.into_string().ok()).is_some_and(|d| display_reachable(&d))
+}
+
+/// True if the X display `display` (like `:0`, `unix:1.0` or `host:2`) accepts connections.
+pub fn display_reachable(display: &str) -> bool {
+    let Some((host, rest)) = display.rsplit_once(':') else { return false };
+    let Ok(number) = rest.split('.').next().unwrap_or("").parse::<u16>() else { return false };
+    if host.is_empty() || host == "unix" {
+        #[cfg(unix)]
+        {
+            let socket = format!("/tmp/.X11-unix/X{number}");
+            return std::os::unix::net::UnixStream::connect(socket).is_ok();
+        }
+        #[cfg(not(unix))]
+        return false;
+    }
+    let addr = format!("{host}:{}", 6000 + u32::from(number));
+    std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
+}
+
+/// The OpenCV window of one stream.
+struct Window {
+    title: String,
+    scaled: Mat,
+}
+
+impl Window {
+    fn open(video: &str) -> opencv::Result<Window> {
+        let title = format!("Streaming : {video}");
+        highgui::named_window(&title, highgui::WINDOW_AUTOSIZE)?;
+        Ok(Window { title, scaled: Mat::default() })
+    }
+
+    /// Shows one frame with its label and the measured frame rate drawn on. True if the user
+    /// pressed `q` or closed the window.
+    fn show(&mut self, jpeg: &[u8], label: &str, fps: f64) -> Result<bool, video::VideoError> {
+        let image = video::decode_jpeg(jpeg)?;
+        imgproc::resize(
+            &image,
+            &mut self.scaled,
+            Size::new(WINDOW_SIZE.0, WINDOW_SIZE.1),
+            0.0,
+            0.0,
+            imgproc::INTER_LINEAR,
+        )?;
+        let text = format!("{label}  {fps:.1} fps");
+        for (color, thickness) in [(Scalar::all(0.0), 4), (Scalar::new(255.0, 255.0, 255.0, 0.0), 1)] {
+            imgproc::put_text(
+                &mut self.scaled,
+                &text,
+                Point::new(12, WINDOW_SIZE.1 - 14),
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                0.8,
+                color,
+                thickness,
+                imgproc::LINE_AA,
+                false,
+            )?;
+        }
+        highgui::imshow(&self.title, &self.scaled)?;
+        let key = highgui::wait_key(1)?;
+        let closed =
+            highgui::get_window_property(&self.title, highgui::WND_PROP_VISIBLE).map(|v| v < 1.0).unwrap_or(false);
+        Ok(key == i32::from(b'q') || key == i32::from(b'Q') || closed)
+    }
+
+    fn close(self) {
+        let _ = highgui::destroy_window(&self.title);
+        // Let the GUI process the close.
+        let _ = highgui::wait_key(1);
+    }
+}
+
+/// One stream being played.
+struct Playing {
+    video: String,
+    total: u32,
+    counts: Vec<(String, u32)>,
+    window: Option<Window>,
+    started: Instant,
+    last_progress: Instant,
+    /// Frames shown in the last second, for the fps drawn on the window.
+    recent: std::collections::VecDeque<Instant>,
+    stop_sent: bool,
+}
+
+/// Runs the `stream` thread until the connection ends (its channel closes). `notify` hears
+/// when each stream starts and ends.
+pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), config: PlayerConfig) {
+    video::quiet_opencv_logs();
+    let mut playing: Option<Playing> = None;
+    let mut warned_save = false;
+    for msg in frames {
+        match msg {
+            ServerMsg::StreamStart { video, frames, fps, plan } => {
+                if let Some(old) = playing.take() {
+                    finish(old, None);
+                }
+                playing = Some(start(&config, video, frames, fps, &plan));
+                notify(StreamEvent::Started);
+            }
+            ServerMsg::Frame { index, label, jpeg } => {
+                let Some(p) = playing.as_mut() else { continue };
+                if let Some(dir) = &config.save_frames
+                    && let Err(e) = std::fs::write(dir.join(frame_file_name(index, &label)), &jpeg)
+                    && !warned_save
+                {
+                    println!("Cannot save frames in {}: {e}", dir.display());
+                    warned_save = true;
+                }
+                match p.counts.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, n)) => *n += 1,
+                    None => p.counts.push((label.clone(), 1)),
+                }
+                let received: u32 = p.counts.iter().map(|(_, n)| n).sum();
+                show(p, &config, index, &label, &jpeg, received);
+            }
+            ServerMsg::StreamEnd { sent, reason } => {
+                if let Some(p) = playing.take() {
+                    finish(p, Some((sent, reason)));
+                }
+                notify(StreamEvent::Ended);
+            }
+            _ => {}
+        }
+    }
+    if let Some(p) = playing {
+        finish(p, None);
+    }
+}
+
+fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Segment]) -> Playing {
+    let counts: Vec<(String, u32)> = plan.iter().map(|s| (s.label.clone(), 0)).collect();
+    let layout: Vec<String> = plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect();
+    println!("Playing {video}: {total} frames at {fps:.1} fps ({})", layout.join(", "));
+    if let Some(dir) = &config.save_frames
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        println!("Cannot create {}: {e}", dir.display());
+    }
+    let window = if config.headless {
+        None
+    } else if !display_available() {
+        println!("No display available: playing headless.");
+        None
+    } else {
+        match Window::open(&video) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                println!("Cannot open a video window ({e}): playing headless.");
+                None
+            }
+        }
+    };
+    if window.is_some() {
+        println!("Press q in the video window to stop.");
+    } else {
+        println!("Type q and Enter to stop.");
+    }
+    let now = Instant::now();
+    Playing {
+        video,
+        total,
+        counts,
+        window,
+        started: now,
+        last_progress: now,
+        recent: Default::default(),
+        stop_sent: false,
+    }
+}
+
+fn show(p: &mut Playing, config: &PlayerConfig, index: u32, label: &str, jpeg: &[u8], received: u32) {
+    let now = Instant::now();
+    p.recent.push_back(now);
+    while p.recent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1)) {
+        p.recent.pop_front();
+    }
+    let fps = p.recent.len() as f64 / now.duration_since(p.started).as_secs_f64().clamp(0.001, 1.0);
+    if let Some(window) = p.window.as_mut() {
+        match window.show(jpeg, label, fps) {
+            Ok(true) if !p.stop_sent => {
+                p.stop_sent = true;
+                let _ = config.writer.send(&ClientMsg::Stop);
+            }
+            Ok(_) => {}
+            Err(e) => println!("Cannot show frame {index}: {e}"),
+        }
+    } else if now.duration_since(p.last_progress) >= PROGRESS_EVERY {
+        p.last_progress = now;
+        println!("Streaming {}: {received}/{} frames ({label}, {fps:.1} fps)", p.video, p.total);
+    }
+}
+
+fn finish(p: Playing, end: Option<(u32, EndReason)>) {
+    if let Some(window) = p.window {
+        window.close();
+    }
+    let received: u32 = p.counts.iter().map(|(_, n)| n).sum();
+    match end {
+        Some((_, EndReason::Stopped)) => println!("Stream stopped."),
+        Some((_, EndReason::Error)) => println!("The server could not read the video; stream cut short."),
+        Some((sent, EndReason::Complete)) if sent != received => {
+            println!("Warning: the server sent {sent} frames but {received} arrived.")
+        }
+        _ => {}
+    }
+    println!("{}", summary_line(&p.counts));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_lists_each_label_in_plan_order() {
+        let counts = vec![("144p".to_string(), 11), ("240p".to_string(), 10), ("360p".to_string(), 10)];
+        assert_eq!(summary_line(&counts), "Stream ended: 31 frames (144p: 11, 240p: 10, 360p: 10)");
+        assert_eq!(summary_line(&[("360p".into(), 0)]), "Stream ended: 0 frames (360p: 0)");
+    }
+
+    #[test]
+    fn saved_frames_are_named_by_index_and_label() {
+        assert_eq!(frame_file_name(7, "144p"), "000007_144p.jpg");
+        assert_eq!(frame_file_name(123456, "1080p"), "123456_1080p.jpg");
+    }
+
+    #[test]
+    fn an_unreachable_display_means_headless() {
+        assert!(!display_reachable(":987"));
+        assert!(!display_reachable("unix:986.0"));
+        assert!(!display_reachable("nonsense"));
+        assert!(!display_reachable(""));
+    }
+}

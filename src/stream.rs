@@ -1,0 +1,136 @@
+//! One video stream on the server, on its own thread (`stream-<name>`): announces the plan,
+//! reads and encodes the frames in timeline order, paces them at the video's frame rate, and
+//! feeds them to the client's video lane, until the end, a stop, or the client leaving.
+//!
+//! Stream start, frames and end all go through the video lane, so they stay in order; chat
+//! goes through the chat lane, which the writer serves first, so chat never waits for video.
+
+use crossbeam_channel::{Receiver, Sender, bounded, select};
+use log::{info, warn};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::server::{ConnId, Frame, Registry};
+use crate::video::{FrameSource, Video};
+use crate::wire::{EndReason, Segment, ServerMsg};
+
+/// What a stream needs from its session.
+pub(crate) struct StreamConfig {
+    /// The user, for thread names and log lines.
+    pub user: String,
+    pub conn: ConnId,
+    pub registry: Registry,
+    /// The client's video lane.
+    pub lane: Sender<Frame>,
+    pub jpeg_quality: i32,
+    pub pace: bool,
+    /// How long a frame may wait for room in the lane before the client is cut off.
+    pub stall_timeout: Duration,
+}
+
+/// A running stream. Stopping it (or dropping the session) ends its thread.
+pub(crate) struct StreamHandle {
+    stop: Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl StreamHandle {
+    pub(crate) fn start(config: StreamConfig, video: Video, plan: Vec<Segment>) -> std::io::Result<StreamHandle> {
+        let (stop, stopped) = bounded(1);
+        let thread = thread::Builder::new()
+            .name(format!("stream-{}", config.user))
+            .spawn(move || run(config, video, plan, stopped))?;
+        Ok(StreamHandle { stop, thread })
+    }
+
+    /// Stops the stream and waits until its end frame is queued.
+    pub(crate) fn stop(self) {
+        let _ = self.stop.try_send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// How the frame loop ended.
+enum Outcome {
+    Done(EndReason),
+    /// The client is gone or stuck: nothing more to send.
+    ClientGone,
+}
+
+fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver<()>) {
+    let name = video.name.clone();
+    let total: u32 = plan.iter().map(|s| s.frames).sum();
+    let start_msg =
+        ServerMsg::StreamStart { video: name.clone(), frames: total, fps: video.fps as f32, plan: plan.clone() };
+    info!("{} started {name} ({total} frames, {})", config.user, describe(&plan));
+    let fps = video.fps;
+    let mut source = FrameSource::new(video, plan, config.jpeg_quality);
+    let mut sent = 0u32;
+
+    let outcome = (|| {
+        if !offer(&config, &stopped, start_msg.encode().into())? {
+            return Ok(EndReason::Stopped);
+        }
+        let began = Instant::now();
+        loop {
+            let (index, label, jpeg) = match source.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(EndReason::Complete),
+                Err(e) => {
+                    warn!("{}'s stream of {name} failed: {e}", config.user);
+                    return Ok(EndReason::Error);
+                }
+            };
+            if config.pace {
+                // Frame t is due t/fps after the start; waiting on the stop channel instead of
+                // sleeping makes a stop take effect at once.
+                let due = began + Duration::from_secs_f64(sent as f64 / fps);
+                if stopped.recv_deadline(due).is_ok() {
+                    return Ok(EndReason::Stopped);
+                }
+            }
+            let frame: Frame = ServerMsg::Frame { index, label, jpeg }.encode().into();
+            if !offer(&config, &stopped, frame)? {
+                return Ok(EndReason::Stopped);
+            }
+            sent += 1;
+        }
+    })();
+
+    match outcome.map(Outcome::Done).unwrap_or_else(|gone: Gone| gone.0) {
+        Outcome::Done(reason) => {
+            let end: Frame = ServerMsg::StreamEnd { sent, reason }.encode().into();
+            if config.lane.send_timeout(end, config.stall_timeout).is_err() {
+                info!(
+                    "{}'s stream of {name} ended ({reason}, {sent} frames); the client did not take the end",
+                    config.user
+                );
+            } else {
+                info!("{}'s stream of {name} ended: {reason}, {sent} frames", config.user);
+            }
+        }
+        Outcome::ClientGone => info!("{}'s stream of {name} ended: client gone after {sent} frames", config.user),
+    }
+}
+
+/// The client left or stalled: the stream ends without an end frame.
+struct Gone(Outcome);
+
+/// Puts a frame in the video lane, waiting for room. `Ok(false)` if a stop came first.
+fn offer(config: &StreamConfig, stopped: &Receiver<()>, frame: Frame) -> Result<bool, Gone> {
+    select! {
+        send(config.lane, frame) -> sent => match sent {
+            Ok(()) => Ok(true),
+            Err(_) => Err(Gone(Outcome::ClientGone)),
+        },
+        recv(stopped) -> _ => Ok(false),
+        default(config.stall_timeout) => {
+            config.registry.cut(config.conn, "it stopped reading its stream");
+            Err(Gone(Outcome::ClientGone))
+        },
+    }
+}
+
+fn describe(plan: &[Segment]) -> String {
+    plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect::<Vec<_>>().join(", ")
+}

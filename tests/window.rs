@@ -1,0 +1,136 @@
+//! The one test with a real window: an X server (Xvfb), the real client binary showing a
+//! stream in its OpenCV window, a screenshot checked for the video's pixels, and `q` pressed
+//! in the window. Needs Debian's `xvfb`, `x11-utils`, `xdotool` and `imagemagick`
+//! (`make test` installs them). The screenshot is kept as `target/window-test.png`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+use chatroom::server::ServerConfig;
+use opencv::core::Vec3b;
+use opencv::imgcodecs;
+use opencv::prelude::*;
+
+struct Xvfb(Child);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Xvfb on a free display and returns it with its name (`:N`).
+fn start_xvfb() -> (Xvfb, String) {
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb is needed for the window test: run `make test-deps` (Debian: apt-get install xvfb)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let display = format!(":{}", line.trim());
+    (Xvfb(child), display)
+}
+
+fn tool(cmd: &str, args: &[&str], display: &str) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} is needed for the window test (`make test-deps`): {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_stream_shows_in_a_real_window_and_q_stops_it() {
+    let (_xvfb, display) = start_xvfb();
+    let videos = common::temp_dir("window");
+    for (label, size) in [("144p", (256, 144)), ("240p", (426, 240)), ("360p", (640, 360))] {
+        common::write_video(&videos, "clip", label, size, 10.0, 300);
+    }
+    let server = common::start_server(ServerConfig { videos, ..ServerConfig::default() });
+
+    let mut client = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["client", "--server", &server.local_addr().to_string(), "--name", "viewer", "--key-bits", "1024"])
+        .env("DISPLAY", &display)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    let (tx, lines) = channel();
+    let stdout = client.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut expect = |what: &str| loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if line.starts_with(what) {
+                    return line;
+                }
+            }
+            Err(_) => panic!("never saw {what:?}; output:\n{}", seen.join("\n")),
+        }
+    };
+    writeln!(stdin, "2\n1").unwrap();
+    stdin.flush().unwrap();
+    expect("Press q in the video window to stop.");
+
+    // The window exists, with the title of SPEC §7.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let window_id = loop {
+        let found = tool("xdotool", &["search", "--name", "^Streaming : clip$"], &display);
+        if let Some(id) = found.lines().next() {
+            break id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no window titled 'Streaming : clip'");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // A screenshot, kept for people to look at, and checked for the video's pixels: the yellow
+    // ball and the background of the demo frames (green 60, red + blue 200 to 220, shifting
+    // from brown-red to purple over the timeline).
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("window-test.png");
+    tool("import", &["-window", "root", shot.to_str().unwrap()], &display);
+    let image = imgcodecs::imread(shot.to_str().unwrap(), imgcodecs::IMREAD_COLOR).unwrap();
+    assert!(!image.empty(), "no screenshot");
+    let (mut yellow, mut background) = (0, 0);
+    for y in 0..image.rows() {
+        for x in 0..image.cols() {
+            let p = image.at_2d::<Vec3b>(y, x).unwrap();
+            let (b, g, r) = (p[0] as i32, p[1] as i32, p[2] as i32);
+            if r > 200 && g > 180 && b < 80 {
+                yellow += 1;
+            }
+            if (g - 60).abs() < 25 && (r + b - 210).abs() < 40 {
+                background += 1;
+            }
+        }
+    }
+    let _ = std::fs::copy(&shot, concat!(env!("CARGO_MANIFEST_DIR"), "/target/window-test.png"));
+    assert!(yellow > 200, "the ball is not on screen ({yellow} yellow pixels); see {}", shot.display());
+    assert!(background > 20_000, "the frame is not on screen ({background} pixels); see {}", shot.display());
+
+    // q in the window stops the stream.
+    tool("xdotool", &["windowfocus", "--sync", &window_id, "key", "q"], &display);
+    expect("Stream stopped.");
+    let summary = expect("Stream ended: ");
+    assert!(!summary.starts_with("Stream ended: 300 "), "{summary}");
+    drop(stdin);
+    let _ = client.wait();
+    server.shutdown();
+}

@@ -101,6 +101,53 @@ struct Session<'a> {
     writer: Option<JoinHandle<()>>,
     /// The current stream, if any: one at a time, a new request replaces it.
     stream: Option<StreamHandle>,
+    rate: RateLimit,
+}
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up. Each chat takes one.
+struct RateLimit {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+    /// Messages dropped since the client was last within its rate.
+    dropped: u32,
+}
+
+/// What to do with one chat message.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    /// Over the rate: drop it, and tell the client (the first time in a row).
+    Drop {
+        first: bool,
+    },
+    /// Still flooding after being told: cut the connection.
+    Cut,
+}
+
+impl RateLimit {
+    fn new(rate: u32, burst: u32) -> RateLimit {
+        let burst = f64::from(burst.max(1));
+        RateLimit { rate: f64::from(rate), burst, tokens: burst, last: Instant::now(), dropped: 0 }
+    }
+
+    fn check(&mut self, now: Instant) -> Verdict {
+        if self.rate == 0.0 {
+            return Verdict::Pass;
+        }
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.dropped = 0;
+            return Verdict::Pass;
+        }
+        self.dropped += 1;
+        // Told once; another burst's worth of messages ignored it.
+        if f64::from(self.dropped) > self.burst { Verdict::Cut } else { Verdict::Drop { first: self.dropped == 1 } }
+    }
 }
 
 impl<'a> Session<'a> {
@@ -179,6 +226,7 @@ impl<'a> Session<'a> {
                 outbox: Some(outbox),
                 writer: Some(writer),
                 stream: None,
+                rate: RateLimit::new(config.chat_rate, config.chat_burst),
             }));
         }
     }
@@ -198,7 +246,22 @@ impl<'a> Session<'a> {
                 }
             };
             match msg {
-                ClientMsg::Chat { to, envelope } => self.relay(&to, envelope),
+                ClientMsg::Chat { to, envelope } => match self.rate.check(Instant::now()) {
+                    Verdict::Pass => self.relay(&to, envelope),
+                    Verdict::Drop { first: true } => self.send_error(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "too many messages: at most {} a second; messages are being dropped",
+                            self.shared.config.chat_rate
+                        ),
+                    ),
+                    Verdict::Drop { first: false } => {}
+                    Verdict::Cut => {
+                        let why = "kept flooding after being rate-limited".to_owned();
+                        self.send_error(ErrorCode::RateLimited, format!("disconnected: {why}"));
+                        return End::Protocol(why);
+                    }
+                },
                 ClientMsg::Quit => return End::Quit,
                 ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
                     self.send_error(ErrorCode::Unexpected, format!("already joined as {}", self.name));
@@ -385,5 +448,31 @@ fn write_loop(stream: TcpStream, chat: Receiver<Frame>, video: Receiver<Frame>) 
     if let Err(e) = result {
         debug!("writer for {:?} stopped: {e}", stream.peer_addr());
         let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_rate_limit_allows_a_burst_then_the_rate_then_cuts_a_flood() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(10, 5);
+        for _ in 0..5 {
+            assert_eq!(limit.check(t0), Verdict::Pass);
+        }
+        assert_eq!(limit.check(t0), Verdict::Drop { first: true });
+        assert_eq!(limit.check(t0), Verdict::Drop { first: false });
+        // A tenth of a second later, one more token.
+        assert_eq!(limit.check(t0 + Duration::from_millis(100)), Verdict::Pass);
+        // Ignoring the warning for another burst's worth: cut.
+        let t1 = t0 + Duration::from_millis(100);
+        let verdicts: Vec<Verdict> = (0..6).map(|_| limit.check(t1)).collect();
+        assert_eq!(verdicts.last(), Some(&Verdict::Cut));
+        // No limit at all.
+        let mut none = RateLimit::new(0, 0);
+        assert!((0..100_000).all(|_| none.check(t0) == Verdict::Pass));
     }
 }

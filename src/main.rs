@@ -43,6 +43,9 @@ enum Command {
         /// Memory for the shared cache of encoded frames, in MiB.
         #[arg(long, default_value_t = 256)]
         cache_mb: usize,
+        /// Chat messages a second each client may send (0: no limit, for benchmarks).
+        #[arg(long, default_value_t = 1000)]
+        chat_rate: u32,
     },
     /// Run the terminal client.
     Client {
@@ -87,7 +90,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Server { bind, videos, jpeg_quality, no_pace, max_clients, cache_mb } => {
+        Command::Server { bind, videos, jpeg_quality, no_pace, max_clients, cache_mb, chat_rate } => {
             let listener = TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
             println!("Server listening on {}", listener.local_addr()?);
             let config = ServerConfig {
@@ -96,6 +99,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 jpeg_quality,
                 pace: !no_pace,
                 cache_mb,
+                chat_rate,
+                chat_burst: chat_rate.max(1),
                 ..ServerConfig::default()
             };
             server::run(listener, config)?;

@@ -35,6 +35,11 @@ pub struct ServerConfig {
     pub outbox_timeout: Duration,
     /// Frames queued for one client's chat lane (chat, directory events, replies).
     pub outbox_frames: usize,
+    /// Chat messages a second one client may send, on average (0: no limit). Past it, messages
+    /// are dropped with an `ERRR RateLimited`; a client that goes on is cut off.
+    pub chat_rate: u32,
+    /// Messages a client may send in a burst above the rate.
+    pub chat_burst: u32,
     /// The folder of `NAME_LABEL.mp4` files.
     pub videos: PathBuf,
     /// JPEG quality of streamed frames, 1 to 100.
@@ -53,6 +58,8 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(10),
             outbox_timeout: Duration::from_secs(5),
             outbox_frames: 1024,
+            chat_rate: 1000,
+            chat_burst: 1000,
             videos: PathBuf::from("videos"),
             jpeg_quality: 90,
             pace: true,

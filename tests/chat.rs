@@ -285,6 +285,8 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
         write_timeout: Duration::from_secs(2),
         outbox_timeout: Duration::from_secs(1),
         outbox_frames: 32,
+        // The flooder must get through to fill frozen's socket: no rate limit here.
+        chat_rate: 0,
         ..ServerConfig::default()
     };
     let server = start_server(config);

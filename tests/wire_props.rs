@@ -1,0 +1,190 @@
+//! Property tests of the wire format: arbitrary bytes never panic and never make the parser
+//! allocate more than the frame bound; arbitrary messages round-trip; any split of a valid
+//! byte stream into reads gives the same messages.
+
+use proptest::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Read;
+
+use chatroom::wire::{
+    self, ClientMsg, EndReason, ErrorCode, MAX_CLIENT_FRAME, PlayMode, Resolution, Segment, ServerMsg, User, VideoInfo,
+};
+
+/// Records the largest single allocation made by this thread while tracking is on.
+struct Tracking;
+
+thread_local! {
+    static TRACKING: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = TRACKING.try_with(|t| {
+            if t.get() {
+                let _ = LARGEST.try_with(|l| l.set(l.get().max(layout.size())));
+            }
+        });
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// Runs `f` and returns the largest allocation it made.
+fn largest_allocation(f: impl FnOnce()) -> usize {
+    LARGEST.with(|l| l.set(0));
+    TRACKING.with(|t| t.set(true));
+    f();
+    TRACKING.with(|t| t.set(false));
+    LARGEST.with(|l| l.get())
+}
+
+/// Bytes that often start like a real frame (a known tag), so the parser gets past the header.
+fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let tags: Vec<[u8; 4]> = ClientMsg::TAGS.iter().chain(ServerMsg::TAGS.iter()).map(|t| t.0).collect();
+    (proptest::sample::select(tags), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..512), any::<bool>())
+        .prop_map(|(tag, len, body, framed)| {
+            if !framed {
+                return body;
+            }
+            let mut bytes = tag.to_vec();
+            // Half the time a length that fits what follows, half the time anything.
+            let len = if len % 2 == 0 { (body.len() as u32).min(len) } else { len };
+            bytes.extend_from_slice(&len.to_be_bytes());
+            bytes.extend(body);
+            bytes
+        })
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_.-]{1,32}"
+}
+
+fn text(max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(any::<char>(), 0..40).prop_map(move |c| {
+        let mut s: String = c.into_iter().collect();
+        while s.len() > max {
+            s.pop();
+        }
+        s
+    })
+}
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..max)
+}
+
+fn client_msg() -> impl Strategy<Value = ClientMsg> {
+    let mode = prop_oneof![Just(PlayMode::Split), "[0-9]{1,4}p".prop_map(PlayMode::Fixed)];
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(magic, version)| ClientMsg::Hello { magic, version }),
+        (name(), bytes(wire::MAX_KEY_DER)).prop_map(|(name, key)| ClientMsg::Join { name, key }),
+        (name(), bytes(2000)).prop_map(|(to, envelope)| ClientMsg::Chat { to, envelope }),
+        Just(ClientMsg::ListVideos),
+        (text(wire::MAX_VIDEO_NAME), mode).prop_map(|(video, mode)| ClientMsg::Play { video, mode }),
+        Just(ClientMsg::Stop),
+        Just(ClientMsg::Quit),
+    ]
+}
+
+fn server_msg() -> impl Strategy<Value = ServerMsg> {
+    let user = || (name(), bytes(600)).prop_map(|(name, key)| User { name, key });
+    let resolution = ("[0-9]{1,4}p", any::<u16>(), any::<u16>()).prop_map(|(label, width, height)| Resolution {
+        label,
+        width,
+        height,
+    });
+    let video = (text(wire::MAX_VIDEO_NAME), any::<u32>(), 0.1f32..240.0, proptest::collection::vec(resolution, 0..5))
+        .prop_map(|(name, frames, fps, resolutions)| VideoInfo { name, frames, fps, resolutions });
+    let segment =
+        ("[0-9]{1,4}p", any::<u32>(), any::<u32>()).prop_map(|(label, start, frames)| Segment { label, start, frames });
+    let code = proptest::sample::select(vec![ErrorCode::NameTaken, ErrorCode::UnknownUser, ErrorCode::RateLimited]);
+    let reason = proptest::sample::select(vec![EndReason::Complete, EndReason::Stopped, EndReason::Error]);
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(magic, version)| ServerMsg::Hello { magic, version }),
+        name().prop_map(|name| ServerMsg::Welcome { name }),
+        proptest::collection::vec(user(), 0..20).prop_map(ServerMsg::Directory),
+        user().prop_map(ServerMsg::Joined),
+        name().prop_map(|name| ServerMsg::Left { name }),
+        (name(), bytes(2000)).prop_map(|(from, envelope)| ServerMsg::Chat { from, envelope }),
+        (code, text(wire::MAX_ERROR_TEXT)).prop_map(|(code, text)| ServerMsg::Error { code, text }),
+        proptest::collection::vec(video, 0..5).prop_map(ServerMsg::VideoList),
+        (text(wire::MAX_VIDEO_NAME), any::<u32>(), 0.1f32..240.0, proptest::collection::vec(segment, 0..5))
+            .prop_map(|(video, frames, fps, plan)| ServerMsg::StreamStart { video, frames, fps, plan }),
+        (any::<u32>(), "[0-9]{1,4}p", bytes(3000)).prop_map(|(index, label, jpeg)| ServerMsg::Frame {
+            index,
+            label,
+            jpeg
+        }),
+        (any::<u32>(), reason).prop_map(|(sent, reason)| ServerMsg::StreamEnd { sent, reason }),
+    ]
+}
+
+/// A reader that hands out a byte stream in chunks of the given sizes (then the rest at once).
+struct Chunked {
+    data: Vec<u8>,
+    pos: usize,
+    sizes: Vec<usize>,
+    next: usize,
+}
+
+impl Read for Chunked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = self.sizes.get(self.next).copied().unwrap_or(usize::MAX).max(1);
+        self.next += 1;
+        let n = want.min(buf.len()).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_nor_allocate_past_the_bound(data in hostile_bytes()) {
+        let largest = largest_allocation(|| {
+            let _ = wire::parse_client(&data);
+            let _ = wire::parse_server(&data);
+            let _ = wire::read_client(&mut &data[..]);
+        });
+        // What a client sends is never allowed to make the server allocate more than one
+        // client frame, whatever its header claims.
+        prop_assert!(largest <= MAX_CLIENT_FRAME, "allocated {largest} bytes");
+        // And never more than the input itself could justify (plus small bookkeeping).
+        prop_assert!(largest <= data.len().max(64) * 2, "allocated {largest} for {} input bytes", data.len());
+    }
+
+    #[test]
+    fn client_messages_round_trip(msg in client_msg()) {
+        let bytes = msg.encode();
+        prop_assert_eq!(wire::parse_client(&bytes), Ok((msg.clone(), bytes.len())));
+        prop_assert_eq!(wire::read_client(&mut &bytes[..]).unwrap(), msg);
+    }
+
+    #[test]
+    fn server_messages_round_trip(msg in server_msg()) {
+        let bytes = msg.encode();
+        prop_assert_eq!(wire::parse_server(&bytes), Ok((msg.clone(), bytes.len())));
+    }
+
+    #[test]
+    fn any_split_of_a_stream_into_reads_gives_the_same_messages(
+        msgs in proptest::collection::vec(client_msg(), 1..12),
+        sizes in proptest::collection::vec(1usize..64, 0..200),
+    ) {
+        let data: Vec<u8> = msgs.iter().flat_map(ClientMsg::encode).collect();
+        let mut reader = std::io::BufReader::with_capacity(16, Chunked { data, pos: 0, sizes, next: 0 });
+        for expected in &msgs {
+            prop_assert_eq!(&wire::read_client(&mut reader).unwrap(), expected);
+        }
+        prop_assert!(matches!(wire::read_client(&mut reader), Err(wire::ReadError::Closed)));
+    }
+}

@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chatroom::bench;
 use chatroom::client::{self, ClientConfig};
 use chatroom::keys;
 use chatroom::server::{self, ServerConfig};
@@ -69,10 +70,52 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Measure a running server with real clients (see docs/BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Write the synthetic demo videos (two videos, three resolutions each) into DIR.
     MakeVideos {
         /// Folder to write into (created if missing).
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// N clients join; S of them send M messages each to the others. Run the server with
+    /// --chat-rate 0 to measure it, not its rate limit.
+    Chat {
+        #[arg(long, default_value = "127.0.0.1:1234")]
+        server: String,
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Messages each sender sends.
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// relay: pre-built envelopes (measures the server); e2e: real encryption and signatures.
+        #[arg(long, default_value = "relay", value_parser = ["relay", "e2e"])]
+        mode: String,
+        /// Messages a second per sender (0: as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        #[arg(long, default_value_t = 2048)]
+        key_bits: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// N clients stream the same video at once (run the server with --no-pace).
+    Stream {
+        #[arg(long, default_value = "127.0.0.1:1234")]
+        server: String,
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        #[arg(long)]
+        video: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -107,6 +150,17 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Client { server, name, headless, save_frames, key_bits, trace } => {
             client::run(ClientConfig { server, name, headless, save_frames, key_bits: key_bits as usize, trace })?;
+        }
+        Command::Bench(BenchCommand::Chat { server, clients, messages, senders, mode, rate, key_bits, json }) => {
+            let mode = if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
+            let wait = std::time::Duration::from_secs(10);
+            let report =
+                bench::chat(&bench::ChatBench { server, clients, messages, senders, mode, rate, key_bits, wait })?;
+            println!("{}", if json { report.json() } else { report.text() });
+        }
+        Command::Bench(BenchCommand::Stream { server, clients, video, json }) => {
+            let report = bench::stream(&bench::StreamBench { server, clients, video })?;
+            println!("{}", if json { report.json() } else { report.text() });
         }
         Command::MakeVideos { dir } => {
             for path in video::make_demo_videos(&dir)? {

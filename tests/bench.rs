@@ -1,0 +1,73 @@
+//! The benchmarks report correct counts (their speed is measured, not asserted: see
+//! docs/BENCHMARKS.md).
+
+mod common;
+
+use chatroom::bench::{self, ChatBench, ChatMode, StreamBench};
+use chatroom::server::ServerConfig;
+
+#[test]
+fn bench_chat_counts_every_message_in_both_modes() {
+    let server = common::start_server(ServerConfig { chat_rate: 0, ..ServerConfig::default() });
+    for mode in [ChatMode::Relay, ChatMode::EndToEnd] {
+        let report = bench::chat(&ChatBench {
+            server: server.local_addr().to_string(),
+            clients: 6,
+            messages: 40,
+            senders: 3,
+            mode,
+            rate: 0,
+            key_bits: 1024,
+            wait: std::time::Duration::from_secs(1),
+        })
+        .unwrap();
+        assert_eq!(
+            (report.sent, report.delivered, report.lost, report.corrupted, report.errors),
+            (120, 120, 0, 0, 0),
+            "{mode:?}"
+        );
+        assert!(report.p50_ms <= report.p99_ms);
+        assert!(report.json().contains("\"delivered\":120"));
+    }
+    server.shutdown();
+}
+
+#[test]
+fn bench_chat_reports_what_was_lost() {
+    // With the server's rate limit on, a flood loses messages, and the bench says so.
+    let server = common::start_server(ServerConfig { chat_rate: 10, chat_burst: 10, ..ServerConfig::default() });
+    let report = bench::chat(&ChatBench {
+        server: server.local_addr().to_string(),
+        clients: 2,
+        messages: 15,
+        senders: 1,
+        mode: ChatMode::Relay,
+        rate: 0,
+        key_bits: 1024,
+        wait: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    assert_eq!(report.sent, 15);
+    assert!(report.lost >= 1 && report.delivered + report.lost == 15, "{report:?}");
+    server.shutdown();
+}
+
+#[test]
+fn bench_stream_counts_every_frame() {
+    let dir = common::temp_dir("bench");
+    for (label, size) in [("144p", (256, 144)), ("240p", (426, 240))] {
+        common::write_video(&dir, "clip", label, size, 25.0, 21);
+    }
+    let server = common::start_server(ServerConfig { videos: dir, pace: false, ..ServerConfig::default() });
+    let report =
+        bench::stream(&StreamBench { server: server.local_addr().to_string(), clients: 3, video: "clip".into() })
+            .unwrap();
+    assert_eq!((report.frames, report.missing, report.errors), (63, 0, 0), "{report:?}");
+    assert_eq!(report.per_client_fps.len(), 3);
+    assert!(report.bytes > 63 * 1000);
+    let report =
+        bench::stream(&StreamBench { server: server.local_addr().to_string(), clients: 1, video: "nope".into() })
+            .unwrap();
+    assert_eq!((report.frames, report.errors), (0, 1));
+    server.shutdown();
+}

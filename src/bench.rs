@@ -34,6 +34,9 @@ pub struct ChatBench {
     pub key_bits: usize,
     /// How long a receiver waits for a message that has not come before counting it lost.
     pub wait: Duration,
+    /// How long the clients stay joined, idle, after the run: time to read the server's
+    /// memory with many clients connected.
+    pub hold: Duration,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -231,8 +234,13 @@ pub fn chat(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
             let mut errors = 0u64;
             for k in 0..messages {
                 if rate > 0 {
+                    // Sleep only when a millisecond ahead: a sleep per message would cap the
+                    // rate at what the timer can do (~15 000 sleeps/s), not what was asked.
                     let due = began + Duration::from_secs_f64(k as f64 / f64::from(rate));
-                    thread::sleep(due.saturating_duration_since(Instant::now()));
+                    let ahead = due.saturating_duration_since(Instant::now());
+                    if ahead >= Duration::from_millis(1) {
+                        thread::sleep(ahead);
+                    }
                 }
                 let to = &names[target(s, k)];
                 let nanos = start.elapsed().as_nanos() as u64;
@@ -271,6 +279,10 @@ pub fn chat(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
     report.messages_per_second = report.delivered as f64 / report.seconds.max(1e-9);
     report.p50_ms = percentile(&mut latencies, 0.5);
     report.p99_ms = percentile(&mut latencies, 0.99);
+    if !cfg.hold.is_zero() {
+        eprintln!("{clients} clients joined and idle for {} s", cfg.hold.as_secs_f64());
+        thread::sleep(cfg.hold);
+    }
     for (w, _) in &writers {
         let _ = w.send(&ClientMsg::Quit);
     }

@@ -419,8 +419,31 @@ impl Shared {
 
 /// Runs the terminal client. Returns only on an error before the session starts; a session
 /// ends through `process::exit` (0 after QUIT or end of input, 1 when the server is lost).
+/// The user's key, made on the `keygen` thread.
+struct KeyGen {
+    thread: Option<thread::JoinHandle<Result<Identity, KeyError>>>,
+    identity: Option<Arc<Identity>>,
+}
+
+impl KeyGen {
+    /// The key, waiting for the thread the first time.
+    fn get(&mut self) -> Result<Arc<Identity>, ClientError> {
+        if let Some(identity) = &self.identity {
+            return Ok(identity.clone());
+        }
+        let thread = self.thread.take().ok_or_else(|| KeyError::Generate("key generation failed before".into()))?;
+        let identity = Arc::new(thread.join().map_err(|_| KeyError::Generate("the key thread panicked".into()))??);
+        self.identity = Some(identity.clone());
+        Ok(identity)
+    }
+}
+
 pub fn run(config: ClientConfig) -> Result<(), ClientError> {
-    let identity = Arc::new(Identity::generate(config.key_bits)?);
+    // Key generation takes tens of milliseconds (seconds at 4096 bits): it runs while we
+    // connect and while the user types a name, and `join` waits for it only if it must.
+    let key_bits = config.key_bits;
+    let keygen = thread::Builder::new().name("keygen".into()).spawn(move || Identity::generate(key_bits))?;
+    let mut key = KeyGen { thread: Some(keygen), identity: None };
     let (mut reader, writer) = connect(&config.server, config.trace)?;
     let mut input = Input::stdin()?;
 
@@ -439,7 +462,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
                 }
             }
         };
-        match join(&mut reader, &writer, &candidate, &identity) {
+        match join(&mut reader, &writer, &candidate, &*key.get()?) {
             Ok(joined) => break joined,
             Err(ClientError::Refused { code: ErrorCode::ShuttingDown, text }) => {
                 return Err(ClientError::Refused { code: ErrorCode::ShuttingDown, text });
@@ -449,6 +472,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         }
     };
 
+    let identity = key.get()?;
     println!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
     let (exit_tx, exit_rx) = unbounded();
     let shared = Arc::new(Shared {

@@ -326,7 +326,7 @@ impl<'a> Session<'a> {
             conn: self.id,
             registry: self.shared.registry.clone(),
             lane: outbox.video.clone(),
-            jpeg_quality: self.shared.config.jpeg_quality,
+            cache: self.shared.frames.clone(),
             pace: self.shared.config.pace,
             stall_timeout: self.shared.config.outbox_timeout,
         };
@@ -414,7 +414,7 @@ fn error_code(e: &WireError) -> ErrorCode {
 /// the reader ends too).
 fn write_loop(stream: TcpStream, chat: Receiver<Frame>, video: Receiver<Frame>) {
     let mut video = video;
-    let mut out = BufWriter::with_capacity(64 * 1024, &stream);
+    let mut out = BufWriter::with_capacity(8 * 1024, &stream);
     let result: io::Result<()> = (|| {
         loop {
             let frame = match chat.try_recv() {

@@ -11,11 +11,13 @@
 //! - [`server`]: the listener (accept loop, one thread per client) and the shared registry.
 //! - `handler`: one client's session on the server and its writer thread.
 //! - [`client`]: connect/join/seal/open for programs and tests, and the terminal client.
-//! - [`video`]: the server's OpenCV: catalog, split plan, frame source, JPEG, demo videos.
+//! - [`video`]: the server's OpenCV: catalog, split plan, file reader, JPEG, demo videos.
+//! - [`cache`]: the shared frame cache: each frame decoded and encoded once, for every stream.
 //! - `stream`: one stream on the server, on its own thread.
 //! - [`player`]: the client's stream thread: window or headless, saved frames, summary.
 //! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server.
 pub mod bench;
+pub mod cache;
 pub mod client;
 mod handler;
 pub mod keys;

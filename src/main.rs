@@ -77,6 +77,12 @@ enum Command {
     MakeVideos {
         /// Folder to write into (created if missing).
         dir: PathBuf,
+        /// Write the benchmark video instead: `bench`, H.264, 320x240, 640x480 and 1280x720.
+        #[arg(long)]
+        bench: bool,
+        /// Frames in each benchmark file (30 a second).
+        #[arg(long, default_value_t = 900, requires = "bench")]
+        frames: u32,
     },
 }
 
@@ -102,6 +108,10 @@ enum BenchCommand {
         rate: u32,
         #[arg(long, default_value_t = 2048)]
         key_bits: usize,
+        /// Keep the clients joined and idle this many seconds after the run (to read the
+        /// server's memory with them connected).
+        #[arg(long, default_value_t = 0.0)]
+        hold: f64,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -151,19 +161,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Client { server, name, headless, save_frames, key_bits, trace } => {
             client::run(ClientConfig { server, name, headless, save_frames, key_bits: key_bits as usize, trace })?;
         }
-        Command::Bench(BenchCommand::Chat { server, clients, messages, senders, mode, rate, key_bits, json }) => {
+        Command::Bench(BenchCommand::Chat { server, clients, messages, senders, mode, rate, key_bits, hold, json }) => {
             let mode = if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
             let wait = std::time::Duration::from_secs(10);
-            let report =
-                bench::chat(&bench::ChatBench { server, clients, messages, senders, mode, rate, key_bits, wait })?;
+            let hold = std::time::Duration::try_from_secs_f64(hold).map_err(|e| format!("--hold {hold}: {e}"))?;
+            let bench = bench::ChatBench { server, clients, messages, senders, mode, rate, key_bits, wait, hold };
+            let report = bench::chat(&bench)?;
             println!("{}", if json { report.json() } else { report.text() });
         }
         Command::Bench(BenchCommand::Stream { server, clients, video, json }) => {
             let report = bench::stream(&bench::StreamBench { server, clients, video })?;
             println!("{}", if json { report.json() } else { report.text() });
         }
-        Command::MakeVideos { dir } => {
-            for path in video::make_demo_videos(&dir)? {
+        Command::MakeVideos { dir, bench, frames } => {
+            let written = if bench { video::make_bench_video(&dir, frames)? } else { video::make_demo_videos(&dir)? };
+            for path in written {
                 let size = std::fs::metadata(&path)?.len();
                 println!("wrote {} ({} KB)", path.display(), size.div_ceil(1024));
             }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::cache::{CacheStats, FrameCache};
 use crate::handler;
 use crate::video::{self, Catalog, ProbeCache};
 use crate::wire::{ErrorCode, ServerMsg, User};
@@ -46,7 +47,7 @@ pub struct ServerConfig {
     pub jpeg_quality: i32,
     /// Send frames at the video's fps (true) or as fast as possible.
     pub pace: bool,
-    /// Bound of the shared frame cache, in MiB.
+    /// Bound of the shared frame cache, in MiB (frames about to be sent are kept beyond it).
     pub cache_mb: usize,
 }
 
@@ -296,6 +297,8 @@ pub(crate) struct Shared {
     /// restart. Swapped whole: readers keep the `Arc` they got.
     catalog: Mutex<Arc<Catalog>>,
     scan: Mutex<ScanState>,
+    /// Encoded frames, shared by every stream.
+    pub(crate) frames: FrameCache,
     local_addr: SocketAddr,
 }
 
@@ -401,9 +404,16 @@ impl ServerHandle {
         self.join();
     }
 
+    /// What the shared frame cache has done so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.shared.frames.stats()
+    }
+
     fn join(&mut self) {
         if let Some(listener) = self.listener.take() {
             let _ = listener.join();
+            // Every stream has ended: now the producers can go.
+            self.shared.frames.close();
         }
     }
 }
@@ -414,7 +424,9 @@ pub fn spawn(listener: TcpListener, config: ServerConfig) -> io::Result<ServerHa
     let mut scan = ScanState::default();
     let catalog = scan.run(&config.videos);
     info!("serving {} videos from {}", catalog.videos.len(), config.videos.display());
+    let frames = FrameCache::new(config.cache_mb.saturating_mul(1 << 20), config.jpeg_quality);
     let shared = Arc::new(Shared {
+        frames,
         config,
         registry: Registry::default(),
         catalog: Mutex::new(Arc::new(catalog)),

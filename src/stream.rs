@@ -1,6 +1,7 @@
 //! One video stream on the server, on its own thread (`stream-<name>`): announces the plan,
-//! reads and encodes the frames in timeline order, paces them at the video's frame rate, and
-//! feeds them to the client's video lane, until the end, a stop, or the client leaving.
+//! takes the frames in timeline order from the shared frame cache (`cache.rs`, which decodes
+//! and encodes each frame once for everyone), paces them at the video's frame rate, and feeds
+//! them to the client's video lane, until the end, a stop, or the client leaving.
 //!
 //! Stream start, frames and end all go through the video lane, so they stay in order; chat
 //! goes through the chat lane, which the writer serves first, so chat never waits for video.
@@ -10,8 +11,9 @@ use log::{info, warn};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::cache::FrameCache;
 use crate::server::{ConnId, Frame, Registry};
-use crate::video::{FrameSource, Video};
+use crate::video::Video;
 use crate::wire::{EndReason, Segment, ServerMsg};
 
 /// What a stream needs from its session.
@@ -22,7 +24,7 @@ pub(crate) struct StreamConfig {
     pub registry: Registry,
     /// The client's video lane.
     pub lane: Sender<Frame>,
-    pub jpeg_quality: i32,
+    pub cache: FrameCache,
     pub pace: bool,
     /// How long a frame may wait for room in the lane before the client is cut off.
     pub stall_timeout: Duration,
@@ -50,6 +52,13 @@ impl StreamHandle {
     }
 }
 
+/// How long a stream waits on the cache before checking for a stop.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+
+/// How many frames before the end of a segment the next one is prefetched: its first frame
+/// needs a seek, a few hundred milliseconds at 720p, done meanwhile on the other core.
+const PREFETCH_LEAD: u32 = 48;
+
 /// How the frame loop ended.
 enum Outcome {
     Done(EndReason),
@@ -64,7 +73,6 @@ fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver
         ServerMsg::StreamStart { video: name.clone(), frames: total, fps: video.fps as f32, plan: plan.clone() };
     info!("{} started {name} ({total} frames, {})", config.user, describe(&plan));
     let fps = video.fps;
-    let mut source = FrameSource::new(video, plan, config.jpeg_quality);
     let mut sent = 0u32;
 
     let outcome = (|| {
@@ -72,29 +80,43 @@ fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver
             return Ok(EndReason::Stopped);
         }
         let began = Instant::now();
-        loop {
-            let (index, label, jpeg) = match source.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return Ok(EndReason::Complete),
-                Err(e) => {
-                    warn!("{}'s stream of {name} failed: {e}", config.user);
-                    return Ok(EndReason::Error);
+        let sources: Vec<_> = plan.iter().filter_map(|seg| video.file(&seg.label)).map(FrameCache::source).collect();
+        if sources.len() != plan.len() {
+            return Ok(EndReason::Error);
+        }
+        for (k, (seg, source)) in plan.iter().zip(&sources).enumerate() {
+            let end = seg.start + seg.frames;
+            for index in seg.start..end {
+                if let (true, Some(next)) = (index + PREFETCH_LEAD == end, plan.get(k + 1)) {
+                    // Ignored if it fails: the stream starts the producer itself when it gets there.
+                    let _ = config.cache.prefetch(&sources[k + 1], next.start, next.start + next.frames);
                 }
-            };
-            if config.pace {
-                // Frame t is due t/fps after the start; waiting on the stop channel instead of
-                // sleeping makes a stop take effect at once.
-                let due = began + Duration::from_secs_f64(sent as f64 / fps);
-                if stopped.recv_deadline(due).is_ok() {
+                let frame = loop {
+                    match config.cache.fetch(source, index, end, STOP_CHECK) {
+                        Ok(Some(frame)) => break frame,
+                        Ok(None) if stopped.try_recv().is_ok() => return Ok(EndReason::Stopped),
+                        Ok(None) => continue,
+                        Err(e) => {
+                            warn!("{}'s stream of {name} failed: {e}", config.user);
+                            return Ok(EndReason::Error);
+                        }
+                    }
+                };
+                if config.pace {
+                    // Frame t is due t/fps after the start; waiting on the stop channel instead
+                    // of sleeping makes a stop take effect at once.
+                    let due = began + Duration::from_secs_f64(sent as f64 / fps);
+                    if stopped.recv_deadline(due).is_ok() {
+                        return Ok(EndReason::Stopped);
+                    }
+                }
+                if !offer(&config, &stopped, frame)? {
                     return Ok(EndReason::Stopped);
                 }
+                sent += 1;
             }
-            let frame: Frame = ServerMsg::Frame { index, label, jpeg }.encode().into();
-            if !offer(&config, &stopped, frame)? {
-                return Ok(EndReason::Stopped);
-            }
-            sent += 1;
         }
+        Ok(EndReason::Complete)
     })();
 
     match outcome.map(Outcome::Done).unwrap_or_else(|gone: Gone| gone.0) {

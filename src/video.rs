@@ -1,6 +1,6 @@
 //! Video on the server side, and the only server code that touches OpenCV: the catalog of
-//! `NAME_LABEL.mp4` files, the plan that cuts a timeline across resolutions, the frame source
-//! that reads and JPEG-encodes frames, and the synthetic demo set (`chatroom make-videos`).
+//! `NAME_LABEL.mp4` files, the plan that cuts a timeline across resolutions, the file reader
+//! and JPEG encoder the frame cache uses, and the synthetic demo set (`chatroom make-videos`).
 //!
 //! The wire carries JPEG bytes, never a `Mat`. The window lives in `player.rs`.
 
@@ -97,6 +97,10 @@ pub struct ResolutionFile {
     pub height: u32,
     pub frames: u32,
     pub fps: f64,
+    /// The file's size and modification time when it was scanned: with the path, they tell
+    /// one version of a file from the next (the frame cache keys on them).
+    pub bytes: u64,
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// A video and its resolutions, lowest first.
@@ -238,7 +242,17 @@ pub fn scan_cached(dir: &Path, cache: &mut ProbeCache) -> Result<(Catalog, Vec<S
         if height != label_height {
             warnings.push(format!("{} is labelled {label} but is really {width}x{height}", path.display()));
         }
-        by_name.entry(name).or_default().push(ResolutionFile { label, label_height, path, width, height, frames, fps });
+        by_name.entry(name).or_default().push(ResolutionFile {
+            label,
+            label_height,
+            path,
+            width,
+            height,
+            frames,
+            fps,
+            bytes: stamp.0,
+            modified: stamp.1,
+        });
     }
 
     let mut videos = Vec::new();
@@ -307,51 +321,50 @@ pub fn decode_jpeg(bytes: &[u8]) -> Result<Mat, VideoError> {
     Ok(image)
 }
 
-/// Reads the frames of a plan in timeline order, as JPEG. Each segment opens its file, seeks
-/// once to the segment's start and then reads sequentially; the file is closed when the
-/// segment ends (the original never released its readers).
-pub struct FrameSource {
-    video: Video,
-    plan: Vec<Segment>,
-    quality: i32,
-    segment: usize,
-    /// The open reader and the timeline index of the next frame it will give.
-    reader: Option<(videoio::VideoCapture, u32)>,
-    image: Mat,
+/// One resolution file open for reading, frame by frame from a start frame. The frame
+/// cache's producers read through it (`cache.rs`).
+pub struct FileReader {
+    path: PathBuf,
+    cap: videoio::VideoCapture,
+    /// The index of the next frame `read` or `skip` gives.
+    position: u32,
 }
 
-impl FrameSource {
-    pub fn new(video: Video, plan: Vec<Segment>, quality: i32) -> FrameSource {
-        FrameSource { video, plan, quality, segment: 0, reader: None, image: Mat::default() }
+impl FileReader {
+    /// Opens `path` and seeks to frame `start` (FFmpeg seeks to the key frame before it and
+    /// decodes forward, so the frame is exact).
+    pub fn open(path: &Path, start: u32) -> Result<FileReader, VideoError> {
+        let mut cap = videoio::VideoCapture::from_file(path, BACKEND)?;
+        if !cap.is_opened()? {
+            return Err(VideoError::Open(path.to_owned()));
+        }
+        if start > 0 {
+            cap.set(videoio::CAP_PROP_POS_FRAMES, start as f64)?;
+        }
+        Ok(FileReader { path: path.to_owned(), cap, position: start })
     }
 
-    /// The next frame: its timeline index, resolution label and JPEG bytes; `None` at the end.
-    pub fn next_frame(&mut self) -> Result<Option<(u32, String, Vec<u8>)>, VideoError> {
-        let Some(seg) = self.plan.get(self.segment) else { return Ok(None) };
-        let file = self.video.file(&seg.label).ok_or_else(|| VideoError::Unknown(seg.label.clone()))?;
-        if self.reader.is_none() {
-            let mut cap = videoio::VideoCapture::from_file(&file.path, BACKEND)?;
-            if !cap.is_opened()? {
-                return Err(VideoError::Open(file.path.clone()));
-            }
-            if seg.start > 0 {
-                cap.set(videoio::CAP_PROP_POS_FRAMES, seg.start as f64)?;
-            }
-            self.reader = Some((cap, seg.start));
+    /// The next frame as a BGR image.
+    pub fn read(&mut self) -> Result<Mat, VideoError> {
+        let mut image = Mat::default();
+        if !self.cap.read(&mut image)? || image.empty() {
+            return Err(self.read_error());
         }
-        let (cap, position) = self.reader.as_mut().expect("opened above");
-        let index = *position;
-        if !cap.read(&mut self.image)? || self.image.empty() {
-            return Err(VideoError::Read { path: file.path.clone(), position: index });
+        self.position += 1;
+        Ok(image)
+    }
+
+    /// Steps over the next frame: decoded (later frames depend on it) but not converted.
+    pub fn skip(&mut self) -> Result<(), VideoError> {
+        if !self.cap.grab()? {
+            return Err(self.read_error());
         }
-        *position += 1;
-        let label = seg.label.clone();
-        if *position >= seg.start + seg.frames {
-            // Segment done: release its reader now.
-            self.reader = None;
-            self.segment += 1;
-        }
-        Ok(Some((index, label, encode_jpeg(&self.image, self.quality)?)))
+        self.position += 1;
+        Ok(())
+    }
+
+    fn read_error(&self) -> VideoError {
+        VideoError::Read { path: self.path.clone(), position: self.position }
     }
 }
 
@@ -433,7 +446,28 @@ pub fn read_demo_index(frame: &Mat) -> Result<u32, VideoError> {
     Ok(index)
 }
 
-/// Writes one synthetic video file of `frames` frames.
+/// The codecs `make-videos` writes with, through OpenCV's FFmpeg backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// MPEG-4 part 2 (`mp4v`): small, and encodable by every FFmpeg build.
+    Mpeg4,
+    /// H.264 (`avc1`, libx264): what real videos use, and the benchmark's video.
+    H264,
+}
+
+impl Codec {
+    fn fourcc(self) -> Result<i32, VideoError> {
+        Ok(match self {
+            Codec::Mpeg4 => videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?,
+            Codec::H264 => videoio::VideoWriter::fourcc('a', 'v', 'c', '1')?,
+        })
+    }
+}
+
+/// Writes one synthetic video file of `frames` frames. `texture`, when given, is laid under
+/// every frame, shifted a little each frame like a slow camera pan, so the picture has the
+/// detail of a real one (the benchmark video; JPEG cost grows with detail).
+#[allow(clippy::too_many_arguments)]
 pub fn write_demo_video(
     path: &Path,
     title: &str,
@@ -441,18 +475,55 @@ pub fn write_demo_video(
     (width, height): (i32, i32),
     fps: f64,
     frames: u32,
+    codec: Codec,
+    textured: bool,
 ) -> Result<(), VideoError> {
-    let fourcc = videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?;
     let mut writer =
-        videoio::VideoWriter::new_with_backend(path, BACKEND, fourcc, fps, Size::new(width, height), true)?;
+        videoio::VideoWriter::new_with_backend(path, BACKEND, codec.fourcc()?, fps, Size::new(width, height), true)?;
     if !writer.is_opened()? {
         return Err(VideoError::Open(path.to_owned()));
     }
+    let texture = if textured { Some(make_texture(width * 2, height)?) } else { None };
+    let mut blended = Mat::default();
     for i in 0..frames {
-        writer.write(&draw_demo_frame(width, height, i, frames, title, label)?)?;
+        let frame = draw_demo_frame(width, height, i, frames, title, label)?;
+        match &texture {
+            Some(texture) => {
+                let pan = (i as i32 * 2) % width;
+                let window = Mat::roi(texture, Rect::new(pan, 0, width, height))?;
+                core::add_weighted(&frame, 0.6, &window, 0.4, 0.0, &mut blended, -1)?;
+                // The barcode must stay readable: copy the band back untouched.
+                let band = Rect::new(0, 0, width, index_band_height(height));
+                Mat::roi(&frame, band)?.copy_to(&mut Mat::roi_mut(&mut blended, band)?)?;
+                writer.write(&blended)?;
+            }
+            None => writer.write(&frame)?,
+        }
     }
     writer.release()?;
     Ok(())
+}
+
+/// A fixed pseudo-random picture with detail at several scales (the same every run).
+fn make_texture(width: i32, height: i32) -> Result<Mat, VideoError> {
+    let mut texture = Mat::new_rows_cols_with_default(height, width, core::CV_8UC3, Scalar::all(0.0))?;
+    let mut state = 0x2545_f491_u32;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    for _ in 0..(width * height / 256) {
+        let (x, y) = ((next() % width as u32) as i32, (next() % height as u32) as i32);
+        let radius = 2 + (next() % 24) as i32;
+        let colour = Scalar::new((next() % 256) as f64, (next() % 256) as f64, (next() % 256) as f64, 0.0);
+        imgproc::circle(&mut texture, Point::new(x, y), radius, colour, -1, imgproc::LINE_8, 0)?;
+    }
+    // Soften the edges, as a camera's optics would.
+    let mut soft = Mat::default();
+    imgproc::gaussian_blur(&texture, &mut soft, Size::new(5, 5), 0.0, 0.0, core::BORDER_DEFAULT)?;
+    Ok(soft)
 }
 
 /// The demo set shipped in `videos/` (SPEC §7): two videos of three resolutions each, a few
@@ -465,9 +536,24 @@ pub fn make_demo_videos(dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
     for (title, fps, frames) in videos {
         for (label, size) in sizes {
             let path = dir.join(format!("{title}_{label}.mp4"));
-            write_demo_video(&path, title, label, size, fps, frames)?;
+            write_demo_video(&path, title, label, size, fps, frames, Codec::Mpeg4, false)?;
             written.push(path);
         }
+    }
+    Ok(written)
+}
+
+/// The benchmark video (docs/BENCHMARKS.md): `bench` in 320x240, 640x480 and 1280x720, H.264,
+/// 30 frames/s, textured like a real picture. The sizes are those the Python original was
+/// measured with; the files are not shipped (`chatroom make-videos DIR --bench` writes them).
+pub fn make_bench_video(dir: &Path, frames: u32) -> Result<Vec<PathBuf>, VideoError> {
+    std::fs::create_dir_all(dir)?;
+    let sizes = [("240p", (320, 240)), ("480p", (640, 480)), ("720p", (1280, 720))];
+    let mut written = Vec::new();
+    for (label, size) in sizes {
+        let path = dir.join(format!("bench_{label}.mp4"));
+        write_demo_video(&path, "bench", label, size, 30.0, frames, Codec::H264, true)?;
+        written.push(path);
     }
     Ok(written)
 }

@@ -9,16 +9,18 @@ use chatroom::server::ServerConfig;
 #[test]
 fn bench_chat_counts_every_message_in_both_modes() {
     let server = common::start_server(ServerConfig { chat_rate: 0, ..ServerConfig::default() });
-    for mode in [ChatMode::Relay, ChatMode::EndToEnd] {
+    // Flooding and paced (5000 a second: the pacing sleeps only every few messages).
+    for (mode, rate) in [(ChatMode::Relay, 0), (ChatMode::EndToEnd, 0), (ChatMode::Relay, 5000)] {
         let report = bench::chat(&ChatBench {
             server: server.local_addr().to_string(),
             clients: 6,
             messages: 40,
             senders: 3,
             mode,
-            rate: 0,
+            rate,
             key_bits: 1024,
             wait: std::time::Duration::from_secs(1),
+            hold: std::time::Duration::ZERO,
         })
         .unwrap();
         assert_eq!(
@@ -45,6 +47,7 @@ fn bench_chat_reports_what_was_lost() {
         rate: 0,
         key_bits: 1024,
         wait: std::time::Duration::from_secs(1),
+        hold: std::time::Duration::ZERO,
     })
     .unwrap();
     assert_eq!(report.sent, 15);

@@ -229,7 +229,8 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
 /// Writes `NAME_LABEL.mp4` into `dir`: real frames with their index drawn in as a barcode.
 pub fn write_video(dir: &std::path::Path, name: &str, label: &str, size: (i32, i32), fps: f64, frames: u32) {
     let path = dir.join(format!("{name}_{label}.mp4"));
-    chatroom::video::write_demo_video(&path, name, label, size, fps, frames).unwrap();
+    chatroom::video::write_demo_video(&path, name, label, size, fps, frames, chatroom::video::Codec::Mpeg4, false)
+        .unwrap();
 }
 
 /// One stream as a client saw it.

@@ -146,6 +146,9 @@ struct Tally {
     last: HashMap<u32, u64>,
 }
 
+/// Most messages a bench sender puts in one write.
+const BATCH: usize = 32;
+
 /// Runs `bench chat`.
 pub fn chat(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
     let clients = cfg.clients.max(2);
@@ -232,33 +235,42 @@ pub fn chat(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
             barrier.wait();
             let began = Instant::now();
             let mut errors = 0u64;
-            for k in 0..messages {
-                if rate > 0 {
-                    // Sleep only when a millisecond ahead: a sleep per message would cap the
-                    // rate at what the timer can do (~15 000 sleeps/s), not what was asked.
+            let mut batch = Vec::with_capacity(64 * 1024);
+            let mut k = 0;
+            while k < messages {
+                // Send what is due in one write, as a real client's socket buffer would:
+                // a write per message would measure the bench's system calls, not the server.
+                let upto = if rate > 0 {
                     let due = began + Duration::from_secs_f64(k as f64 / f64::from(rate));
-                    let ahead = due.saturating_duration_since(Instant::now());
-                    if ahead >= Duration::from_millis(1) {
-                        thread::sleep(ahead);
-                    }
+                    thread::sleep(due.saturating_duration_since(Instant::now()));
+                    let due_now = (began.elapsed().as_secs_f64() * f64::from(rate)) as usize + 1;
+                    due_now.clamp(k + 1, k + BATCH)
+                } else {
+                    k + BATCH
                 }
-                let to = &names[target(s, k)];
-                let nanos = start.elapsed().as_nanos() as u64;
-                let msg = match mode {
-                    ChatMode::Relay => {
-                        ClientMsg::Chat { to: to.clone(), envelope: relay_payload(s as u32, k as u64, nanos) }
-                    }
-                    ChatMode::EndToEnd => match full.get(to).map(|p| sealer.seal(p, &format!("{s} {k} {nanos}"))) {
-                        Some(Ok(msg)) => msg,
-                        _ => {
-                            errors += 1;
-                            continue;
+                .min(messages);
+                batch.clear();
+                for k in k..upto {
+                    let to = &names[target(s, k)];
+                    let nanos = start.elapsed().as_nanos() as u64;
+                    let msg = match mode {
+                        ChatMode::Relay => {
+                            ClientMsg::Chat { to: to.clone(), envelope: relay_payload(s as u32, k as u64, nanos) }
                         }
-                    },
-                };
-                if writer.send(&msg).is_err() {
-                    errors += 1;
+                        ChatMode::EndToEnd => match full.get(to).map(|p| sealer.seal(p, &format!("{s} {k} {nanos}"))) {
+                            Some(Ok(msg)) => msg,
+                            _ => {
+                                errors += 1;
+                                continue;
+                            }
+                        },
+                    };
+                    batch.extend_from_slice(&msg.encode());
                 }
+                if writer.send_frame(&batch).is_err() {
+                    errors += (upto - k) as u64;
+                }
+                k = upto;
             }
             errors
         })?);

@@ -58,7 +58,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             outbox_timeout: Duration::from_secs(5),
-            outbox_frames: 1024,
+            outbox_frames: 256,
             chat_rate: 1000,
             chat_burst: 1000,
             videos: PathBuf::from("videos"),

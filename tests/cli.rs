@@ -299,3 +299,28 @@ fn q_and_enter_stops_a_headless_stream_and_chat_prints_meanwhile() {
     alice.type_line("q");
     alice.expect("the second summary", |l| l.starts_with("Stream ended: ") && l.contains("(144p: "));
 }
+
+#[test]
+fn make_videos_bench_writes_the_h264_benchmark_video() {
+    let dir = common::temp_dir("benchvid");
+    let status = Command::new(BIN)
+        .args(["make-videos", dir.to_str().unwrap(), "--bench", "--frames", "12"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (catalog, warnings) = chatroom::video::scan(&dir).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let bench = catalog.find("bench").expect("a video named bench");
+    let sizes: Vec<(&str, u32, u32, u32)> =
+        bench.files.iter().map(|f| (f.label.as_str(), f.width, f.height, f.frames)).collect();
+    assert_eq!(sizes, [("240p", 320, 240, 12), ("480p", 640, 480, 12), ("720p", 1280, 720, 12)]);
+    for file in &bench.files {
+        // H.264 in MP4: the sample entry is `avc1` (MPEG-4 part 2 would be `mp4v`).
+        let bytes = std::fs::read(&file.path).unwrap();
+        assert!(bytes.windows(4).any(|w| w == b"avc1"), "{} is not H.264", file.path.display());
+        // The texture leaves the frame index readable.
+        let mut reader = chatroom::video::FileReader::open(&file.path, 7).unwrap();
+        assert_eq!(chatroom::video::read_demo_index(&reader.read().unwrap()).unwrap(), 7);
+    }
+}

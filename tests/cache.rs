@@ -98,3 +98,25 @@ fn a_replaced_file_is_streamed_anew_not_from_the_cache() {
     assert_eq!(decode_jpeg(&got.frames[0].2).unwrap().rows(), 240, "an old frame came from the cache");
     server.shutdown();
 }
+
+#[test]
+fn a_file_shorter_than_the_catalog_says_ends_the_stream_with_an_error_not_a_hang() {
+    let dir = temp_dir("shortened");
+    write_video(&dir, "clip", "144p", (256, 144), 25.0, FRAMES);
+    let server = start_server(ServerConfig { videos: dir.clone(), pace: false, ..ServerConfig::default() });
+    // Cut the file to 12 frames behind the server's back: its catalog still says 40.
+    std::fs::remove_file(dir.join("clip_144p.mp4")).unwrap();
+    write_video(&dir, "clip", "144p", (256, 144), 25.0, 12);
+    let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+    alice.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+    let got = alice.receive_stream();
+    assert_eq!(got.frames.len(), 12);
+    assert_eq!(got.end, Some((12, EndReason::Error)));
+
+    // The server goes on: after a rescan the new length is known and plays whole.
+    alice.writer.send(&ClientMsg::ListVideos).unwrap();
+    alice.recv();
+    alice.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+    assert_eq!(alice.receive_stream().end, Some((12, EndReason::Complete)));
+    server.shutdown();
+}

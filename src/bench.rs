@@ -3,7 +3,6 @@
 //! only check that the counts a bench reports are right.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -387,78 +386,52 @@ pub fn stream(cfg: &StreamBench) -> Result<StreamReport, ClientError> {
 
 impl ChatReport {
     pub fn text(&self) -> String {
+        let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
+        let (seconds, rate, p50, p99) = (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
         format!(
-            "chat: {} clients, {} senders: {} sent, {} delivered, {} lost, {} corrupted, {} errors in {:.2} s\n\
-             throughput: {:.0} messages/s delivered; latency p50 {:.3} ms, p99 {:.3} ms",
-            self.clients,
-            self.senders,
-            self.sent,
-            self.delivered,
-            self.lost,
-            self.corrupted,
-            self.errors,
-            self.seconds,
-            self.messages_per_second,
-            self.p50_ms,
-            self.p99_ms
+            "chat: {clients} clients, {senders} senders: {sent} sent, {delivered} delivered, {lost} lost, \
+             {corrupted} corrupted, {errors} errors in {seconds:.2} s\n\
+             throughput: {rate:.0} messages/s delivered; latency p50 {p50:.3} ms, p99 {p99:.3} ms"
         )
     }
 
     pub fn json(&self) -> String {
+        let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
+        let (seconds, rate, p50, p99) = (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
         format!(
-            "{{\"bench\":\"chat\",\"clients\":{},\"senders\":{},\"sent\":{},\"delivered\":{},\"lost\":{},\"corrupted\":{},\"errors\":{},\"seconds\":{:.4},\"messages_per_second\":{:.1},\"latency_p50_ms\":{:.4},\"latency_p99_ms\":{:.4}}}",
-            self.clients,
-            self.senders,
-            self.sent,
-            self.delivered,
-            self.lost,
-            self.corrupted,
-            self.errors,
-            self.seconds,
-            self.messages_per_second,
-            self.p50_ms,
-            self.p99_ms
+            "{{\"bench\":\"chat\",\"clients\":{clients},\"senders\":{senders},\"sent\":{sent},\
+             \"delivered\":{delivered},\"lost\":{lost},\"corrupted\":{corrupted},\"errors\":{errors},\
+             \"seconds\":{seconds:.4},\"messages_per_second\":{rate:.1},\"latency_p50_ms\":{p50:.4},\
+             \"latency_p99_ms\":{p99:.4}}}"
         )
     }
 }
 
 impl StreamReport {
     pub fn text(&self) -> String {
+        let StreamReport { clients, frames, missing, errors, .. } = self;
+        let (seconds, fps, mbps) = (self.seconds, self.frames_per_second, self.megabytes_per_second);
+        let (p50, p99) = (self.first_frame_p50_ms, self.first_frame_p99_ms);
         let per: Vec<String> = self.per_client_fps.iter().map(|f| format!("{f:.0}")).collect();
         format!(
-            "stream: {} clients: {} frames, {} missing, {} errors in {:.2} s\n\
-             throughput: {:.0} frames/s in all ({:.1} MB/s); per client: {} frames/s\n\
-             time to first frame: p50 {:.1} ms, p99 {:.1} ms",
-            self.clients,
-            self.frames,
-            self.missing,
-            self.errors,
-            self.seconds,
-            self.frames_per_second,
-            self.megabytes_per_second,
-            per.join(", "),
-            self.first_frame_p50_ms,
-            self.first_frame_p99_ms
+            "stream: {clients} clients: {frames} frames, {missing} missing, {errors} errors in {seconds:.2} s\n\
+             throughput: {fps:.0} frames/s in all ({mbps:.1} MB/s); per client: {} frames/s\n\
+             time to first frame: p50 {p50:.1} ms, p99 {p99:.1} ms",
+            per.join(", ")
         )
     }
 
     pub fn json(&self) -> String {
-        let mut per = String::new();
-        for (i, f) in self.per_client_fps.iter().enumerate() {
-            let _ = write!(per, "{}{f:.1}", if i > 0 { "," } else { "" });
-        }
+        let StreamReport { clients, frames, missing, errors, bytes, .. } = self;
+        let (seconds, fps, mbps) = (self.seconds, self.frames_per_second, self.megabytes_per_second);
+        let (p50, p99) = (self.first_frame_p50_ms, self.first_frame_p99_ms);
+        let per: Vec<String> = self.per_client_fps.iter().map(|f| format!("{f:.1}")).collect();
         format!(
-            "{{\"bench\":\"stream\",\"clients\":{},\"frames\":{},\"missing\":{},\"errors\":{},\"bytes\":{},\"seconds\":{:.4},\"frames_per_second\":{:.1},\"per_client_fps\":[{per}],\"megabytes_per_second\":{:.2},\"first_frame_p50_ms\":{:.2},\"first_frame_p99_ms\":{:.2}}}",
-            self.clients,
-            self.frames,
-            self.missing,
-            self.errors,
-            self.bytes,
-            self.seconds,
-            self.frames_per_second,
-            self.megabytes_per_second,
-            self.first_frame_p50_ms,
-            self.first_frame_p99_ms
+            "{{\"bench\":\"stream\",\"clients\":{clients},\"frames\":{frames},\"missing\":{missing},\
+             \"errors\":{errors},\"bytes\":{bytes},\"seconds\":{seconds:.4},\"frames_per_second\":{fps:.1},\
+             \"per_client_fps\":[{}],\"megabytes_per_second\":{mbps:.2},\"first_frame_p50_ms\":{p50:.2},\
+             \"first_frame_p99_ms\":{p99:.2}}}",
+            per.join(",")
         )
     }
 }

@@ -187,8 +187,7 @@ pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), con
 
 fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Segment]) -> Playing {
     let counts: Vec<(String, u32)> = plan.iter().map(|s| (s.label.clone(), 0)).collect();
-    let layout: Vec<String> = plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect();
-    println!("Playing {video}: {total} frames at {fps:.1} fps ({})", layout.join(", "));
+    println!("Playing {video}: {total} frames at {fps:.1} fps ({})", Segment::describe(plan));
     if let Some(dir) = &config.save_frames
         && let Err(e) = std::fs::create_dir_all(dir)
     {

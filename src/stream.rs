@@ -59,19 +59,12 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 /// needs a seek, a few hundred milliseconds at 720p, done meanwhile on the other core.
 const PREFETCH_LEAD: u32 = 48;
 
-/// How the frame loop ended.
-enum Outcome {
-    Done(EndReason),
-    /// The client is gone or stuck: nothing more to send.
-    ClientGone,
-}
-
 fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver<()>) {
     let name = video.name.clone();
     let total: u32 = plan.iter().map(|s| s.frames).sum();
     let start_msg =
         ServerMsg::StreamStart { video: name.clone(), frames: total, fps: video.fps as f32, plan: plan.clone() };
-    info!("{} started {name} ({total} frames, {})", config.user, describe(&plan));
+    info!("{} started {name} ({total} frames, {})", config.user, Segment::describe(&plan));
     let fps = video.fps;
     let mut sent = 0u32;
 
@@ -119,8 +112,8 @@ fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver
         Ok(EndReason::Complete)
     })();
 
-    match outcome.map(Outcome::Done).unwrap_or_else(|gone: Gone| gone.0) {
-        Outcome::Done(reason) => {
+    match outcome {
+        Ok(reason) => {
             let end: Frame = ServerMsg::StreamEnd { sent, reason }.encode().into();
             if config.lane.send_timeout(end, config.stall_timeout).is_err() {
                 info!(
@@ -131,28 +124,24 @@ fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver
                 info!("{}'s stream of {name} ended: {reason}, {sent} frames", config.user);
             }
         }
-        Outcome::ClientGone => info!("{}'s stream of {name} ended: client gone after {sent} frames", config.user),
+        Err(ClientGone) => info!("{}'s stream of {name} ended: client gone after {sent} frames", config.user),
     }
 }
 
 /// The client left or stalled: the stream ends without an end frame.
-struct Gone(Outcome);
+struct ClientGone;
 
 /// Puts a frame in the video lane, waiting for room. `Ok(false)` if a stop came first.
-fn offer(config: &StreamConfig, stopped: &Receiver<()>, frame: Frame) -> Result<bool, Gone> {
+fn offer(config: &StreamConfig, stopped: &Receiver<()>, frame: Frame) -> Result<bool, ClientGone> {
     select! {
         send(config.lane, frame) -> sent => match sent {
             Ok(()) => Ok(true),
-            Err(_) => Err(Gone(Outcome::ClientGone)),
+            Err(_) => Err(ClientGone),
         },
         recv(stopped) -> _ => Ok(false),
         default(config.stall_timeout) => {
             config.registry.cut(config.conn, "it stopped reading its stream");
-            Err(Gone(Outcome::ClientGone))
+            Err(ClientGone)
         },
     }
-}
-
-fn describe(plan: &[Segment]) -> String {
-    plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect::<Vec<_>>().join(", ")
 }

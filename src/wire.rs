@@ -228,6 +228,13 @@ pub struct Segment {
     pub frames: u32,
 }
 
+impl Segment {
+    /// A plan as people read it: `144p: 34, 240p: 33, 360p: 33` (server log, client banner).
+    pub fn describe(plan: &[Segment]) -> String {
+        plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// Why a stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {

@@ -77,10 +77,14 @@ fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver
         if sources.len() != plan.len() {
             return Ok(EndReason::Error);
         }
+        // Paced, the lead is at most 2 s of video: a prefetched producer that nobody asks
+        // anything of for 5 s gives up (see cache.rs).
+        let lead = if config.pace { PREFETCH_LEAD.min((fps * 2.0).ceil() as u32).max(1) } else { PREFETCH_LEAD };
         for (k, (seg, source)) in plan.iter().zip(&sources).enumerate() {
             let end = seg.start + seg.frames;
+            let prefetch_at = end.saturating_sub(lead).max(seg.start);
             for index in seg.start..end {
-                if let (true, Some(next)) = (index + PREFETCH_LEAD == end, plan.get(k + 1)) {
+                if let (true, Some(next)) = (index == prefetch_at, plan.get(k + 1)) {
                     // Ignored if it fails: the stream starts the producer itself when it gets there.
                     let _ = config.cache.prefetch(&sources[k + 1], next.start, next.start + next.frames);
                 }

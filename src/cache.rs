@@ -189,13 +189,13 @@ impl FrameCache {
             if let Some(frame) = state.take(&key) {
                 return Ok(Some(frame));
             }
-            if state.failures.get(&key.file).is_some_and(|&at| index >= at) {
+            if state.known_bad(&key) {
                 return Err(VideoError::Read { path: key.file.path.clone(), position: index });
             }
             if state.closed {
                 return Err(VideoError::Unknown("the server is stopping".into()));
             }
-            let progress = match state.producers.iter_mut().find(|p| p.file == key.file && p.covers(index)) {
+            let progress = match state.covering(&key) {
                 Some(producer) => {
                     producer.wanted = producer.wanted.max(index);
                     producer.asked = Instant::now();
@@ -220,9 +220,8 @@ impl FrameCache {
     pub(crate) fn prefetch(&self, source: &Source, index: u32, end: u32) -> Result<(), VideoError> {
         let mut state = self.inner.lock();
         let key = Key { file: source.file.clone(), index };
-        let known_bad = state.failures.get(&key.file).is_some_and(|&at| index >= at);
-        let covered = state.producers.iter().any(|p| p.file == key.file && p.covers(index));
-        if !(state.closed || known_bad || covered || state.frames.contains_key(&key)) {
+        if !(state.closed || state.known_bad(&key) || state.covering(&key).is_some() || state.frames.contains_key(&key))
+        {
             self.start_producer(&mut state, source, index, end)?;
         }
         Ok(())
@@ -412,11 +411,21 @@ impl State {
         self.producers.iter_mut().find(|p| p.id == id)
     }
 
+    /// The producer that will make this frame, if any.
+    fn covering(&mut self, key: &Key) -> Option<&mut Producer> {
+        self.producers.iter_mut().find(|p| p.file == key.file && p.covers(key.index))
+    }
+
+    /// Has the file already failed to give this frame or an earlier one?
+    fn known_bad(&self, key: &Key) -> bool {
+        self.failures.get(&key.file).is_some_and(|&at| key.index >= at)
+    }
+
     /// A cached frame, marked as just used.
     fn take(&mut self, key: &Key) -> Option<Frame> {
+        let slot = self.frames.get_mut(key)?;
         self.tick += 1;
         let tick = self.tick;
-        let slot = self.frames.get_mut(key)?;
         let previous = std::mem::replace(&mut slot.used, tick);
         let frame = slot.frame.clone();
         self.order.remove(&previous);

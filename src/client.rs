@@ -417,8 +417,6 @@ impl Shared {
     }
 }
 
-/// Runs the terminal client. Returns only on an error before the session starts; a session
-/// ends through `process::exit` (0 after QUIT or end of input, 1 when the server is lost).
 /// The user's key, made on the `keygen` thread.
 struct KeyGen {
     thread: Option<thread::JoinHandle<Result<Identity, KeyError>>>,
@@ -438,6 +436,8 @@ impl KeyGen {
     }
 }
 
+/// Runs the terminal client. Returns only on an error before the session starts; a session
+/// ends through `process::exit` (0 after QUIT or end of input, 1 when the server is lost).
 pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     // Key generation takes tens of milliseconds (seconds at 4096 bits): it runs while we
     // connect and while the user types a name, and `join` waits for it only if it must.

@@ -329,23 +329,15 @@ struct ScanState {
 impl ScanState {
     /// Scans `dir`, logging new warnings. An unreadable folder is an empty catalog.
     fn run(&mut self, dir: &std::path::Path) -> Catalog {
-        match video::scan_cached(dir, &mut self.cache) {
-            Ok((catalog, warnings)) => {
-                for w in warnings {
-                    if self.warned.insert(w.clone()) {
-                        warn!("{w}");
-                    }
-                }
-                catalog
-            }
-            Err(e) => {
-                let w = format!("cannot read the videos folder {}: {e}", dir.display());
-                if self.warned.insert(w.clone()) {
-                    warn!("{w}");
-                }
-                Catalog::default()
+        let (catalog, warnings) = video::scan_cached(dir, &mut self.cache).unwrap_or_else(|e| {
+            (Catalog::default(), vec![format!("cannot read the videos folder {}: {e}", dir.display())])
+        });
+        for w in warnings {
+            if self.warned.insert(w.clone()) {
+                warn!("{w}");
             }
         }
+        catalog
     }
 }
 

@@ -464,8 +464,8 @@ impl Codec {
     }
 }
 
-/// Writes one synthetic video file of `frames` frames. `texture`, when given, is laid under
-/// every frame, shifted a little each frame like a slow camera pan, so the picture has the
+/// Writes one synthetic video file of `frames` frames. When `textured`, a fixed texture is laid
+/// under every frame, shifted a little each frame like a slow camera pan, so the picture has the
 /// detail of a real one (the benchmark video; JPEG cost grows with detail).
 #[allow(clippy::too_many_arguments)]
 pub fn write_demo_video(

@@ -28,7 +28,7 @@ fn stream_together(addr: std::net::SocketAddr, n: usize, tag: &str) {
                 let name = format!("{tag}{i}");
                 move || {
                     let mut client = TestClient::join(addr, &name, i);
-                    client.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+                    client.play("clip", PlayMode::Split);
                     let got = client.receive_stream();
                     assert_eq!(got.end, Some((FRAMES, EndReason::Complete)), "{name}");
                     for (t, (index, _, jpeg)) in got.frames.iter().enumerate() {
@@ -84,7 +84,7 @@ fn a_replaced_file_is_streamed_anew_not_from_the_cache() {
     let server = start_server(ServerConfig { videos: dir.clone(), pace: false, ..ServerConfig::default() });
     let addr = server.local_addr();
     let mut alice = TestClient::join(addr, "alice", 0);
-    alice.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+    alice.play("clip", PlayMode::Split);
     assert_eq!(alice.receive_stream().frames.len(), FRAMES as usize);
 
     // Same name, new content: a 240-line picture where the 144-line one was.
@@ -92,7 +92,7 @@ fn a_replaced_file_is_streamed_anew_not_from_the_cache() {
     write_video(&dir, "clip", "144p", (426, 240), 25.0, 12);
     alice.writer.send(&ClientMsg::ListVideos).unwrap();
     alice.recv();
-    alice.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+    alice.play("clip", PlayMode::Split);
     let got = alice.receive_stream();
     assert_eq!(got.frames.len(), 12);
     assert_eq!(decode_jpeg(&got.frames[0].2).unwrap().rows(), 240, "an old frame came from the cache");
@@ -108,7 +108,7 @@ fn a_file_shorter_than_the_catalog_says_ends_the_stream_with_an_error_not_a_hang
     std::fs::remove_file(dir.join("clip_144p.mp4")).unwrap();
     write_video(&dir, "clip", "144p", (256, 144), 25.0, 12);
     let mut alice = TestClient::join(server.local_addr(), "alice", 0);
-    alice.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+    alice.play("clip", PlayMode::Split);
     let got = alice.receive_stream();
     assert_eq!(got.frames.len(), 12);
     assert_eq!(got.end, Some((12, EndReason::Error)));
@@ -116,7 +116,7 @@ fn a_file_shorter_than_the_catalog_says_ends_the_stream_with_an_error_not_a_hang
     // The server goes on: after a rescan the new length is known and plays whole.
     alice.writer.send(&ClientMsg::ListVideos).unwrap();
     alice.recv();
-    alice.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+    alice.play("clip", PlayMode::Split);
     assert_eq!(alice.receive_stream().end, Some((12, EndReason::Complete)));
     server.shutdown();
 }

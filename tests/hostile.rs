@@ -53,7 +53,7 @@ fn normal_traffic(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> thread::
         let mut received = 0;
         let (mut streams, mut frames) = (0, 0);
         while !stop.load(Ordering::SeqCst) {
-            alice.writer.send(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split }).unwrap();
+            alice.play("clip", PlayMode::Split);
             let got = alice.receive_stream();
             let indices: Vec<u32> = got.frames.iter().map(|f| f.0).collect();
             assert_eq!(indices, (0..60).collect::<Vec<_>>(), "alice's stream lost frames");
@@ -279,7 +279,7 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
 
     // Video names with '/', '..', NUL: UnknownVideo, and the session goes on.
     for name in ["../clip", "clip/..", "/clip", "clip\0", "..", "clip_360p.mp4"] {
-        mallory.writer.send(&ClientMsg::Play { video: name.into(), mode: PlayMode::Split }).unwrap();
+        mallory.play(name, PlayMode::Split);
         loop {
             match mallory.recv() {
                 ServerMsg::Error { code, .. } => {

@@ -25,10 +25,6 @@ fn server_for(dir: &std::path::Path, pace: bool) -> chatroom::server::ServerHand
     start_server(ServerConfig { videos: dir.to_owned(), pace, ..ServerConfig::default() })
 }
 
-fn play(client: &mut TestClient, video: &str, mode: PlayMode) {
-    client.writer.send(&ClientMsg::Play { video: video.into(), mode }).unwrap();
-}
-
 fn height_of(label: &str) -> i32 {
     label.trim_end_matches('p').parse().unwrap()
 }
@@ -38,7 +34,7 @@ fn the_split_plays_every_frame_once_in_order_from_the_planned_resolution() {
     let dir = three_resolutions(25.0, 31);
     let server = server_for(&dir, false);
     let mut alice = TestClient::join(server.local_addr(), "alice", 0);
-    play(&mut alice, "clip", PlayMode::Split);
+    alice.play("clip", PlayMode::Split);
     let got = alice.receive_stream();
 
     let plan = vec![
@@ -72,7 +68,7 @@ fn fixed_mode_plays_one_resolution_throughout() {
     let dir = three_resolutions(25.0, 31);
     let server = server_for(&dir, false);
     let mut alice = TestClient::join(server.local_addr(), "alice", 0);
-    play(&mut alice, "clip", PlayMode::Fixed("240p".into()));
+    alice.play("clip", PlayMode::Fixed("240p".into()));
     let got = alice.receive_stream();
     assert_eq!(got.end, Some((31, EndReason::Complete)));
     for (t, (index, label, jpeg)) in got.frames.iter().enumerate() {
@@ -82,7 +78,7 @@ fn fixed_mode_plays_one_resolution_throughout() {
         assert_eq!(read_demo_index(&image).unwrap(), t as u32);
     }
     // A label the video does not have is refused.
-    play(&mut alice, "clip", PlayMode::Fixed("1080p".into()));
+    alice.play("clip", PlayMode::Fixed("1080p".into()));
     match alice.recv() {
         ServerMsg::Error { code: ErrorCode::UnknownVideo, text } => assert!(text.contains("1080p"), "{text}"),
         other => panic!("expected UnknownVideo, got {other:?}"),
@@ -96,7 +92,7 @@ fn a_stop_ends_the_stream_within_one_frame_interval_plus_100_ms() {
     let dir = three_resolutions(4.0, 40);
     let server = server_for(&dir, true);
     let mut alice = TestClient::join(server.local_addr(), "alice", 0);
-    play(&mut alice, "clip", PlayMode::Split);
+    alice.play("clip", PlayMode::Split);
     let mut frames = 0;
     while frames < 3 {
         if let ServerMsg::Frame { .. } = alice.recv() {
@@ -120,7 +116,7 @@ fn a_stop_ends_the_stream_within_one_frame_interval_plus_100_ms() {
     assert!(took <= Duration::from_millis(350), "stop took {took:?}");
     assert!(frames < 40);
     // The session goes on: another stream plays.
-    play(&mut alice, "clip", PlayMode::Fixed("144p".into()));
+    alice.play("clip", PlayMode::Fixed("144p".into()));
     assert!(matches!(alice.recv(), ServerMsg::StreamStart { .. }));
     server.shutdown();
 }
@@ -134,7 +130,7 @@ fn a_chat_arrives_while_the_frames_of_a_paced_stream_flow() {
     let mut bob = TestClient::join(addr, "bob", 1);
     bob.wait_joined("alice");
     alice.wait_joined("bob");
-    play(&mut alice, "clip", PlayMode::Split);
+    alice.play("clip", PlayMode::Split);
     // Wait for the stream to be under way, then chat.
     let start = alice.recv();
     assert!(matches!(start, ServerMsg::StreamStart { .. }), "{start:?}");
@@ -162,7 +158,7 @@ fn two_clients_stream_at_once_and_a_second_and_third_stream_work() {
             std::thread::spawn(move || {
                 let mut c = TestClient::join(addr, name, i);
                 for mode in [PlayMode::Split, PlayMode::Fixed("360p".into()), PlayMode::Split] {
-                    play(&mut c, "clip", mode);
+                    c.play("clip", mode);
                     let got = c.receive_stream();
                     assert_eq!(got.end, Some((31, EndReason::Complete)), "{name}");
                     let indices: Vec<u32> = got.frames.iter().map(|f| f.0).collect();
@@ -182,9 +178,9 @@ fn a_new_request_replaces_the_running_stream() {
     let dir = three_resolutions(5.0, 30);
     let server = server_for(&dir, true);
     let mut alice = TestClient::join(server.local_addr(), "alice", 0);
-    play(&mut alice, "clip", PlayMode::Split);
+    alice.play("clip", PlayMode::Split);
     assert!(matches!(alice.recv(), ServerMsg::StreamStart { .. }));
-    play(&mut alice, "clip", PlayMode::Fixed("144p".into()));
+    alice.play("clip", PlayMode::Fixed("144p".into()));
     // The first stream ends (stopped) before the second starts: never two at once.
     loop {
         match alice.recv() {
@@ -210,7 +206,7 @@ fn a_client_killed_mid_stream_leaves_the_server_serving_others() {
     let addr = server.local_addr();
     let mut bob = TestClient::join(addr, "bob", 1);
     let mut victim = TestClient::join(addr, "victim", 0);
-    play(&mut victim, "clip", PlayMode::Split);
+    victim.play("clip", PlayMode::Split);
     for _ in 0..3 {
         let _ = victim.recv();
     }
@@ -222,7 +218,7 @@ fn a_client_killed_mid_stream_leaves_the_server_serving_others() {
             _ => {}
         }
     }
-    play(&mut bob, "clip", PlayMode::Fixed("144p".into()));
+    bob.play("clip", PlayMode::Fixed("144p".into()));
     let got = bob.receive_stream();
     assert_eq!(got.end, Some((31, EndReason::Complete)));
     assert!(eventually(Duration::from_secs(5), || server.registry().connection_count() == 1));
@@ -247,14 +243,14 @@ fn unknown_and_path_like_names_get_errors_and_open_nothing() {
         "clip_144p.mp4",
         "CLIP",
     ] {
-        play(&mut alice, name, PlayMode::Split);
+        alice.play(name, PlayMode::Split);
         match alice.recv() {
             ServerMsg::Error { code: ErrorCode::UnknownVideo, .. } => {}
             other => panic!("{name:?}: expected UnknownVideo, got {other:?}"),
         }
     }
     // The session is fine.
-    play(&mut alice, "clip", PlayMode::Split);
+    alice.play("clip", PlayMode::Split);
     assert_eq!(alice.receive_stream().end, Some((5, EndReason::Complete)));
     let _ = std::fs::remove_file(dir.parent().unwrap().join("outside_144p.mp4"));
     server.shutdown();
@@ -315,7 +311,7 @@ fn resolutions_of_different_lengths_play_the_shortest_timeline() {
     assert!(warnings.iter().any(|w| w.contains("different lengths")), "{warnings:?}");
     let server = server_for(&dir, false);
     let mut alice = TestClient::join(server.local_addr(), "alice", 0);
-    play(&mut alice, "uneven", PlayMode::Split);
+    alice.play("uneven", PlayMode::Split);
     let got = alice.receive_stream();
     // Exactly the announced count: the original announced one file's count and sent more.
     assert_eq!(got.end, Some((14, EndReason::Complete)));

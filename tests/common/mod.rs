@@ -244,6 +244,11 @@ pub struct Received {
 }
 
 impl TestClient {
+    /// Asks the server to stream `video`.
+    pub fn play(&self, video: &str, mode: wire::PlayMode) {
+        self.writer.send(&ClientMsg::Play { video: video.into(), mode }).unwrap();
+    }
+
     /// Reads until the stream ends, keeping everything that arrives meanwhile.
     pub fn receive_stream(&mut self) -> Received {
         let mut got = Received::default();

@@ -93,13 +93,23 @@ struct Member {
     directory: Directory,
 }
 
-fn join_all(server: &str, prefix: &str, count: usize, ids: &[Arc<Identity>]) -> Result<Vec<Member>, ClientError> {
+fn join_all(
+    server: &str,
+    prefix: &str,
+    count: usize,
+    ids: &[Arc<Identity>],
+) -> Result<Vec<Member>, ClientError> {
     let mut members = Vec::with_capacity(count);
     for i in 0..count {
         let (mut reader, writer) = client::connect(server, false)?;
         let name = format!("{prefix}{i}");
         let joined = client::join(&mut reader, &writer, &name, &ids[i % ids.len()])?;
-        members.push(Member { name: joined.name, reader, writer, directory: Directory::new(joined.directory) });
+        members.push(Member {
+            name: joined.name,
+            reader,
+            writer,
+            directory: Directory::new(joined.directory),
+        });
     }
     Ok(members)
 }
@@ -152,8 +162,9 @@ const BATCH: usize = 32;
 pub fn chat(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
     let clients = cfg.clients.max(2);
     let senders = cfg.senders.clamp(1, clients);
-    let ids: Vec<Arc<Identity>> =
-        (0..clients.min(8)).map(|_| Identity::generate(cfg.key_bits).map(Arc::new)).collect::<Result<_, _>>()?;
+    let ids: Vec<Arc<Identity>> = (0..clients.min(8))
+        .map(|_| Identity::generate(cfg.key_bits).map(Arc::new))
+        .collect::<Result<_, _>>()?;
     let prefix = unique_prefix("c");
     let members = join_all(&cfg.server, &prefix, clients, &ids)?;
     // Sender s sends its k-th message to client (s + 1 + k) mod n, skipping itself: load spreads
@@ -182,103 +193,131 @@ pub fn chat(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
         let (barrier, index_of, mode, id, wait) =
             (barrier.clone(), index_of.clone(), cfg.mode, ids[i % ids.len()].clone(), cfg.wait);
         let want = expected[i];
-        receivers.push(thread::Builder::new().name(format!("bench-recv-{i}")).spawn(move || {
-            let mut tally = Tally::default();
-            let mut opener = Opener::new(id, &name);
-            let mut directory = directory;
-            barrier.wait();
-            let _ = reader.stream().set_read_timeout(Some(wait));
-            while tally.delivered + tally.corrupted < want {
-                match reader.recv() {
-                    Ok(ServerMsg::Chat { from, envelope }) => {
-                        let parsed = match mode {
-                            ChatMode::Relay => parse_relay(&envelope),
-                            ChatMode::EndToEnd => opener.open(&directory, &from, &envelope).ok().and_then(|t| {
-                                let mut it = t.split(' ');
-                                Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-                            }),
-                        };
-                        match parsed {
-                            Some((sender, seq, nanos))
-                                if index_of.get(&from) == Some(&sender)
-                                    && tally.last.get(&sender).is_none_or(|last| seq > *last) =>
-                            {
-                                tally.last.insert(sender, seq);
-                                tally.delivered += 1;
-                                let now = start.elapsed().as_nanos() as u64;
-                                tally.latencies_ms.push(now.saturating_sub(nanos) as f64 / 1e6);
+        receivers.push(thread::Builder::new().name(format!("bench-recv-{i}")).spawn(
+            move || {
+                let mut tally = Tally::default();
+                let mut opener = Opener::new(id, &name);
+                let mut directory = directory;
+                barrier.wait();
+                let _ = reader.stream().set_read_timeout(Some(wait));
+                while tally.delivered + tally.corrupted < want {
+                    match reader.recv() {
+                        Ok(ServerMsg::Chat { from, envelope }) => {
+                            let parsed = match mode {
+                                ChatMode::Relay => parse_relay(&envelope),
+                                ChatMode::EndToEnd => {
+                                    opener.open(&directory, &from, &envelope).ok().and_then(|t| {
+                                        let mut it = t.split(' ');
+                                        Some((
+                                            it.next()?.parse().ok()?,
+                                            it.next()?.parse().ok()?,
+                                            it.next()?.parse().ok()?,
+                                        ))
+                                    })
+                                }
+                            };
+                            match parsed {
+                                Some((sender, seq, nanos))
+                                    if index_of.get(&from) == Some(&sender)
+                                        && tally
+                                            .last
+                                            .get(&sender)
+                                            .is_none_or(|last| seq > *last) =>
+                                {
+                                    tally.last.insert(sender, seq);
+                                    tally.delivered += 1;
+                                    let now = start.elapsed().as_nanos() as u64;
+                                    tally.latencies_ms.push(now.saturating_sub(nanos) as f64 / 1e6);
+                                }
+                                _ => tally.corrupted += 1,
                             }
-                            _ => tally.corrupted += 1,
                         }
+                        Ok(ServerMsg::Joined(u)) => directory.add(u),
+                        Ok(ServerMsg::Directory(users)) => directory = Directory::new(users),
+                        Ok(ServerMsg::Error { .. }) => tally.errors += 1,
+                        Ok(_) => {}
+                        Err(_) => break,
                     }
-                    Ok(ServerMsg::Joined(u)) => directory.add(u),
-                    Ok(ServerMsg::Directory(users)) => directory = Directory::new(users),
-                    Ok(ServerMsg::Error { .. }) => tally.errors += 1,
-                    Ok(_) => {}
-                    Err(_) => break,
                 }
-            }
-            tally
-        })?);
+                tally
+            },
+        )?);
     }
     // Senders seal for any client: the last joiner's directory has everyone.
     let full = writers.last().map(|(_, d)| d.clone()).unwrap_or_default();
     let full = Arc::new(full);
     let mut sender_threads = Vec::new();
     for (s, (writer, _)) in writers.iter().take(senders).enumerate() {
-        let (writer, names, full, id, barrier) =
-            (writer.clone(), names.clone(), full.clone(), ids[s % ids.len()].clone(), barrier.clone());
+        let (writer, names, full, id, barrier) = (
+            writer.clone(),
+            names.clone(),
+            full.clone(),
+            ids[s % ids.len()].clone(),
+            barrier.clone(),
+        );
         let (messages, rate, mode) = (cfg.messages, cfg.rate, cfg.mode);
-        sender_threads.push(thread::Builder::new().name(format!("bench-send-{s}")).spawn(move || {
-            let mut sealer = Sealer::new(id, &names[s]);
-            barrier.wait();
-            let began = Instant::now();
-            let mut errors = 0u64;
-            let mut batch = Vec::with_capacity(64 * 1024);
-            // Sealing takes milliseconds: a sealed message goes out at once rather than wait
-            // for the rest of a batch.
-            let batch_max = if mode == ChatMode::EndToEnd { 1 } else { BATCH };
-            let mut k = 0;
-            while k < messages {
-                // Send what is due in one write, as a real client's socket buffer would:
-                // a write per message would measure the bench's system calls, not the server.
-                let upto = if rate > 0 {
-                    let due = began + Duration::from_secs_f64(k as f64 / f64::from(rate));
-                    thread::sleep(due.saturating_duration_since(Instant::now()));
-                    let due_now = (began.elapsed().as_secs_f64() * f64::from(rate)) as usize + 1;
-                    due_now.clamp(k + 1, k + batch_max)
-                } else {
-                    k + batch_max
+        sender_threads.push(thread::Builder::new().name(format!("bench-send-{s}")).spawn(
+            move || {
+                let mut sealer = Sealer::new(id, &names[s]);
+                barrier.wait();
+                let began = Instant::now();
+                let mut errors = 0u64;
+                let mut batch = Vec::with_capacity(64 * 1024);
+                // Sealing takes milliseconds: a sealed message goes out at once rather than wait
+                // for the rest of a batch.
+                let batch_max = if mode == ChatMode::EndToEnd { 1 } else { BATCH };
+                let mut k = 0;
+                while k < messages {
+                    // Send what is due in one write, as a real client's socket buffer would:
+                    // a write per message would measure the bench's system calls, not the server.
+                    let upto = if rate > 0 {
+                        let due = began + Duration::from_secs_f64(k as f64 / f64::from(rate));
+                        thread::sleep(due.saturating_duration_since(Instant::now()));
+                        let due_now =
+                            (began.elapsed().as_secs_f64() * f64::from(rate)) as usize + 1;
+                        due_now.clamp(k + 1, k + batch_max)
+                    } else {
+                        k + batch_max
+                    }
+                    .min(messages);
+                    batch.clear();
+                    for k in k..upto {
+                        let to = &names[target(s, k)];
+                        let nanos = start.elapsed().as_nanos() as u64;
+                        let msg = match mode {
+                            ChatMode::Relay => ClientMsg::Chat {
+                                to: to.clone(),
+                                envelope: relay_payload(s as u32, k as u64, nanos),
+                            },
+                            ChatMode::EndToEnd => match full
+                                .get(to)
+                                .map(|p| sealer.seal(p, &format!("{s} {k} {nanos}")))
+                            {
+                                Some(Ok(msg)) => msg,
+                                _ => {
+                                    errors += 1;
+                                    continue;
+                                }
+                            },
+                        };
+                        batch.extend_from_slice(&msg.encode());
+                    }
+                    if writer.send_frame(&batch).is_err() {
+                        errors += (upto - k) as u64;
+                    }
+                    k = upto;
                 }
-                .min(messages);
-                batch.clear();
-                for k in k..upto {
-                    let to = &names[target(s, k)];
-                    let nanos = start.elapsed().as_nanos() as u64;
-                    let msg = match mode {
-                        ChatMode::Relay => {
-                            ClientMsg::Chat { to: to.clone(), envelope: relay_payload(s as u32, k as u64, nanos) }
-                        }
-                        ChatMode::EndToEnd => match full.get(to).map(|p| sealer.seal(p, &format!("{s} {k} {nanos}"))) {
-                            Some(Ok(msg)) => msg,
-                            _ => {
-                                errors += 1;
-                                continue;
-                            }
-                        },
-                    };
-                    batch.extend_from_slice(&msg.encode());
-                }
-                if writer.send_frame(&batch).is_err() {
-                    errors += (upto - k) as u64;
-                }
-                k = upto;
-            }
-            errors
-        })?);
+                errors
+            },
+        )?);
     }
     let send_errors: u64 = sender_threads.into_iter().map(|h| h.join().unwrap_or(1)).sum();
-    let mut report = ChatReport { clients, senders, sent: (senders * cfg.messages) as u64, ..Default::default() };
+    let mut report = ChatReport {
+        clients,
+        senders,
+        sent: (senders * cfg.messages) as u64,
+        ..Default::default()
+    };
     let mut latencies = Vec::new();
     for h in receivers {
         let tally = h.join().unwrap_or_default();
@@ -322,12 +361,15 @@ pub fn stream(cfg: &StreamBench) -> Result<StreamReport, ClientError> {
                 start.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(began);
                 let _ = reader.stream().set_read_timeout(Some(Duration::from_secs(30)));
                 let _ = writer.send(&ClientMsg::Play { video, mode: PlayMode::Split });
-                let (mut frames, mut bytes, mut expected, mut missing, mut errors) = (0u64, 0u64, 0u64, 0u64, 0u64);
+                let (mut frames, mut bytes, mut expected, mut missing, mut errors) =
+                    (0u64, 0u64, 0u64, 0u64, 0u64);
                 let mut first = None;
                 let mut next_index = 0u32;
                 loop {
                     match reader.recv() {
-                        Ok(ServerMsg::StreamStart { frames: total, .. }) => expected = u64::from(total),
+                        Ok(ServerMsg::StreamStart { frames: total, .. }) => {
+                            expected = u64::from(total)
+                        }
                         Ok(ServerMsg::Frame { index, jpeg, .. }) => {
                             first.get_or_insert_with(|| began.elapsed());
                             if index != next_index {
@@ -387,7 +429,8 @@ pub fn stream(cfg: &StreamBench) -> Result<StreamReport, ClientError> {
 impl ChatReport {
     pub fn text(&self) -> String {
         let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
-        let (seconds, rate, p50, p99) = (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
+        let (seconds, rate, p50, p99) =
+            (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
         format!(
             "chat: {clients} clients, {senders} senders: {sent} sent, {delivered} delivered, {lost} lost, \
              {corrupted} corrupted, {errors} errors in {seconds:.2} s\n\
@@ -397,7 +440,8 @@ impl ChatReport {
 
     pub fn json(&self) -> String {
         let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
-        let (seconds, rate, p50, p99) = (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
+        let (seconds, rate, p50, p99) =
+            (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
         format!(
             "{{\"bench\":\"chat\",\"clients\":{clients},\"senders\":{senders},\"sent\":{sent},\
              \"delivered\":{delivered},\"lost\":{lost},\"corrupted\":{corrupted},\"errors\":{errors},\
@@ -410,7 +454,8 @@ impl ChatReport {
 impl StreamReport {
     pub fn text(&self) -> String {
         let StreamReport { clients, frames, missing, errors, .. } = self;
-        let (seconds, fps, mbps) = (self.seconds, self.frames_per_second, self.megabytes_per_second);
+        let (seconds, fps, mbps) =
+            (self.seconds, self.frames_per_second, self.megabytes_per_second);
         let (p50, p99) = (self.first_frame_p50_ms, self.first_frame_p99_ms);
         let per: Vec<String> = self.per_client_fps.iter().map(|f| format!("{f:.0}")).collect();
         format!(
@@ -423,7 +468,8 @@ impl StreamReport {
 
     pub fn json(&self) -> String {
         let StreamReport { clients, frames, missing, errors, bytes, .. } = self;
-        let (seconds, fps, mbps) = (self.seconds, self.frames_per_second, self.megabytes_per_second);
+        let (seconds, fps, mbps) =
+            (self.seconds, self.frames_per_second, self.megabytes_per_second);
         let (p50, p99) = (self.first_frame_p50_ms, self.first_frame_p99_ms);
         let per: Vec<String> = self.per_client_fps.iter().map(|f| format!("{f:.1}")).collect();
         format!(

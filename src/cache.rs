@@ -209,7 +209,8 @@ impl FrameCache {
                 return Ok(None);
             }
             *state.pinned.entry(key.clone()).or_default() += 1;
-            state = progress.wait_timeout(state, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            state =
+                progress.wait_timeout(state, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
             state.unpin(&key);
         }
     }
@@ -220,7 +221,10 @@ impl FrameCache {
     pub(crate) fn prefetch(&self, source: &Source, index: u32, end: u32) -> Result<(), VideoError> {
         let mut state = self.inner.lock();
         let key = Key { file: source.file.clone(), index };
-        if !(state.closed || state.known_bad(&key) || state.covering(&key).is_some() || state.frames.contains_key(&key))
+        if !(state.closed
+            || state.known_bad(&key)
+            || state.covering(&key).is_some()
+            || state.frames.contains_key(&key))
         {
             self.start_producer(&mut state, source, index, end)?;
         }
@@ -237,7 +241,8 @@ impl FrameCache {
                 producer.progress.notify_all();
             }
         }
-        let threads = std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let threads =
+            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for thread in threads {
             let _ = thread.join();
         }
@@ -268,7 +273,12 @@ impl FrameCache {
             progress: progress.clone(),
             demand: Arc::new(Condvar::new()),
         });
-        let file_name = source.file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = source
+            .file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         debug!("producer {id}: {file_name} from frame {start} to {end}");
         // Two decoded frames in flight keep the encoder busy; more would only hold megabytes
         // of raw pixels (a 720p frame is 2.7 MB).
@@ -484,10 +494,9 @@ impl State {
     /// them, or just behind the furthest one, where streams a little slower are about to ask?
     fn in_use(&self, key: &Key) -> bool {
         self.pinned.contains_key(key)
-            || self
-                .producers
-                .iter()
-                .any(|p| p.file == key.file && key.index + ATTACH_WINDOW >= p.wanted && key.index < p.next)
+            || self.producers.iter().any(|p| {
+                p.file == key.file && key.index + ATTACH_WINDOW >= p.wanted && key.index < p.next
+            })
     }
 }
 

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use crate::keys::{self, Identity, KeyError, ReplayGuard};
 use crate::player::{self, PlayerConfig, StreamEvent};
-use crate::wire::{self, ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, Tag, User, VideoInfo};
+use crate::wire::{
+    self, ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, Tag, User, VideoInfo,
+};
 
 /// How long the client waits for the server's handshake and join replies.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,12 +49,16 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            ClientError::Connect { addr, source } => {
+                write!(f, "cannot connect to {addr}: {source}")
+            }
             ClientError::Handshake(text) => write!(f, "handshake failed: {text}"),
             ClientError::Refused { text, .. } => write!(f, "refused: {text}"),
             ClientError::Key(e) => write!(f, "{e}"),
             ClientError::Io(e) => write!(f, "{e}"),
-            ClientError::Protocol(ReadError::Closed) => write!(f, "the server closed the connection"),
+            ClientError::Protocol(ReadError::Closed) => {
+                write!(f, "the server closed the connection")
+            }
             ClientError::Protocol(e) => write!(f, "bad reply from the server: {e}"),
         }
     }
@@ -163,7 +169,8 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     writer.send(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
     match reader.recv() {
-        Ok(ServerMsg::Hello { magic, version }) if magic == wire::MAGIC && version == wire::VERSION => {}
+        Ok(ServerMsg::Hello { magic, version })
+            if magic == wire::MAGIC && version == wire::VERSION => {}
         Ok(ServerMsg::Hello { version, .. }) => {
             return Err(ClientError::Handshake(format!(
                 "protocol version mismatch: client speaks {}, server {version}",
@@ -171,9 +178,13 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
             )));
         }
         Ok(ServerMsg::Error { text, .. }) => return Err(ClientError::Handshake(text)),
-        Ok(other) => return Err(ClientError::Handshake(format!("unexpected {} frame", other.tag()))),
+        Ok(other) => {
+            return Err(ClientError::Handshake(format!("unexpected {} frame", other.tag())));
+        }
         Err(ReadError::Wire(e)) => {
-            return Err(ClientError::Handshake(format!("this does not look like a chatroom server ({e})")));
+            return Err(ClientError::Handshake(format!(
+                "this does not look like a chatroom server ({e})"
+            )));
         }
         Err(e) => return Err(e.into()),
     }
@@ -201,7 +212,9 @@ pub fn join(
     let result = (|| match reader.recv()? {
         ServerMsg::Welcome { name } => match reader.recv()? {
             ServerMsg::Directory(directory) => Ok(Joined { name, directory }),
-            other => Err(ClientError::Handshake(format!("expected the directory, got {}", other.tag()))),
+            other => {
+                Err(ClientError::Handshake(format!("expected the directory, got {}", other.tag())))
+            }
         },
         ServerMsg::Error { code, text } => Err(ClientError::Refused { code, text }),
         other => Err(ClientError::Handshake(format!("unexpected {} frame", other.tag()))),
@@ -307,9 +320,17 @@ impl Opener {
     }
 
     /// The text of an envelope the server says is from `from`.
-    pub fn open(&mut self, directory: &Directory, from: &str, envelope: &[u8]) -> Result<String, DropReason> {
+    pub fn open(
+        &mut self,
+        directory: &Directory,
+        from: &str,
+        envelope: &[u8],
+    ) -> Result<String, DropReason> {
         let peer = directory.get(from).ok_or(DropReason::UnknownSender)?;
-        let opened = self.identity.open(&peer.name, &peer.key, &self.me, envelope).map_err(DropReason::Key)?;
+        let opened = self
+            .identity
+            .open(&peer.name, &peer.key, &self.me, envelope)
+            .map_err(DropReason::Key)?;
         self.guard.check(&peer.name, &peer.fingerprint, opened.seq).map_err(DropReason::Key)?;
         Ok(opened.text)
     }
@@ -429,8 +450,13 @@ impl KeyGen {
         if let Some(identity) = &self.identity {
             return Ok(identity.clone());
         }
-        let thread = self.thread.take().ok_or_else(|| KeyError::Generate("key generation failed before".into()))?;
-        let identity = Arc::new(thread.join().map_err(|_| KeyError::Generate("the key thread panicked".into()))??);
+        let thread = self
+            .thread
+            .take()
+            .ok_or_else(|| KeyError::Generate("key generation failed before".into()))?;
+        let identity = Arc::new(
+            thread.join().map_err(|_| KeyError::Generate("the key thread panicked".into()))??,
+        );
         self.identity = Some(identity.clone());
         Ok(identity)
     }
@@ -442,7 +468,8 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     // Key generation takes tens of milliseconds (seconds at 4096 bits): it runs while we
     // connect and while the user types a name, and `join` waits for it only if it must.
     let key_bits = config.key_bits;
-    let keygen = thread::Builder::new().name("keygen".into()).spawn(move || Identity::generate(key_bits))?;
+    let keygen =
+        thread::Builder::new().name("keygen".into()).spawn(move || Identity::generate(key_bits))?;
     let mut key = KeyGen { thread: Some(keygen), identity: None };
     let (mut reader, writer) = connect(&config.server, config.trace)?;
     let mut input = Input::stdin()?;
@@ -496,7 +523,9 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     let notify = move |event| {
         let _ = events.send(Reply::Stream(event));
     };
-    thread::Builder::new().name("stream".into()).spawn(move || player::run(frames, notify, player))?;
+    thread::Builder::new()
+        .name("stream".into())
+        .spawn(move || player::run(frames, notify, player))?;
 
     let opener = Opener::new(identity.clone(), &joined.name);
     let recv_shared = shared.clone();
@@ -505,7 +534,9 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         .spawn(move || recv_chat(reader, opener, recv_shared, reply_tx, frames_tx))?;
     let sealer = Sealer::new(identity, &joined.name);
     let send_shared = shared.clone();
-    thread::Builder::new().name("send_chat".into()).spawn(move || send_chat(input, sealer, send_shared, replies))?;
+    thread::Builder::new()
+        .name("send_chat".into())
+        .spawn(move || send_chat(input, sealer, send_shared, replies))?;
 
     exit_when_told(exit_rx)
 }
@@ -545,7 +576,9 @@ fn recv_chat(
                 let directory = shared.directory().clone();
                 match opener.open(&directory, &from, &envelope) {
                     Ok(text) => println!("[CHAT] {from}: {}", printable(&text)),
-                    Err(why) => println!("Warning: dropped a message claiming to be from {from}: {why}"),
+                    Err(why) => {
+                        println!("Warning: dropped a message claiming to be from {from}: {why}")
+                    }
                 }
             }
             ServerMsg::Joined(user) => {
@@ -558,8 +591,13 @@ fn recv_chat(
                 println!("[LEFT] {name}");
             }
             ServerMsg::Directory(users) => *shared.directory() = Directory::new(users),
-            ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => println!("Server is shutting down"),
-            ServerMsg::Error { code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed), text } => {
+            ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => {
+                println!("Server is shutting down")
+            }
+            ServerMsg::Error {
+                code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed),
+                text,
+            } => {
                 println!("Error: {}", printable(&text));
                 log::debug!("stream refused: {code:?}");
                 let _ = replies.send(Reply::Refused);
@@ -568,7 +606,9 @@ fn recv_chat(
             ServerMsg::VideoList(videos) => {
                 let _ = replies.send(Reply::Videos(videos));
             }
-            msg @ (ServerMsg::StreamStart { .. } | ServerMsg::Frame { .. } | ServerMsg::StreamEnd { .. }) => {
+            msg @ (ServerMsg::StreamStart { .. }
+            | ServerMsg::Frame { .. }
+            | ServerMsg::StreamEnd { .. }) => {
                 let _ = frames.send(msg);
             }
             other => log::debug!("ignoring unexpected {} frame", other.tag()),
@@ -674,11 +714,17 @@ pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
         [q] if q.eq_ignore_ascii_case("QUIT") => return VideoChoice::Back,
         [first] => (*first, None),
         [first, label] => (*first, Some(*label)),
-        _ => return VideoChoice::Invalid("Enter a number or a name, and optionally a resolution.".into()),
+        _ => {
+            return VideoChoice::Invalid(
+                "Enter a number or a name, and optionally a resolution.".into(),
+            );
+        }
     };
     let video = match first.parse::<usize>() {
         Ok(n) if (1..=videos.len()).contains(&n) => &videos[n - 1],
-        Ok(_) => return VideoChoice::Invalid(format!("Enter a number from 1 to {}.", videos.len())),
+        Ok(_) => {
+            return VideoChoice::Invalid(format!("Enter a number from 1 to {}.", videos.len()));
+        }
         Err(_) => match videos.iter().find(|v| v.name == first) {
             Some(v) => v,
             None => return VideoChoice::Invalid(format!("No video named {:?}.", printable(first))),
@@ -686,7 +732,9 @@ pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
     };
     let mode = match label {
         None => PlayMode::Split,
-        Some(label) if video.resolutions.iter().any(|r| r.label == label) => PlayMode::Fixed(label.to_owned()),
+        Some(label) if video.resolutions.iter().any(|r| r.label == label) => {
+            PlayMode::Fixed(label.to_owned())
+        }
         Some(label) => {
             let have: Vec<&str> = video.resolutions.iter().map(|r| r.label.as_str()).collect();
             return VideoChoice::Invalid(format!(

@@ -146,13 +146,22 @@ impl RateLimit {
         }
         self.dropped += 1;
         // Told once; another burst's worth of messages ignored it.
-        if f64::from(self.dropped) > self.burst { Verdict::Cut } else { Verdict::Drop { first: self.dropped == 1 } }
+        if f64::from(self.dropped) > self.burst {
+            Verdict::Cut
+        } else {
+            Verdict::Drop { first: self.dropped == 1 }
+        }
     }
 }
 
 impl<'a> Session<'a> {
     /// Handshake and join. `Ok(None)` when the client quit before joining.
-    fn start(stream: &'a TcpStream, peer: &'a str, id: ConnId, shared: &'a Shared) -> Result<Option<Session<'a>>, End> {
+    fn start(
+        stream: &'a TcpStream,
+        peer: &'a str,
+        id: ConnId,
+        shared: &'a Shared,
+    ) -> Result<Option<Session<'a>>, End> {
         let config = &shared.config;
         let fail = |e: String| End::Failed(e);
         stream.set_write_timeout(Some(config.write_timeout)).map_err(|e| fail(e.to_string()))?;
@@ -164,17 +173,26 @@ impl<'a> Session<'a> {
         });
         // Until the writer thread exists this thread is the only writer, so it may reply directly.
         let mut direct = stream;
-        let mut reply = |msg: ServerMsg| direct.write_all(&msg.encode()).map_err(|e| fail(e.to_string()));
+        let mut reply =
+            |msg: ServerMsg| direct.write_all(&msg.encode()).map_err(|e| fail(e.to_string()));
 
         match read_handshake_msg(&mut reader, &mut reply, config.handshake_timeout.as_secs())? {
-            ClientMsg::Hello { magic, version } if magic == wire::MAGIC && version == wire::VERSION => {
+            ClientMsg::Hello { magic, version }
+                if magic == wire::MAGIC && version == wire::VERSION =>
+            {
                 reply(ServerMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
             }
             ClientMsg::Hello { magic, version } => {
                 let text = if magic != wire::MAGIC {
-                    format!("this is a chatroom server; bad magic {:?}", String::from_utf8_lossy(&magic))
+                    format!(
+                        "this is a chatroom server; bad magic {:?}",
+                        String::from_utf8_lossy(&magic)
+                    )
                 } else {
-                    format!("protocol version mismatch: server speaks {}, client {version}", wire::VERSION)
+                    format!(
+                        "protocol version mismatch: server speaks {}, client {version}",
+                        wire::VERSION
+                    )
                 };
                 reply(ServerMsg::Error { code: ErrorCode::BadHandshake, text: text.clone() })?;
                 return Err(fail(text));
@@ -187,7 +205,11 @@ impl<'a> Session<'a> {
         }
 
         loop {
-            let (name, key) = match read_handshake_msg(&mut reader, &mut reply, config.handshake_timeout.as_secs())? {
+            let (name, key) = match read_handshake_msg(
+                &mut reader,
+                &mut reply,
+                config.handshake_timeout.as_secs(),
+            )? {
                 ClientMsg::Join { name, key } => (name, key),
                 ClientMsg::Quit => return Ok(None),
                 other => {
@@ -264,7 +286,10 @@ impl<'a> Session<'a> {
                 },
                 ClientMsg::Quit => return End::Quit,
                 ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
-                    self.send_error(ErrorCode::Unexpected, format!("already joined as {}", self.name));
+                    self.send_error(
+                        ErrorCode::Unexpected,
+                        format!("already joined as {}", self.name),
+                    );
                 }
                 ClientMsg::ListVideos => {
                     let list = ServerMsg::VideoList(self.shared.rescan().infos());
@@ -332,7 +357,9 @@ impl<'a> Session<'a> {
         };
         match StreamHandle::start(config, video, plan) {
             Ok(handle) => self.stream = Some(handle),
-            Err(e) => self.send_error(ErrorCode::VideoFailed, format!("cannot start the stream: {e}")),
+            Err(e) => {
+                self.send_error(ErrorCode::VideoFailed, format!("cannot start the stream: {e}"))
+            }
         }
     }
 
@@ -388,14 +415,19 @@ fn read_handshake_msg(
     match wire::read_client(reader) {
         Ok(msg) => Ok(msg),
         Err(ReadError::Closed) => Err(End::Closed),
-        Err(ReadError::Io(e)) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+        Err(ReadError::Io(e))
+            if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) =>
+        {
             let text = format!("no handshake within {timeout_secs} s");
             let _ = reply(ServerMsg::Error { code: ErrorCode::Timeout, text: text.clone() });
             Err(End::Failed(text))
         }
         Err(ReadError::Io(e)) => Err(End::Failed(e.to_string())),
         Err(ReadError::Wire(e)) => {
-            let _ = reply(ServerMsg::Error { code: error_code(&e), text: format!("protocol error: {e}") });
+            let _ = reply(ServerMsg::Error {
+                code: error_code(&e),
+                text: format!("protocol error: {e}"),
+            });
             Err(End::Protocol(e.to_string()))
         }
     }

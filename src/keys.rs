@@ -123,7 +123,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Reads a DER (SubjectPublicKeyInfo) public key and checks its size is accepted.
 pub fn parse_public_key(der: &[u8]) -> Result<PublicKey, KeyError> {
-    let key = PublicKey::from_public_key_der(der).map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
+    let key =
+        PublicKey::from_public_key_der(der).map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
     let bits = key.size() * 8;
     if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
         return Err(KeyError::BadPublicKey(format!(
@@ -157,11 +158,17 @@ impl Identity {
     /// Makes a fresh key pair of `bits` bits (the original made RSA-1024 keys at every start).
     pub fn generate(bits: usize) -> Result<Identity, KeyError> {
         if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
-            return Err(KeyError::Generate(format!("{bits} bits; choose {MIN_KEY_BITS} to {MAX_KEY_BITS}")));
+            return Err(KeyError::Generate(format!(
+                "{bits} bits; choose {MIN_KEY_BITS} to {MAX_KEY_BITS}"
+            )));
         }
-        let private = PrivateKey::new(&mut rand::rng(), bits).map_err(|e| KeyError::Generate(e.to_string()))?;
-        let public_der =
-            private.to_public_key().to_public_key_der().map_err(|e| KeyError::Generate(e.to_string()))?.into_vec();
+        let private = PrivateKey::new(&mut rand::rng(), bits)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let public_der = private
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?
+            .into_vec();
         Ok(Identity { private, public_der })
     }
 
@@ -192,8 +199,9 @@ impl Identity {
         let ciphertext = Aes256Gcm::new(&aes_key)
             .encrypt(&nonce, Payload { msg: text.as_bytes(), aad: recipient.as_bytes() })
             .map_err(|e| KeyError::Crypto(e.to_string()))?;
-        let wrapped_key =
-            recipient_key.oaep_encrypt::<Sha256>(aes_key.as_slice()).map_err(|e| KeyError::Crypto(e.to_string()))?;
+        let wrapped_key = recipient_key
+            .oaep_encrypt::<Sha256>(aes_key.as_slice())
+            .map_err(|e| KeyError::Crypto(e.to_string()))?;
 
         let body = EnvelopeBody {
             recipient: recipient.to_owned(),
@@ -203,8 +211,10 @@ impl Identity {
             nonce: nonce.into(),
             ciphertext,
         };
-        let signature =
-            self.private.pss_sign::<Sha256>(&body.signed_bytes(sender)).map_err(|e| KeyError::Crypto(e.to_string()))?;
+        let signature = self
+            .private
+            .pss_sign::<Sha256>(&body.signed_bytes(sender))
+            .map_err(|e| KeyError::Crypto(e.to_string()))?;
 
         let mut w = FrameWriter::bare();
         body.write(&mut w);
@@ -215,21 +225,39 @@ impl Identity {
     /// Opens an envelope that the server says came from `sender` (whose directory key is
     /// `sender_der`) and that should be for `me`. Checks, in order: the layout, the recipient,
     /// the signer's key, the signature, then decrypts. Replays are checked by [`ReplayGuard`].
-    pub fn open(&self, sender: &str, sender_der: &[u8], me: &str, envelope: &[u8]) -> Result<Opened, KeyError> {
+    pub fn open(
+        &self,
+        sender: &str,
+        sender_der: &[u8],
+        me: &str,
+        envelope: &[u8],
+    ) -> Result<Opened, KeyError> {
         let (body, signature) = EnvelopeBody::parse(envelope)?;
         if !body.recipient.eq_ignore_ascii_case(me) {
             return Err(KeyError::WrongRecipient { addressed_to: body.recipient });
         }
         if body.signer != fingerprint_bytes(sender_der) {
-            return Err(KeyError::ForgedSender { claimed: sender.to_owned(), signer: hex(&body.signer) });
+            return Err(KeyError::ForgedSender {
+                claimed: sender.to_owned(),
+                signer: hex(&body.signer),
+            });
         }
         let sender_key = parse_public_key(sender_der)?;
-        sender_key.pss_verify::<Sha256>(&body.signed_bytes(sender), &signature).map_err(|_| KeyError::Tampered)?;
+        sender_key
+            .pss_verify::<Sha256>(&body.signed_bytes(sender), &signature)
+            .map_err(|_| KeyError::Tampered)?;
 
-        let aes_key = self.private.oaep_decrypt::<Sha256>(&body.wrapped_key).map_err(|_| KeyError::Decrypt)?;
-        let aes_key = Key::<Aes256Gcm>::try_from(aes_key.as_slice()).map_err(|_| KeyError::Decrypt)?;
+        let aes_key = self
+            .private
+            .oaep_decrypt::<Sha256>(&body.wrapped_key)
+            .map_err(|_| KeyError::Decrypt)?;
+        let aes_key =
+            Key::<Aes256Gcm>::try_from(aes_key.as_slice()).map_err(|_| KeyError::Decrypt)?;
         let plaintext = Aes256Gcm::new(&aes_key)
-            .decrypt(&Nonce::from(body.nonce), Payload { msg: &body.ciphertext, aad: body.recipient.as_bytes() })
+            .decrypt(
+                &Nonce::from(body.nonce),
+                Payload { msg: &body.ciphertext, aad: body.recipient.as_bytes() },
+            )
             .map_err(|_| KeyError::Decrypt)?;
         if plaintext.len() > MAX_TEXT {
             return Err(KeyError::TextTooLong { len: plaintext.len() });
@@ -365,10 +393,16 @@ mod tests {
         // Mallory signs with her own key; the server (or a proxy) stamps "alice" on it.
         let env = mallory.seal("alice", "bob", &key(bob), 1, "it's alice, really").unwrap();
         let err = bob.open("alice", alice.public_der(), "bob", &env).unwrap_err();
-        assert_eq!(err, KeyError::ForgedSender { claimed: "alice".into(), signer: mallory.fingerprint() });
+        assert_eq!(
+            err,
+            KeyError::ForgedSender { claimed: "alice".into(), signer: mallory.fingerprint() }
+        );
         // Alice's genuine message, re-stamped as from mallory, fails as well.
         let env = alice.seal("alice", "bob", &key(bob), 1, "hi").unwrap();
-        assert!(matches!(bob.open("mallory", mallory.public_der(), "bob", &env), Err(KeyError::ForgedSender { .. })));
+        assert!(matches!(
+            bob.open("mallory", mallory.public_der(), "bob", &env),
+            Err(KeyError::ForgedSender { .. })
+        ));
     }
 
     #[test]
@@ -403,7 +437,10 @@ mod tests {
     fn oversize_text_is_rejected_before_encrypting() {
         let [alice, bob, _] = ids();
         let text = "é".repeat(MAX_TEXT / 2 + 1);
-        assert_eq!(alice.seal("alice", "bob", &key(bob), 1, &text), Err(KeyError::TextTooLong { len: MAX_TEXT + 2 }));
+        assert_eq!(
+            alice.seal("alice", "bob", &key(bob), 1, &text),
+            Err(KeyError::TextTooLong { len: MAX_TEXT + 2 })
+        );
         let text = "x".repeat(MAX_TEXT);
         let env = alice.seal("alice", "bob", &key(bob), 1, &text).unwrap();
         assert_eq!(bob.open("alice", alice.public_der(), "bob", &env).unwrap().text, text);

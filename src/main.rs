@@ -143,8 +143,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Server { bind, videos, jpeg_quality, no_pace, max_clients, cache_mb, chat_rate } => {
-            let listener = TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+        Command::Server {
+            bind,
+            videos,
+            jpeg_quality,
+            no_pace,
+            max_clients,
+            cache_mb,
+            chat_rate,
+        } => {
+            let listener =
+                TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
             println!("Server listening on {}", listener.local_addr()?);
             let config = ServerConfig {
                 max_clients: max_clients as usize,
@@ -159,13 +168,42 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             server::run(listener, config)?;
         }
         Command::Client { server, name, headless, save_frames, key_bits, trace } => {
-            client::run(ClientConfig { server, name, headless, save_frames, key_bits: key_bits as usize, trace })?;
+            client::run(ClientConfig {
+                server,
+                name,
+                headless,
+                save_frames,
+                key_bits: key_bits as usize,
+                trace,
+            })?;
         }
-        Command::Bench(BenchCommand::Chat { server, clients, messages, senders, mode, rate, key_bits, hold, json }) => {
-            let mode = if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
+        Command::Bench(BenchCommand::Chat {
+            server,
+            clients,
+            messages,
+            senders,
+            mode,
+            rate,
+            key_bits,
+            hold,
+            json,
+        }) => {
+            let mode =
+                if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
             let wait = std::time::Duration::from_secs(10);
-            let hold = std::time::Duration::try_from_secs_f64(hold).map_err(|e| format!("--hold {hold}: {e}"))?;
-            let bench = bench::ChatBench { server, clients, messages, senders, mode, rate, key_bits, wait, hold };
+            let hold = std::time::Duration::try_from_secs_f64(hold)
+                .map_err(|e| format!("--hold {hold}: {e}"))?;
+            let bench = bench::ChatBench {
+                server,
+                clients,
+                messages,
+                senders,
+                mode,
+                rate,
+                key_bits,
+                wait,
+                hold,
+            };
             let report = bench::chat(&bench)?;
             println!("{}", if json { report.json() } else { report.text() });
         }
@@ -174,7 +212,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", if json { report.json() } else { report.text() });
         }
         Command::MakeVideos { dir, bench, frames } => {
-            let written = if bench { video::make_bench_video(&dir, frames)? } else { video::make_demo_videos(&dir)? };
+            let written = if bench {
+                video::make_bench_video(&dir, frames)?
+            } else {
+                video::make_demo_videos(&dir)?
+            };
             for path in written {
                 let size = std::fs::metadata(&path)?.len();
                 println!("wrote {} ({} KB)", path.display(), size.div_ceil(1024));

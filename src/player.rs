@@ -51,7 +51,9 @@ pub fn frame_file_name(index: u32, label: &str) -> String {
 /// True if an X display named by `$DISPLAY` accepts connections. Checked before touching
 /// `highgui`, because OpenCV's Qt backend aborts the whole process when it cannot connect.
 pub fn display_available() -> bool {
-    std::env::var_os("DISPLAY").and_then(|d| d.into_string().ok()).is_some_and(|d| display_reachable(&d))
+    std::env::var_os("DISPLAY")
+        .and_then(|d| d.into_string().ok())
+        .is_some_and(|d| display_reachable(&d))
 }
 
 /// True if the X display `display` (like `:0`, `unix:1.0` or `host:2`) accepts connections.
@@ -68,10 +70,9 @@ pub fn display_reachable(display: &str) -> bool {
         return false;
     }
     let addr = format!("{host}:{}", 6000 + u32::from(number));
-    std::net::ToSocketAddrs::to_socket_addrs(&addr)
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
+    std::net::ToSocketAddrs::to_socket_addrs(&addr).ok().and_then(|mut a| a.next()).is_some_and(
+        |a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok(),
+    )
 }
 
 /// The OpenCV window of one stream.
@@ -100,7 +101,9 @@ impl Window {
             imgproc::INTER_LINEAR,
         )?;
         let text = format!("{label}  {fps:.1} fps");
-        for (color, thickness) in [(Scalar::all(0.0), 4), (Scalar::new(255.0, 255.0, 255.0, 0.0), 1)] {
+        for (color, thickness) in
+            [(Scalar::all(0.0), 4), (Scalar::new(255.0, 255.0, 255.0, 0.0), 1)]
+        {
             imgproc::put_text(
                 &mut self.scaled,
                 &text,
@@ -115,8 +118,9 @@ impl Window {
         }
         highgui::imshow(&self.title, &self.scaled)?;
         let key = highgui::wait_key(1)?;
-        let closed =
-            highgui::get_window_property(&self.title, highgui::WND_PROP_VISIBLE).map(|v| v < 1.0).unwrap_or(false);
+        let closed = highgui::get_window_property(&self.title, highgui::WND_PROP_VISIBLE)
+            .map(|v| v < 1.0)
+            .unwrap_or(false);
         Ok(key == i32::from(b'q') || key == i32::from(b'Q') || closed)
     }
 
@@ -225,7 +229,14 @@ fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Seg
     }
 }
 
-fn show(p: &mut Playing, config: &PlayerConfig, index: u32, label: &str, jpeg: &[u8], received: u32) {
+fn show(
+    p: &mut Playing,
+    config: &PlayerConfig,
+    index: u32,
+    label: &str,
+    jpeg: &[u8],
+    received: u32,
+) {
     let now = Instant::now();
     p.recent.push_back(now);
     while p.recent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1)) {
@@ -254,7 +265,9 @@ fn finish(p: Playing, end: Option<(u32, EndReason)>) {
     let received: u32 = p.counts.iter().map(|(_, n)| n).sum();
     match end {
         Some((_, EndReason::Stopped)) => println!("Stream stopped."),
-        Some((_, EndReason::Error)) => println!("The server could not read the video; stream cut short."),
+        Some((_, EndReason::Error)) => {
+            println!("The server could not read the video; stream cut short.")
+        }
         Some((sent, EndReason::Complete)) if sent != received => {
             println!("Warning: the server sent {sent} frames but {received} arrived.")
         }
@@ -269,7 +282,8 @@ mod tests {
 
     #[test]
     fn the_summary_lists_each_label_in_plan_order() {
-        let counts = vec![("144p".to_string(), 11), ("240p".to_string(), 10), ("360p".to_string(), 10)];
+        let counts =
+            vec![("144p".to_string(), 11), ("240p".to_string(), 10), ("360p".to_string(), 10)];
         assert_eq!(summary_line(&counts), "Stream ended: 31 frames (144p: 11, 240p: 10, 360p: 10)");
         assert_eq!(summary_line(&[("360p".into(), 0)]), "Stream ended: 0 frames (360p: 0)");
     }

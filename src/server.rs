@@ -94,18 +94,26 @@ pub struct Refusal {
 /// Checks a user name against the rules of SPEC §8: 1 to 32 characters of `A-Z a-z 0-9 _ . -`,
 /// and not the reserved word `QUIT` (in any case), which the client uses to leave chat mode.
 pub fn validate_name(name: &str) -> Result<(), Refusal> {
-    let invalid = |why: &str| Refusal { code: ErrorCode::NameInvalid, text: format!("invalid name: {why}") };
+    let invalid =
+        |why: &str| Refusal { code: ErrorCode::NameInvalid, text: format!("invalid name: {why}") };
     if name.is_empty() {
         return Err(invalid("it is empty"));
     }
     if name.len() > crate::wire::MAX_NAME {
         return Err(invalid("it is longer than 32 characters"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
-        return Err(invalid(&format!("{c:?} is not allowed; use letters, digits, '_', '.' or '-'")));
+    if let Some(c) =
+        name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(invalid(&format!(
+            "{c:?} is not allowed; use letters, digits, '_', '.' or '-'"
+        )));
     }
     if name.eq_ignore_ascii_case("QUIT") {
-        return Err(Refusal { code: ErrorCode::NameReserved, text: "the name QUIT is reserved".into() });
+        return Err(Refusal {
+            code: ErrorCode::NameReserved,
+            text: "the name QUIT is reserved".into(),
+        });
     }
     Ok(())
 }
@@ -160,7 +168,13 @@ impl Registry {
     /// Registers connection `id` as `name`. On success the new user's queue already holds its
     /// `WLCM` and `URIF` frames, and every other user's queue a `JOND`, all put there under one
     /// lock so every client sees the same order of joins and leaves.
-    pub fn join(&self, id: ConnId, name: &str, key: Vec<u8>, outbox: Outbox) -> Result<(), Refusal> {
+    pub fn join(
+        &self,
+        id: ConnId,
+        name: &str,
+        key: Vec<u8>,
+        outbox: Outbox,
+    ) -> Result<(), Refusal> {
         validate_name(name)?;
         let lower = name.to_ascii_lowercase();
         let user = User { name: name.to_owned(), key };
@@ -169,12 +183,18 @@ impl Registry {
         {
             let mut state = self.lock();
             if state.shutting_down {
-                return Err(Refusal { code: ErrorCode::ShuttingDown, text: "the server is shutting down".into() });
+                return Err(Refusal {
+                    code: ErrorCode::ShuttingDown,
+                    text: "the server is shutting down".into(),
+                });
             }
             if let Some(taken) = state.members.get(&lower) {
                 return Err(Refusal {
                     code: ErrorCode::NameTaken,
-                    text: format!("the name {} is taken (names are unique ignoring case)", taken.name),
+                    text: format!(
+                        "the name {} is taken (names are unique ignoring case)",
+                        taken.name
+                    ),
                 });
             }
             state.next_join += 1;
@@ -184,7 +204,10 @@ impl Registry {
                     laggards.push(member.id);
                 }
             }
-            state.members.insert(lower, Member { id, name: user.name, key: user.key, joined, outbox: outbox.clone() });
+            state.members.insert(
+                lower,
+                Member { id, name: user.name, key: user.key, joined, outbox: outbox.clone() },
+            );
             let welcome: Frame = ServerMsg::Welcome { name: name.to_owned() }.encode().into();
             let directory: Frame = ServerMsg::Directory(directory_of(&state)).encode().into();
             // The new queue is empty: both fit.
@@ -254,10 +277,12 @@ impl Registry {
     /// joined ones by their read side (so their writer still sends the notice), the others
     /// at once. New joins are refused from here on.
     fn shut_down_all(&self) {
-        let notice: Frame =
-            ServerMsg::Error { code: ErrorCode::ShuttingDown, text: "the server is shutting down".into() }
-                .encode()
-                .into();
+        let notice: Frame = ServerMsg::Error {
+            code: ErrorCode::ShuttingDown,
+            text: "the server is shutting down".into(),
+        }
+        .encode()
+        .into();
         let mut state = self.lock();
         state.shutting_down = true;
         let joined: HashSet<ConnId> = state.members.values().map(|m| m.id).collect();
@@ -330,7 +355,10 @@ impl ScanState {
     /// Scans `dir`, logging new warnings. An unreadable folder is an empty catalog.
     fn run(&mut self, dir: &std::path::Path) -> Catalog {
         let (catalog, warnings) = video::scan_cached(dir, &mut self.cache).unwrap_or_else(|e| {
-            (Catalog::default(), vec![format!("cannot read the videos folder {}: {e}", dir.display())])
+            (
+                Catalog::default(),
+                vec![format!("cannot read the videos folder {}: {e}", dir.display())],
+            )
         });
         for w in warnings {
             if self.warned.insert(w.clone()) {
@@ -366,7 +394,11 @@ impl ShutdownTrigger {
         // `accept` blocks: connect to ourselves to wake it up.
         let mut addr = self.shared.local_addr;
         if addr.ip().is_unspecified() {
-            addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            addr.set_ip(if addr.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
         }
         let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
     }
@@ -426,8 +458,9 @@ pub fn spawn(listener: TcpListener, config: ServerConfig) -> io::Result<ServerHa
         local_addr: listener.local_addr()?,
     });
     let accept_shared = shared.clone();
-    let listener =
-        thread::Builder::new().name("listener".into()).spawn(move || accept_loop(listener, accept_shared))?;
+    let listener = thread::Builder::new()
+        .name("listener".into())
+        .spawn(move || accept_loop(listener, accept_shared))?;
     Ok(ServerHandle { shared, listener: Some(listener) })
 }
 
@@ -464,7 +497,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         handlers.retain(|h| !h.is_finished());
         let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
-        let Some(id) = stream.try_clone().ok().and_then(|kill| shared.registry.open(kill, shared.config.max_clients))
+        let Some(id) = stream
+            .try_clone()
+            .ok()
+            .and_then(|kill| shared.registry.open(kill, shared.config.max_clients))
         else {
             warn!("{peer} refused: server full ({} connections)", shared.config.max_clients);
             refuse(stream, ErrorCode::ServerFull, "the server is full; try again later");

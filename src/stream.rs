@@ -37,7 +37,11 @@ pub(crate) struct StreamHandle {
 }
 
 impl StreamHandle {
-    pub(crate) fn start(config: StreamConfig, video: Video, plan: Vec<Segment>) -> std::io::Result<StreamHandle> {
+    pub(crate) fn start(
+        config: StreamConfig,
+        video: Video,
+        plan: Vec<Segment>,
+    ) -> std::io::Result<StreamHandle> {
         let (stop, stopped) = bounded(1);
         let thread = thread::Builder::new()
             .name(format!("stream-{}", config.user))
@@ -62,8 +66,12 @@ const PREFETCH_LEAD: u32 = 48;
 fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver<()>) {
     let name = video.name.clone();
     let total: u32 = plan.iter().map(|s| s.frames).sum();
-    let start_msg =
-        ServerMsg::StreamStart { video: name.clone(), frames: total, fps: video.fps as f32, plan: plan.clone() };
+    let start_msg = ServerMsg::StreamStart {
+        video: name.clone(),
+        frames: total,
+        fps: video.fps as f32,
+        plan: plan.clone(),
+    };
     info!("{} started {name} ({total} frames, {})", config.user, Segment::describe(&plan));
     let fps = video.fps;
     let mut sent = 0u32;
@@ -73,20 +81,29 @@ fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver
             return Ok(EndReason::Stopped);
         }
         let began = Instant::now();
-        let sources: Vec<_> = plan.iter().filter_map(|seg| video.file(&seg.label)).map(FrameCache::source).collect();
+        let sources: Vec<_> =
+            plan.iter().filter_map(|seg| video.file(&seg.label)).map(FrameCache::source).collect();
         if sources.len() != plan.len() {
             return Ok(EndReason::Error);
         }
         // Paced, the lead is at most 2 s of video: a prefetched producer that nobody asks
         // anything of for 5 s gives up (see cache.rs).
-        let lead = if config.pace { PREFETCH_LEAD.min((fps * 2.0).ceil() as u32).max(1) } else { PREFETCH_LEAD };
+        let lead = if config.pace {
+            PREFETCH_LEAD.min((fps * 2.0).ceil() as u32).max(1)
+        } else {
+            PREFETCH_LEAD
+        };
         for (k, (seg, source)) in plan.iter().zip(&sources).enumerate() {
             let end = seg.start + seg.frames;
             let prefetch_at = end.saturating_sub(lead).max(seg.start);
             for index in seg.start..end {
                 if let (true, Some(next)) = (index == prefetch_at, plan.get(k + 1)) {
                     // Ignored if it fails: the stream starts the producer itself when it gets there.
-                    let _ = config.cache.prefetch(&sources[k + 1], next.start, next.start + next.frames);
+                    let _ = config.cache.prefetch(
+                        &sources[k + 1],
+                        next.start,
+                        next.start + next.frames,
+                    );
                 }
                 let frame = loop {
                     match config.cache.fetch(source, index, end, STOP_CHECK) {
@@ -128,7 +145,9 @@ fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver
                 info!("{}'s stream of {name} ended: {reason}, {sent} frames", config.user);
             }
         }
-        Err(ClientGone) => info!("{}'s stream of {name} ended: client gone after {sent} frames", config.user),
+        Err(ClientGone) => {
+            info!("{}'s stream of {name} ended: client gone after {sent} frames", config.user)
+        }
     }
 }
 

@@ -32,7 +32,9 @@ impl fmt::Display for VideoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             VideoError::Open(path) => write!(f, "cannot open {} as a video", path.display()),
-            VideoError::Read { path, position } => write!(f, "cannot read frame {position} of {}", path.display()),
+            VideoError::Read { path, position } => {
+                write!(f, "cannot read frame {position} of {}", path.display())
+            }
             VideoError::Unknown(what) => write!(f, "{what}"),
             VideoError::OpenCv(e) => write!(f, "OpenCV: {e}"),
             VideoError::Io(e) => write!(f, "{e}"),
@@ -145,7 +147,9 @@ impl Video {
                 Ok(split_plan(self.frames, &labels))
             }
             PlayMode::Fixed(label) => match self.file(label) {
-                Some(file) => Ok(vec![Segment { label: file.label.clone(), start: 0, frames: self.frames }]),
+                Some(file) => {
+                    Ok(vec![Segment { label: file.label.clone(), start: 0, frames: self.frames }])
+                }
                 None => Err(VideoError::Unknown(format!(
                     "{} has no {label:?} resolution (it has {})",
                     self.name,
@@ -213,14 +217,19 @@ pub fn scan(dir: &Path) -> Result<(Catalog, Vec<String>), VideoError> {
 }
 
 /// `scan`, reusing and updating `cache`.
-pub fn scan_cached(dir: &Path, cache: &mut ProbeCache) -> Result<(Catalog, Vec<String>), VideoError> {
+pub fn scan_cached(
+    dir: &Path,
+    cache: &mut ProbeCache,
+) -> Result<(Catalog, Vec<String>), VideoError> {
     let mut warnings = Vec::new();
     let mut by_name: std::collections::BTreeMap<String, Vec<ResolutionFile>> = Default::default();
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let file_name = entry.file_name();
-        let Some((name, label, label_height)) = file_name.to_str().and_then(parse_file_name) else { continue };
+        let Some((name, label, label_height)) = file_name.to_str().and_then(parse_file_name) else {
+            continue;
+        };
         let path = entry.path();
         let Ok(meta) = entry.metadata() else { continue };
         if !meta.is_file() {
@@ -236,11 +245,17 @@ pub fn scan_cached(dir: &Path, cache: &mut ProbeCache) -> Result<(Catalog, Vec<S
             }
         };
         let Some((width, height, frames, fps)) = probed else {
-            warnings.push(format!("skipping {}: OpenCV cannot read it, or it has no frames", path.display()));
+            warnings.push(format!(
+                "skipping {}: OpenCV cannot read it, or it has no frames",
+                path.display()
+            ));
             continue;
         };
         if height != label_height {
-            warnings.push(format!("{} is labelled {label} but is really {width}x{height}", path.display()));
+            warnings.push(format!(
+                "{} is labelled {label} but is really {width}x{height}",
+                path.display()
+            ));
         }
         by_name.entry(name).or_default().push(ResolutionFile {
             label,
@@ -263,10 +278,14 @@ pub fn scan_cached(dir: &Path, cache: &mut ProbeCache) -> Result<(Catalog, Vec<S
         let frames = files.iter().map(|f| f.frames).min().expect("at least one file");
         let fps = files[0].fps;
         if files.iter().any(|f| (f.fps - fps).abs() > 0.01) {
-            warnings.push(format!("{name}: resolutions have different frame rates; playing at {fps:.2} fps"));
+            warnings.push(format!(
+                "{name}: resolutions have different frame rates; playing at {fps:.2} fps"
+            ));
         }
         if files.iter().any(|f| f.frames != frames) {
-            warnings.push(format!("{name}: resolutions have different lengths; playing the shortest, {frames} frames"));
+            warnings.push(format!(
+                "{name}: resolutions have different lengths; playing the shortest, {frames} frames"
+            ));
         }
         files.truncate(wire::MAX_RESOLUTIONS);
         videos.push(Video { name, frames, fps, files });
@@ -405,8 +424,16 @@ pub fn draw_demo_frame(
         imgproc::LINE_AA,
         0,
     )?;
-    let bar = Rect::new(0, height - height / 20 - 2, ((width as f64) * t) as i32 + 1, height / 20 + 2);
-    imgproc::rectangle(&mut frame, bar, Scalar::new(255.0, 255.0, 255.0, 0.0), -1, imgproc::LINE_8, 0)?;
+    let bar =
+        Rect::new(0, height - height / 20 - 2, ((width as f64) * t) as i32 + 1, height / 20 + 2);
+    imgproc::rectangle(
+        &mut frame,
+        bar,
+        Scalar::new(255.0, 255.0, 255.0, 0.0),
+        -1,
+        imgproc::LINE_8,
+        0,
+    )?;
     let scale = height as f64 / 360.0;
     let text = format!("{title} {label}  frame {index}");
     let org = Point::new(width / 20, index_band_height(height) + (40.0 * scale) as i32 + 4);
@@ -478,8 +505,14 @@ pub fn write_demo_video(
     codec: Codec,
     textured: bool,
 ) -> Result<(), VideoError> {
-    let mut writer =
-        videoio::VideoWriter::new_with_backend(path, BACKEND, codec.fourcc()?, fps, Size::new(width, height), true)?;
+    let mut writer = videoio::VideoWriter::new_with_backend(
+        path,
+        BACKEND,
+        codec.fourcc()?,
+        fps,
+        Size::new(width, height),
+        true,
+    )?;
     if !writer.is_opened()? {
         return Err(VideoError::Open(path.to_owned()));
     }
@@ -506,7 +539,8 @@ pub fn write_demo_video(
 
 /// A fixed pseudo-random picture with detail at several scales (the same every run).
 fn make_texture(width: i32, height: i32) -> Result<Mat, VideoError> {
-    let mut texture = Mat::new_rows_cols_with_default(height, width, core::CV_8UC3, Scalar::all(0.0))?;
+    let mut texture =
+        Mat::new_rows_cols_with_default(height, width, core::CV_8UC3, Scalar::all(0.0))?;
     let mut state = 0x2545_f491_u32;
     let mut next = || {
         state ^= state << 13;
@@ -517,7 +551,8 @@ fn make_texture(width: i32, height: i32) -> Result<Mat, VideoError> {
     for _ in 0..(width * height / 256) {
         let (x, y) = ((next() % width as u32) as i32, (next() % height as u32) as i32);
         let radius = 2 + (next() % 24) as i32;
-        let colour = Scalar::new((next() % 256) as f64, (next() % 256) as f64, (next() % 256) as f64, 0.0);
+        let colour =
+            Scalar::new((next() % 256) as f64, (next() % 256) as f64, (next() % 256) as f64, 0.0);
         imgproc::circle(&mut texture, Point::new(x, y), radius, colour, -1, imgproc::LINE_8, 0)?;
     }
     // Soften the edges, as a camera's optics would.
@@ -569,7 +604,10 @@ mod tests {
     #[test]
     fn file_names_split_at_the_last_underscore() {
         assert_eq!(parse_file_name("demo_144p.mp4"), Some(("demo".into(), "144p".into(), 144)));
-        assert_eq!(parse_file_name("my_trip_1080p.mp4"), Some(("my_trip".into(), "1080p".into(), 1080)));
+        assert_eq!(
+            parse_file_name("my_trip_1080p.mp4"),
+            Some(("my_trip".into(), "1080p".into(), 1080))
+        );
         for bad in [
             "demo.mp4",
             "demo_144p.avi",
@@ -616,7 +654,10 @@ mod tests {
 
     #[test]
     fn one_resolution_gets_everything() {
-        assert_eq!(split_plan(7, &labels(&["360p"])), vec![Segment { label: "360p".into(), start: 0, frames: 7 }]);
+        assert_eq!(
+            split_plan(7, &labels(&["360p"])),
+            vec![Segment { label: "360p".into(), start: 0, frames: 7 }]
+        );
     }
 
     #[test]

@@ -301,7 +301,8 @@ pub enum ServerMsg {
 
 impl ClientMsg {
     /// Every tag a client may send.
-    pub const TAGS: [Tag; 7] = [Tag::HELLO, Tag::JOIN, Tag::CHAT, Tag::VIDEO_LIST, Tag::STREAM, Tag::STOP, Tag::QUIT];
+    pub const TAGS: [Tag; 7] =
+        [Tag::HELLO, Tag::JOIN, Tag::CHAT, Tag::VIDEO_LIST, Tag::STREAM, Tag::STOP, Tag::QUIT];
 
     pub fn tag(&self) -> Tag {
         match self {
@@ -351,10 +352,14 @@ impl ClientMsg {
         let mut r = Reader::new(payload);
         let msg = match tag {
             Tag::HELLO => ClientMsg::Hello { magic: r.array("magic")?, version: r.u16("version")? },
-            Tag::JOIN => ClientMsg::Join { name: r.str8("name", MAX_NAME)?, key: r.blob16("public key", MAX_KEY_DER)? },
-            Tag::CHAT => {
-                ClientMsg::Chat { to: r.str8("recipient", MAX_NAME)?, envelope: r.blob16("envelope", MAX_ENVELOPE)? }
-            }
+            Tag::JOIN => ClientMsg::Join {
+                name: r.str8("name", MAX_NAME)?,
+                key: r.blob16("public key", MAX_KEY_DER)?,
+            },
+            Tag::CHAT => ClientMsg::Chat {
+                to: r.str8("recipient", MAX_NAME)?,
+                envelope: r.blob16("envelope", MAX_ENVELOPE)?,
+            },
             Tag::VIDEO_LIST => ClientMsg::ListVideos,
             Tag::STREAM => {
                 let video = r.str8("video name", MAX_VIDEO_NAME)?;
@@ -482,12 +487,14 @@ impl ServerMsg {
             }
             Tag::JOINED => ServerMsg::Joined(r.user()?),
             Tag::LEFT => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },
-            Tag::CHAT => {
-                ServerMsg::Chat { from: r.str8("sender", MAX_NAME)?, envelope: r.blob16("envelope", MAX_ENVELOPE)? }
-            }
+            Tag::CHAT => ServerMsg::Chat {
+                from: r.str8("sender", MAX_NAME)?,
+                envelope: r.blob16("envelope", MAX_ENVELOPE)?,
+            },
             Tag::ERROR => {
                 let code = r.u16("error code")?;
-                let code = ErrorCode::from_u16(code).ok_or(WireError::BadValue { what: "error code" })?;
+                let code =
+                    ErrorCode::from_u16(code).ok_or(WireError::BadValue { what: "error code" })?;
                 ServerMsg::Error { code, text: r.str16("error text", MAX_ERROR_TEXT)? }
             }
             Tag::VIDEO_LIST => {
@@ -775,11 +782,19 @@ impl<'a> Reader<'a> {
         }
         Ok(v)
     }
-    pub(crate) fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], WireError> {
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], WireError> {
         Ok(self.take(N, what)?.try_into().expect("N bytes"))
     }
 
-    fn bounded(&mut self, len: usize, max: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+    fn bounded(
+        &mut self,
+        len: usize,
+        max: usize,
+        what: &'static str,
+    ) -> Result<&'a [u8], WireError> {
         if len > max {
             return Err(WireError::TooLong { what, len, max });
         }
@@ -827,7 +842,10 @@ impl<'a> Reader<'a> {
     }
 
     fn user(&mut self) -> Result<User, WireError> {
-        Ok(User { name: self.str8("name", MAX_NAME)?, key: self.blob16("public key", MAX_KEY_DER)? })
+        Ok(User {
+            name: self.str8("name", MAX_NAME)?,
+            key: self.blob16("public key", MAX_KEY_DER)?,
+        })
     }
 
     fn rest(&mut self) -> &'a [u8] {
@@ -836,7 +854,11 @@ impl<'a> Reader<'a> {
 
     /// Ends the payload: anything left over is an error, so a frame means one thing only.
     pub(crate) fn finish(self, tag: Tag) -> Result<(), WireError> {
-        if self.buf.is_empty() { Ok(()) } else { Err(WireError::TrailingBytes { tag, extra: self.buf.len() }) }
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError::TrailingBytes { tag, extra: self.buf.len() })
+        }
     }
 }
 
@@ -1001,7 +1023,10 @@ mod tests {
         let mut bytes = ClientMsg::Quit.encode();
         bytes[7] = 1;
         bytes.push(0);
-        assert_eq!(parse_client(&bytes), Err(WireError::TrailingBytes { tag: Tag::QUIT, extra: 1 }));
+        assert_eq!(
+            parse_client(&bytes),
+            Err(WireError::TrailingBytes { tag: Tag::QUIT, extra: 1 })
+        );
     }
 
     #[test]

@@ -37,7 +37,11 @@ fn bench_chat_counts_every_message_in_both_modes() {
 #[test]
 fn bench_chat_reports_what_was_lost() {
     // With the server's rate limit on, a flood loses messages, and the bench says so.
-    let server = common::start_server(ServerConfig { chat_rate: 10, chat_burst: 10, ..ServerConfig::default() });
+    let server = common::start_server(ServerConfig {
+        chat_rate: 10,
+        chat_burst: 10,
+        ..ServerConfig::default()
+    });
     let report = bench::chat(&ChatBench {
         server: server.local_addr().to_string(),
         clients: 2,
@@ -61,16 +65,23 @@ fn bench_stream_counts_every_frame() {
     for (label, size) in [("144p", (256, 144)), ("240p", (426, 240))] {
         common::write_video(&dir, "clip", label, size, 25.0, 21);
     }
-    let server = common::start_server(ServerConfig { videos: dir, pace: false, ..ServerConfig::default() });
-    let report =
-        bench::stream(&StreamBench { server: server.local_addr().to_string(), clients: 3, video: "clip".into() })
-            .unwrap();
+    let server =
+        common::start_server(ServerConfig { videos: dir, pace: false, ..ServerConfig::default() });
+    let report = bench::stream(&StreamBench {
+        server: server.local_addr().to_string(),
+        clients: 3,
+        video: "clip".into(),
+    })
+    .unwrap();
     assert_eq!((report.frames, report.missing, report.errors), (63, 0, 0), "{report:?}");
     assert_eq!(report.per_client_fps.len(), 3);
     assert!(report.bytes > 63 * 1000);
-    let report =
-        bench::stream(&StreamBench { server: server.local_addr().to_string(), clients: 1, video: "nope".into() })
-            .unwrap();
+    let report = bench::stream(&StreamBench {
+        server: server.local_addr().to_string(),
+        clients: 1,
+        video: "nope".into(),
+    })
+    .unwrap();
     assert_eq!((report.frames, report.errors), (0, 1));
     server.shutdown();
 }

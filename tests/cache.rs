@@ -48,7 +48,8 @@ fn stream_together(addr: std::net::SocketAddr, n: usize, tag: &str) {
 
 #[test]
 fn clients_streaming_the_same_video_share_each_encoded_frame() {
-    let server = start_server(ServerConfig { videos: clip(), pace: false, ..ServerConfig::default() });
+    let server =
+        start_server(ServerConfig { videos: clip(), pace: false, ..ServerConfig::default() });
     stream_together(server.local_addr(), 4, "first");
     let stats = server.cache_stats();
     // Four streams of 40 frames, each frame decoded and encoded once: one producer a segment.
@@ -67,7 +68,12 @@ fn clients_streaming_the_same_video_share_each_encoded_frame() {
 
 #[test]
 fn with_no_cache_budget_streams_are_still_whole_and_little_is_kept() {
-    let server = start_server(ServerConfig { videos: clip(), pace: false, cache_mb: 0, ..ServerConfig::default() });
+    let server = start_server(ServerConfig {
+        videos: clip(),
+        pace: false,
+        cache_mb: 0,
+        ..ServerConfig::default()
+    });
     stream_together(server.local_addr(), 3, "tight");
     let stats = server.cache_stats();
     assert!(stats.evicted > 0, "{stats:?}");
@@ -81,7 +87,8 @@ fn with_no_cache_budget_streams_are_still_whole_and_little_is_kept() {
 fn a_replaced_file_is_streamed_anew_not_from_the_cache() {
     let dir = temp_dir("replaced");
     write_video(&dir, "clip", "144p", (256, 144), 25.0, FRAMES);
-    let server = start_server(ServerConfig { videos: dir.clone(), pace: false, ..ServerConfig::default() });
+    let server =
+        start_server(ServerConfig { videos: dir.clone(), pace: false, ..ServerConfig::default() });
     let addr = server.local_addr();
     let mut alice = TestClient::join(addr, "alice", 0);
     alice.play("clip", PlayMode::Split);
@@ -95,7 +102,11 @@ fn a_replaced_file_is_streamed_anew_not_from_the_cache() {
     alice.play("clip", PlayMode::Split);
     let got = alice.receive_stream();
     assert_eq!(got.frames.len(), 12);
-    assert_eq!(decode_jpeg(&got.frames[0].2).unwrap().rows(), 240, "an old frame came from the cache");
+    assert_eq!(
+        decode_jpeg(&got.frames[0].2).unwrap().rows(),
+        240,
+        "an old frame came from the cache"
+    );
     server.shutdown();
 }
 
@@ -103,7 +114,8 @@ fn a_replaced_file_is_streamed_anew_not_from_the_cache() {
 fn a_file_shorter_than_the_catalog_says_ends_the_stream_with_an_error_not_a_hang() {
     let dir = temp_dir("shortened");
     write_video(&dir, "clip", "144p", (256, 144), 25.0, FRAMES);
-    let server = start_server(ServerConfig { videos: dir.clone(), pace: false, ..ServerConfig::default() });
+    let server =
+        start_server(ServerConfig { videos: dir.clone(), pace: false, ..ServerConfig::default() });
     // Cut the file to 12 frames behind the server's back: its catalog still says 40.
     std::fs::remove_file(dir.join("clip_144p.mp4")).unwrap();
     write_video(&dir, "clip", "144p", (256, 144), 25.0, 12);

@@ -47,7 +47,8 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
     let _alice = TestClient::join(server.local_addr(), "alice", 0);
 
     let id = identity(1);
-    let (mut reader, writer) = chatroom::client::connect(&server.local_addr().to_string(), false).unwrap();
+    let (mut reader, writer) =
+        chatroom::client::connect(&server.local_addr().to_string(), false).unwrap();
     for taken in ["alice", "ALICE", "Alice"] {
         match chatroom::client::join(&mut reader, &writer, taken, &id) {
             Err(chatroom::client::ClientError::Refused { code, text }) => {
@@ -57,11 +58,15 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
             other => panic!("{taken} should be refused, got {other:?}"),
         }
     }
-    for (bad, code) in
-        [("QUIT", ErrorCode::NameReserved), ("a b", ErrorCode::NameInvalid), ("", ErrorCode::NameInvalid)]
-    {
+    for (bad, code) in [
+        ("QUIT", ErrorCode::NameReserved),
+        ("a b", ErrorCode::NameInvalid),
+        ("", ErrorCode::NameInvalid),
+    ] {
         match chatroom::client::join(&mut reader, &writer, bad, &id) {
-            Err(chatroom::client::ClientError::Refused { code: got, .. }) => assert_eq!(got, code, "{bad:?}"),
+            Err(chatroom::client::ClientError::Refused { code: got, .. }) => {
+                assert_eq!(got, code, "{bad:?}")
+            }
             other => panic!("{bad:?} should be refused, got {other:?}"),
         }
     }
@@ -144,7 +149,9 @@ fn an_unknown_or_offline_recipient_gets_the_sender_a_clear_error() {
     let msg = alice.sealer.seal(&bob_peer, "are you there?").unwrap();
     alice.writer.send(&msg).unwrap();
     match alice.recv() {
-        ServerMsg::Error { code: ErrorCode::UnknownUser, text } => assert!(text.contains("bob"), "{text}"),
+        ServerMsg::Error { code: ErrorCode::UnknownUser, text } => {
+            assert!(text.contains("bob"), "{text}")
+        }
         other => panic!("expected an UnknownUser error, got {other:?}"),
     }
     server.shutdown();
@@ -298,7 +305,10 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
     // "frozen" joins and never reads again.
     let mut frozen = RawClient::connect(addr);
     frozen.hello();
-    frozen.send_msg(&ClientMsg::Join { name: "frozen".into(), key: identity(2).public_der().to_vec() });
+    frozen.send_msg(&ClientMsg::Join {
+        name: "frozen".into(),
+        key: identity(2).public_der().to_vec(),
+    });
     alice.wait_joined("frozen");
     bob.wait_joined("frozen");
 
@@ -307,8 +317,13 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
     let flooder = thread::spawn(move || {
         let mut raw = RawClient::connect(addr);
         raw.hello();
-        raw.send_msg(&ClientMsg::Join { name: "flooder".into(), key: identity(3).public_der().to_vec() });
-        let frame = ClientMsg::Chat { to: "frozen".into(), envelope: vec![0xAB; wire::MAX_ENVELOPE] }.encode();
+        raw.send_msg(&ClientMsg::Join {
+            name: "flooder".into(),
+            key: identity(3).public_der().to_vec(),
+        });
+        let frame =
+            ClientMsg::Chat { to: "frozen".into(), envelope: vec![0xAB; wire::MAX_ENVELOPE] }
+                .encode();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if raw.stream.write_all(&frame).is_err() {
@@ -345,11 +360,15 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
 fn a_wrong_magic_or_version_gets_a_clear_error_then_a_close() {
     let server = default_server();
     let addr = server.local_addr();
-    for (magic, version, expect) in [(*b"HTTP", wire::VERSION, "magic"), (wire::MAGIC, 99, "version")] {
+    for (magic, version, expect) in
+        [(*b"HTTP", wire::VERSION, "magic"), (wire::MAGIC, 99, "version")]
+    {
         let mut raw = RawClient::connect(addr);
         raw.send_msg(&ClientMsg::Hello { magic, version });
         match raw.recv() {
-            Some(ServerMsg::Error { code: ErrorCode::BadHandshake, text }) => assert!(text.contains(expect), "{text}"),
+            Some(ServerMsg::Error { code: ErrorCode::BadHandshake, text }) => {
+                assert!(text.contains(expect), "{text}")
+            }
             other => panic!("expected BadHandshake, got {other:?}"),
         }
         assert!(raw.closed_within(Duration::from_secs(5)));
@@ -364,7 +383,8 @@ fn a_wrong_magic_or_version_gets_a_clear_error_then_a_close() {
 
 #[test]
 fn a_connection_that_never_joins_is_cut_by_the_handshake_timeout() {
-    let config = ServerConfig { handshake_timeout: Duration::from_millis(500), ..ServerConfig::default() };
+    let config =
+        ServerConfig { handshake_timeout: Duration::from_millis(500), ..ServerConfig::default() };
     let server = start_server(config);
     let mut silent = RawClient::connect(server.local_addr());
     // Half a header, then silence.
@@ -393,7 +413,9 @@ fn past_max_clients_a_connection_is_refused_clearly() {
         other => panic!("expected ServerFull, got {other:?}"),
     }
     match chatroom::client::connect(&addr.to_string(), false) {
-        Err(chatroom::client::ClientError::Handshake(text)) => assert!(text.contains("full"), "{text}"),
+        Err(chatroom::client::ClientError::Handshake(text)) => {
+            assert!(text.contains("full"), "{text}")
+        }
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("a third client must be refused"),
     }
@@ -457,7 +479,9 @@ fn a_forged_sender_is_dropped() {
     let server = default_server();
     // The path stamps every chat as coming from carol.
     let via = proxy(server.local_addr(), |msg| match msg {
-        ServerMsg::Chat { envelope, .. } => vec![ServerMsg::Chat { from: "carol".into(), envelope }],
+        ServerMsg::Chat { envelope, .. } => {
+            vec![ServerMsg::Chat { from: "carol".into(), envelope }]
+        }
         other => vec![other],
     });
     let mut bob = TestClient::join(via, "bob", 1);
@@ -497,5 +521,8 @@ fn shutdown_tells_the_clients_and_does_not_hang() {
             other => panic!("expected ShuttingDown, got {other:?}"),
         }
     }
-    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "the port must be closed");
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(),
+        "the port must be closed"
+    );
 }

@@ -99,7 +99,11 @@ impl Proc {
     }
 
     fn interrupt(&self) {
-        let ok = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap().success();
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok);
     }
 }
@@ -137,7 +141,10 @@ fn two_client_processes_exchange_a_message_through_a_server_process() {
     let out = alice.rest();
     assert_eq!(out.first().map(String::as_str), Some("Enter your username : "));
     assert!(out.iter().any(|l| l == "1. CHAT  2. STREAM  3. QUIT"), "{out:?}");
-    assert!(out.iter().any(|l| l.starts_with("  bob  [") && l.len() == "  bob  [".len() + 17), "{out:?}");
+    assert!(
+        out.iter().any(|l| l.starts_with("  bob  [") && l.len() == "  bob  [".len() + 17),
+        "{out:?}"
+    );
 
     bob.expect_line("[JOINED] alice");
     bob.expect_line("[CHAT] alice: hello");
@@ -162,7 +169,9 @@ fn a_taken_name_is_prompted_again_and_an_unknown_recipient_explained() {
     second.expect("the refusal", |l| l.starts_with("Name rejected:") && l.contains("taken"));
     second.expect_line("Enter your username : ");
     second.type_line("QUIT");
-    second.expect("the reserved-name refusal", |l| l.starts_with("Name rejected:") && l.contains("reserved"));
+    second.expect("the reserved-name refusal", |l| {
+        l.starts_with("Name rejected:") && l.contains("reserved")
+    });
     second.type_line("alice2");
     second.expect_line("1. CHAT  2. STREAM  3. QUIT");
     second.type_line("7");
@@ -235,15 +244,23 @@ fn a_headless_client_streams_and_saves_every_frame_by_index_and_label() {
     drop(alice.stdin.take());
     assert_eq!(alice.wait(), 0);
     let out = alice.rest();
-    assert!(out.iter().any(|l| l == "  1. clip  [144p, 240p, 360p]  31 frames, 1.2 s at 25 fps"), "{out:?}");
+    assert!(
+        out.iter().any(|l| l == "  1. clip  [144p, 240p, 360p]  31 frames, 1.2 s at 25 fps"),
+        "{out:?}"
+    );
     let summaries: Vec<&String> = out.iter().filter(|l| l.starts_with("Stream ended: ")).collect();
     assert_eq!(
         summaries,
-        ["Stream ended: 31 frames (144p: 11, 240p: 10, 360p: 10)", "Stream ended: 31 frames (360p: 31)"]
+        [
+            "Stream ended: 31 frames (144p: 11, 240p: 10, 360p: 10)",
+            "Stream ended: 31 frames (360p: 31)"
+        ]
     );
 
-    let mut names: Vec<String> =
-        std::fs::read_dir(&frames).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&frames)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     let mut expected: Vec<String> = (0..31u32)
         .map(|i| {
@@ -297,7 +314,8 @@ fn q_and_enter_stops_a_headless_stream_and_chat_prints_meanwhile() {
     alice.type_line("2\n1 144p");
     alice.expect_line("Type q and Enter to stop.");
     alice.type_line("q");
-    alice.expect("the second summary", |l| l.starts_with("Stream ended: ") && l.contains("(144p: "));
+    alice
+        .expect("the second summary", |l| l.starts_with("Stream ended: ") && l.contains("(144p: "));
 }
 
 #[test]

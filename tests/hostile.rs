@@ -72,7 +72,12 @@ fn normal_traffic(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> thread::
             assert_eq!((from.as_str(), text), ("bob", Ok(format!("normal {received}"))));
             received += 1;
         }
-        Normal { messages_sent: sent, messages_received: received, streams_complete: streams, frames_received: frames }
+        Normal {
+            messages_sent: sent,
+            messages_received: received,
+            streams_complete: streams,
+            frames_received: frames,
+        }
     })
 }
 
@@ -182,7 +187,10 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
         ("bob", ErrorCode::NameTaken),
         ("a/b", ErrorCode::NameInvalid),
     ] {
-        raw.send_msg(&ClientMsg::Join { name: name.into(), key: identity(0).public_der().to_vec() });
+        raw.send_msg(&ClientMsg::Join {
+            name: name.into(),
+            key: identity(0).public_der().to_vec(),
+        });
         match raw.recv() {
             Some(ServerMsg::Error { code: got, .. }) => assert_eq!(got, code, "{name}"),
             other => panic!("{name}: expected {code:?}, got {other:?}"),
@@ -270,9 +278,14 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     // A replayed message: the same envelope sent twice.
     let mut mallory = mallory;
     let peer = mallory.directory.get("dave").unwrap().clone();
-    let ClientMsg::Chat { envelope, .. } = mallory.sealer.seal(&peer, "once").unwrap() else { unreachable!() };
+    let ClientMsg::Chat { envelope, .. } = mallory.sealer.seal(&peer, "once").unwrap() else {
+        unreachable!()
+    };
     for _ in 0..2 {
-        mallory.writer.send(&ClientMsg::Chat { to: "dave".into(), envelope: envelope.clone() }).unwrap();
+        mallory
+            .writer
+            .send(&ClientMsg::Chat { to: "dave".into(), envelope: envelope.clone() })
+            .unwrap();
     }
     assert_eq!(dave.next_chat().1, Ok("once".into()));
     assert!(matches!(dave.next_chat().1, Err(DropReason::Key(KeyError::Replay { .. }))));
@@ -311,7 +324,9 @@ fn forge_envelope(mallory: &TestClient, dave: &TestClient, text: &str) -> Vec<u8
     // The signer fingerprint sits after: version (1), recipient (1 + 4), seq (8).
     let at = 1 + 1 + "dave".len() + 8;
     let alice_fp = chatroom::keys::fingerprint(identity(0).public_der());
-    for (i, byte) in (0..8).map(|i| u8::from_str_radix(&alice_fp[2 * i..2 * i + 2], 16).unwrap()).enumerate() {
+    for (i, byte) in
+        (0..8).map(|i| u8::from_str_radix(&alice_fp[2 * i..2 * i + 2], 16).unwrap()).enumerate()
+    {
         env[at + i] = byte;
     }
     env

@@ -62,8 +62,13 @@ fn five_hundred_clients_each_message_arrives_exactly_once() {
                         match me.recv() {
                             ServerMsg::Chat { from, envelope } => {
                                 let text = me.opener.open(&me.directory, &from, &envelope).unwrap();
-                                assert!(text.starts_with(&format!("from {from} #")), "{text} came from {from}");
-                                let seen = inbox.get_mut(&text).unwrap_or_else(|| panic!("unexpected {text:?}"));
+                                assert!(
+                                    text.starts_with(&format!("from {from} #")),
+                                    "{text} came from {from}"
+                                );
+                                let seen = inbox
+                                    .get_mut(&text)
+                                    .unwrap_or_else(|| panic!("unexpected {text:?}"));
                                 *seen += 1;
                                 assert_eq!(*seen, 1, "{text:?} arrived twice");
                                 left -= 1;

@@ -42,7 +42,10 @@ fn the_split_plays_every_frame_once_in_order_from_the_planned_resolution() {
         Segment { label: "240p".into(), start: 11, frames: 10 },
         Segment { label: "360p".into(), start: 21, frames: 10 },
     ];
-    assert_eq!(got.start, Some(ServerMsg::StreamStart { video: "clip".into(), frames: 31, fps: 25.0, plan }));
+    assert_eq!(
+        got.start,
+        Some(ServerMsg::StreamStart { video: "clip".into(), frames: 31, fps: 25.0, plan })
+    );
     assert_eq!(got.end, Some((31, EndReason::Complete)));
     assert_eq!(got.frames.len(), 31);
     for (t, (index, label, jpeg)) in got.frames.iter().enumerate() {
@@ -80,7 +83,9 @@ fn fixed_mode_plays_one_resolution_throughout() {
     // A label the video does not have is refused.
     alice.play("clip", PlayMode::Fixed("1080p".into()));
     match alice.recv() {
-        ServerMsg::Error { code: ErrorCode::UnknownVideo, text } => assert!(text.contains("1080p"), "{text}"),
+        ServerMsg::Error { code: ErrorCode::UnknownVideo, text } => {
+            assert!(text.contains("1080p"), "{text}")
+        }
         other => panic!("expected UnknownVideo, got {other:?}"),
     }
     server.shutdown();
@@ -142,7 +147,10 @@ fn a_chat_arrives_while_the_frames_of_a_paced_stream_flow() {
     assert_eq!(got.chats.len(), 1);
     let (from, text, frames_before) = &got.chats[0];
     assert_eq!((from.as_str(), text.as_str()), ("bob", "during the stream"));
-    assert!(*frames_before > 0 && *frames_before < 30, "the chat waited for the stream: {frames_before}");
+    assert!(
+        *frames_before > 0 && *frames_before < 30,
+        "the chat waited for the stream: {frames_before}"
+    );
     server.shutdown();
 }
 
@@ -289,15 +297,24 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
     assert_eq!(list[1].frames, 12);
     let real: Vec<(String, u16, u16)> =
         list[1].resolutions.iter().map(|r| (r.label.clone(), r.width, r.height)).collect();
-    assert_eq!(real, [("72p".into(), 128, 72), ("108p".into(), 192, 108), ("1080p".into(), 160, 90)]);
+    assert_eq!(
+        real,
+        [("72p".into(), 128, 72), ("108p".into(), 192, 108), ("1080p".into(), 160, 90)]
+    );
     let lines = chatroom::client::video_lines(&list);
-    assert_eq!(lines[1], "  2. my_trip  [72p, 108p, 1080p (really 160x90)]  12 frames, 1.2 s at 10 fps");
+    assert_eq!(
+        lines[1],
+        "  2. my_trip  [72p, 108p, 1080p (really 160x90)]  12 frames, 1.2 s at 10 fps"
+    );
 
     // A video added while the server runs appears in the next list.
     write_video(&dir, "zeta", "144p", (256, 144), 10.0, 4);
     alice.writer.send(&ClientMsg::ListVideos).unwrap();
     let ServerMsg::VideoList(list) = alice.recv() else { panic!("expected STLI") };
-    assert_eq!(list.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["alpha", "my_trip", "zeta"]);
+    assert_eq!(
+        list.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+        ["alpha", "my_trip", "zeta"]
+    );
     server.shutdown();
 }
 
@@ -335,6 +352,9 @@ fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
     assert_eq!(parse_video_choice("1 360p", &list), play(PlayMode::Fixed("360p".into())));
     assert_eq!(parse_video_choice("quit", &list), VideoChoice::Back);
     for bad in ["0", "2", "nope", "1 720p", "1 2 3"] {
-        assert!(matches!(parse_video_choice(bad, &list), VideoChoice::Invalid(why) if !why.is_empty()), "{bad}");
+        assert!(
+            matches!(parse_video_choice(bad, &list), VideoChoice::Invalid(why) if !why.is_empty()),
+            "{bad}"
+        );
     }
 }

@@ -39,11 +39,10 @@ fn start_xvfb() -> (Xvfb, String) {
 }
 
 fn tool(cmd: &str, args: &[&str], display: &str) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .env("DISPLAY", display)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd} is needed for the window test (`make test-deps`): {e}"));
+    let out =
+        Command::new(cmd).args(args).env("DISPLAY", display).output().unwrap_or_else(|e| {
+            panic!("{cmd} is needed for the window test (`make test-deps`): {e}")
+        });
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -57,7 +56,15 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
     let server = common::start_server(ServerConfig { videos, ..ServerConfig::default() });
 
     let mut client = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["client", "--server", &server.local_addr().to_string(), "--name", "viewer", "--key-bits", "1024"])
+        .args([
+            "client",
+            "--server",
+            &server.local_addr().to_string(),
+            "--name",
+            "viewer",
+            "--key-bits",
+            "1024",
+        ])
         .env("DISPLAY", &display)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
@@ -122,8 +129,16 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
         }
     }
     let _ = std::fs::copy(&shot, concat!(env!("CARGO_MANIFEST_DIR"), "/target/window-test.png"));
-    assert!(yellow > 200, "the ball is not on screen ({yellow} yellow pixels); see {}", shot.display());
-    assert!(background > 20_000, "the frame is not on screen ({background} pixels); see {}", shot.display());
+    assert!(
+        yellow > 200,
+        "the ball is not on screen ({yellow} yellow pixels); see {}",
+        shot.display()
+    );
+    assert!(
+        background > 20_000,
+        "the frame is not on screen ({background} pixels); see {}",
+        shot.display()
+    );
 
     // q in the window stops the stream.
     tool("xdotool", &["windowfocus", "--sync", &window_id, "key", "q"], &display);

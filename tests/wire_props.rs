@@ -8,7 +8,8 @@ use std::cell::Cell;
 use std::io::Read;
 
 use chatroom::wire::{
-    self, ClientMsg, EndReason, ErrorCode, MAX_CLIENT_FRAME, PlayMode, Resolution, Segment, ServerMsg, User, VideoInfo,
+    self, ClientMsg, EndReason, ErrorCode, MAX_CLIENT_FRAME, PlayMode, Resolution, Segment,
+    ServerMsg, User, VideoInfo,
 };
 
 /// Records the largest single allocation made by this thread while tracking is on.
@@ -47,8 +48,14 @@ fn largest_allocation(f: impl FnOnce()) -> usize {
 
 /// Bytes that often start like a real frame (a known tag), so the parser gets past the header.
 fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
-    let tags: Vec<[u8; 4]> = ClientMsg::TAGS.iter().chain(ServerMsg::TAGS.iter()).map(|t| t.0).collect();
-    (proptest::sample::select(tags), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..512), any::<bool>())
+    let tags: Vec<[u8; 4]> =
+        ClientMsg::TAGS.iter().chain(ServerMsg::TAGS.iter()).map(|t| t.0).collect();
+    (
+        proptest::sample::select(tags),
+        any::<u32>(),
+        proptest::collection::vec(any::<u8>(), 0..512),
+        any::<bool>(),
+    )
         .prop_map(|(tag, len, body, framed)| {
             if !framed {
                 return body;
@@ -83,11 +90,13 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     let mode = prop_oneof![Just(PlayMode::Split), "[0-9]{1,4}p".prop_map(PlayMode::Fixed)];
     prop_oneof![
-        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(magic, version)| ClientMsg::Hello { magic, version }),
+        (any::<[u8; 4]>(), any::<u16>())
+            .prop_map(|(magic, version)| ClientMsg::Hello { magic, version }),
         (name(), bytes(wire::MAX_KEY_DER)).prop_map(|(name, key)| ClientMsg::Join { name, key }),
         (name(), bytes(2000)).prop_map(|(to, envelope)| ClientMsg::Chat { to, envelope }),
         Just(ClientMsg::ListVideos),
-        (text(wire::MAX_VIDEO_NAME), mode).prop_map(|(video, mode)| ClientMsg::Play { video, mode }),
+        (text(wire::MAX_VIDEO_NAME), mode)
+            .prop_map(|(video, mode)| ClientMsg::Play { video, mode }),
         Just(ClientMsg::Stop),
         Just(ClientMsg::Quit),
     ]
@@ -95,19 +104,32 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
 
 fn server_msg() -> impl Strategy<Value = ServerMsg> {
     let user = || (name(), bytes(600)).prop_map(|(name, key)| User { name, key });
-    let resolution = ("[0-9]{1,4}p", any::<u16>(), any::<u16>()).prop_map(|(label, width, height)| Resolution {
-        label,
-        width,
-        height,
-    });
-    let video = (text(wire::MAX_VIDEO_NAME), any::<u32>(), 0.1f32..240.0, proptest::collection::vec(resolution, 0..5))
-        .prop_map(|(name, frames, fps, resolutions)| VideoInfo { name, frames, fps, resolutions });
-    let segment =
-        ("[0-9]{1,4}p", any::<u32>(), any::<u32>()).prop_map(|(label, start, frames)| Segment { label, start, frames });
-    let code = proptest::sample::select(vec![ErrorCode::NameTaken, ErrorCode::UnknownUser, ErrorCode::RateLimited]);
-    let reason = proptest::sample::select(vec![EndReason::Complete, EndReason::Stopped, EndReason::Error]);
+    let resolution = ("[0-9]{1,4}p", any::<u16>(), any::<u16>())
+        .prop_map(|(label, width, height)| Resolution { label, width, height });
+    let video = (
+        text(wire::MAX_VIDEO_NAME),
+        any::<u32>(),
+        0.1f32..240.0,
+        proptest::collection::vec(resolution, 0..5),
+    )
+        .prop_map(|(name, frames, fps, resolutions)| VideoInfo {
+            name,
+            frames,
+            fps,
+            resolutions,
+        });
+    let segment = ("[0-9]{1,4}p", any::<u32>(), any::<u32>())
+        .prop_map(|(label, start, frames)| Segment { label, start, frames });
+    let code = proptest::sample::select(vec![
+        ErrorCode::NameTaken,
+        ErrorCode::UnknownUser,
+        ErrorCode::RateLimited,
+    ]);
+    let reason =
+        proptest::sample::select(vec![EndReason::Complete, EndReason::Stopped, EndReason::Error]);
     prop_oneof![
-        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(magic, version)| ServerMsg::Hello { magic, version }),
+        (any::<[u8; 4]>(), any::<u16>())
+            .prop_map(|(magic, version)| ServerMsg::Hello { magic, version }),
         name().prop_map(|name| ServerMsg::Welcome { name }),
         proptest::collection::vec(user(), 0..20).prop_map(ServerMsg::Directory),
         user().prop_map(ServerMsg::Joined),
@@ -115,13 +137,20 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         (name(), bytes(2000)).prop_map(|(from, envelope)| ServerMsg::Chat { from, envelope }),
         (code, text(wire::MAX_ERROR_TEXT)).prop_map(|(code, text)| ServerMsg::Error { code, text }),
         proptest::collection::vec(video, 0..5).prop_map(ServerMsg::VideoList),
-        (text(wire::MAX_VIDEO_NAME), any::<u32>(), 0.1f32..240.0, proptest::collection::vec(segment, 0..5))
-            .prop_map(|(video, frames, fps, plan)| ServerMsg::StreamStart { video, frames, fps, plan }),
-        (any::<u32>(), "[0-9]{1,4}p", bytes(3000)).prop_map(|(index, label, jpeg)| ServerMsg::Frame {
-            index,
-            label,
-            jpeg
-        }),
+        (
+            text(wire::MAX_VIDEO_NAME),
+            any::<u32>(),
+            0.1f32..240.0,
+            proptest::collection::vec(segment, 0..5)
+        )
+            .prop_map(|(video, frames, fps, plan)| ServerMsg::StreamStart {
+                video,
+                frames,
+                fps,
+                plan
+            }),
+        (any::<u32>(), "[0-9]{1,4}p", bytes(3000))
+            .prop_map(|(index, label, jpeg)| ServerMsg::Frame { index, label, jpeg }),
         (any::<u32>(), reason).prop_map(|(sent, reason)| ServerMsg::StreamEnd { sent, reason }),
     ]
 }

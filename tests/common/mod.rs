@@ -27,7 +27,9 @@ pub fn default_server() -> ServerHandle {
 /// user still signs and decrypts for real.
 pub fn identity(i: usize) -> Arc<Identity> {
     static POOL: OnceLock<Vec<Arc<Identity>>> = OnceLock::new();
-    let pool = POOL.get_or_init(|| (0..4).map(|_| Arc::new(Identity::generate(MIN_KEY_BITS).unwrap())).collect());
+    let pool = POOL.get_or_init(|| {
+        (0..4).map(|_| Arc::new(Identity::generate(MIN_KEY_BITS).unwrap())).collect()
+    });
     pool[i % pool.len()].clone()
 }
 
@@ -46,7 +48,8 @@ impl TestClient {
     pub fn join(addr: SocketAddr, name: &str, key: usize) -> TestClient {
         let identity = identity(key);
         let (mut reader, writer) = client::connect(&addr.to_string(), false).unwrap();
-        let Joined { name, directory } = client::join(&mut reader, &writer, name, &identity).unwrap();
+        let Joined { name, directory } =
+            client::join(&mut reader, &writer, name, &identity).unwrap();
         TestClient {
             sealer: Sealer::new(identity.clone(), &name),
             opener: Opener::new(identity.clone(), &name),
@@ -69,7 +72,10 @@ impl TestClient {
         let msg = match self.reader.recv() {
             Ok(msg) => msg,
             Err(wire::ReadError::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
             {
                 return None;
             }
@@ -112,7 +118,11 @@ impl TestClient {
     }
 
     pub fn send_text(&mut self, to: &str, text: &str) {
-        let peer = self.directory.get(to).unwrap_or_else(|| panic!("{} does not know {to}", self.name)).clone();
+        let peer = self
+            .directory
+            .get(to)
+            .unwrap_or_else(|| panic!("{} does not know {to}", self.name))
+            .clone();
         let msg = self.sealer.seal(&peer, text).unwrap();
         self.writer.send(&msg).unwrap();
     }
@@ -174,7 +184,11 @@ impl RawClient {
             match self.stream.read(&mut buf) {
                 Ok(0) => return true,
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return true,
             }
         }
@@ -195,13 +209,17 @@ pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// A man in the middle between bob and the server, rewriting what the server sends bob.
-pub fn proxy(server: std::net::SocketAddr, rewrite: fn(ServerMsg) -> Vec<ServerMsg>) -> std::net::SocketAddr {
+pub fn proxy(
+    server: std::net::SocketAddr,
+    rewrite: fn(ServerMsg) -> Vec<ServerMsg>,
+) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         let (client, _) = listener.accept().unwrap();
         let upstream = TcpStream::connect(server).unwrap();
-        let (mut c_read, mut u_write) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        let (mut c_read, mut u_write) =
+            (client.try_clone().unwrap(), upstream.try_clone().unwrap());
         std::thread::spawn(move || std::io::copy(&mut c_read, &mut u_write));
         let mut u_read = std::io::BufReader::new(upstream);
         let mut c_write = client;
@@ -227,10 +245,26 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 /// Writes `NAME_LABEL.mp4` into `dir`: real frames with their index drawn in as a barcode.
-pub fn write_video(dir: &std::path::Path, name: &str, label: &str, size: (i32, i32), fps: f64, frames: u32) {
+pub fn write_video(
+    dir: &std::path::Path,
+    name: &str,
+    label: &str,
+    size: (i32, i32),
+    fps: f64,
+    frames: u32,
+) {
     let path = dir.join(format!("{name}_{label}.mp4"));
-    chatroom::video::write_demo_video(&path, name, label, size, fps, frames, chatroom::video::Codec::Mpeg4, false)
-        .unwrap();
+    chatroom::video::write_demo_video(
+        &path,
+        name,
+        label,
+        size,
+        fps,
+        frames,
+        chatroom::video::Codec::Mpeg4,
+        false,
+    )
+    .unwrap();
 }
 
 /// One stream as a client saw it.

@@ -7,7 +7,9 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::client::{self, ClientError, Directory, LinkReader, LinkWriter, Opener, Sealer};
+use crate::client::ClientError;
+use crate::client::link::{self, LinkReader, LinkWriter};
+use crate::client::peers::{Directory, Opener, Sealer};
 use crate::keys::Identity;
 use crate::wire::{ClientMsg, EndReason, PlayMode, ServerMsg};
 
@@ -101,9 +103,9 @@ fn join_all(
 ) -> Result<Vec<Member>, ClientError> {
     let mut members = Vec::with_capacity(count);
     for i in 0..count {
-        let (mut reader, writer) = client::connect(server, false)?;
+        let (mut reader, writer) = link::connect(server, false)?;
         let name = format!("{prefix}{i}");
-        let joined = client::join(&mut reader, &writer, &name, &ids[i % ids.len()])?;
+        let joined = link::join(&mut reader, &writer, &name, &ids[i % ids.len()])?;
         members.push(Member {
             name: joined.name,
             reader,

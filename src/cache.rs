@@ -26,9 +26,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::server::Frame;
-use crate::video::{FileReader, ResolutionFile, VideoError, encode_jpeg};
-use crate::wire::ServerMsg;
+use crate::report::Chain;
+use crate::video::VideoError;
+use crate::video::catalog::ResolutionFile;
+use crate::video::source::{FileReader, encode_jpeg};
+use crate::wire::{EncodedFrame, ServerMsg};
 
 /// Frames a producer reads past the furthest one asked of it. Enough to keep the encoder
 /// busy while the decoder waits on the disk, small enough to stay a few megabytes at 720p.
@@ -110,7 +112,7 @@ struct State {
 }
 
 struct Slot {
-    frame: Frame,
+    frame: EncodedFrame,
     used: u64,
 }
 
@@ -181,7 +183,7 @@ impl FrameCache {
         index: u32,
         end: u32,
         patience: Duration,
-    ) -> Result<Option<Frame>, VideoError> {
+    ) -> Result<Option<EncodedFrame>, VideoError> {
         let deadline = Instant::now() + patience;
         let key = Key { file: source.file.clone(), index };
         let mut state = self.inner.lock();
@@ -381,7 +383,7 @@ impl FrameCache {
                 Job::Encode(index, image) => match encode_jpeg(&image, self.inner.quality) {
                     Ok(jpeg) => {
                         let label = source.label.clone();
-                        (index, Some(Frame::from(ServerMsg::Frame { index, label, jpeg }.encode())))
+                        (index, Some(ServerMsg::Frame { index, label, jpeg }.encode_shared()))
                     }
                     Err(e) => return self.fail(&source.file, index, e),
                 },
@@ -399,7 +401,7 @@ impl FrameCache {
 
     /// Records that `file` cannot give frame `at`; streams waiting for it get the error.
     fn fail(&self, file: &Arc<FileId>, at: u32, error: VideoError) {
-        warn!("{error}");
+        warn!("{}", Chain(&error));
         let mut state = self.inner.lock();
         let first = state.failures.entry(file.clone()).or_insert(at);
         *first = (*first).min(at);
@@ -432,7 +434,7 @@ impl State {
     }
 
     /// A cached frame, marked as just used.
-    fn take(&mut self, key: &Key) -> Option<Frame> {
+    fn take(&mut self, key: &Key) -> Option<EncodedFrame> {
         let slot = self.frames.get_mut(key)?;
         self.tick += 1;
         let tick = self.tick;
@@ -453,7 +455,7 @@ impl State {
         }
     }
 
-    fn insert(&mut self, key: Key, frame: Frame, budget: usize) {
+    fn insert(&mut self, key: Key, frame: EncodedFrame, budget: usize) {
         if self.frames.contains_key(&key) {
             return;
         }
@@ -524,7 +526,7 @@ mod tests {
         Arc::new(FileId { path: name.into(), bytes: 1, modified: None })
     }
 
-    fn frame(len: usize) -> Frame {
+    fn frame(len: usize) -> EncodedFrame {
         vec![0u8; len].into()
     }
 

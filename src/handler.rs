@@ -4,27 +4,40 @@
 //! A malformed frame ends this connection (with an error frame and a log line) and nothing
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
-use crossbeam_channel::{Receiver, TryRecvError, bounded, never, select};
-use log::{debug, info, warn};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use log::{info, warn};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
+use crate::cache::FrameCache;
+use crate::config::ServerConfig;
 use crate::keys;
-use crate::server::{CLIENT_STACK, ConnId, Frame, Outbox, Shared};
+use crate::outbox::{self, Lanes, Outbox, Undelivered};
+use crate::registry::{ConnId, Registry};
 use crate::stream::{StreamConfig, StreamHandle};
-use crate::wire::{self, ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, WireError};
+use crate::video::catalog::LiveCatalog;
+use crate::wire::{
+    self, ClientMsg, EncodedFrame, ErrorCode, PlayMode, ReadError, ServerMsg, WireError,
+};
 
-/// Frames queued on a client's video lane: a few, so a stream runs at most this far ahead of
-/// what the client has read, and a paused reader holds little memory.
-pub(crate) const VIDEO_LANE_FRAMES: usize = 4;
+/// What every session needs from the server, shared by all of them. The server makes one
+/// and hands each connection's thread an `Arc` of it; this file never sees the listener.
+pub struct Context {
+    pub config: ServerConfig,
+    /// Who is online.
+    pub registry: Registry,
+    /// The videos on offer.
+    pub catalog: LiveCatalog,
+    /// Encoded frames, shared by every stream.
+    pub frames: FrameCache,
+}
 
 /// Reads from the socket, enforcing an overall deadline while one is set (the handshake).
 /// A per-read timeout alone would let a client trickle one byte every few seconds forever.
 struct SocketReader {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     deadline: Option<Instant>,
 }
 
@@ -37,7 +50,7 @@ impl Read for SocketReader {
             }
             self.stream.set_read_timeout(Some(left))?;
         }
-        self.stream.read(buf)
+        (&*self.stream).read(buf)
     }
 }
 
@@ -63,8 +76,8 @@ enum End {
 }
 
 /// Runs one connection from accept to close. Called on the connection's own thread.
-pub(crate) fn run(stream: TcpStream, peer: String, id: ConnId, shared: Arc<Shared>) {
-    let (end, name) = match Session::start(&stream, &peer, id, &shared) {
+pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) {
+    let (end, name) = match Session::start(&socket, &peer, id, &ctx) {
         Ok(Some(mut session)) => {
             let end = session.serve();
             session.finish(&end);
@@ -75,7 +88,7 @@ pub(crate) fn run(stream: TcpStream, peer: String, id: ConnId, shared: Arc<Share
     };
     // For a connection that never joined (or failed while joining) this frees its slot;
     // for a session, `finish` has already done it and this does nothing.
-    shared.registry.close(id);
+    ctx.registry.close(id);
     let who = match &name {
         Some(name) => format!("{name} ({peer})"),
         None => peer,
@@ -87,14 +100,14 @@ pub(crate) fn run(stream: TcpStream, peer: String, id: ConnId, shared: Arc<Share
         End::Protocol(why) => warn!("{who} cut off: protocol error: {why}"),
         End::Failed(why) => warn!("{who} disconnected: {why}"),
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = socket.shutdown(Shutdown::Both);
 }
 
 /// A joined client.
 struct Session<'a> {
     id: ConnId,
     name: String,
-    shared: &'a Shared,
+    ctx: &'a Context,
     reader: BufReader<SocketReader>,
     socket: &'a TcpStream,
     outbox: Option<Outbox>,
@@ -154,103 +167,137 @@ impl RateLimit {
     }
 }
 
-impl<'a> Session<'a> {
-    /// Handshake and join. `Ok(None)` when the client quit before joining.
-    fn start(
-        stream: &'a TcpStream,
-        peer: &'a str,
-        id: ConnId,
-        shared: &'a Shared,
-    ) -> Result<Option<Session<'a>>, End> {
-        let config = &shared.config;
-        let fail = |e: String| End::Failed(e);
-        stream.set_write_timeout(Some(config.write_timeout)).map_err(|e| fail(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
-        let read_half = stream.try_clone().map_err(|e| fail(e.to_string()))?;
-        let mut reader = BufReader::new(SocketReader {
-            stream: read_half,
-            deadline: Some(Instant::now() + config.handshake_timeout),
-        });
-        // Until the writer thread exists this thread is the only writer, so it may reply directly.
-        let mut direct = stream;
-        let mut reply =
-            |msg: ServerMsg| direct.write_all(&msg.encode()).map_err(|e| fail(e.to_string()));
+/// The connection before its writer thread exists: this thread is its only writer, so it
+/// replies directly. Every read counts against the handshake deadline.
+struct Handshake<'a> {
+    socket: &'a TcpStream,
+    peer: &'a str,
+    reader: BufReader<SocketReader>,
+    timeout_secs: u64,
+}
 
-        match read_handshake_msg(&mut reader, &mut reply, config.handshake_timeout.as_secs())? {
+impl Handshake<'_> {
+    fn reply(&self, msg: ServerMsg) -> Result<(), End> {
+        let mut socket = self.socket;
+        socket.write_all(&msg.encode()).map_err(|e| End::Failed(e.to_string()))
+    }
+
+    /// Reads one message, answering a timeout or a malformed frame with an error frame before
+    /// giving up on the connection.
+    fn read(&mut self) -> Result<ClientMsg, End> {
+        match wire::read_client(&mut self.reader) {
+            Ok(msg) => Ok(msg),
+            Err(ReadError::Closed) => Err(End::Closed),
+            Err(ReadError::Io(e))
+                if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) =>
+            {
+                let text = format!("no handshake within {} s", self.timeout_secs);
+                let _ =
+                    self.reply(ServerMsg::Error { code: ErrorCode::Timeout, text: text.clone() });
+                Err(End::Failed(text))
+            }
+            Err(ReadError::Io(e)) => Err(End::Failed(e.to_string())),
+            Err(ReadError::Wire(e)) => {
+                let text = format!("protocol error: {e}");
+                let _ = self.reply(ServerMsg::Error { code: error_code(&e), text });
+                Err(End::Protocol(e.to_string()))
+            }
+        }
+    }
+
+    /// The `HELO` exchange: the right magic and version, or a clear error and the end.
+    fn greet(&mut self) -> Result<(), End> {
+        let text = match self.read()? {
             ClientMsg::Hello { magic, version }
                 if magic == wire::MAGIC && version == wire::VERSION =>
             {
-                reply(ServerMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
+                return self.reply(ServerMsg::Hello { magic: wire::MAGIC, version: wire::VERSION });
             }
-            ClientMsg::Hello { magic, version } => {
-                let text = if magic != wire::MAGIC {
-                    format!(
-                        "this is a chatroom server; bad magic {:?}",
-                        String::from_utf8_lossy(&magic)
-                    )
-                } else {
-                    format!(
-                        "protocol version mismatch: server speaks {}, client {version}",
-                        wire::VERSION
-                    )
-                };
-                reply(ServerMsg::Error { code: ErrorCode::BadHandshake, text: text.clone() })?;
-                return Err(fail(text));
-            }
-            other => {
-                let text = format!("expected HELO first, got {}", other.tag());
-                reply(ServerMsg::Error { code: ErrorCode::BadHandshake, text: text.clone() })?;
-                return Err(fail(text));
-            }
-        }
+            ClientMsg::Hello { magic, .. } if magic != wire::MAGIC => format!(
+                "this is a chatroom server; bad magic {:?}",
+                String::from_utf8_lossy(&magic)
+            ),
+            ClientMsg::Hello { version, .. } => format!(
+                "protocol version mismatch: server speaks {}, client {version}",
+                wire::VERSION
+            ),
+            other => format!("expected HELO first, got {}", other.tag()),
+        };
+        self.reply(ServerMsg::Error { code: ErrorCode::BadHandshake, text: text.clone() })?;
+        Err(End::Failed(text))
+    }
 
+    /// `JOIN` until a name and key are accepted (a refusal may be retried on the same
+    /// connection). `Ok(None)` when the client quits first.
+    fn join(&mut self, id: ConnId, ctx: &Context) -> Result<Option<(String, Outbox, Lanes)>, End> {
+        let peer = self.peer;
         loop {
-            let (name, key) = match read_handshake_msg(
-                &mut reader,
-                &mut reply,
-                config.handshake_timeout.as_secs(),
-            )? {
+            let (name, key) = match self.read()? {
                 ClientMsg::Join { name, key } => (name, key),
                 ClientMsg::Quit => return Ok(None),
                 other => {
                     let text = format!("join first (got {})", other.tag());
-                    reply(ServerMsg::Error { code: ErrorCode::Unexpected, text })?;
+                    self.reply(ServerMsg::Error { code: ErrorCode::Unexpected, text })?;
                     continue;
                 }
             };
             if let Err(e) = keys::parse_public_key(&key) {
                 info!("{peer} refused a key: {e}");
-                reply(ServerMsg::Error { code: ErrorCode::BadKey, text: e.to_string() })?;
+                self.reply(ServerMsg::Error { code: ErrorCode::BadKey, text: e.to_string() })?;
                 continue;
             }
-            let (chat_tx, chat_rx) = bounded(config.outbox_frames);
-            let (video_tx, video_rx) = bounded(VIDEO_LANE_FRAMES);
-            let outbox = Outbox { chat: chat_tx, video: video_tx };
-            if let Err(refusal) = shared.registry.join(id, &name, key, outbox.clone()) {
-                info!("{peer} refused the name {name:?}: {}", refusal.text);
-                reply(ServerMsg::Error { code: refusal.code, text: refusal.text })?;
-                continue;
+            let (outbox, lanes) = Outbox::new(ctx.config.outbox_frames);
+            match ctx.registry.join(id, &name, key, &outbox) {
+                Ok(()) => {
+                    info!("{peer} joined as {name}");
+                    return Ok(Some((name, outbox, lanes)));
+                }
+                Err(refusal) => {
+                    info!("{peer} refused the name {name:?}: {}", refusal.text);
+                    self.reply(ServerMsg::Error { code: refusal.code, text: refusal.text })?;
+                }
             }
-            info!("{peer} joined as {name}");
-            reader.get_mut().clear_deadline().map_err(|e| fail(e.to_string()))?;
-            let write_half = stream.try_clone().map_err(|e| fail(e.to_string()))?;
-            let writer = thread::Builder::new()
-                .name(format!("writer-{name}"))
-                .stack_size(CLIENT_STACK)
-                .spawn(move || write_loop(write_half, chat_rx, video_rx))
-                .map_err(|e| fail(format!("cannot start writer thread: {e}")))?;
-            return Ok(Some(Session {
-                id,
-                name,
-                shared,
-                reader,
-                socket: stream,
-                outbox: Some(outbox),
-                writer: Some(writer),
-                stream: None,
-                rate: RateLimit::new(config.chat_rate, config.chat_burst),
-            }));
         }
+    }
+}
+
+impl<'a> Session<'a> {
+    /// Handshake and join, then the writer thread. `Ok(None)` when the client quit before
+    /// joining.
+    fn start(
+        socket: &'a Arc<TcpStream>,
+        peer: &'a str,
+        id: ConnId,
+        ctx: &'a Context,
+    ) -> Result<Option<Session<'a>>, End> {
+        let config = &ctx.config;
+        let fail = |e: io::Error| End::Failed(e.to_string());
+        socket.set_write_timeout(Some(config.write_timeout)).map_err(fail)?;
+        let _ = socket.set_nodelay(true);
+        let deadline = Some(Instant::now() + config.handshake_timeout);
+        let mut handshake = Handshake {
+            socket,
+            peer,
+            reader: BufReader::new(SocketReader { stream: socket.clone(), deadline }),
+            timeout_secs: config.handshake_timeout.as_secs(),
+        };
+        handshake.greet()?;
+        let Some((name, outbox, lanes)) = handshake.join(id, ctx)? else { return Ok(None) };
+        let mut reader = handshake.reader;
+        reader.get_mut().clear_deadline().map_err(fail)?;
+        let writer = outbox::spawn_writer(&name, socket.clone(), lanes)
+            .map_err(|e| End::Failed(format!("cannot start writer thread: {e}")))?;
+        Ok(Some(Session {
+            id,
+            name,
+            ctx,
+            reader,
+            socket,
+            outbox: Some(outbox),
+            writer: Some(writer),
+            stream: None,
+            rate: RateLimit::new(config.chat_rate, config.chat_burst),
+        }))
     }
 
     /// The reader loop: one message, one action, until the client quits or fails.
@@ -259,7 +306,7 @@ impl<'a> Session<'a> {
             let msg = match wire::read_client(&mut self.reader) {
                 Ok(msg) => msg,
                 // Shutdown closes our read side: let the writer deliver the notice.
-                Err(_) if self.shared.registry.is_shutting_down() => return End::ServerStopping,
+                Err(_) if self.ctx.registry.is_shutting_down() => return End::ServerStopping,
                 Err(ReadError::Closed) => return End::Closed,
                 Err(ReadError::Io(e)) => return End::Failed(e.to_string()),
                 Err(ReadError::Wire(e)) => {
@@ -274,7 +321,7 @@ impl<'a> Session<'a> {
                         ErrorCode::RateLimited,
                         format!(
                             "too many messages: at most {} a second; messages are being dropped",
-                            self.shared.config.chat_rate
+                            self.ctx.config.chat_rate
                         ),
                     ),
                     Verdict::Drop { first: false } => {}
@@ -292,8 +339,8 @@ impl<'a> Session<'a> {
                     );
                 }
                 ClientMsg::ListVideos => {
-                    let list = ServerMsg::VideoList(self.shared.rescan().infos());
-                    self.send(list.encode().into());
+                    let list = ServerMsg::VideoList(self.ctx.catalog.rescan().infos());
+                    self.send(list.encode_shared());
                 }
                 ClientMsg::Play { video, mode } => self.play(&video, &mode),
                 ClientMsg::Stop => self.stop_stream(),
@@ -304,23 +351,24 @@ impl<'a> Session<'a> {
     /// Relays an envelope to its recipient with our registered name stamped on it. The
     /// envelope stays opaque: the server has no key to open it.
     fn relay(&self, to: &str, envelope: Vec<u8>) {
-        let Some((to_id, to_name, queue)) = self.shared.registry.lookup(to) else {
+        let Some(recipient) = self.ctx.registry.lookup(to) else {
             self.send_error(ErrorCode::UnknownUser, format!("no user named {to:?} is online"));
             return;
         };
-        let frame: Frame = ServerMsg::Chat { from: self.name.clone(), envelope }.encode().into();
+        let frame = ServerMsg::Chat { from: self.name.clone(), envelope }.encode_shared();
         // Waiting here slows only this sender: it is the backpressure of a flood.
-        match queue.send_timeout(frame, self.shared.config.outbox_timeout) {
+        match recipient.outbox.send(frame, self.ctx.config.outbox_timeout) {
             Ok(()) => {}
-            Err(crossbeam_channel::SendTimeoutError::Timeout(_)) => {
-                self.shared.registry.cut(to_id, "its chat queue stayed full");
+            Err(Undelivered::Full) => {
+                self.ctx.registry.cut(recipient.id, "its chat queue stayed full");
                 self.send_error(
                     ErrorCode::RecipientTooSlow,
-                    format!("{to_name} was too slow to receive and was disconnected"),
+                    format!("{} was too slow to receive and was disconnected", recipient.name),
                 );
             }
-            Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => {
-                self.send_error(ErrorCode::UnknownUser, format!("{to_name} has just left"));
+            Err(Undelivered::Closed) => {
+                let text = format!("{} has just left", recipient.name);
+                self.send_error(ErrorCode::UnknownUser, text);
             }
         }
     }
@@ -329,17 +377,9 @@ impl<'a> Session<'a> {
     /// up in the catalog, never used as a path.
     fn play(&mut self, name: &str, mode: &PlayMode) {
         self.stop_stream();
-        let catalog = self.shared.catalog();
-        let video = match catalog.find(name) {
-            Some(video) => video.clone(),
-            // Perhaps the file was added since the last scan.
-            None => match self.shared.rescan().find(name) {
-                Some(video) => video.clone(),
-                None => {
-                    self.send_error(ErrorCode::UnknownVideo, format!("no video named {name:?}"));
-                    return;
-                }
-            },
+        let Some(video) = self.ctx.catalog.find(name) else {
+            self.send_error(ErrorCode::UnknownVideo, format!("no video named {name:?}"));
+            return;
         };
         let plan = match video.plan(mode) {
             Ok(plan) => plan,
@@ -349,11 +389,11 @@ impl<'a> Session<'a> {
         let config = StreamConfig {
             user: self.name.clone(),
             conn: self.id,
-            registry: self.shared.registry.clone(),
-            lane: outbox.video.clone(),
-            cache: self.shared.frames.clone(),
-            pace: self.shared.config.pace,
-            stall_timeout: self.shared.config.outbox_timeout,
+            registry: self.ctx.registry.clone(),
+            lane: outbox.video().clone(),
+            cache: self.ctx.frames.clone(),
+            pace: self.ctx.config.pace,
+            stall_timeout: self.ctx.config.outbox_timeout,
         };
         match StreamHandle::start(config, video, plan) {
             Ok(handle) => self.stream = Some(handle),
@@ -371,15 +411,15 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn send(&self, frame: Frame) {
+    fn send(&self, frame: EncodedFrame) {
         if let Some(outbox) = &self.outbox {
             // Our own queue: if it stays full we are the slow one, and the writer will fail.
-            let _ = outbox.chat.send_timeout(frame, self.shared.config.outbox_timeout);
+            let _ = outbox.send(frame, self.ctx.config.outbox_timeout);
         }
     }
 
     fn send_error(&self, code: ErrorCode, text: String) {
-        self.send(ServerMsg::Error { code, text }.encode().into());
+        self.send(ServerMsg::Error { code, text }.encode_shared());
     }
 
     /// Lets the writer send what is queued (after a quit, or the error frame that explains a
@@ -396,7 +436,7 @@ impl<'a> Session<'a> {
         }
         self.stop_stream();
         // Leave the registry first (telling everyone), so nobody else holds our chat queue...
-        self.shared.registry.close(self.id);
+        self.ctx.registry.close(self.id);
         // ...then drop our own senders: the writer drains and ends.
         self.outbox = None;
         if let Some(writer) = self.writer.take() {
@@ -405,81 +445,10 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Reads one message during the handshake, answering timeouts and malformed frames with an
-/// error frame before giving up on the connection.
-fn read_handshake_msg(
-    reader: &mut BufReader<SocketReader>,
-    reply: &mut impl FnMut(ServerMsg) -> Result<(), End>,
-    timeout_secs: u64,
-) -> Result<ClientMsg, End> {
-    match wire::read_client(reader) {
-        Ok(msg) => Ok(msg),
-        Err(ReadError::Closed) => Err(End::Closed),
-        Err(ReadError::Io(e))
-            if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) =>
-        {
-            let text = format!("no handshake within {timeout_secs} s");
-            let _ = reply(ServerMsg::Error { code: ErrorCode::Timeout, text: text.clone() });
-            Err(End::Failed(text))
-        }
-        Err(ReadError::Io(e)) => Err(End::Failed(e.to_string())),
-        Err(ReadError::Wire(e)) => {
-            let _ = reply(ServerMsg::Error {
-                code: error_code(&e),
-                text: format!("protocol error: {e}"),
-            });
-            Err(End::Protocol(e.to_string()))
-        }
-    }
-}
-
 fn error_code(e: &WireError) -> ErrorCode {
     match e {
         WireError::UnknownTag(_) => ErrorCode::UnknownTag,
         _ => ErrorCode::Malformed,
-    }
-}
-
-/// The writer thread: drains the client's two queues into its socket, chat first. Flushes
-/// only when both are empty, so a burst goes out in few system calls. Ends when the chat
-/// queue closes (the session is over) or the socket fails (then it cuts the connection, so
-/// the reader ends too).
-fn write_loop(stream: TcpStream, chat: Receiver<Frame>, video: Receiver<Frame>) {
-    let mut video = video;
-    let mut out = BufWriter::with_capacity(8 * 1024, &stream);
-    let result: io::Result<()> = (|| {
-        loop {
-            let frame = match chat.try_recv() {
-                Ok(frame) => frame,
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => match video.try_recv() {
-                    Ok(frame) => frame,
-                    Err(_) => {
-                        out.flush()?;
-                        select! {
-                            recv(chat) -> frame => match frame {
-                                Ok(frame) => frame,
-                                Err(_) => break,
-                            },
-                            recv(video) -> frame => match frame {
-                                Ok(frame) => frame,
-                                Err(_) => {
-                                    // No stream will ever send again: wait on chat alone.
-                                    video = never();
-                                    continue;
-                                }
-                            },
-                        }
-                    }
-                },
-            };
-            out.write_all(&frame)?;
-        }
-        out.flush()
-    })();
-    if let Err(e) = result {
-        debug!("writer for {:?} stopped: {e}", stream.peer_addr());
-        let _ = stream.shutdown(Shutdown::Both);
     }
 }
 

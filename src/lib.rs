@@ -5,23 +5,37 @@
 //! shared registry behind `Arc<Mutex<..>>`, and length-prefixed frames instead of bare strings.
 //!
 //! # Layout
-//! - [`wire`]: messages to bytes and back. Pure; every length bounded before allocating.
+//! Each module has one job, and imports only modules listed above it.
+//! - [`wire`]: messages to bytes and back, and the encoded frame every writer sends. Pure;
+//!   every length bounded before allocating.
 //! - [`keys`]: RSA identities, sealed envelopes (AES-256-GCM + RSA-OAEP + RSA-PSS),
 //!   fingerprints, replay detection. Bytes in, bytes out.
-//! - [`server`]: the listener (accept loop, one thread per client) and the shared registry.
-//! - `handler`: one client's session on the server and its writer thread.
-//! - [`client`]: connect/join/seal/open for programs and tests, and the terminal client.
-//! - [`video`]: the server's OpenCV: catalog, split plan, file reader, JPEG, demo videos.
-//! - [`cache`]: the shared frame cache: each frame decoded and encoded once, for every stream.
-//! - `stream`: one stream on the server, on its own thread.
-//! - [`player`]: the client's stream thread: window or headless, saved frames, summary.
+//! - [`report`]: an error and its causes, shown on one line.
+//! - [`config`]: the server's settings and the command line's defaults.
+//! - [`video`]: the server's videos: `catalog` (the folder, the split plan), `source` (reading
+//!   frames, JPEG), `demo` (the demo and benchmark videos).
+//! - [`outbox`]: one client's two queues (chat, video) and the writer thread that drains them.
+//! - [`registry`]: who is online: connections, members, joins and leaves, name rules.
+//! - `cache`: the shared frame cache: each frame decoded and encoded once, for every stream.
+//! - `stream`: one stream on the server, on its own thread: pacing, stop, end.
+//! - `handler`: one client's session on the server: handshake, join, then one action per
+//!   message.
+//! - [`server`]: only the listener: accept, one thread per client, stop.
+//! - [`client`]: `link` (the connection), `peers` (the directory, sealing, opening), `player`
+//!   (the stream thread), `terminal` (the menu and the `send_chat`/`recv_chat` threads).
 //! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server.
+//!
+//! A chat message goes one way through them: socket → `wire` → `handler` → `registry` (who is
+//! the recipient?) → `outbox` → the recipient's socket.
 pub mod bench;
-pub mod cache;
+mod cache;
 pub mod client;
+pub mod config;
 mod handler;
 pub mod keys;
-pub mod player;
+pub mod outbox;
+pub mod registry;
+pub mod report;
 pub mod server;
 mod stream;
 pub mod video;

@@ -1,22 +1,26 @@
-//! The `chatroom` command: parses the command line (SPEC §3) and dispatches. Errors are printed
-//! once, here, as `chatroom: error: ...`, and become exit code 1.
+//! The `chatroom` command: parses the command line (`chatroom --help`) and dispatches. Errors
+//! are printed once, here, as `chatroom: error: ...` with their causes on the same line, and
+//! become exit code 1. Ctrl-C is turned into a clean server stop here, not in the library.
 
 use clap::{Parser, Subcommand};
+use log::info;
+use std::error::Error;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chatroom::bench;
-use chatroom::client::{self, ClientConfig};
+use chatroom::client::terminal::{self, ClientConfig};
+use chatroom::config::{self, ServerConfig};
 use chatroom::keys;
-use chatroom::server::{self, ServerConfig};
-use chatroom::video;
+use chatroom::report::Chain;
+use chatroom::server::Server;
+use chatroom::video::demo;
 
+/// A terminal chat room with end-to-end encrypted direct messages and video streaming over TCP.
 #[derive(Parser)]
-#[command(
-    version,
-    about = "A terminal chat room with end-to-end encrypted direct messages and video streaming over TCP."
-)]
+#[command(version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,31 +31,33 @@ enum Command {
     /// Run the server: the user directory, the chat relay and the video streams.
     Server {
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:1234")]
+        #[arg(long, default_value = config::DEFAULT_ADDR)]
         bind: String,
         /// Folder of NAME_RESOLUTION.mp4 videos to offer.
-        #[arg(long, default_value = "videos")]
+        #[arg(long, default_value = config::DEFAULT_VIDEOS)]
         videos: PathBuf,
         /// JPEG quality of streamed frames (1-100).
-        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i32).range(1..=100))]
+        #[arg(long, default_value_t = config::DEFAULT_JPEG_QUALITY,
+              value_parser = clap::value_parser!(i32).range(1..=100))]
         jpeg_quality: i32,
         /// Send frames as fast as possible instead of at the video's frame rate.
         #[arg(long)]
         no_pace: bool,
         /// Most connections at once; one more is refused.
-        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        #[arg(long, default_value_t = config::DEFAULT_MAX_CLIENTS,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
         max_clients: u32,
         /// Memory for the shared cache of encoded frames, in MiB.
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = config::DEFAULT_CACHE_MB)]
         cache_mb: usize,
         /// Chat messages a second each client may send (0: no limit, for benchmarks).
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = config::DEFAULT_CHAT_RATE)]
         chat_rate: u32,
     },
     /// Run the terminal client.
     Client {
         /// Server address.
-        #[arg(long, default_value = "127.0.0.1:1234")]
+        #[arg(long, default_value = config::DEFAULT_ADDR)]
         server: String,
         /// User name; prompted for when absent.
         #[arg(long)]
@@ -63,8 +69,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         save_frames: Option<PathBuf>,
         /// RSA key size in bits.
-        #[arg(long, default_value_t = keys::DEFAULT_KEY_BITS as u32,
-              value_parser = clap::value_parser!(u32).range(keys::MIN_KEY_BITS as i64..=keys::MAX_KEY_BITS as i64))]
+        #[arg(long, default_value_t = keys::DEFAULT_KEY_BITS as u32, value_parser = key_bits())]
         key_bits: u32,
         /// Print every frame sent and received (direction, tag, length, first bytes) to stderr.
         #[arg(long)]
@@ -91,7 +96,7 @@ enum BenchCommand {
     /// N clients join; S of them send M messages each to the others. Run the server with
     /// --chat-rate 0 to measure it, not its rate limit.
     Chat {
-        #[arg(long, default_value = "127.0.0.1:1234")]
+        #[arg(long, default_value = config::DEFAULT_ADDR)]
         server: String,
         #[arg(long, default_value_t = 50)]
         clients: usize,
@@ -118,7 +123,7 @@ enum BenchCommand {
     },
     /// N clients stream the same video at once (run the server with --no-pace).
     Stream {
-        #[arg(long, default_value = "127.0.0.1:1234")]
+        #[arg(long, default_value = config::DEFAULT_ADDR)]
         server: String,
         #[arg(long, default_value_t = 1)]
         clients: usize,
@@ -129,19 +134,37 @@ enum BenchCommand {
     },
 }
 
+/// The key sizes `keys` accepts.
+fn key_bits() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(keys::MIN_KEY_BITS as i64..=keys::MAX_KEY_BITS as i64)
+}
+
+/// What `main` was doing when an error happened; the error itself is its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}")]
+struct Failed {
+    doing: String,
+    #[source]
+    source: Box<dyn Error + Send + Sync>,
+}
+
+fn failed(doing: String) -> impl FnOnce(std::io::Error) -> Failed {
+    move |e| Failed { doing, source: Box::new(e) }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("chatroom: error: {e}");
+            eprintln!("chatroom: error: {}", Chain(&*e));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
         Command::Server {
             bind,
@@ -152,9 +175,6 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             cache_mb,
             chat_rate,
         } => {
-            let listener =
-                TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
-            println!("Server listening on {}", listener.local_addr()?);
             let config = ServerConfig {
                 max_clients: max_clients as usize,
                 videos,
@@ -165,19 +185,45 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 chat_burst: chat_rate.max(1),
                 ..ServerConfig::default()
             };
-            server::run(listener, config)?;
+            serve(&bind, config)
         }
         Command::Client { server, name, headless, save_frames, key_bits, trace } => {
-            client::run(ClientConfig {
-                server,
-                name,
-                headless,
-                save_frames,
-                key_bits: key_bits as usize,
-                trace,
-            })?;
+            let key_bits = key_bits as usize;
+            let config = ClientConfig { server, name, headless, save_frames, key_bits, trace };
+            Ok(terminal::run(config)?)
         }
-        Command::Bench(BenchCommand::Chat {
+        Command::Bench(command) => run_bench(command),
+        Command::MakeVideos { dir, bench, frames } => {
+            let written = if bench {
+                demo::make_bench_video(&dir, frames)?
+            } else {
+                demo::make_demo_videos(&dir)?
+            };
+            for path in written {
+                let size = std::fs::metadata(&path)?.len();
+                println!("wrote {} ({} KB)", path.display(), size.div_ceil(1024));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs a server until Ctrl-C (or SIGTERM): it tells the clients, then returns once every
+/// thread has ended.
+fn serve(bind: &str, config: ServerConfig) -> Result<(), Box<dyn Error>> {
+    let listener = TcpListener::bind(bind).map_err(failed(format!("cannot listen on {bind}")))?;
+    println!("Server listening on {}", listener.local_addr()?);
+    let server = Server::spawn(listener, config)?;
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop())?;
+    server.wait();
+    info!("server stopped");
+    Ok(())
+}
+
+fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
+    match command {
+        BenchCommand::Chat {
             server,
             clients,
             messages,
@@ -187,12 +233,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             key_bits,
             hold,
             json,
-        }) => {
+        } => {
             let mode =
                 if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
-            let wait = std::time::Duration::from_secs(10);
-            let hold = std::time::Duration::try_from_secs_f64(hold)
-                .map_err(|e| format!("--hold {hold}: {e}"))?;
+            let wait = Duration::from_secs(10);
+            let hold = Duration::try_from_secs_f64(hold)
+                .map_err(|e| Failed { doing: format!("--hold {hold}"), source: Box::new(e) })?;
             let bench = bench::ChatBench {
                 server,
                 clients,
@@ -207,20 +253,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let report = bench::chat(&bench)?;
             println!("{}", if json { report.json() } else { report.text() });
         }
-        Command::Bench(BenchCommand::Stream { server, clients, video, json }) => {
+        BenchCommand::Stream { server, clients, video, json } => {
             let report = bench::stream(&bench::StreamBench { server, clients, video })?;
             println!("{}", if json { report.json() } else { report.text() });
-        }
-        Command::MakeVideos { dir, bench, frames } => {
-            let written = if bench {
-                video::make_bench_video(&dir, frames)?
-            } else {
-                video::make_demo_videos(&dir)?
-            };
-            for path in written {
-                let size = std::fs::metadata(&path)?.len();
-                println!("wrote {} ({} KB)", path.display(), size.div_ceil(1024));
-            }
         }
     }
     Ok(())

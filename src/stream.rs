@@ -11,19 +11,21 @@ use log::{info, warn};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::cache::FrameCache;
-use crate::server::{ConnId, Frame, Registry};
-use crate::video::Video;
-use crate::wire::{EndReason, Segment, ServerMsg};
+use crate::cache::{FrameCache, Source};
+use crate::registry::{ConnId, Registry};
+use crate::report::Chain;
+use crate::video::catalog::Video;
+use crate::wire::{EncodedFrame, EndReason, Segment, ServerMsg};
 
 /// What a stream needs from its session.
 pub(crate) struct StreamConfig {
     /// The user, for thread names and log lines.
     pub user: String,
+    /// The client's connection, to cut it if it stops reading.
     pub conn: ConnId,
     pub registry: Registry,
     /// The client's video lane.
-    pub lane: Sender<Frame>,
+    pub lane: Sender<EncodedFrame>,
     pub cache: FrameCache,
     pub pace: bool,
     /// How long a frame may wait for room in the lane before the client is cut off.
@@ -45,7 +47,7 @@ impl StreamHandle {
         let (stop, stopped) = bounded(1);
         let thread = thread::Builder::new()
             .name(format!("stream-{}", config.user))
-            .spawn(move || run(config, video, plan, stopped))?;
+            .spawn(move || Stream { config, video, plan, stopped, sent: 0 }.run())?;
         Ok(StreamHandle { stop, thread })
     }
 
@@ -63,108 +65,132 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 /// needs a seek, a few hundred milliseconds at 720p, done meanwhile on the other core.
 const PREFETCH_LEAD: u32 = 48;
 
-fn run(config: StreamConfig, video: Video, plan: Vec<Segment>, stopped: Receiver<()>) {
-    let name = video.name.clone();
-    let total: u32 = plan.iter().map(|s| s.frames).sum();
-    let start_msg = ServerMsg::StreamStart {
-        video: name.clone(),
-        frames: total,
-        fps: video.fps as f32,
-        plan: plan.clone(),
-    };
-    info!("{} started {name} ({total} frames, {})", config.user, Segment::describe(&plan));
-    let fps = video.fps;
-    let mut sent = 0u32;
+/// One stream, on its thread.
+struct Stream {
+    config: StreamConfig,
+    video: Video,
+    plan: Vec<Segment>,
+    stopped: Receiver<()>,
+    /// Frames put in the lane so far.
+    sent: u32,
+}
 
-    let outcome = (|| {
-        if !offer(&config, &stopped, start_msg.encode().into())? {
-            return Ok(EndReason::Stopped);
+/// Why sending stopped early.
+enum Halt {
+    /// The stream is over, for this reason: the end frame tells the client.
+    End(EndReason),
+    /// The client left or stalled: no end frame.
+    ClientGone,
+}
+
+impl Stream {
+    fn run(mut self) {
+        let (user, name) = (self.config.user.clone(), self.video.name.clone());
+        let total: u32 = self.plan.iter().map(|s| s.frames).sum();
+        info!("{user} started {name} ({total} frames, {})", Segment::describe(&self.plan));
+        let reason = match self.play(total) {
+            Ok(()) => EndReason::Complete,
+            Err(Halt::End(reason)) => reason,
+            Err(Halt::ClientGone) => {
+                info!("{user}'s stream of {name} ended: client gone after {} frames", self.sent);
+                return;
+            }
+        };
+        let sent = self.sent;
+        let end = ServerMsg::StreamEnd { sent, reason }.encode_shared();
+        if self.config.lane.send_timeout(end, self.config.stall_timeout).is_err() {
+            info!(
+                "{user}'s stream of {name} ended ({reason}, {sent} frames); \
+                 the client did not take the end"
+            );
+        } else {
+            info!("{user}'s stream of {name} ended: {reason}, {sent} frames");
         }
+    }
+
+    /// Announces the stream, then sends every frame of the plan, in order.
+    fn play(&mut self, total: u32) -> Result<(), Halt> {
+        let fps = self.video.fps;
+        let start = ServerMsg::StreamStart {
+            video: self.video.name.clone(),
+            frames: total,
+            fps: fps as f32,
+            plan: self.plan.clone(),
+        };
+        self.offer(start.encode_shared())?;
         let began = Instant::now();
-        let sources: Vec<_> =
-            plan.iter().filter_map(|seg| video.file(&seg.label)).map(FrameCache::source).collect();
-        if sources.len() != plan.len() {
-            return Ok(EndReason::Error);
+        let sources: Vec<Source> = (self.plan.iter())
+            .filter_map(|seg| self.video.file(&seg.label))
+            .map(FrameCache::source)
+            .collect();
+        if sources.len() != self.plan.len() {
+            return Err(Halt::End(EndReason::Error));
         }
         // Paced, the lead is at most 2 s of video: a prefetched producer that nobody asks
         // anything of for 5 s gives up (see cache.rs).
-        let lead = if config.pace {
-            PREFETCH_LEAD.min((fps * 2.0).ceil() as u32).max(1)
-        } else {
-            PREFETCH_LEAD
+        let lead = match self.config.pace {
+            true => PREFETCH_LEAD.min((fps * 2.0).ceil() as u32).max(1),
+            false => PREFETCH_LEAD,
         };
-        for (k, (seg, source)) in plan.iter().zip(&sources).enumerate() {
+        for (k, seg) in self.plan.clone().iter().enumerate() {
             let end = seg.start + seg.frames;
             let prefetch_at = end.saturating_sub(lead).max(seg.start);
             for index in seg.start..end {
-                if let (true, Some(next)) = (index == prefetch_at, plan.get(k + 1)) {
-                    // Ignored if it fails: the stream starts the producer itself when it gets there.
-                    let _ = config.cache.prefetch(
-                        &sources[k + 1],
-                        next.start,
-                        next.start + next.frames,
-                    );
+                if let (true, Some(next)) = (index == prefetch_at, self.plan.get(k + 1)) {
+                    // Ignored if it fails: the stream starts the producer itself when it gets
+                    // there.
+                    let next_end = next.start + next.frames;
+                    let _ = self.config.cache.prefetch(&sources[k + 1], next.start, next_end);
                 }
-                let frame = loop {
-                    match config.cache.fetch(source, index, end, STOP_CHECK) {
-                        Ok(Some(frame)) => break frame,
-                        Ok(None) if stopped.try_recv().is_ok() => return Ok(EndReason::Stopped),
-                        Ok(None) => continue,
-                        Err(e) => {
-                            warn!("{}'s stream of {name} failed: {e}", config.user);
-                            return Ok(EndReason::Error);
-                        }
-                    }
-                };
-                if config.pace {
+                let frame = self.fetch(&sources[k], index, end)?;
+                if self.config.pace {
                     // Frame t is due t/fps after the start; waiting on the stop channel instead
                     // of sleeping makes a stop take effect at once.
-                    let due = began + Duration::from_secs_f64(sent as f64 / fps);
-                    if stopped.recv_deadline(due).is_ok() {
-                        return Ok(EndReason::Stopped);
+                    let due = began + Duration::from_secs_f64(self.sent as f64 / fps);
+                    if self.stopped.recv_deadline(due).is_ok() {
+                        return Err(Halt::End(EndReason::Stopped));
                     }
                 }
-                if !offer(&config, &stopped, frame)? {
-                    return Ok(EndReason::Stopped);
-                }
-                sent += 1;
+                self.offer(frame)?;
+                self.sent += 1;
             }
         }
-        Ok(EndReason::Complete)
-    })();
+        Ok(())
+    }
 
-    match outcome {
-        Ok(reason) => {
-            let end: Frame = ServerMsg::StreamEnd { sent, reason }.encode().into();
-            if config.lane.send_timeout(end, config.stall_timeout).is_err() {
-                info!(
-                    "{}'s stream of {name} ended ({reason}, {sent} frames); the client did not take the end",
-                    config.user
-                );
-            } else {
-                info!("{}'s stream of {name} ended: {reason}, {sent} frames", config.user);
+    /// Frame `index` from the cache, checking for a stop while it is being made.
+    fn fetch(&self, source: &Source, index: u32, end: u32) -> Result<EncodedFrame, Halt> {
+        loop {
+            match self.config.cache.fetch(source, index, end, STOP_CHECK) {
+                Ok(Some(frame)) => return Ok(frame),
+                Ok(None) if self.stopped.try_recv().is_ok() => {
+                    return Err(Halt::End(EndReason::Stopped));
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(
+                        "{}'s stream of {} failed: {}",
+                        self.config.user,
+                        self.video.name,
+                        Chain(&e)
+                    );
+                    return Err(Halt::End(EndReason::Error));
+                }
             }
-        }
-        Err(ClientGone) => {
-            info!("{}'s stream of {name} ended: client gone after {sent} frames", config.user)
         }
     }
-}
 
-/// The client left or stalled: the stream ends without an end frame.
-struct ClientGone;
-
-/// Puts a frame in the video lane, waiting for room. `Ok(false)` if a stop came first.
-fn offer(config: &StreamConfig, stopped: &Receiver<()>, frame: Frame) -> Result<bool, ClientGone> {
-    select! {
-        send(config.lane, frame) -> sent => match sent {
-            Ok(()) => Ok(true),
-            Err(_) => Err(ClientGone),
-        },
-        recv(stopped) -> _ => Ok(false),
-        default(config.stall_timeout) => {
-            config.registry.cut(config.conn, "it stopped reading its stream");
-            Err(ClientGone)
-        },
+    /// Puts a frame in the video lane, waiting for room, unless a stop comes first. A client
+    /// whose lane stays full past the stall timeout is cut off.
+    fn offer(&self, frame: EncodedFrame) -> Result<(), Halt> {
+        let config = &self.config;
+        select! {
+            send(config.lane, frame) -> sent => sent.map_err(|_| Halt::ClientGone),
+            recv(self.stopped) -> _ => Err(Halt::End(EndReason::Stopped)),
+            default(config.stall_timeout) => {
+                config.registry.cut(config.conn, "it stopped reading its stream");
+                Err(Halt::ClientGone)
+            },
+        }
     }
 }

@@ -16,7 +16,8 @@
 
 use byteorder::{BigEndian, ByteOrder, ReadBytesExt, WriteBytesExt};
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+use std::sync::Arc;
 
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
@@ -46,6 +47,19 @@ pub const MAX_LABEL: usize = 16;
 /// The most videos, and resolutions per video, one list frame may carry.
 pub const MAX_VIDEOS: usize = 4096;
 pub const MAX_RESOLUTIONS: usize = 64;
+
+/// A whole frame, header included, encoded once and shared by every queue it is put in: a
+/// broadcast is encoded once, not once per client, and a video frame once for every viewer.
+/// Writers send its bytes as they are.
+pub type EncodedFrame = Arc<[u8]>;
+
+/// The `URIF` frame of `users`, in the order given. The registry hands out the directory as a
+/// list of shared users, so only the client who needs the bytes pays for making them.
+pub fn encode_directory(users: &[Arc<User>]) -> EncodedFrame {
+    let mut w = FrameWriter::new(Tag::DIRECTORY);
+    w.users(users.iter().map(|u| &**u));
+    w.finish().into()
+}
 
 /// A frame's four-byte ASCII tag. The original's tags are kept where the meaning is the same.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -411,6 +425,11 @@ impl ServerMsg {
         }
     }
 
+    /// The whole frame, ready to be shared by several queues.
+    pub fn encode_shared(&self) -> EncodedFrame {
+        self.encode().into()
+    }
+
     /// The whole frame: header and payload.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = FrameWriter::new(self.tag());
@@ -420,12 +439,7 @@ impl ServerMsg {
                 w.u16(*version);
             }
             ServerMsg::Welcome { name } | ServerMsg::Left { name } => w.str8(name),
-            ServerMsg::Directory(users) => {
-                w.u32(users.len() as u32);
-                for user in users {
-                    w.user(user);
-                }
-            }
+            ServerMsg::Directory(users) => w.users(users.iter()),
             ServerMsg::Joined(user) => w.user(user),
             ServerMsg::Chat { from, envelope } => {
                 w.str8(from);
@@ -667,11 +681,6 @@ pub fn read_server(r: &mut impl Read) -> Result<ServerMsg, ReadError> {
     Ok(ServerMsg::decode(tag, &payload)?)
 }
 
-/// Writes a whole frame. Callers flush when they have nothing more queued.
-pub fn write_frame(w: &mut impl Write, frame: &[u8]) -> io::Result<()> {
-    w.write_all(frame)
-}
-
 /// Builds a frame: reserves the header, appends fields, then fills in the length.
 /// Callers keep every field within its bound (the constants above); encoding does not
 /// re-check them, decoding does.
@@ -727,6 +736,13 @@ impl FrameWriter {
         debug_assert!(bytes.len() <= u16::MAX as usize);
         self.u16(bytes.len() as u16);
         self.raw(bytes);
+    }
+    /// A `u32` count, then each user.
+    fn users<'a>(&mut self, users: impl ExactSizeIterator<Item = &'a User>) {
+        self.u32(users.len() as u32);
+        for user in users {
+            self.user(user);
+        }
     }
     fn user(&mut self, user: &User) {
         self.str8(&user.name);

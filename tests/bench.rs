@@ -4,7 +4,7 @@
 mod common;
 
 use chatroom::bench::{self, ChatBench, ChatMode, StreamBench};
-use chatroom::server::ServerConfig;
+use chatroom::config::ServerConfig;
 
 #[test]
 fn bench_chat_counts_every_message_in_both_modes() {

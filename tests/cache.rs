@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use std::thread;
 
-use chatroom::server::ServerConfig;
-use chatroom::video::{decode_jpeg, read_demo_index};
+use chatroom::config::ServerConfig;
+use chatroom::video::{demo::read_demo_index, source::decode_jpeg};
 use chatroom::wire::{ClientMsg, EndReason, PlayMode};
 use opencv::prelude::*;
 

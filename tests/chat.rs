@@ -10,9 +10,9 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chatroom::client::DropReason;
+use chatroom::client::peers::DropReason;
+use chatroom::config::ServerConfig;
 use chatroom::keys::KeyError;
-use chatroom::server::ServerConfig;
 use chatroom::wire::{self, ClientMsg, ErrorCode, ServerMsg, User};
 
 #[test]
@@ -48,9 +48,9 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
 
     let id = identity(1);
     let (mut reader, writer) =
-        chatroom::client::connect(&server.local_addr().to_string(), false).unwrap();
+        chatroom::client::link::connect(&server.local_addr().to_string(), false).unwrap();
     for taken in ["alice", "ALICE", "Alice"] {
-        match chatroom::client::join(&mut reader, &writer, taken, &id) {
+        match chatroom::client::link::join(&mut reader, &writer, taken, &id) {
             Err(chatroom::client::ClientError::Refused { code, text }) => {
                 assert_eq!(code, ErrorCode::NameTaken);
                 assert!(text.contains("taken"), "{text}");
@@ -63,7 +63,7 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
         ("a b", ErrorCode::NameInvalid),
         ("", ErrorCode::NameInvalid),
     ] {
-        match chatroom::client::join(&mut reader, &writer, bad, &id) {
+        match chatroom::client::link::join(&mut reader, &writer, bad, &id) {
             Err(chatroom::client::ClientError::Refused { code: got, .. }) => {
                 assert_eq!(got, code, "{bad:?}")
             }
@@ -71,7 +71,7 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
         }
     }
     // Same connection, a free name: accepted.
-    let joined = chatroom::client::join(&mut reader, &writer, "alice2", &id).unwrap();
+    let joined = chatroom::client::link::join(&mut reader, &writer, "alice2", &id).unwrap();
     assert_eq!(joined.name, "alice2");
     assert_eq!(joined.directory.len(), 2);
     server.shutdown();
@@ -270,8 +270,9 @@ fn a_directory_of_200_users_arrives_whole() {
     let mut clients = Vec::new();
     for i in 0..199 {
         let id = identity(i);
-        let (mut reader, writer) = chatroom::client::connect(&addr.to_string(), false).unwrap();
-        chatroom::client::join(&mut reader, &writer, &format!("user{i:03}"), &id).unwrap();
+        let (mut reader, writer) =
+            chatroom::client::link::connect(&addr.to_string(), false).unwrap();
+        chatroom::client::link::join(&mut reader, &writer, &format!("user{i:03}"), &id).unwrap();
         clients.push((reader, writer));
     }
     let last = TestClient::join(addr, "last", 0);
@@ -412,7 +413,7 @@ fn past_max_clients_a_connection_is_refused_clearly() {
         Some(ServerMsg::Error { code: ErrorCode::ServerFull, .. }) => {}
         other => panic!("expected ServerFull, got {other:?}"),
     }
-    match chatroom::client::connect(&addr.to_string(), false) {
+    match chatroom::client::link::connect(&addr.to_string(), false) {
         Err(chatroom::client::ClientError::Handshake(text)) => {
             assert!(text.contains("full"), "{text}")
         }

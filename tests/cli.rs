@@ -233,7 +233,7 @@ fn videos_dir(fps: f64, frames: u32) -> std::path::PathBuf {
 
 #[test]
 fn a_headless_client_streams_and_saves_every_frame_by_index_and_label() {
-    use chatroom::video::{decode_jpeg, read_demo_index};
+    use chatroom::video::{demo::read_demo_index, source::decode_jpeg};
     use opencv::prelude::*;
     let videos = videos_dir(25.0, 31);
     let (_server, addr) = server(&["--videos", videos.to_str().unwrap(), "--no-pace"]);
@@ -327,7 +327,7 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
         .status()
         .unwrap();
     assert!(status.success());
-    let (catalog, warnings) = chatroom::video::scan(&dir).unwrap();
+    let (catalog, warnings) = chatroom::video::catalog::scan(&dir).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     let bench = catalog.find("bench").expect("a video named bench");
     let sizes: Vec<(&str, u32, u32, u32)> =
@@ -338,7 +338,7 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
         let bytes = std::fs::read(&file.path).unwrap();
         assert!(bytes.windows(4).any(|w| w == b"avc1"), "{} is not H.264", file.path.display());
         // The texture leaves the frame index readable.
-        let mut reader = chatroom::video::FileReader::open(&file.path, 7).unwrap();
-        assert_eq!(chatroom::video::read_demo_index(&reader.read().unwrap()).unwrap(), 7);
+        let mut reader = chatroom::video::source::FileReader::open(&file.path, 7).unwrap();
+        assert_eq!(chatroom::video::demo::read_demo_index(&reader.read().unwrap()).unwrap(), 7);
     }
 }

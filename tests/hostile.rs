@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chatroom::client::DropReason;
+use chatroom::client::peers::DropReason;
+use chatroom::config::ServerConfig;
 use chatroom::keys::KeyError;
-use chatroom::server::ServerConfig;
 use chatroom::wire::{self, ClientMsg, EndReason, ErrorCode, PlayMode, ServerMsg};
 
 /// Resident memory of this process (the server runs inside it), in KiB.
@@ -313,7 +313,7 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     server.shutdown();
 }
 
-fn any_member(server: &chatroom::server::ServerHandle, name: &str) -> bool {
+fn any_member(server: &chatroom::server::Server, name: &str) -> bool {
     server.registry().lookup(name).is_some()
 }
 

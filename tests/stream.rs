@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-use chatroom::server::ServerConfig;
-use chatroom::video::{self, decode_jpeg, read_demo_index};
+use chatroom::config::ServerConfig;
+use chatroom::video::{self, demo::read_demo_index, source::decode_jpeg};
 use chatroom::wire::{ClientMsg, EndReason, ErrorCode, PlayMode, Segment, ServerMsg};
 use opencv::prelude::*;
 
@@ -21,7 +21,7 @@ fn three_resolutions(fps: f64, frames: u32) -> std::path::PathBuf {
     dir
 }
 
-fn server_for(dir: &std::path::Path, pace: bool) -> chatroom::server::ServerHandle {
+fn server_for(dir: &std::path::Path, pace: bool) -> chatroom::server::Server {
     start_server(ServerConfig { videos: dir.to_owned(), pace, ..ServerConfig::default() })
 }
 
@@ -277,7 +277,7 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
     std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
     std::fs::write(dir.join("demo.mp4"), b"no label").unwrap();
 
-    let (catalog, warnings) = video::scan(&dir).unwrap();
+    let (catalog, warnings) = video::catalog::scan(&dir).unwrap();
     let names: Vec<&str> = catalog.videos.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["alpha", "my_trip"]);
     let labels: Vec<&str> = catalog.videos[1].files.iter().map(|f| f.label.as_str()).collect();
@@ -301,7 +301,7 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
         real,
         [("72p".into(), 128, 72), ("108p".into(), 192, 108), ("1080p".into(), 160, 90)]
     );
-    let lines = chatroom::client::video_lines(&list);
+    let lines = chatroom::client::terminal::video_lines(&list);
     assert_eq!(
         lines[1],
         "  2. my_trip  [72p, 108p, 1080p (really 160x90)]  12 frames, 1.2 s at 10 fps"
@@ -323,7 +323,7 @@ fn resolutions_of_different_lengths_play_the_shortest_timeline() {
     let dir = temp_dir("lengths");
     write_video(&dir, "uneven", "144p", (256, 144), 10.0, 20);
     write_video(&dir, "uneven", "240p", (426, 240), 10.0, 14);
-    let (catalog, warnings) = video::scan(&dir).unwrap();
+    let (catalog, warnings) = video::catalog::scan(&dir).unwrap();
     assert_eq!(catalog.videos[0].frames, 14);
     assert!(warnings.iter().any(|w| w.contains("different lengths")), "{warnings:?}");
     let server = server_for(&dir, false);
@@ -342,9 +342,9 @@ fn resolutions_of_different_lengths_play_the_shortest_timeline() {
 
 #[test]
 fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
-    use chatroom::client::{VideoChoice, parse_video_choice};
+    use chatroom::client::terminal::{VideoChoice, parse_video_choice};
     let dir = three_resolutions(25.0, 3);
-    let (catalog, _) = video::scan(&dir).unwrap();
+    let (catalog, _) = video::catalog::scan(&dir).unwrap();
     let list = catalog.infos();
     let play = |mode| VideoChoice::Play { video: "clip".into(), mode };
     assert_eq!(parse_video_choice("1", &list), play(PlayMode::Split));

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
-use chatroom::server::ServerConfig;
+use chatroom::config::ServerConfig;
 use opencv::core::Vec3b;
 use opencv::imgcodecs;
 use opencv::prelude::*;

@@ -7,18 +7,20 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use chatroom::client::{self, Directory, Joined, LinkReader, LinkWriter, Opener, Sealer};
+use chatroom::client::link::{self, Joined, LinkReader, LinkWriter};
+use chatroom::client::peers::{self, Directory, Opener, Sealer};
+use chatroom::config::ServerConfig;
 use chatroom::keys::{Identity, MIN_KEY_BITS};
-use chatroom::server::{self, ServerConfig, ServerHandle};
+use chatroom::server::Server;
 use chatroom::wire::{self, ClientMsg, ServerMsg};
 
 /// Starts a server on a free port.
-pub fn start_server(config: ServerConfig) -> ServerHandle {
+pub fn start_server(config: ServerConfig) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    server::spawn(listener, config).unwrap()
+    Server::spawn(listener, config).unwrap()
 }
 
-pub fn default_server() -> ServerHandle {
+pub fn default_server() -> Server {
     start_server(ServerConfig::default())
 }
 
@@ -47,9 +49,8 @@ pub struct TestClient {
 impl TestClient {
     pub fn join(addr: SocketAddr, name: &str, key: usize) -> TestClient {
         let identity = identity(key);
-        let (mut reader, writer) = client::connect(&addr.to_string(), false).unwrap();
-        let Joined { name, directory } =
-            client::join(&mut reader, &writer, name, &identity).unwrap();
+        let (mut reader, writer) = link::connect(&addr.to_string(), false).unwrap();
+        let Joined { name, directory } = link::join(&mut reader, &writer, name, &identity).unwrap();
         TestClient {
             sealer: Sealer::new(identity.clone(), &name),
             opener: Opener::new(identity.clone(), &name),
@@ -94,7 +95,7 @@ impl TestClient {
     }
 
     /// Skips directory events until a chat arrives; returns (sender, opened text or error).
-    pub fn next_chat(&mut self) -> (String, Result<String, client::DropReason>) {
+    pub fn next_chat(&mut self) -> (String, Result<String, peers::DropReason>) {
         loop {
             match self.recv() {
                 ServerMsg::Chat { from, envelope } => {
@@ -254,14 +255,14 @@ pub fn write_video(
     frames: u32,
 ) {
     let path = dir.join(format!("{name}_{label}.mp4"));
-    chatroom::video::write_demo_video(
+    chatroom::video::demo::write_demo_video(
         &path,
         name,
         label,
         size,
         fps,
         frames,
-        chatroom::video::Codec::Mpeg4,
+        chatroom::video::demo::Codec::Mpeg4,
         false,
     )
     .unwrap();

@@ -10,8 +10,10 @@ use opencv::{highgui, imgproc};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::client::LinkWriter;
-use crate::video;
+use super::link::LinkWriter;
+use crate::report::Chain;
+use crate::video::VideoError;
+use crate::video::source::{decode_jpeg, quiet_opencv_logs};
 use crate::wire::{ClientMsg, EndReason, Segment, ServerMsg};
 
 /// Every frame is shown at this size, whatever its resolution, so a resolution switch does
@@ -90,8 +92,8 @@ impl Window {
 
     /// Shows one frame with its label and the measured frame rate drawn on. True if the user
     /// pressed `q` or closed the window.
-    fn show(&mut self, jpeg: &[u8], label: &str, fps: f64) -> Result<bool, video::VideoError> {
-        let image = video::decode_jpeg(jpeg)?;
+    fn show(&mut self, jpeg: &[u8], label: &str, fps: f64) -> Result<bool, VideoError> {
+        let image = decode_jpeg(jpeg)?;
         imgproc::resize(
             &image,
             &mut self.scaled,
@@ -147,7 +149,7 @@ struct Playing {
 /// Runs the `stream` thread until the connection ends (its channel closes). `notify` hears
 /// when each stream starts and ends.
 pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), config: PlayerConfig) {
-    video::quiet_opencv_logs();
+    quiet_opencv_logs();
     let mut playing: Option<Playing> = None;
     let mut warned_save = false;
     for msg in frames {
@@ -250,7 +252,7 @@ fn show(
                 let _ = config.writer.send(&ClientMsg::Stop);
             }
             Ok(_) => {}
-            Err(e) => println!("Cannot show frame {index}: {e}"),
+            Err(e) => println!("Cannot show frame {index}: {}", Chain(&e)),
         }
     } else if now.duration_since(p.last_progress) >= PROGRESS_EVERY {
         p.last_progress = now;

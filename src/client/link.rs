@@ -1,0 +1,167 @@
+//! The connection to the server: connect and handshake, join, and the two halves that the
+//! client's threads share: a [`LinkReader`] for the one thread that reads, and a cheap-to-clone
+//! [`LinkWriter`] for every thread that sends. `--trace` prints every frame here, in both
+//! directions.
+
+use std::io::{self, BufReader, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::ClientError;
+use crate::keys::Identity;
+use crate::wire::{self, ClientMsg, ReadError, ServerMsg, Tag, User};
+
+/// How long the client waits for the server's handshake and join replies.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one write may block: a server that stops reading cannot hang the client (even
+/// its quit) for longer.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Prints a frame to stderr when tracing: direction, tag, length and the first bytes in hex.
+fn trace(direction: &str, tag: Tag, payload: &[u8]) {
+    let head: Vec<String> = payload.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let more = if payload.len() > 16 { " ..." } else { "" };
+    eprintln!("[trace] {direction} {tag} {:>7} bytes  {}{more}", payload.len(), head.join(" "));
+}
+
+/// The receiving half of a connection to the server.
+pub struct LinkReader {
+    inner: BufReader<TcpStream>,
+    trace: bool,
+}
+
+impl LinkReader {
+    /// Reads the next message from the server (blocking).
+    pub fn recv(&mut self) -> Result<ServerMsg, ReadError> {
+        let (tag, payload) = wire::read_frame(&mut self.inner, wire::FROM_SERVER)?;
+        if self.trace {
+            trace("<-", tag, &payload);
+        }
+        Ok(ServerMsg::decode(tag, &payload)?)
+    }
+
+    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.get_ref().set_read_timeout(timeout)
+    }
+
+    /// The socket, to set a read timeout or shut it down.
+    pub fn stream(&self) -> &TcpStream {
+        self.inner.get_ref()
+    }
+}
+
+/// The sending half of a connection; cheap to clone, and safe to use from several threads
+/// (each frame is written whole under a lock, so frames never interleave).
+#[derive(Clone)]
+pub struct LinkWriter {
+    socket: Arc<TcpStream>,
+    /// Held while one frame is written. Writes time out, and `shutdown` does not take it, so
+    /// nobody waits on it for long.
+    writing: Arc<Mutex<()>>,
+    trace: bool,
+}
+
+impl LinkWriter {
+    pub fn send(&self, msg: &ClientMsg) -> io::Result<()> {
+        self.send_frame(&msg.encode())
+    }
+
+    /// Sends an already encoded frame (the benchmarks pre-build theirs).
+    pub fn send_frame(&self, frame: &[u8]) -> io::Result<()> {
+        if self.trace && frame.len() >= wire::HEADER_LEN {
+            trace("->", Tag(frame[..4].try_into().expect("4 bytes")), &frame[wire::HEADER_LEN..]);
+        }
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let result = (&*self.socket).write_all(frame);
+        if result.is_err() {
+            // Part of a frame may have gone: nothing sent after it could be read right.
+            self.shutdown();
+        }
+        result
+    }
+
+    /// Closes the connection both ways (used to simulate a crash, and on exit). Ends a write
+    /// blocked in another thread at once.
+    pub fn shutdown(&self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+/// Connects and does the handshake. `trace` prints every frame to stderr.
+pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), ClientError> {
+    let connect_err = |source| ClientError::Connect { addr: addr.to_owned(), source };
+    let addrs: Vec<_> = addr.to_socket_addrs().map_err(connect_err)?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    let mut stream = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, REPLY_TIMEOUT) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let stream = stream.ok_or_else(|| connect_err(last))?;
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let mut reader = LinkReader { inner: BufReader::new(stream.try_clone()?), trace };
+    let writer = LinkWriter { socket: Arc::new(stream), writing: Arc::new(Mutex::new(())), trace };
+
+    reader.set_timeout(Some(REPLY_TIMEOUT))?;
+    writer.send(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
+    match reader.recv() {
+        Ok(ServerMsg::Hello { magic, version })
+            if magic == wire::MAGIC && version == wire::VERSION => {}
+        Ok(ServerMsg::Hello { version, .. }) => {
+            return Err(ClientError::Handshake(format!(
+                "protocol version mismatch: client speaks {}, server {version}",
+                wire::VERSION
+            )));
+        }
+        Ok(ServerMsg::Error { text, .. }) => return Err(ClientError::Handshake(text)),
+        Ok(other) => {
+            return Err(ClientError::Handshake(format!("unexpected {} frame", other.tag())));
+        }
+        Err(ReadError::Wire(e)) => {
+            return Err(ClientError::Handshake(format!(
+                "this does not look like a chatroom server ({e})"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    reader.set_timeout(None)?;
+    Ok((reader, writer))
+}
+
+/// A successful join: the name as registered, and everyone online (ourselves included).
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub name: String,
+    pub directory: Vec<User>,
+}
+
+/// Registers `name` with our public key. A refusal (name taken, invalid...) is
+/// `ClientError::Refused`, and the same connection may try again with another name.
+pub fn join(
+    reader: &mut LinkReader,
+    writer: &LinkWriter,
+    name: &str,
+    identity: &Identity,
+) -> Result<Joined, ClientError> {
+    writer.send(&ClientMsg::Join { name: name.to_owned(), key: identity.public_der().to_vec() })?;
+    reader.set_timeout(Some(REPLY_TIMEOUT))?;
+    let result = (|| match reader.recv()? {
+        ServerMsg::Welcome { name } => match reader.recv()? {
+            ServerMsg::Directory(directory) => Ok(Joined { name, directory }),
+            other => {
+                Err(ClientError::Handshake(format!("expected the directory, got {}", other.tag())))
+            }
+        },
+        ServerMsg::Error { code, text } => Err(ClientError::Refused { code, text }),
+        other => Err(ClientError::Handshake(format!("unexpected {} frame", other.tag()))),
+    })();
+    reader.set_timeout(None)?;
+    result
+}

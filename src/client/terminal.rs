@@ -1,0 +1,570 @@
+//! The terminal client: the original's flow (name, home menu, chat, stream, quit) over the
+//! framed protocol, with a `send_chat` thread reading the terminal and a `recv_chat` thread
+//! reading the server, so incoming messages print at any time. The `stream` thread is in
+//! `player.rs`. A session ends through `process::exit`.
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use super::ClientError;
+use super::link::{Joined, LinkReader, LinkWriter, REPLY_TIMEOUT, connect, join};
+use super::peers::{Directory, Opener, Sealer};
+use super::player::{self, PlayerConfig, StreamEvent};
+use crate::keys::{Identity, KeyError};
+use crate::report::Chain;
+use crate::wire::{ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, VideoInfo};
+
+/// How long `QUIT` waits for the server to close the connection before exiting anyway.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+
+/// Replaces control characters, so a message cannot move the cursor, clear the screen or
+/// fake a line of its own on the recipient's terminal.
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+}
+
+/// The client's command-line settings (`chatroom client --help`).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub server: String,
+    pub name: Option<String>,
+    pub headless: bool,
+    pub save_frames: Option<PathBuf>,
+    pub key_bits: usize,
+    pub trace: bool,
+}
+
+/// Lines from the terminal (or a pipe), read by a small `stdin` thread so that the
+/// `send_chat` thread can wait for a line and for the end of a stream at the same time.
+/// `None` is the end of input. Invalid UTF-8 is replaced, not fatal.
+struct Input {
+    lines: Receiver<Option<String>>,
+    /// Lines typed during a stream, kept for after it (a script pipes its whole session in).
+    pending: std::collections::VecDeque<Option<String>>,
+    ended: bool,
+}
+
+impl Input {
+    fn stdin() -> io::Result<Input> {
+        let (tx, lines) = unbounded();
+        thread::Builder::new().name("stdin".into()).spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut buf = Vec::new();
+                let line = match stdin.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => None,
+                    Ok(_) => {
+                        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                            buf.pop();
+                        }
+                        Some(String::from_utf8_lossy(&buf).into_owned())
+                    }
+                };
+                let last = line.is_none();
+                if tx.send(line).is_err() || last {
+                    return;
+                }
+            }
+        })?;
+        Ok(Input { lines, pending: Default::default(), ended: false })
+    }
+
+    /// The next line without its line ending; `None` at end of input.
+    fn line(&mut self) -> Option<String> {
+        if let Some(line) = self.pending.pop_front() {
+            return line;
+        }
+        if self.ended {
+            return None;
+        }
+        let line = self.lines.recv().unwrap_or(None);
+        self.ended = line.is_none();
+        line
+    }
+}
+
+/// Prints a prompt as a line of its own (README, "Using it"), so scripts reading our output line by line
+/// see it, and a message arriving while we wait never lands in the middle of it.
+fn prompt(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// What the terminal threads share.
+struct Shared {
+    writer: LinkWriter,
+    directory: Mutex<Directory>,
+    me: String,
+    /// Set once we have sent `QUIT`, so the closing connection is not reported as a loss.
+    quitting: AtomicBool,
+    /// The process exit code, sent by whichever thread decides the client is done.
+    exit: Sender<i32>,
+}
+
+/// Answers to the `send_chat` thread's requests, passed on by `recv_chat` and the player.
+enum Reply {
+    Videos(Vec<VideoInfo>),
+    /// A play request was refused (the reason is already printed).
+    Refused,
+    Stream(StreamEvent),
+}
+
+impl Shared {
+    fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
+        self.directory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The user's key, made on the `keygen` thread.
+struct KeyGen {
+    thread: Option<thread::JoinHandle<Result<Identity, KeyError>>>,
+    identity: Option<Arc<Identity>>,
+}
+
+impl KeyGen {
+    /// The key, waiting for the thread the first time.
+    fn get(&mut self) -> Result<Arc<Identity>, ClientError> {
+        if let Some(identity) = &self.identity {
+            return Ok(identity.clone());
+        }
+        let thread = self
+            .thread
+            .take()
+            .ok_or_else(|| KeyError::Generate("key generation failed before".into()))?;
+        let identity = Arc::new(
+            thread.join().map_err(|_| KeyError::Generate("the key thread panicked".into()))??,
+        );
+        self.identity = Some(identity.clone());
+        Ok(identity)
+    }
+}
+
+/// Runs the terminal client. Returns only on an error before the session starts; a session
+/// ends through `process::exit` (0 after QUIT or end of input, 1 when the server is lost).
+pub fn run(config: ClientConfig) -> Result<(), ClientError> {
+    // Key generation takes tens of milliseconds (seconds at 4096 bits): it runs while we
+    // connect and while the user types a name, and `join` waits for it only if it must.
+    let key_bits = config.key_bits;
+    let keygen =
+        thread::Builder::new().name("keygen".into()).spawn(move || Identity::generate(key_bits))?;
+    let mut key = KeyGen { thread: Some(keygen), identity: None };
+    let (mut reader, writer) = connect(&config.server, config.trace)?;
+    let mut input = Input::stdin()?;
+    let Some(joined) = join_as(&config, &mut reader, &writer, &mut input, &mut key)? else {
+        let _ = writer.send(&ClientMsg::Quit);
+        return Ok(());
+    };
+    let identity = key.get()?;
+    println!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
+    let (exit_tx, exit_rx) = unbounded();
+    let shared = Arc::new(Shared {
+        writer,
+        directory: Mutex::new(Directory::new(joined.directory)),
+        me: joined.name.clone(),
+        quitting: AtomicBool::new(false),
+        exit: exit_tx,
+    });
+    start_threads(&config, reader, input, identity, shared)?;
+    exit_when_told(exit_rx)
+}
+
+/// Joins with the name given on the command line, or asked for until one is accepted.
+/// `None` at end of input.
+fn join_as(
+    config: &ClientConfig,
+    reader: &mut LinkReader,
+    writer: &LinkWriter,
+    input: &mut Input,
+    key: &mut KeyGen,
+) -> Result<Option<Joined>, ClientError> {
+    let mut name = config.name.clone();
+    loop {
+        let candidate = match name.take() {
+            Some(n) => n,
+            None => {
+                prompt("Enter your username : ");
+                let Some(line) = input.line() else { return Ok(None) };
+                line.trim().to_owned()
+            }
+        };
+        match join(reader, writer, &candidate, &*key.get()?) {
+            Ok(joined) => return Ok(Some(joined)),
+            Err(e @ ClientError::Refused { code: ErrorCode::ShuttingDown, .. }) => return Err(e),
+            Err(ClientError::Refused { text, .. }) => println!("Name rejected: {text}"),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Starts the session's threads: `stream` (the player), `recv_chat` and `send_chat`.
+fn start_threads(
+    config: &ClientConfig,
+    reader: LinkReader,
+    input: Input,
+    identity: Arc<Identity>,
+    shared: Arc<Shared>,
+) -> io::Result<()> {
+    let (reply_tx, replies) = unbounded();
+    // Bounded: if the player falls behind, reading from the server waits for it, and the
+    // server's own queues hold the stream back (TCP flow control does the rest).
+    let (frames_tx, frames) = crossbeam_channel::bounded(32);
+    let player = PlayerConfig {
+        headless: config.headless,
+        save_frames: config.save_frames.clone(),
+        writer: shared.writer.clone(),
+    };
+    let events = reply_tx.clone();
+    let notify = move |event| {
+        let _ = events.send(Reply::Stream(event));
+    };
+    thread::Builder::new()
+        .name("stream".into())
+        .spawn(move || player::run(frames, notify, player))?;
+
+    let opener = Opener::new(identity.clone(), &shared.me);
+    let recv_shared = shared.clone();
+    thread::Builder::new()
+        .name("recv_chat".into())
+        .spawn(move || recv_chat(reader, opener, recv_shared, reply_tx, frames_tx))?;
+    let sealer = Sealer::new(identity, &shared.me);
+    thread::Builder::new()
+        .name("send_chat".into())
+        .spawn(move || send_chat(input, sealer, shared, replies))?;
+    Ok(())
+}
+
+fn exit_when_told(exit: Receiver<i32>) -> ! {
+    let code = exit.recv().unwrap_or(1);
+    let _ = io::stdout().flush();
+    std::process::exit(code)
+}
+
+/// The `recv_chat` thread: everything the server sends, printed as it comes.
+fn recv_chat(
+    mut reader: LinkReader,
+    mut opener: Opener,
+    shared: Arc<Shared>,
+    replies: Sender<Reply>,
+    frames: Sender<ServerMsg>,
+) {
+    loop {
+        let msg = match reader.recv() {
+            Ok(msg) => msg,
+            Err(e) => {
+                if shared.quitting.load(Ordering::SeqCst) {
+                    let _ = shared.exit.send(0);
+                } else {
+                    if !matches!(e, ReadError::Closed) {
+                        log::debug!("connection lost: {}", Chain(&e));
+                    }
+                    println!("Disconnected from server");
+                    let _ = shared.exit.send(1);
+                }
+                return;
+            }
+        };
+        match msg {
+            ServerMsg::Chat { from, envelope } => {
+                let directory = shared.directory().clone();
+                match opener.open(&directory, &from, &envelope) {
+                    Ok(text) => println!("[CHAT] {from}: {}", printable(&text)),
+                    Err(why) => {
+                        println!(
+                            "Warning: dropped a message claiming to be from {from}: {}",
+                            Chain(&why)
+                        )
+                    }
+                }
+            }
+            ServerMsg::Joined(user) => {
+                let name = user.name.clone();
+                shared.directory().add(user);
+                println!("[JOINED] {name}");
+            }
+            ServerMsg::Left { name } => {
+                shared.directory().remove(&name);
+                println!("[LEFT] {name}");
+            }
+            ServerMsg::Directory(users) => *shared.directory() = Directory::new(users),
+            ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => {
+                println!("Server is shutting down")
+            }
+            ServerMsg::Error {
+                code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed),
+                text,
+            } => {
+                println!("Error: {}", printable(&text));
+                log::debug!("stream refused: {code:?}");
+                let _ = replies.send(Reply::Refused);
+            }
+            ServerMsg::Error { text, .. } => println!("Error: {}", printable(&text)),
+            ServerMsg::VideoList(videos) => {
+                let _ = replies.send(Reply::Videos(videos));
+            }
+            msg @ (ServerMsg::StreamStart { .. }
+            | ServerMsg::Frame { .. }
+            | ServerMsg::StreamEnd { .. }) => {
+                let _ = frames.send(msg);
+            }
+            other => log::debug!("ignoring unexpected {} frame", other.tag()),
+        }
+    }
+}
+
+/// The `send_chat` thread: the home menu and the chat prompts, driven by the terminal.
+fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>, replies: Receiver<Reply>) {
+    loop {
+        prompt("1. CHAT  2. STREAM  3. QUIT");
+        let Some(choice) = input.line() else { break };
+        match choice.trim() {
+            "1" => {
+                if chat_mode(&mut input, &mut sealer, &shared).is_none() {
+                    break;
+                }
+            }
+            "2" => {
+                if stream_mode(&mut input, &shared, &replies).is_none() {
+                    break;
+                }
+            }
+            "3" => break,
+            "" => {}
+            other => println!("Unknown choice {:?}: enter 1, 2 or 3.", printable(other)),
+        }
+    }
+    quit(&shared);
+}
+
+/// Tells the server we leave, then waits (a little) for it to close the connection, so
+/// everything we sent is delivered before the process exits.
+fn quit(shared: &Shared) {
+    shared.quitting.store(true, Ordering::SeqCst);
+    if shared.writer.send(&ClientMsg::Quit).is_err() {
+        let _ = shared.exit.send(0);
+        return;
+    }
+    thread::sleep(QUIT_GRACE);
+    let _ = shared.exit.send(0);
+}
+
+fn print_users(shared: &Shared) {
+    let directory = shared.directory();
+    println!("Online users:");
+    for peer in directory.peers() {
+        let you = if peer.name.eq_ignore_ascii_case(&shared.me) { " (you)" } else { "" };
+        println!("  {}  [{}]{you}", peer.name, peer.fingerprint);
+    }
+}
+
+/// The chat loop: recipient, message, again, until `QUIT`. `None` at end of input.
+fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<()> {
+    print_users(shared);
+    loop {
+        prompt("Enter recipient (QUIT to go back) : ");
+        let to = input.line()?;
+        let to = to.trim();
+        if to.eq_ignore_ascii_case("QUIT") {
+            return Some(());
+        }
+        if to.is_empty() {
+            continue;
+        }
+        let Some(peer) = shared.directory().get(to).cloned() else {
+            println!("No user named {:?} is online.", printable(to));
+            print_users(shared);
+            continue;
+        };
+        prompt("Enter message : ");
+        let text = input.line()?;
+        if text.is_empty() {
+            println!("Empty message not sent.");
+            continue;
+        }
+        match sealer.seal(&peer, &text) {
+            Ok(msg) => {
+                if shared.writer.send(&msg).is_err() {
+                    // The recv_chat thread reports the lost connection.
+                    return Some(());
+                }
+            }
+            Err(e) => println!("Message not sent: {}", Chain(&e)),
+        }
+    }
+}
+
+/// What the user asked for at the video prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoChoice {
+    Back,
+    Play { video: String, mode: PlayMode },
+    Invalid(String),
+}
+
+/// Reads `NUMBER|NAME [LABEL]`: a 1-based index or a name, and optionally one resolution to
+/// play the whole video at (otherwise the timeline is split across all of them).
+pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (first, label) = match words.as_slice() {
+        [] => return VideoChoice::Invalid(String::new()),
+        [q] if q.eq_ignore_ascii_case("QUIT") => return VideoChoice::Back,
+        [first] => (*first, None),
+        [first, label] => (*first, Some(*label)),
+        _ => {
+            return VideoChoice::Invalid(
+                "Enter a number or a name, and optionally a resolution.".into(),
+            );
+        }
+    };
+    let video = match first.parse::<usize>() {
+        Ok(n) if (1..=videos.len()).contains(&n) => &videos[n - 1],
+        Ok(_) => {
+            return VideoChoice::Invalid(format!("Enter a number from 1 to {}.", videos.len()));
+        }
+        Err(_) => match videos.iter().find(|v| v.name == first) {
+            Some(v) => v,
+            None => return VideoChoice::Invalid(format!("No video named {:?}.", printable(first))),
+        },
+    };
+    let mode = match label {
+        None => PlayMode::Split,
+        Some(label) if video.resolutions.iter().any(|r| r.label == label) => {
+            PlayMode::Fixed(label.to_owned())
+        }
+        Some(label) => {
+            let have: Vec<&str> = video.resolutions.iter().map(|r| r.label.as_str()).collect();
+            return VideoChoice::Invalid(format!(
+                "{} has no {:?} resolution; it has {}.",
+                video.name,
+                printable(label),
+                have.join(", ")
+            ));
+        }
+    };
+    VideoChoice::Play { video: video.name.clone(), mode }
+}
+
+/// One line per video: number, name, resolutions (with the real size where it differs from
+/// the label) and length.
+pub fn video_lines(videos: &[VideoInfo]) -> Vec<String> {
+    videos
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let res: Vec<String> = v
+                .resolutions
+                .iter()
+                .map(|r| {
+                    let promised = r.label.trim_end_matches('p').parse::<u16>().ok();
+                    if promised == Some(r.height) {
+                        r.label.clone()
+                    } else {
+                        format!("{} (really {}x{})", r.label, r.width, r.height)
+                    }
+                })
+                .collect();
+            let seconds = if v.fps > 0.0 { v.frames as f32 / v.fps } else { 0.0 };
+            format!(
+                "  {}. {}  [{}]  {} frames, {:.1} s at {:.0} fps",
+                i + 1,
+                v.name,
+                res.join(", "),
+                v.frames,
+                seconds,
+                v.fps
+            )
+        })
+        .collect()
+}
+
+/// The stream menu: list, choose, play, and back home when the stream ends or is stopped.
+/// `None` at end of input.
+fn stream_mode(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) -> Option<()> {
+    let Some((video, mode)) = choose_video(input, shared, replies)? else { return Some(()) };
+    if shared.writer.send(&ClientMsg::Play { video, mode }).is_err() {
+        return Some(());
+    }
+    loop {
+        match replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Reply::Stream(StreamEvent::Started)) => break,
+            Ok(Reply::Refused) => return Some(()),
+            Ok(_) => {}
+            Err(_) => {
+                println!("The server did not start the stream.");
+                return Some(());
+            }
+        }
+    }
+    watch(input, shared, replies);
+    Some(())
+}
+
+/// Asks for the list, shows it and reads a choice. `Some(None)` to go back home, `None` at end
+/// of input.
+fn choose_video(
+    input: &mut Input,
+    shared: &Shared,
+    replies: &Receiver<Reply>,
+) -> Option<Option<(String, PlayMode)>> {
+    if shared.writer.send(&ClientMsg::ListVideos).is_err() {
+        return Some(None);
+    }
+    let videos = loop {
+        match replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Reply::Videos(videos)) => break videos,
+            Ok(_) => {}
+            Err(_) => {
+                println!("The server did not send its video list.");
+                return Some(None);
+            }
+        }
+    };
+    if videos.is_empty() {
+        println!("The server has no videos.");
+        return Some(None);
+    }
+    println!("Videos:");
+    for line in video_lines(&videos) {
+        println!("{line}");
+    }
+    loop {
+        prompt("Enter video number or name, optionally a resolution (QUIT to go back) : ");
+        match parse_video_choice(&input.line()?, &videos) {
+            VideoChoice::Back => return Some(None),
+            VideoChoice::Play { video, mode } => return Some(Some((video, mode))),
+            VideoChoice::Invalid(why) if why.is_empty() => {}
+            VideoChoice::Invalid(why) => println!("{why}"),
+        }
+    }
+}
+
+/// While a stream plays: `q` stops it; any other line waits for after the stream. Returns when
+/// the stream has ended.
+fn watch(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) {
+    loop {
+        let line = if input.ended { crossbeam_channel::never() } else { input.lines.clone() };
+        crossbeam_channel::select! {
+            recv(line) -> line => {
+                let line = line.unwrap_or(None);
+                match &line {
+                    Some(l) if l.trim().eq_ignore_ascii_case("q") => {
+                        let _ = shared.writer.send(&ClientMsg::Stop);
+                    }
+                    _ => {
+                        input.ended = line.is_none();
+                        input.pending.push_back(line);
+                    }
+                }
+            }
+            recv(replies) -> reply => match reply {
+                Ok(Reply::Stream(StreamEvent::Ended)) | Err(_) => return,
+                Ok(_) => {}
+            },
+        }
+    }
+}

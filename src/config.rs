@@ -1,0 +1,69 @@
+//! The server's settings and the defaults the command line shows. Plain data: nothing here
+//! opens a socket or a file.
+//!
+//! `main.rs` builds a [`ServerConfig`] from the flags; tests build one with
+//! `ServerConfig { videos: dir, ..ServerConfig::default() }`. Every limit is explained, with
+//! what an attacker gets from it, in `docs/SECURITY.md`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The address the server listens on and the client connects to by default.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:1234";
+/// The folder of `NAME_LABEL.mp4` files the server offers by default.
+pub const DEFAULT_VIDEOS: &str = "videos";
+/// JPEG quality of streamed frames, 1 to 100.
+pub const DEFAULT_JPEG_QUALITY: i32 = 90;
+/// Connections at once, joined or not.
+pub const DEFAULT_MAX_CLIENTS: u32 = 1024;
+/// Memory for the shared cache of encoded frames, in MiB.
+pub const DEFAULT_CACHE_MB: usize = 256;
+/// Chat messages a second one client may send.
+pub const DEFAULT_CHAT_RATE: u32 = 1000;
+
+/// Every limit of the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Connections at once, joined or not; one more is refused with `ServerFull`.
+    pub max_clients: usize,
+    /// Time from connecting to a successful `JOIN`; a connection that takes longer is cut.
+    pub handshake_timeout: Duration,
+    /// How long one socket write may block; a client that stops reading is cut after it.
+    pub write_timeout: Duration,
+    /// How long a sender waits for room in a recipient's full chat queue before the
+    /// recipient is cut off as too slow.
+    pub outbox_timeout: Duration,
+    /// Frames queued for one client's chat lane (chat, directory events, replies).
+    pub outbox_frames: usize,
+    /// Chat messages a second one client may send, on average (0: no limit). Past it, messages
+    /// are dropped with an `ERRR RateLimited`; a client that goes on is cut off.
+    pub chat_rate: u32,
+    /// Messages a client may send in a burst above the rate.
+    pub chat_burst: u32,
+    /// The folder of `NAME_LABEL.mp4` files.
+    pub videos: PathBuf,
+    /// JPEG quality of streamed frames, 1 to 100.
+    pub jpeg_quality: i32,
+    /// Send frames at the video's fps (true) or as fast as possible.
+    pub pace: bool,
+    /// Bound of the shared frame cache, in MiB (frames about to be sent are kept beyond it).
+    pub cache_mb: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_clients: DEFAULT_MAX_CLIENTS as usize,
+            handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            outbox_timeout: Duration::from_secs(5),
+            outbox_frames: 256,
+            chat_rate: DEFAULT_CHAT_RATE,
+            chat_burst: DEFAULT_CHAT_RATE,
+            videos: PathBuf::from(DEFAULT_VIDEOS),
+            jpeg_quality: DEFAULT_JPEG_QUALITY,
+            pace: true,
+            cache_mb: DEFAULT_CACHE_MB,
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! One client's outbox: two bounded queues ("lanes") and the writer thread that drains them
+//! into the client's socket. Nobody else writes to a client's socket once it has joined.
+//!
+//! The chat lane carries chat, directory events and replies; the video lane carries one stream.
+//! The writer serves chat first, so a chat message sent to a client that is streaming goes out
+//! between two video frames. Both lanes are bounded: a client that stops reading fills them,
+//! and whoever was putting frames in finds out without waiting forever (the registry cuts a
+//! client whose chat lane is full; a stream cuts a client whose video lane stays full).
+
+use crossbeam_channel::{
+    Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError, bounded, never, select,
+};
+use log::debug;
+use std::io::{self, BufWriter, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::wire::{self, EncodedFrame, User};
+
+/// Stack of every per-client thread (reader and writer): they parse small frames and never
+/// recurse deeply, so a small stack lets a thousand clients run in little memory.
+pub const CLIENT_STACK: usize = 256 * 1024;
+
+/// Frames queued on a client's video lane: a few, so a stream runs at most this far ahead of
+/// what the client has read, and a paused reader holds little memory.
+pub const VIDEO_LANE_FRAMES: usize = 4;
+
+/// What goes in a chat lane.
+pub enum Outgoing {
+    /// A frame already encoded (and perhaps shared with other lanes).
+    Frame(EncodedFrame),
+    /// The directory, as the registry saw it when this client joined. The writer encodes it,
+    /// so the registry's lock is held only to copy pointers, not to make bytes.
+    Directory(Vec<Arc<User>>),
+}
+
+impl From<EncodedFrame> for Outgoing {
+    fn from(frame: EncodedFrame) -> Self {
+        Outgoing::Frame(frame)
+    }
+}
+
+/// Why a frame did not go into a lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undelivered {
+    /// The lane stayed full: the client is not reading.
+    Full,
+    /// The client is leaving: its writer has stopped.
+    Closed,
+}
+
+/// The sending ends of a client's two lanes; clones share them.
+#[derive(Clone)]
+pub struct Outbox {
+    chat: Sender<Outgoing>,
+    video: Sender<EncodedFrame>,
+}
+
+/// The receiving ends, for the writer thread.
+pub struct Lanes {
+    chat: Receiver<Outgoing>,
+    video: Receiver<EncodedFrame>,
+}
+
+impl Outbox {
+    /// A new outbox whose chat lane holds `chat_frames` frames.
+    pub fn new(chat_frames: usize) -> (Outbox, Lanes) {
+        let (chat_tx, chat) = bounded(chat_frames);
+        let (video_tx, video) = bounded(VIDEO_LANE_FRAMES);
+        (Outbox { chat: chat_tx, video: video_tx }, Lanes { chat, video })
+    }
+
+    /// Puts a frame in the chat lane without waiting. False if the lane is full: that client
+    /// is a whole lane behind. (A closed lane is a client already leaving: true, nothing to do.)
+    pub fn offer(&self, item: impl Into<Outgoing>) -> bool {
+        !matches!(self.chat.try_send(item.into()), Err(TrySendError::Full(_)))
+    }
+
+    /// Puts a frame in the chat lane, waiting at most `patience` for room. The waiting is the
+    /// backpressure of a flood: it slows whoever is sending.
+    pub fn send(&self, frame: EncodedFrame, patience: Duration) -> Result<(), Undelivered> {
+        match self.chat.send_timeout(frame.into(), patience) {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(Undelivered::Full),
+            Err(SendTimeoutError::Disconnected(_)) => Err(Undelivered::Closed),
+        }
+    }
+
+    /// The video lane, for the client's stream.
+    pub fn video(&self) -> &Sender<EncodedFrame> {
+        &self.video
+    }
+}
+
+/// Starts the writer thread `writer-NAME`. It ends when every [`Outbox`] of the client is
+/// dropped and the chat lane is drained (the session is over), or when the socket fails:
+/// then it shuts the socket down, so the client's reader ends too.
+pub fn spawn_writer(
+    name: &str,
+    socket: Arc<TcpStream>,
+    lanes: Lanes,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new().name(format!("writer-{name}")).stack_size(CLIENT_STACK).spawn(
+        move || {
+            if let Err(e) = write_loop(&socket, lanes) {
+                debug!("writer for {:?} stopped: {e}", socket.peer_addr());
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        },
+    )
+}
+
+/// Drains the lanes into the socket, chat first. Flushes only when both are empty, so a burst
+/// goes out in few system calls.
+fn write_loop(socket: &TcpStream, lanes: Lanes) -> io::Result<()> {
+    let Lanes { chat, mut video } = lanes;
+    let mut out = BufWriter::with_capacity(8 * 1024, socket);
+    loop {
+        let item = match chat.try_recv() {
+            Ok(item) => item,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => match video.try_recv() {
+                Ok(frame) => Outgoing::Frame(frame),
+                Err(_) => {
+                    out.flush()?;
+                    select! {
+                        recv(chat) -> item => match item {
+                            Ok(item) => item,
+                            Err(_) => break,
+                        },
+                        recv(video) -> frame => match frame {
+                            Ok(frame) => Outgoing::Frame(frame),
+                            Err(_) => {
+                                // No stream will ever send again: wait on chat alone.
+                                video = never();
+                                continue;
+                            }
+                        },
+                    }
+                }
+            },
+        };
+        match item {
+            Outgoing::Frame(frame) => out.write_all(&frame)?,
+            Outgoing::Directory(users) => out.write_all(&wire::encode_directory(&users))?,
+        }
+    }
+    out.flush()
+}

@@ -1,0 +1,276 @@
+//! Who is online: every open connection, and the users who have joined, behind one
+//! `Arc<Mutex<..>>`. The name rules live here too, since the registry is what enforces them.
+//!
+//! The lock is held only to read or change the maps and to put frames into in-memory queues
+//! (never to wait for room in one); never across socket I/O, never to encode a list. A client
+//! whose chat lane is full when a broadcast comes is more than a whole lane behind: it is cut
+//! off rather than allowed to hold anyone else up.
+
+use log::warn;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::outbox::{Outbox, Outgoing};
+use crate::wire::{self, ErrorCode, ServerMsg, User};
+
+/// Identifies one connection for its whole life, joined or not.
+pub type ConnId = u64;
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub text: String,
+}
+
+/// Checks a user name against the rules (README, "Using it"): 1 to 32 characters of
+/// `A-Z a-z 0-9 _ . -`, and not the reserved word `QUIT` (in any case), which the client uses to
+/// leave chat mode.
+pub fn validate_name(name: &str) -> Result<(), Refusal> {
+    let invalid =
+        |why: &str| Refusal { code: ErrorCode::NameInvalid, text: format!("invalid name: {why}") };
+    if name.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if name.len() > wire::MAX_NAME {
+        return Err(invalid("it is longer than 32 characters"));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if let Some(c) = name.chars().find(|c| !allowed(*c)) {
+        return Err(invalid(&format!(
+            "{c:?} is not allowed; use letters, digits, '_', '.' or '-'"
+        )));
+    }
+    if name.eq_ignore_ascii_case("QUIT") {
+        return Err(Refusal {
+            code: ErrorCode::NameReserved,
+            text: "the name QUIT is reserved".into(),
+        });
+    }
+    Ok(())
+}
+
+/// One open connection.
+struct Connection {
+    /// To cut it from another thread.
+    socket: Arc<TcpStream>,
+    /// Its key in `members` once it has joined.
+    member: Option<String>,
+}
+
+/// One joined user.
+struct Member {
+    id: ConnId,
+    user: Arc<User>,
+    /// Its key in `order`.
+    joined: u64,
+    outbox: Outbox,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: ConnId,
+    next_join: u64,
+    connections: HashMap<ConnId, Connection>,
+    /// Joined users by lower-cased name (names are unique ignoring case).
+    members: HashMap<String, Member>,
+    /// Joined users in the order they came: the directory, kept sorted as it changes.
+    order: BTreeMap<u64, Arc<User>>,
+    /// The server's one stop flag: set once, never cleared.
+    shutting_down: bool,
+}
+
+/// The shared directory of connections and users: a small `Clone` handle around
+/// `Arc<Mutex<State>>`. Lock, change, unlock: no method blocks while holding the lock.
+#[derive(Clone, Default)]
+pub struct Registry {
+    state: Arc<Mutex<State>>,
+}
+
+/// A joined user's chat lane, as [`Registry::lookup`] finds it.
+pub struct Recipient {
+    pub id: ConnId,
+    /// The name as registered (the lookup ignores case).
+    pub name: String,
+    pub outbox: Outbox,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in another thread while it held the lock leaves the maps consistent (every
+        // change is a single insert or remove), so keep serving rather than cascade the panic.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Admits a new connection if there is room, keeping `socket` to cut it later.
+    pub fn open(&self, socket: Arc<TcpStream>, max: usize) -> Option<ConnId> {
+        let mut state = self.lock();
+        if state.shutting_down || state.connections.len() >= max {
+            return None;
+        }
+        state.next_id += 1;
+        let id = state.next_id;
+        state.connections.insert(id, Connection { socket, member: None });
+        Some(id)
+    }
+
+    /// Registers connection `id` as `name`. On success the new user's chat lane already holds
+    /// its `WLCM` and the directory, and every other user's lane a `JOND`, all put there under
+    /// one lock so every client sees the same order of joins and leaves.
+    pub fn join(
+        &self,
+        id: ConnId,
+        name: &str,
+        key: Vec<u8>,
+        outbox: &Outbox,
+    ) -> Result<(), Refusal> {
+        validate_name(name)?;
+        let lower = name.to_ascii_lowercase();
+        let user = Arc::new(User { name: name.to_owned(), key });
+        // Encoded before locking: under the lock, only pointers are copied.
+        let joined_frame = ServerMsg::Joined((*user).clone()).encode_shared();
+        let welcome = ServerMsg::Welcome { name: name.to_owned() }.encode_shared();
+        let laggards = {
+            let mut state = self.lock();
+            if state.shutting_down {
+                return Err(Refusal {
+                    code: ErrorCode::ShuttingDown,
+                    text: "the server is shutting down".into(),
+                });
+            }
+            if let Some(taken) = state.members.get(&lower) {
+                return Err(Refusal {
+                    code: ErrorCode::NameTaken,
+                    text: format!(
+                        "the name {} is taken (names are unique ignoring case)",
+                        taken.user.name
+                    ),
+                });
+            }
+            let laggards = state.broadcast(&joined_frame);
+            state.next_join += 1;
+            let joined = state.next_join;
+            state.order.insert(joined, user.clone());
+            state
+                .members
+                .insert(lower.clone(), Member { id, user, joined, outbox: outbox.clone() });
+            if let Some(conn) = state.connections.get_mut(&id) {
+                conn.member = Some(lower);
+            }
+            // The new lane is empty: both fit.
+            outbox.offer(welcome);
+            outbox.offer(Outgoing::Directory(state.order.values().cloned().collect()));
+            laggards
+        };
+        self.cut_all(&laggards, "its queue is full");
+        Ok(())
+    }
+
+    /// Removes connection `id` (and its user, telling everyone else). Returns the user's name
+    /// if it had joined; `None` the second time.
+    pub fn close(&self, id: ConnId) -> Option<String> {
+        let (name, laggards) = {
+            let mut state = self.lock();
+            let lower = state.connections.remove(&id)?.member?;
+            let member = state.members.remove(&lower)?;
+            state.order.remove(&member.joined);
+            let laggards = if state.shutting_down {
+                Vec::new()
+            } else {
+                state.broadcast(&ServerMsg::Left { name: member.user.name.clone() }.encode_shared())
+            };
+            (member.user.name.clone(), laggards)
+        };
+        self.cut_all(&laggards, "its queue is full");
+        Some(name)
+    }
+
+    /// The joined user called `name` (any case).
+    pub fn lookup(&self, name: &str) -> Option<Recipient> {
+        let state = self.lock();
+        let m = state.members.get(&name.to_ascii_lowercase())?;
+        Some(Recipient { id: m.id, name: m.user.name.clone(), outbox: m.outbox.clone() })
+    }
+
+    /// Cuts connection `id`: its reader and writer fail, and its handler cleans up.
+    pub fn cut(&self, id: ConnId, why: &str) {
+        let socket = self.lock().connections.get(&id).map(|c| c.socket.clone());
+        if let Some(socket) = socket {
+            warn!("cutting off connection {id}: {why}");
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn cut_all(&self, ids: &[ConnId], why: &str) {
+        for &id in ids {
+            self.cut(id, why);
+        }
+    }
+
+    /// How many users are joined.
+    pub fn member_count(&self) -> usize {
+        self.lock().members.len()
+    }
+
+    /// How many connections are open, joined or not.
+    pub fn connection_count(&self) -> usize {
+        self.lock().connections.len()
+    }
+
+    /// Sets the stop flag, tells every joined user the server is going away, then closes every
+    /// connection: joined ones by their read side (so their writer still sends the notice), the
+    /// others at once. New connections and joins are refused from here on. False if the server
+    /// was already stopping (nothing done).
+    pub fn shut_down_all(&self) -> bool {
+        let notice = ServerMsg::Error {
+            code: ErrorCode::ShuttingDown,
+            text: "the server is shutting down".into(),
+        }
+        .encode_shared();
+        let sockets: Vec<(Arc<TcpStream>, Shutdown)> = {
+            let mut state = self.lock();
+            if std::mem::replace(&mut state.shutting_down, true) {
+                return false;
+            }
+            state.broadcast(&notice);
+            let how =
+                |c: &Connection| if c.member.is_some() { Shutdown::Read } else { Shutdown::Both };
+            state.connections.values().map(|c| (c.socket.clone(), how(c))).collect()
+        };
+        for (socket, how) in sockets {
+            let _ = socket.shutdown(how);
+        }
+        true
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.lock().shutting_down
+    }
+}
+
+impl State {
+    /// Offers `frame` to every member; returns those whose lane was full.
+    fn broadcast(&self, frame: &wire::EncodedFrame) -> Vec<ConnId> {
+        self.members.values().filter(|m| !m.outbox.offer(frame.clone())).map(|m| m.id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rules() {
+        assert!(validate_name("alice").is_ok());
+        assert!(validate_name("A.b-c_9").is_ok());
+        assert!(validate_name(&"x".repeat(32)).is_ok());
+        assert_eq!(validate_name("").unwrap_err().code, ErrorCode::NameInvalid);
+        assert_eq!(validate_name(&"x".repeat(33)).unwrap_err().code, ErrorCode::NameInvalid);
+        assert_eq!(validate_name("al ice").unwrap_err().code, ErrorCode::NameInvalid);
+        assert_eq!(validate_name("../x").unwrap_err().code, ErrorCode::NameInvalid);
+        assert_eq!(validate_name("élise").unwrap_err().code, ErrorCode::NameInvalid);
+        assert_eq!(validate_name("QUIT").unwrap_err().code, ErrorCode::NameReserved);
+        assert_eq!(validate_name("quit").unwrap_err().code, ErrorCode::NameReserved);
+    }
+}

@@ -47,64 +47,41 @@ const MAX_CIPHERTEXT: usize = MAX_TEXT + 16;
 
 /// Why a key could not be made or read, or a message could not be sealed or opened.
 /// Each way a message can be bad has its own variant, so the client can say what happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Key generation failed, or the size is outside `MIN_KEY_BITS..=MAX_KEY_BITS`.
+    #[error("cannot generate an RSA key: {0}")]
     Generate(String),
     /// A public key that does not parse or whose size is outside the accepted range.
+    #[error("invalid public key: {0}")]
     BadPublicKey(String),
     /// The text is longer than `MAX_TEXT` bytes.
+    #[error("message is {len} bytes long; the limit is {MAX_TEXT} bytes")]
     TextTooLong { len: usize },
     /// The envelope bytes do not parse.
-    Malformed(WireError),
+    #[error("malformed envelope")]
+    Malformed(#[from] WireError),
     /// The envelope is addressed to someone else.
+    #[error("message is addressed to {addressed_to:?}, not to us")]
     WrongRecipient { addressed_to: String },
     /// The envelope was signed by a key other than the claimed sender's.
+    #[error("message claims to be from {claimed} but was signed by key {signer}")]
     ForgedSender { claimed: String, signer: String },
     /// The signature does not match the content: the envelope was altered in transit.
+    #[error("signature does not match: message altered in transit")]
     Tampered,
     /// The wrapped key or the ciphertext could not be decrypted with our key.
+    #[error("message cannot be decrypted with our key")]
     Decrypt,
     /// The plaintext is not UTF-8.
+    #[error("message text is not valid UTF-8")]
     BadUtf8,
     /// A sequence number already seen (or older) from this sender and key.
+    #[error("replayed message (sequence {seq}, already saw up to {last})")]
     Replay { seq: u64, last: u64 },
     /// Encrypting or signing failed (should not happen with valid keys).
+    #[error("crypto failure: {0}")]
     Crypto(String),
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyError::Generate(e) => write!(f, "cannot generate an RSA key: {e}"),
-            KeyError::BadPublicKey(e) => write!(f, "invalid public key: {e}"),
-            KeyError::TextTooLong { len } => {
-                write!(f, "message is {len} bytes long; the limit is {MAX_TEXT} bytes")
-            }
-            KeyError::Malformed(e) => write!(f, "malformed envelope: {e}"),
-            KeyError::WrongRecipient { addressed_to } => {
-                write!(f, "message is addressed to {addressed_to:?}, not to us")
-            }
-            KeyError::ForgedSender { claimed, signer } => {
-                write!(f, "message claims to be from {claimed} but was signed by key {signer}")
-            }
-            KeyError::Tampered => write!(f, "signature does not match: message altered in transit"),
-            KeyError::Decrypt => write!(f, "message cannot be decrypted with our key"),
-            KeyError::BadUtf8 => write!(f, "message text is not valid UTF-8"),
-            KeyError::Replay { seq, last } => {
-                write!(f, "replayed message (sequence {seq}, already saw up to {last})")
-            }
-            KeyError::Crypto(e) => write!(f, "crypto failure: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
-
-impl From<WireError> for KeyError {
-    fn from(e: WireError) -> Self {
-        KeyError::Malformed(e)
-    }
 }
 
 /// The first 8 bytes of SHA-256 of a DER public key, as 16 hex digits.

@@ -105,43 +105,30 @@ impl fmt::Debug for Tag {
 }
 
 /// Why some bytes are not a valid frame. `Incomplete` is not a fault: it means "read more".
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     /// The buffer ends before the frame does.
+    #[error("incomplete frame")]
     Incomplete,
     /// A length field is larger than its bound; nothing was allocated.
+    #[error("{what} is {len} bytes long, more than the limit of {max}")]
     TooLong { what: &'static str, len: usize, max: usize },
     /// A tag this side does not accept.
+    #[error("unknown message tag {0:?}")]
     UnknownTag(Tag),
     /// A text field is not UTF-8.
+    #[error("{what} is not valid UTF-8")]
     BadUtf8 { what: &'static str },
     /// A field holds a value outside its domain (an unknown code, a zero count, ...).
+    #[error("invalid {what}")]
     BadValue { what: &'static str },
     /// The payload has bytes left over after the last field.
+    #[error("{extra} unexpected bytes at the end of a {tag} frame")]
     TrailingBytes { tag: Tag, extra: usize },
     /// A field runs past the end of its frame's payload.
+    #[error("frame ends in the middle of {what}")]
     Truncated { what: &'static str },
 }
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WireError::Incomplete => write!(f, "incomplete frame"),
-            WireError::TooLong { what, len, max } => {
-                write!(f, "{what} is {len} bytes long, more than the limit of {max}")
-            }
-            WireError::UnknownTag(tag) => write!(f, "unknown message tag {tag:?}"),
-            WireError::BadUtf8 { what } => write!(f, "{what} is not valid UTF-8"),
-            WireError::BadValue { what } => write!(f, "invalid {what}"),
-            WireError::TrailingBytes { tag, extra } => {
-                write!(f, "{extra} unexpected bytes at the end of a {tag} frame")
-            }
-            WireError::Truncated { what } => write!(f, "frame ends in the middle of {what}"),
-        }
-    }
-}
-
-impl std::error::Error for WireError {}
 
 /// Error codes carried by `ERRR` frames, so a program can react without parsing English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -617,36 +604,15 @@ pub fn parse_server(buf: &[u8]) -> Result<(ServerMsg, usize), WireError> {
 }
 
 /// What can go wrong reading a frame from a stream.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The peer closed the connection cleanly, between two frames.
+    #[error("connection closed")]
     Closed,
-    Io(io::Error),
-    Wire(WireError),
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Closed => write!(f, "connection closed"),
-            ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::Wire(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {}
-
-impl From<io::Error> for ReadError {
-    fn from(e: io::Error) -> Self {
-        ReadError::Io(e)
-    }
-}
-
-impl From<WireError> for ReadError {
-    fn from(e: WireError) -> Self {
-        ReadError::Wire(e)
-    }
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Wire(#[from] WireError),
 }
 
 /// Reads one raw frame: its tag and payload, with the tag and length checked against `limits`
@@ -946,6 +912,14 @@ mod tests {
             let bytes = msg.encode();
             assert_eq!(parse_server(&bytes), Ok((msg.clone(), bytes.len())), "{msg:?}");
         }
+    }
+
+    #[test]
+    fn a_directory_of_shared_users_encodes_as_the_message_does() {
+        let users = vec![user("alice"), user("bob")];
+        let shared: Vec<Arc<User>> = users.iter().cloned().map(Arc::new).collect();
+        assert_eq!(&*encode_directory(&shared), &ServerMsg::Directory(users).encode()[..]);
+        assert_eq!(&*encode_directory(&[]), &ServerMsg::Directory(vec![]).encode()[..]);
     }
 
     #[test]

@@ -202,6 +202,33 @@ fn losing_the_server_prints_disconnected_and_exits_1() {
     assert_eq!(nobody.wait(), 1);
 }
 
+/// Runs `chatroom ARGS` to its end; returns its exit code and stderr.
+fn run_to_end(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN).args(args).stdin(Stdio::null()).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn an_error_prints_once_on_one_line_with_its_cause() {
+    // Nothing listens on a port we just freed.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (code, stderr) = run_to_end(&["client", "--server", &addr.to_string(), "--name", "x"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let expected = format!("chatroom: error: cannot connect to {addr}: ");
+    assert!(lines[0].starts_with(&expected), "{stderr}");
+    assert!(lines[0].contains("refused"), "{stderr}");
+
+    // A server on a busy address says which address, then why.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let (code, stderr) = run_to_end(&["server", "--bind", &busy_addr]);
+    assert_eq!(code, 1);
+    let expected = format!("chatroom: error: cannot listen on {busy_addr}: ");
+    assert!(stderr.lines().any(|l| l.starts_with(&expected) && l.contains("in use")), "{stderr}");
+}
+
 #[test]
 fn a_replayed_message_is_dropped_with_a_printed_warning() {
     let server = common::default_server();

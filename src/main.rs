@@ -250,11 +250,11 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
                 wait,
                 hold,
             };
-            let report = bench::chat(&bench)?;
+            let report = bench::chat::run(&bench)?;
             println!("{}", if json { report.json() } else { report.text() });
         }
         BenchCommand::Stream { server, clients, video, json } => {
-            let report = bench::stream(&bench::StreamBench { server, clients, video })?;
+            let report = bench::stream::run(&bench::StreamBench { server, clients, video })?;
             println!("{}", if json { report.json() } else { report.text() });
         }
     }

@@ -500,33 +500,14 @@ impl ServerMsg {
             }
             Tag::VIDEO_LIST => {
                 let count = r.u16("video count")? as usize;
-                ServerMsg::VideoList(r.list("video list", count, MAX_VIDEOS, 10, |r| {
-                    let name = r.str8("video name", MAX_VIDEO_NAME)?;
-                    let frames = r.u32("frame count")?;
-                    let fps = r.f32("fps")?;
-                    let n = r.u8("resolution count")? as usize;
-                    let resolutions = r.list("resolutions", n, MAX_RESOLUTIONS, 5, |r| {
-                        Ok(Resolution {
-                            label: r.str8("resolution label", MAX_LABEL)?,
-                            width: r.u16("width")?,
-                            height: r.u16("height")?,
-                        })
-                    })?;
-                    Ok(VideoInfo { name, frames, fps, resolutions })
-                })?)
+                ServerMsg::VideoList(r.list("video list", count, MAX_VIDEOS, 10, Reader::video)?)
             }
             Tag::STREAM => {
                 let video = r.str8("video name", MAX_VIDEO_NAME)?;
                 let frames = r.u32("frame count")?;
                 let fps = r.f32("fps")?;
                 let n = r.u8("segment count")? as usize;
-                let plan = r.list("plan", n, MAX_RESOLUTIONS, 9, |r| {
-                    Ok(Segment {
-                        label: r.str8("resolution label", MAX_LABEL)?,
-                        start: r.u32("segment start")?,
-                        frames: r.u32("segment frames")?,
-                    })
-                })?;
+                let plan = r.list("plan", n, MAX_RESOLUTIONS, 9, Reader::segment)?;
                 ServerMsg::StreamStart { video, frames, fps, plan }
             }
             Tag::FRAME => ServerMsg::Frame {
@@ -821,6 +802,31 @@ impl<'a> Reader<'a> {
             items.push(item(self)?);
         }
         Ok(items)
+    }
+
+    /// One entry of a video list.
+    fn video(&mut self) -> Result<VideoInfo, WireError> {
+        let name = self.str8("video name", MAX_VIDEO_NAME)?;
+        let frames = self.u32("frame count")?;
+        let fps = self.f32("fps")?;
+        let n = self.u8("resolution count")? as usize;
+        let resolutions = self.list("resolutions", n, MAX_RESOLUTIONS, 5, |r| {
+            Ok(Resolution {
+                label: r.str8("resolution label", MAX_LABEL)?,
+                width: r.u16("width")?,
+                height: r.u16("height")?,
+            })
+        })?;
+        Ok(VideoInfo { name, frames, fps, resolutions })
+    }
+
+    /// One segment of a stream's plan.
+    fn segment(&mut self) -> Result<Segment, WireError> {
+        Ok(Segment {
+            label: self.str8("resolution label", MAX_LABEL)?,
+            start: self.u32("segment start")?,
+            frames: self.u32("segment frames")?,
+        })
     }
 
     fn user(&mut self) -> Result<User, WireError> {

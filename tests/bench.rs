@@ -11,7 +11,7 @@ fn bench_chat_counts_every_message_in_both_modes() {
     let server = common::start_server(ServerConfig { chat_rate: 0, ..ServerConfig::default() });
     // Flooding and paced (5000 a second: the pacing sleeps only every few messages).
     for (mode, rate) in [(ChatMode::Relay, 0), (ChatMode::EndToEnd, 0), (ChatMode::Relay, 5000)] {
-        let report = bench::chat(&ChatBench {
+        let report = bench::chat::run(&ChatBench {
             server: server.local_addr().to_string(),
             clients: 6,
             messages: 40,
@@ -42,7 +42,7 @@ fn bench_chat_reports_what_was_lost() {
         chat_burst: 10,
         ..ServerConfig::default()
     });
-    let report = bench::chat(&ChatBench {
+    let report = bench::chat::run(&ChatBench {
         server: server.local_addr().to_string(),
         clients: 2,
         messages: 15,
@@ -67,7 +67,7 @@ fn bench_stream_counts_every_frame() {
     }
     let server =
         common::start_server(ServerConfig { videos: dir, pace: false, ..ServerConfig::default() });
-    let report = bench::stream(&StreamBench {
+    let report = bench::stream::run(&StreamBench {
         server: server.local_addr().to_string(),
         clients: 3,
         video: "clip".into(),
@@ -76,7 +76,7 @@ fn bench_stream_counts_every_frame() {
     assert_eq!((report.frames, report.missing, report.errors), (63, 0, 0), "{report:?}");
     assert_eq!(report.per_client_fps.len(), 3);
     assert!(report.bytes > 63 * 1000);
-    let report = bench::stream(&StreamBench {
+    let report = bench::stream::run(&StreamBench {
         server: server.local_addr().to_string(),
         clients: 1,
         video: "nope".into(),

@@ -254,8 +254,25 @@ fn recv_chat(
     frames: Sender<ServerMsg>,
 ) {
     loop {
-        let msg = match reader.recv() {
-            Ok(msg) => msg,
+        match reader.recv() {
+            Ok(ServerMsg::Chat { from, envelope }) => {
+                let directory = shared.directory().clone();
+                match opener.open(&directory, &from, &envelope) {
+                    Ok(text) => println!("[CHAT] {from}: {}", printable(&text)),
+                    Err(why) => println!(
+                        "Warning: dropped a message claiming to be from {from}: {}",
+                        Chain(&why)
+                    ),
+                }
+            }
+            Ok(
+                msg @ (ServerMsg::StreamStart { .. }
+                | ServerMsg::Frame { .. }
+                | ServerMsg::StreamEnd { .. }),
+            ) => {
+                let _ = frames.send(msg);
+            }
+            Ok(msg) => show(msg, &shared, &replies),
             Err(e) => {
                 if shared.quitting.load(Ordering::SeqCst) {
                     let _ = shared.exit.send(0);
@@ -268,52 +285,39 @@ fn recv_chat(
                 }
                 return;
             }
-        };
-        match msg {
-            ServerMsg::Chat { from, envelope } => {
-                let directory = shared.directory().clone();
-                match opener.open(&directory, &from, &envelope) {
-                    Ok(text) => println!("[CHAT] {from}: {}", printable(&text)),
-                    Err(why) => {
-                        println!(
-                            "Warning: dropped a message claiming to be from {from}: {}",
-                            Chain(&why)
-                        )
-                    }
-                }
-            }
-            ServerMsg::Joined(user) => {
-                let name = user.name.clone();
-                shared.directory().add(user);
-                println!("[JOINED] {name}");
-            }
-            ServerMsg::Left { name } => {
-                shared.directory().remove(&name);
-                println!("[LEFT] {name}");
-            }
-            ServerMsg::Directory(users) => *shared.directory() = Directory::new(users),
-            ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => {
-                println!("Server is shutting down")
-            }
-            ServerMsg::Error {
-                code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed),
-                text,
-            } => {
-                println!("Error: {}", printable(&text));
-                log::debug!("stream refused: {code:?}");
-                let _ = replies.send(Reply::Refused);
-            }
-            ServerMsg::Error { text, .. } => println!("Error: {}", printable(&text)),
-            ServerMsg::VideoList(videos) => {
-                let _ = replies.send(Reply::Videos(videos));
-            }
-            msg @ (ServerMsg::StreamStart { .. }
-            | ServerMsg::Frame { .. }
-            | ServerMsg::StreamEnd { .. }) => {
-                let _ = frames.send(msg);
-            }
-            other => log::debug!("ignoring unexpected {} frame", other.tag()),
         }
+    }
+}
+
+/// Directory changes, errors and replies: printed, or passed on to `send_chat`.
+fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
+    match msg {
+        ServerMsg::Joined(user) => {
+            let name = user.name.clone();
+            shared.directory().add(user);
+            println!("[JOINED] {name}");
+        }
+        ServerMsg::Left { name } => {
+            shared.directory().remove(&name);
+            println!("[LEFT] {name}");
+        }
+        ServerMsg::Directory(users) => *shared.directory() = Directory::new(users),
+        ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => {
+            println!("Server is shutting down")
+        }
+        ServerMsg::Error {
+            code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed),
+            text,
+        } => {
+            println!("Error: {}", printable(&text));
+            log::debug!("stream refused: {code:?}");
+            let _ = replies.send(Reply::Refused);
+        }
+        ServerMsg::Error { text, .. } => println!("Error: {}", printable(&text)),
+        ServerMsg::VideoList(videos) => {
+            let _ = replies.send(Reply::Videos(videos));
+        }
+        other => log::debug!("ignoring unexpected {} frame", other.tag()),
     }
 }
 

@@ -1,4 +1,4 @@
-# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test` (README, SPEC §2).
+# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test` (README, "Quick start").
 # Both first install the system packages the build needs, with apt-get (via sudo when not root).
 
 ADDR        ?= 127.0.0.1:1234

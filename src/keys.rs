@@ -25,7 +25,7 @@ use std::fmt;
 
 use crate::wire::{FrameWriter, Reader, WireError};
 
-/// The longest direct message, in bytes of UTF-8 (SPEC §6).
+/// The longest direct message, in bytes of UTF-8 (docs/PROTOCOL.md, "The sealed envelope").
 pub const MAX_TEXT: usize = 4096;
 /// Default RSA key size.
 pub const DEFAULT_KEY_BITS: usize = 2048;
@@ -33,7 +33,8 @@ pub const DEFAULT_KEY_BITS: usize = 2048;
 /// would make every envelope large and slow for little gain.
 pub const MIN_KEY_BITS: usize = 1024;
 pub const MAX_KEY_BITS: usize = 4096;
-/// Fingerprints are the first 8 bytes of SHA-256 of the DER public key (SPEC §6).
+/// Fingerprints are the first 8 bytes of SHA-256 of the DER public key, shown beside each
+/// name in the user list so two users can compare them.
 pub const FINGERPRINT_LEN: usize = 8;
 
 /// Layout version of the envelope itself, signed with everything else.

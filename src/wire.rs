@@ -25,12 +25,13 @@ pub const MAGIC: [u8; 4] = *b"CHRM";
 pub const VERSION: u16 = 2;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
-/// The largest payload of any frame (SPEC §5). Video frames are the only large ones.
+/// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
+/// large ones.
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 /// The largest payload a client may send. Everything a client says is small, so the server
 /// never allocates more than this for one client frame.
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
-/// User names: 1 to 32 characters (SPEC §8).
+/// User names: 1 to 32 characters (README, "Using it", gives the rules).
 pub const MAX_NAME: usize = 32;
 /// A DER-encoded RSA public key; 4096-bit keys take about 550 bytes.
 pub const MAX_KEY_DER: usize = 1024;
@@ -194,7 +195,7 @@ pub struct User {
     pub key: Vec<u8>,
 }
 
-/// How the server cuts a video's timeline across its resolutions (SPEC §7).
+/// How the server cuts a video's timeline across its resolutions (README, "Videos").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlayMode {
     /// The original's behaviour: one segment per resolution, lowest first.
@@ -964,9 +965,11 @@ mod tests {
         // Only the 8 header bytes exist: if the reader tried to allocate or read 4 GiB it
         // would fail differently (or not at all).
         let err = parse_client(&header).unwrap_err();
-        assert!(
-            matches!(err, WireError::TooLong { len, max, .. } if len == u32::MAX as usize && max == MAX_CLIENT_FRAME)
-        );
+        assert!(matches!(
+            err,
+            WireError::TooLong { len, max, .. }
+                if len == u32::MAX as usize && max == MAX_CLIENT_FRAME
+        ));
         let err = read_client(&mut &header[..]).unwrap_err();
         assert!(matches!(err, ReadError::Wire(WireError::TooLong { .. })), "{err:?}");
     }

@@ -1,5 +1,5 @@
 //! The real binaries: a `chatroom server` process and `chatroom client` processes driven
-//! through piped stdin, exactly as a user's script would (SPEC §3, §4).
+//! through piped stdin, exactly as a user's script would (README, "Using it").
 
 mod common;
 
@@ -133,7 +133,7 @@ fn two_client_processes_exchange_a_message_through_a_server_process() {
     bob.type_line("bob");
     bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
 
-    // Alice's whole session is piped in at once, as in SPEC §4.
+    // Alice's whole session is piped in at once, as the README's example does.
     let mut alice = Proc::client(&addr, &[]);
     alice.type_line("alice\n1\nbob\nhello\nQUIT\n3");
     drop(alice.stdin.take());

@@ -1,6 +1,7 @@
-//! SPEC §9: a real server, two normal clients that chat and stream the whole time, and
-//! offenders that try everything they can. Each offender must get its documented outcome, and
-//! the normal clients must see every message and every frame.
+//! Hostile clients (docs/SECURITY.md, "Threat model"): a real server, two normal clients that
+//! chat and stream the whole time, and offenders that try everything they can. Each offender
+//! must get its documented outcome, and the normal clients must see every message and every
+//! frame.
 
 mod common;
 

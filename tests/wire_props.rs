@@ -216,7 +216,8 @@ proptest! {
         sizes in proptest::collection::vec(1usize..64, 0..200),
     ) {
         let data: Vec<u8> = msgs.iter().flat_map(ClientMsg::encode).collect();
-        let mut reader = std::io::BufReader::with_capacity(16, Chunked { data, pos: 0, sizes, next: 0 });
+        let chunked = Chunked { data, pos: 0, sizes, next: 0 };
+        let mut reader = std::io::BufReader::with_capacity(16, chunked);
         for expected in &msgs {
             prop_assert_eq!(&wire::read_client(&mut reader).unwrap(), expected);
         }

@@ -88,8 +88,8 @@ impl Input {
     }
 }
 
-/// Prints a prompt as a line of its own (README, "Using it"), so scripts reading our output line by line
-/// see it, and a message arriving while we wait never lands in the middle of it.
+/// Prints a prompt as a line of its own (README, "Using it"), so scripts reading our output
+/// line by line see it, and a message arriving while we wait never lands in the middle of it.
 fn prompt(text: &str) {
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{text}");

@@ -181,8 +181,8 @@ fn make_texture(width: i32, height: i32) -> Result<Mat, VideoError> {
     Ok(soft)
 }
 
-/// The demo set shipped in `videos/` (SPEC §7): two videos of three resolutions each, a few
-/// seconds long, under 3 MB in all. Returns the files written.
+/// The demo set shipped in `videos/` (README, "Videos"): two videos of three resolutions each,
+/// a few seconds long, under 3 MB in all. Returns the files written.
 pub fn make_demo_videos(dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
     std::fs::create_dir_all(dir)?;
     let sizes = [("144p", (256, 144)), ("240p", (426, 240)), ("360p", (640, 360))];

@@ -527,3 +527,22 @@ fn shutdown_tells_the_clients_and_does_not_hang() {
         "the port must be closed"
     );
 }
+
+#[test]
+fn dropping_the_server_tells_every_client_and_waits_for_its_threads() {
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+    let mut silent = RawClient::connect(addr);
+    let began = std::time::Instant::now();
+    drop(server);
+    // Drop returned: the listener and every client thread have ended.
+    assert!(began.elapsed() < Duration::from_secs(5), "drop took {:?}", began.elapsed());
+    match alice.recv() {
+        ServerMsg::Error { code, .. } => assert_eq!(code, ErrorCode::ShuttingDown),
+        other => panic!("expected the shutdown notice, got {other:?}"),
+    }
+    assert!(silent.closed_within(Duration::from_secs(2)));
+    // Nobody listens any more.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}

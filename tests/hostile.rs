@@ -332,3 +332,48 @@ fn forge_envelope(mallory: &TestClient, dave: &TestClient, text: &str) -> Vec<u8
     }
     env
 }
+
+/// A hostile server: answers the handshake, then never reads again.
+fn deaf_server() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let _ = wire::read_client(&mut socket).unwrap();
+        socket
+            .write_all(&ServerMsg::Hello { magic: wire::MAGIC, version: wire::VERSION }.encode())
+            .unwrap();
+        // Hold the socket open, unread, until the test ends.
+        thread::sleep(Duration::from_secs(30));
+    });
+    addr
+}
+
+#[test]
+fn a_writer_blocked_on_a_deaf_server_is_ended_at_once_by_shutdown() {
+    let (_reader, writer) =
+        chatroom::client::link::connect(&deaf_server().to_string(), false).expect("the handshake");
+    let blocked = writer.clone();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        // Megabytes nobody reads: the socket buffers fill and the write blocks.
+        let junk = vec![0u8; 1 << 20];
+        let result = (0..64).try_for_each(|_| blocked.send_frame(&junk));
+        let _ = done_tx.send(result.is_err());
+    });
+    // Let the writer block, holding the write lock.
+    thread::sleep(Duration::from_millis(500));
+    assert!(done.try_recv().is_err(), "the writes should be blocked by now");
+    // Shut down from another thread, so a shutdown that waits fails the test, not hangs it.
+    let (shut_tx, shut) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        writer.shutdown();
+        let _ = shut_tx.send(());
+    });
+    assert!(
+        shut.recv_timeout(Duration::from_millis(500)).is_ok(),
+        "shutdown waited for the writer"
+    );
+    let failed = done.recv_timeout(Duration::from_secs(2)).expect("the blocked write ended");
+    assert!(failed, "a write to a shut connection must fail");
+}

@@ -27,13 +27,14 @@ pub const CLIENT_STACK: usize = 256 * 1024;
 /// what the client has read, and a paused reader holds little memory.
 pub const VIDEO_LANE_FRAMES: usize = 4;
 
-/// What goes in a chat lane.
+/// What goes in a chat lane. A bounded lane allocates all its slots up front, 256 of them for
+/// every client, so this is kept to 24 bytes (a boxed slice, not a `Vec`).
 pub enum Outgoing {
     /// A frame already encoded (and perhaps shared with other lanes).
     Frame(EncodedFrame),
     /// The directory, as the registry saw it when this client joined. The writer encodes it,
     /// so the registry's lock is held only to copy pointers, not to make bytes.
-    Directory(Vec<Arc<User>>),
+    Directory(Box<[Arc<User>]>),
 }
 
 impl From<EncodedFrame> for Outgoing {
@@ -149,3 +150,4 @@ fn write_loop(socket: &TcpStream, lanes: Lanes) -> io::Result<()> {
     }
     out.flush()
 }
+

@@ -148,7 +148,8 @@ struct Failed {
     source: Box<dyn Error + Send + Sync>,
 }
 
-fn failed(doing: String) -> impl FnOnce(std::io::Error) -> Failed {
+/// For `map_err`: the error, with what we were doing.
+fn failed<E: Error + Send + Sync + 'static>(doing: String) -> impl FnOnce(E) -> Failed {
     move |e| Failed { doing, source: Box::new(e) }
 }
 
@@ -237,8 +238,8 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
             let mode =
                 if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
             let wait = Duration::from_secs(10);
-            let hold = Duration::try_from_secs_f64(hold)
-                .map_err(|e| Failed { doing: format!("--hold {hold}"), source: Box::new(e) })?;
+            let hold =
+                Duration::try_from_secs_f64(hold).map_err(failed(format!("--hold {hold}")))?;
             let bench = bench::ChatBench {
                 server,
                 clients,

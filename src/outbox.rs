@@ -150,4 +150,3 @@ fn write_loop(socket: &TcpStream, lanes: Lanes) -> io::Result<()> {
     }
     out.flush()
 }
-

@@ -20,7 +20,7 @@ use chatroom::video::demo;
 
 /// A terminal chat room with end-to-end encrypted direct messages and video streaming over TCP.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, verbatim_doc_comment)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

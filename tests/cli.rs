@@ -369,3 +369,50 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
         assert_eq!(chatroom::video::demo::read_demo_index(&reader.read().unwrap()).unwrap(), 7);
     }
 }
+
+#[test]
+fn help_names_every_flag_and_the_defaults_users_script_against() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    assert_eq!(
+        top.lines().next(),
+        Some(
+            "A terminal chat room with end-to-end encrypted direct messages and video \
+             streaming over TCP."
+        )
+    );
+    let server = help(&["server", "--help"]);
+    for flag in [
+        "--bind <BIND>",
+        "[default: 127.0.0.1:1234]",
+        "--videos <VIDEOS>",
+        "[default: videos]",
+        "--jpeg-quality <JPEG_QUALITY>",
+        "[default: 90]",
+        "--no-pace",
+        "--max-clients <MAX_CLIENTS>",
+        "[default: 1024]",
+        "--cache-mb <CACHE_MB>",
+        "[default: 256]",
+        "--chat-rate <CHAT_RATE>",
+    ] {
+        assert!(server.contains(flag), "server --help lacks {flag}:\n{server}");
+    }
+    let client = help(&["client", "--help"]);
+    for flag in [
+        "--server <SERVER>",
+        "--name <NAME>",
+        "--headless",
+        "--save-frames <DIR>",
+        "--key-bits <KEY_BITS>",
+        "[default: 2048]",
+        "--trace",
+    ] {
+        assert!(client.contains(flag), "client --help lacks {flag}:\n{client}");
+    }
+    assert!(help(&["--version"]).starts_with("chatroom "));
+}

@@ -1,0 +1,224 @@
+//! The docs cannot rot as code moves: every file, Rust item and test that the README and
+//! `docs/*.md` name in backticks must exist. No sockets, no server: it reads the files.
+//!
+//! What is checked, in `code spans` outside fenced blocks:
+//! - a path such as `src/registry.rs` or `tests/chat.rs`: the file exists;
+//! - a Rust path such as `registry::Registry::join` or `Registry::join`: its module file
+//!   defines the item, and the item the member (a method, a variant, a field);
+//! - a name of four or more snake_case words, such as a test's: it occurs in `src/` or `tests/`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The crate's modules, as paths (`client::link`), with their source text.
+fn modules() -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![PathBuf::from(ROOT).join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(Path::new(ROOT).join("src")).unwrap();
+                let module = rel.with_extension("").to_string_lossy().replace('/', "::");
+                found.insert(module, fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    found
+}
+
+/// Every source file of `src/` and `tests/`, concatenated.
+fn all_code(modules: &BTreeMap<String, String>) -> String {
+    let mut code: String = modules.values().map(String::as_str).collect();
+    let mut stack = vec![PathBuf::from(ROOT).join("tests")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                code.push_str(&fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    code
+}
+
+/// The code spans of a Markdown text, outside fenced code blocks, with their line numbers.
+fn code_spans(text: &str) -> Vec<(usize, String)> {
+    let mut spans = Vec::new();
+    let mut fenced = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        let parts: Vec<&str> = line.split('`').collect();
+        // Odd parts are inside backticks (a line with an unmatched backtick has an even count).
+        for part in parts.iter().skip(1).step_by(2).take((parts.len() - 1) / 2) {
+            spans.push((n + 1, part.to_string()));
+        }
+    }
+    spans
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Does `code` define `name` as an item, a method, a variant or a field?
+fn defines(code: &str, name: &str) -> bool {
+    let item_words = ["fn", "struct", "enum", "trait", "type", "const", "static", "mod"];
+    code.lines().any(|line| {
+        let words: Vec<&str> = line
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let item = words.windows(2).any(|w| item_words.contains(&w[0]) && w[1] == name);
+        // A variant or a field: the name first on its line, then `(`, `{`, `,`, `:` or `=`.
+        let trimmed =
+            line.trim_start().trim_start_matches("pub ").trim_start_matches("pub(crate) ");
+        let member = trimmed.strip_prefix(name).is_some_and(|rest| {
+            let rest = rest.trim_start();
+            rest.starts_with(['(', '{', ',', '='])
+                || (rest.starts_with(':') && !rest.starts_with("::"))
+                || rest.is_empty()
+        });
+        item || member
+    })
+}
+
+/// Why a Rust path named in the docs does not resolve, if it does not.
+fn check_path(path: &str, modules: &BTreeMap<String, String>) -> Option<String> {
+    let segments: Vec<&str> = path.trim_end_matches("()").split("::").collect();
+    let segments = if segments[0] == "crate" { &segments[1..] } else { &segments[..] };
+    // The longest prefix that is a module; a path may also start at a type (`Registry::join`).
+    let (code, rest): (String, &[&str]) =
+        match (1..=segments.len()).rev().find(|k| modules.contains_key(&segments[..*k].join("::")))
+        {
+            Some(k) => {
+                // A module's own file, and its children's (a type may live in `video/catalog.rs`
+                // and be named `video::catalog::Video`, or a root re-export be used).
+                let prefix = segments[..k].join("::");
+                let code = modules
+                    .iter()
+                    .filter(|(m, _)| **m == prefix || m.starts_with(&format!("{prefix}::")))
+                    .map(|(_, c)| c.as_str())
+                    .collect();
+                (code, &segments[k..])
+            }
+            None => {
+                let owner = modules.values().find(|code| defines(code, segments[0]))?;
+                (owner.clone(), &segments[1..])
+            }
+        };
+    for name in rest {
+        if !is_ident(name) {
+            return Some(format!("{name:?} is not a name"));
+        }
+        if !defines(&code, name) {
+            return Some(format!("nothing defines {name}"));
+        }
+    }
+    None
+}
+
+fn looks_like_rust_path(span: &str, modules: &BTreeMap<String, String>) -> bool {
+    let span = span.trim_end_matches("()");
+    let segments: Vec<&str> = span.split("::").collect();
+    segments.len() >= 2
+        && segments.iter().all(|s| is_ident(s))
+        && (modules.contains_key(segments[0])
+            || segments[0] == "crate"
+            || (segments[0].starts_with(|c: char| c.is_ascii_uppercase())
+                && modules.values().any(|code| defines(code, segments[0]))))
+}
+
+/// A snake_case name of four or more words: a test, most often.
+fn looks_like_long_name(span: &str) -> bool {
+    is_ident(span)
+        && span.chars().all(|c| !c.is_ascii_uppercase())
+        && span.matches('_').count() >= 3
+}
+
+fn looks_like_file(span: &str) -> bool {
+    ["src/", "tests/", "docs/", "scripts/", "videos/"].iter().any(|p| span.starts_with(p))
+        && !span.contains(['*', ' ', '{', '<'])
+}
+
+fn documents() -> Vec<PathBuf> {
+    let mut docs = vec![PathBuf::from(ROOT).join("README.md")];
+    for entry in fs::read_dir(Path::new(ROOT).join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(path);
+        }
+    }
+    docs.sort();
+    docs
+}
+
+#[test]
+fn every_file_item_and_test_the_docs_name_exists() {
+    let modules = modules();
+    let code = all_code(&modules);
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for doc in documents() {
+        let text = fs::read_to_string(&doc).unwrap();
+        let name = doc.file_name().unwrap().to_string_lossy().into_owned();
+        for (line, span) in code_spans(&text) {
+            let problem = if looks_like_file(&span) {
+                let path = span.split(':').next().unwrap_or(&span);
+                (!Path::new(ROOT).join(path).exists()).then(|| "no such file".to_string())
+            } else if looks_like_rust_path(&span, &modules) {
+                check_path(&span, &modules)
+            } else if looks_like_long_name(&span) {
+                let word = |i: usize| {
+                    let before = code[..i].chars().next_back();
+                    let after = code[i + span.len()..].chars().next();
+                    let inside =
+                        |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                    !inside(before) && !inside(after)
+                };
+                let found = code.match_indices(span.as_str()).any(|(i, _)| word(i));
+                (!found).then(|| "not in src/ or tests/".to_string())
+            } else {
+                continue;
+            };
+            checked += 1;
+            if let Some(problem) = problem {
+                wrong.push(format!("{name}:{line}: `{span}`: {problem}"));
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} names checked: is the docs check still reading them?");
+    assert!(wrong.is_empty(), "the docs name things that do not exist:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_checker_catches_what_does_not_exist() {
+    let modules = modules();
+    assert_eq!(check_path("registry::Registry::join", &modules), None);
+    assert_eq!(check_path("Registry::join", &modules), None);
+    assert_eq!(check_path("wire::ServerMsg::Directory", &modules), None);
+    assert_eq!(check_path("video::catalog::split_plan", &modules), None);
+    assert!(check_path("registry::Registry::teleport", &modules).is_some());
+    assert!(check_path("video::FrameSource", &modules).is_some());
+    assert!(looks_like_rust_path("video::FrameSource", &modules));
+    assert!(!looks_like_rust_path("std::net::TcpListener", &modules));
+    assert_eq!(
+        code_spans("a `x` b `y::z`\n```\n`not`\n```\nc `w`"),
+        vec![(1, "x".into()), (1, "y::z".into()), (5, "w".into())]
+    );
+}

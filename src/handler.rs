@@ -9,7 +9,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cache::FrameCache;
 use crate::config::ServerConfig;
@@ -93,12 +93,15 @@ pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) 
         Some(name) => format!("{name} ({peer})"),
         None => peer,
     };
-    match end {
+    match &end {
         End::Quit => info!("{who} left"),
         End::ServerStopping => info!("{who} disconnected: server shutting down"),
         End::Closed => info!("{who} left: connection closed"),
         End::Protocol(why) => warn!("{who} cut off: protocol error: {why}"),
         End::Failed(why) => warn!("{who} disconnected: {why}"),
+    }
+    if let End::Protocol(_) = end {
+        linger(&socket);
     }
     let _ = socket.shutdown(Shutdown::Both);
 }
@@ -425,14 +428,8 @@ impl<'a> Session<'a> {
     /// Lets the writer send what is queued (after a quit, or the error frame that explains a
     /// protocol error) or stops it at once (the connection is gone anyway).
     fn finish(&mut self, end: &End) {
-        match end {
-            End::Quit | End::ServerStopping => {}
-            End::Protocol(_) => {
-                let _ = self.socket.shutdown(Shutdown::Read);
-            }
-            End::Closed | End::Failed(_) => {
-                let _ = self.socket.shutdown(Shutdown::Both);
-            }
+        if let End::Closed | End::Failed(_) = end {
+            let _ = self.socket.shutdown(Shutdown::Both);
         }
         self.stop_stream();
         // Leave the registry first (telling everyone), so nobody else holds our chat queue...
@@ -444,6 +441,29 @@ impl<'a> Session<'a> {
         }
     }
 }
+
+/// After a protocol error, whose error frame is sent: half-closes, then reads and discards
+/// what the client still sends, for at most `LINGER`. Closing a socket with unread data makes
+/// the kernel reset the connection, and a reset can destroy what the client has not read yet:
+/// the very frame that says why it is cut off. The offender pays: its own connection's thread
+/// waits, nobody else's.
+fn linger(socket: &TcpStream) {
+    let _ = socket.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 8192];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        if !matches!((&*socket).read(&mut sink), Ok(n) if n > 0) {
+            return;
+        }
+    }
+}
+
+/// How long a connection cut for a protocol error is drained before it is closed.
+const LINGER: Duration = Duration::from_secs(2);
 
 fn error_code(e: &WireError) -> ErrorCode {
     match e {

@@ -546,3 +546,41 @@ fn dropping_the_server_tells_every_client_and_waits_for_its_threads() {
     // Nobody listens any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn a_connection_that_has_not_joined_hears_no_broadcast() {
+    // The original listed every socket at accept and broadcast to all of them, so a client
+    // still in its handshake could read someone else's user list where it waited for "OK".
+    let server = default_server();
+    let mut waiting = RawClient::connect(server.local_addr());
+    waiting.hello();
+    let alice = TestClient::join(server.local_addr(), "alice", 0);
+    let bob = TestClient::join(server.local_addr(), "bob", 1);
+    bob.quit();
+    waiting.stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut buf = [0u8; 64];
+    match std::io::Read::read(&mut waiting.stream, &mut buf) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("a connection that has not joined received {other:?}"),
+    }
+    // It can still join, and then it hears the others (alice: bob has gone by then).
+    assert!(eventually(Duration::from_secs(5), || server.registry().member_count() == 1));
+    waiting.send_msg(&ClientMsg::Join {
+        name: "carol".into(),
+        key: identity(2).public_der().to_vec(),
+    });
+    assert!(matches!(waiting.recv(), Some(ServerMsg::Welcome { .. })));
+    match waiting.recv() {
+        Some(ServerMsg::Directory(users)) => {
+            let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+            assert_eq!(names, ["alice", "carol"]);
+        }
+        other => panic!("expected the directory, got {other:?}"),
+    }
+    alice.quit();
+    server.shutdown();
+}

@@ -358,3 +358,25 @@ fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
         );
     }
 }
+
+#[test]
+fn a_video_is_matched_by_its_whole_name_not_a_prefix() {
+    // The original played every file whose name starts with the request: `clip` would also
+    // have taken `clipper`'s files into its plan.
+    let dir = three_resolutions(25.0, 6);
+    write_video(&dir, "clipper", "720p", (1280, 720), 25.0, 6);
+    let server = server_for(&dir, false);
+    let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+    alice.play("clip", PlayMode::Split);
+    let got = alice.receive_stream();
+    let labels: Vec<&str> = got.frames.iter().map(|(_, label, _)| label.as_str()).collect();
+    assert_eq!(labels.len(), 6);
+    assert!(labels.iter().all(|l| ["144p", "240p", "360p"].contains(l)), "{labels:?}");
+    // A prefix of a name is no name.
+    alice.play("cli", PlayMode::Split);
+    match alice.recv() {
+        ServerMsg::Error { code: ErrorCode::UnknownVideo, .. } => {}
+        other => panic!("expected UnknownVideo, got {other:?}"),
+    }
+    server.shutdown();
+}

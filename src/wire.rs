@@ -9,8 +9,8 @@
 //! +---------+------------------+-----------------+
 //! ```
 //!
-//! The Python original sent bare strings and pickles with no framing, so two messages sent
-//! back-to-back could glue together or split anywhere. Here the reader always knows where a
+//! The Python original sent bare strings with no framing (it imports `pickle` but never uses
+//! it), so two messages sent back-to-back could glue together or split anywhere. Here the reader always knows where a
 //! message ends, and every length is checked against a bound *before* anything is allocated.
 //! `docs/PROTOCOL.md` documents every frame byte by byte.
 

@@ -4,8 +4,11 @@
 //!
 //! - [`chat`]: N clients, S senders, M messages each; delivered, lost, corrupted, latency.
 //! - [`stream`]: N clients stream the same video at once; frames/s, time to first frame.
+//! - [`original`]: the same workloads in the Python original's protocol (`--original`), for
+//!   `make compare`. Only the bench speaks it.
 
 pub mod chat;
+pub mod original;
 pub mod stream;
 
 pub use chat::{ChatBench, ChatMode, ChatReport};

@@ -120,6 +120,10 @@ enum BenchCommand {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Speak the Python original's protocol, to run the same workload against its server
+        /// (relay mode only).
+        #[arg(long)]
+        original: bool,
     },
     /// N clients stream the same video at once (run the server with --no-pace).
     Stream {
@@ -131,6 +135,9 @@ enum BenchCommand {
         video: String,
         #[arg(long)]
         json: bool,
+        /// Speak the Python original's protocol, to run the same workload against its server.
+        #[arg(long)]
+        original: bool,
     },
 }
 
@@ -234,6 +241,7 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
             key_bits,
             hold,
             json,
+            original,
         } => {
             let mode =
                 if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
@@ -251,11 +259,17 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
                 wait,
                 hold,
             };
-            let report = bench::chat::run(&bench)?;
+            let report =
+                if original { bench::original::chat(&bench)? } else { bench::chat::run(&bench)? };
             println!("{}", if json { report.json() } else { report.text() });
         }
-        BenchCommand::Stream { server, clients, video, json } => {
-            let report = bench::stream::run(&bench::StreamBench { server, clients, video })?;
+        BenchCommand::Stream { server, clients, video, json, original } => {
+            let bench = bench::StreamBench { server, clients, video };
+            let report = if original {
+                bench::original::stream(&bench)?
+            } else {
+                bench::stream::run(&bench)?
+            };
             println!("{}", if json { report.json() } else { report.text() });
         }
     }

@@ -82,12 +82,8 @@ struct Plan {
 }
 
 impl Plan {
-    /// Sender `s` sends its `k`-th message to client (s + 1 + k) mod n, skipping itself: load
-    /// spreads over every recipient, and each recipient can compute what it should get.
     fn target(&self, s: usize, k: usize) -> usize {
-        let n = self.clients;
-        let t = (s + 1 + k % (n - 1)) % n;
-        if t == s { (t + 1) % n } else { t }
+        target(self.clients, s, k)
     }
 
     fn nanos(&self) -> u64 {
@@ -95,16 +91,51 @@ impl Plan {
     }
 }
 
+/// Of `n` clients, sender `s` sends its `k`-th message to client (s + 1 + k) mod n, skipping
+/// itself: load spreads over every recipient, and each recipient can compute what it should get.
+pub(super) fn target(n: usize, s: usize, k: usize) -> usize {
+    let t = (s + 1 + k % (n - 1)) % n;
+    if t == s { (t + 1) % n } else { t }
+}
+
+/// How many messages each of `n` clients should get when `senders` send `messages` each.
+pub(super) fn expected_counts(n: usize, senders: usize, messages: usize) -> Vec<u64> {
+    let mut expected = vec![0u64; n];
+    for s in 0..senders {
+        for k in 0..messages {
+            expected[target(n, s, k)] += 1;
+        }
+    }
+    expected
+}
+
 /// What one receiving client counted.
 #[derive(Default)]
-struct Tally {
-    delivered: u64,
-    corrupted: u64,
-    errors: u64,
-    latencies_ms: Vec<f64>,
+pub(super) struct Tally {
+    pub(super) delivered: u64,
+    pub(super) corrupted: u64,
+    pub(super) errors: u64,
+    pub(super) latencies_ms: Vec<f64>,
     /// Last sequence number seen per sender. A recipient gets only some of a sender's
     /// numbers (the rest go to others), so gaps are normal; a repeat or a step back is not.
-    last: HashMap<u32, u64>,
+    pub(super) last: HashMap<u32, u64>,
+    /// When the last message arrived, after the start.
+    pub(super) last_at: Duration,
+}
+
+impl Tally {
+    /// Counts message `seq` of `sender`, sent at `nanos` after `start`, if it is new.
+    pub(super) fn deliver(&mut self, sender: u32, seq: u64, nanos: u64, start: Instant) -> bool {
+        if self.last.get(&sender).is_some_and(|last| seq <= *last) {
+            return false;
+        }
+        self.last.insert(sender, seq);
+        self.delivered += 1;
+        let late = (start.elapsed().as_nanos() as u64).saturating_sub(nanos);
+        self.latencies_ms.push(late as f64 / 1e6);
+        self.last_at = start.elapsed();
+        true
+    }
 }
 
 /// Runs `bench chat`.
@@ -128,12 +159,7 @@ pub fn run(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
         start: Instant::now(),
         wait: cfg.wait,
     });
-    let mut expected = vec![0u64; clients];
-    for s in 0..senders {
-        for k in 0..cfg.messages {
-            expected[plan.target(s, k)] += 1;
-        }
-    }
+    let expected = expected_counts(clients, senders, cfg.messages);
     let mut receivers = Vec::new();
     let mut writers = Vec::new();
     for (i, member) in members.into_iter().enumerate() {
@@ -145,7 +171,8 @@ pub fn run(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
         .collect::<Result<_, _>>()?;
     let send_errors: u64 = sending.into_iter().map(|h| h.join().unwrap_or(1)).sum();
     let tallies = receivers.into_iter().map(|h| h.join().unwrap_or_default()).collect();
-    let report = ChatReport::new(clients, senders, cfg.messages, tallies, send_errors, &plan);
+    let sent = (senders * cfg.messages) as u64;
+    let report = ChatReport::new(clients, senders, sent, tallies, send_errors, plan.start);
     if !cfg.hold.is_zero() {
         eprintln!("{clients} clients joined and idle for {} s", cfg.hold.as_secs_f64());
         thread::sleep(cfg.hold);
@@ -195,13 +222,7 @@ fn receive(
                 match parsed {
                     Some((sender, seq, nanos))
                         if plan.index_of.get(&from) == Some(&sender)
-                            && tally.last.get(&sender).is_none_or(|last| seq > *last) =>
-                    {
-                        tally.last.insert(sender, seq);
-                        tally.delivered += 1;
-                        let late = plan.nanos().saturating_sub(nanos);
-                        tally.latencies_ms.push(late as f64 / 1e6);
-                    }
+                            && tally.deliver(sender, seq, nanos, plan.start) => {}
                     _ => tally.corrupted += 1,
                 }
             }
@@ -259,7 +280,7 @@ fn send_all(s: usize, writer: &LinkWriter, mut sealer: Sealer, plan: &Plan) -> u
 
 /// Where the next batch from message `k` ends: at most `batch_max` messages; paced, only
 /// those already due (sleeping until the first one is).
-fn due(k: usize, began: Instant, rate: u32, batch_max: usize) -> usize {
+pub(super) fn due(k: usize, began: Instant, rate: u32, batch_max: usize) -> usize {
     if rate == 0 {
         return k + batch_max;
     }
@@ -313,24 +334,27 @@ fn parse_text(text: &str) -> Option<(u32, u64, u64)> {
 }
 
 impl ChatReport {
-    fn new(
+    /// The report of a run that started at `start`.
+    pub(super) fn new(
         clients: usize,
         senders: usize,
-        messages: usize,
+        sent: u64,
         tallies: Vec<Tally>,
         send_errors: u64,
-        plan: &Plan,
+        start: Instant,
     ) -> ChatReport {
-        let sent = (senders * messages) as u64;
         let mut report = ChatReport { clients, senders, sent, ..Default::default() };
         let mut latencies = Vec::new();
+        let mut last_at = Duration::ZERO;
         for tally in tallies {
             report.delivered += tally.delivered;
             report.corrupted += tally.corrupted;
             report.errors += tally.errors;
             latencies.extend(tally.latencies_ms);
+            last_at = last_at.max(tally.last_at);
         }
-        report.seconds = plan.start.elapsed().as_secs_f64();
+        // Up to the last delivery: a receiver waiting for a lost message is not throughput.
+        report.seconds = if report.delivered > 0 { last_at } else { start.elapsed() }.as_secs_f64();
         report.errors += send_errors;
         report.lost = report.sent.saturating_sub(report.delivered);
         report.messages_per_second = report.delivered as f64 / report.seconds.max(1e-9);

@@ -22,6 +22,8 @@ pub struct StreamBench {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamReport {
     pub clients: usize,
+    /// Frames the server announced (`STRM`), summed over the clients.
+    pub announced: u64,
     pub frames: u64,
     pub missing: u64,
     pub bytes: u64,
@@ -39,13 +41,15 @@ const FRAME_WAIT: Duration = Duration::from_secs(30);
 
 /// What one client saw of its stream.
 #[derive(Default)]
-struct Watched {
-    frames: u64,
-    bytes: u64,
-    missing: u64,
-    errors: u64,
-    first: Option<Duration>,
-    elapsed: Duration,
+pub(super) struct Watched {
+    pub(super) announced: u64,
+    pub(super) frames: u64,
+    pub(super) bytes: u64,
+    pub(super) missing: u64,
+    pub(super) errors: u64,
+    /// From the request to the first frame, and to the last.
+    pub(super) first: Option<Duration>,
+    pub(super) elapsed: Duration,
 }
 
 /// Runs `bench stream`.
@@ -67,7 +71,7 @@ pub fn run(cfg: &StreamBench) -> Result<StreamReport, ClientError> {
         })
         .collect::<Result<_, _>>()?;
     let watched = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
-    Ok(StreamReport::new(clients, watched))
+    Ok(StreamReport::from_watched(clients, watched))
 }
 
 /// Plays `video` and reads the stream to its end.
@@ -76,10 +80,10 @@ fn watch(reader: &mut LinkReader, writer: &LinkWriter, video: String) -> Watched
     let _ = reader.stream().set_read_timeout(Some(FRAME_WAIT));
     let _ = writer.send(&ClientMsg::Play { video, mode: PlayMode::Split });
     let mut w = Watched::default();
-    let (mut expected, mut next_index) = (0u64, 0u32);
+    let mut next_index = 0u32;
     loop {
         match reader.recv() {
-            Ok(ServerMsg::StreamStart { frames: total, .. }) => expected = u64::from(total),
+            Ok(ServerMsg::StreamStart { frames: total, .. }) => w.announced = u64::from(total),
             Ok(ServerMsg::Frame { index, jpeg, .. }) => {
                 w.first.get_or_insert_with(|| began.elapsed());
                 w.missing += u64::from(index.saturating_sub(next_index));
@@ -100,16 +104,17 @@ fn watch(reader: &mut LinkReader, writer: &LinkWriter, video: String) -> Watched
     }
     w.elapsed = began.elapsed();
     let _ = writer.send(&ClientMsg::Quit);
-    w.missing += expected.saturating_sub(w.frames + w.missing);
+    w.missing += w.announced.saturating_sub(w.frames + w.missing);
     w
 }
 
 impl StreamReport {
-    fn new(clients: usize, watched: Vec<Watched>) -> StreamReport {
+    pub(super) fn from_watched(clients: usize, watched: Vec<Watched>) -> StreamReport {
         let mut report = StreamReport { clients, ..Default::default() };
         let mut firsts = Vec::new();
         let mut longest = Duration::ZERO;
         for w in watched {
+            report.announced += w.announced;
             report.frames += w.frames;
             report.bytes += w.bytes;
             report.missing += w.missing;
@@ -129,13 +134,14 @@ impl StreamReport {
     }
 
     pub fn text(&self) -> String {
-        let StreamReport { clients, frames, missing, errors, .. } = self;
+        let StreamReport { clients, announced, frames, missing, errors, .. } = self;
         let (seconds, fps, mbps) =
             (self.seconds, self.frames_per_second, self.megabytes_per_second);
         let (p50, p99) = (self.first_frame_p50_ms, self.first_frame_p99_ms);
         let per: Vec<String> = self.per_client_fps.iter().map(|f| format!("{f:.0}")).collect();
         format!(
-            "stream: {clients} clients: {frames} frames, {missing} missing, {errors} errors \
+            "stream: {clients} clients: {frames} frames ({announced} announced), {missing} missing, \
+             {errors} errors \
              in {seconds:.2} s\n\
              throughput: {fps:.0} frames/s in all ({mbps:.1} MB/s); per client: {} frames/s\n\
              time to first frame: p50 {p50:.1} ms, p99 {p99:.1} ms",
@@ -144,13 +150,14 @@ impl StreamReport {
     }
 
     pub fn json(&self) -> String {
-        let StreamReport { clients, frames, missing, errors, bytes, .. } = self;
+        let StreamReport { clients, announced, frames, missing, errors, bytes, .. } = self;
         let (seconds, fps, mbps) =
             (self.seconds, self.frames_per_second, self.megabytes_per_second);
         let (p50, p99) = (self.first_frame_p50_ms, self.first_frame_p99_ms);
         let per: Vec<String> = self.per_client_fps.iter().map(|f| format!("{f:.1}")).collect();
         format!(
-            "{{\"bench\":\"stream\",\"clients\":{clients},\"frames\":{frames},\
+            "{{\"bench\":\"stream\",\"clients\":{clients},\"announced\":{announced},\
+             \"frames\":{frames},\
              \"missing\":{missing},\"errors\":{errors},\"bytes\":{bytes},\
              \"seconds\":{seconds:.4},\"frames_per_second\":{fps:.1},\"per_client_fps\":[{}],\
              \"megabytes_per_second\":{mbps:.2},\"first_frame_p50_ms\":{p50:.2},\

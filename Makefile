@@ -8,7 +8,7 @@ BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config
 # Tests only: a virtual display, and tools to find, screenshot and type into the test window.
 TEST_PKGS   := xvfb x11-utils xdotool imagemagick
 
-.PHONY: deps test-deps build run client test fmt lint clean
+.PHONY: deps test-deps build run client test compare fmt lint clean
 
 deps:
 	@scripts/install-packages.sh $(BUILD_PKGS)
@@ -32,6 +32,13 @@ test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
+
+## The Python original and this project, same workloads, one table (also docs/COMPARISON.md).
+## ORIGINAL=DIR: a clone of the original (scripts/fetch-original.sh makes one in original/).
+ORIGINAL ?= $(wildcard original)
+compare: build
+	@test -n "$(ORIGINAL)" || { echo "usage: make compare ORIGINAL=DIR (scripts/fetch-original.sh clones it into original/)"; exit 2; }
+	python3 scripts/compare.py $(ORIGINAL)
 
 fmt:
 	$(CARGO) fmt --all

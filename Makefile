@@ -3,8 +3,10 @@
 
 ADDR        ?= 127.0.0.1:1234
 CARGO       ?= cargo
-# Build: OpenCV headers and libraries, and libclang for the opencv crate's binding generator.
-BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config
+# Build: OpenCV headers and libraries, and libclang for the opencv crate's binding generator;
+# FFmpeg's libraries for the default decoder; cmake and nasm to build libjpeg-turbo 3.
+BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config \
+               libavcodec-dev libavformat-dev libswscale-dev libavutil-dev cmake nasm
 # Tests only: a virtual display, and tools to find, screenshot and type into the test window.
 TEST_PKGS   := xvfb x11-utils xdotool imagemagick
 
@@ -32,6 +34,7 @@ test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
+	CHATROOM_DECODER=opencv $(CARGO) test --test stream --test cache
 
 ## The Python original and this project, same workloads, one table (also docs/COMPARISON.md).
 ## ORIGINAL=DIR: a clone of the original (scripts/fetch-original.sh makes one in original/).

@@ -19,7 +19,6 @@
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 use log::{debug, warn};
-use opencv::core::Mat;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -29,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::report::Chain;
 use crate::video::VideoError;
 use crate::video::catalog::ResolutionFile;
-use crate::video::source::{FileReader, encode_jpeg};
+use crate::video::source::{Decoder, JpegEncoder, Picture, Reader};
 use crate::wire::{EncodedFrame, ServerMsg};
 
 /// Frames a producer reads past the furthest one asked of it. Enough to keep the encoder
@@ -90,6 +89,7 @@ struct Inner {
     state: Mutex<State>,
     budget: usize,
     quality: i32,
+    decoder: Decoder,
     /// The producers' threads, joined by `close`.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -146,19 +146,20 @@ impl Producer {
 }
 
 enum Job {
-    Encode(u32, Mat),
+    Encode(u32, Picture),
     /// Already cached when the decoder got there: only move `done` on.
     Cached(u32),
 }
 
 impl FrameCache {
-    /// A cache of `budget` bytes of frames encoded at JPEG `quality`.
-    pub(crate) fn new(budget: usize, quality: i32) -> FrameCache {
+    /// A cache of `budget` bytes of frames decoded by `decoder` and encoded at JPEG `quality`.
+    pub(crate) fn new(budget: usize, quality: i32, decoder: Decoder) -> FrameCache {
         FrameCache {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 budget,
                 quality,
+                decoder,
                 threads: Mutex::new(Vec::new()),
             }),
         }
@@ -320,7 +321,7 @@ impl FrameCache {
                 p.progress.notify_all();
             }
         });
-        let mut reader = match FileReader::open(&file.path, start) {
+        let mut reader = match Reader::open(&file.path, start, self.inner.decoder) {
             Ok(reader) => reader,
             Err(e) => return self.fail(&file, start, e),
         };
@@ -377,10 +378,11 @@ impl FrameCache {
                 state.producers.swap_remove(at).progress.notify_all();
             }
         });
+        let mut jpeg = JpegEncoder::new(self.inner.quality);
         for job in jobs {
             let (index, frame) = match job {
                 Job::Cached(index) => (index, None),
-                Job::Encode(index, image) => match encode_jpeg(&image, self.inner.quality) {
+                Job::Encode(index, image) => match jpeg.encode(&image) {
                     Ok(jpeg) => {
                         let label = source.label.clone();
                         (index, Some(ServerMsg::Frame { index, label, jpeg }.encode_shared()))

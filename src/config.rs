@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::video::source::Decoder;
+
 /// The address the server listens on and the client connects to by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:1234";
 /// The folder of `NAME_LABEL.mp4` files the server offers by default.
@@ -48,6 +50,8 @@ pub struct ServerConfig {
     pub pace: bool,
     /// Bound of the shared frame cache, in MiB (frames about to be sent are kept beyond it).
     pub cache_mb: usize,
+    /// What reads and encodes frames.
+    pub decoder: Decoder,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +68,7 @@ impl Default for ServerConfig {
             jpeg_quality: DEFAULT_JPEG_QUALITY,
             pace: true,
             cache_mb: DEFAULT_CACHE_MB,
+            decoder: Decoder::default(),
         }
     }
 }

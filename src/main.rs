@@ -17,6 +17,7 @@ use chatroom::keys;
 use chatroom::report::Chain;
 use chatroom::server::Server;
 use chatroom::video::demo;
+use chatroom::video::source::Decoder;
 
 /// A terminal chat room with end-to-end encrypted direct messages and video streaming over TCP.
 #[derive(Parser)]
@@ -53,6 +54,10 @@ enum Command {
         /// Chat messages a second each client may send (0: no limit, for benchmarks).
         #[arg(long, default_value_t = config::DEFAULT_CHAT_RATE)]
         chat_rate: u32,
+        /// What decodes videos and encodes JPEGs: ffmpeg (FFmpeg to YUV, libjpeg-turbo from
+        /// the planes) or opencv (the original's engine: OpenCV's VideoCapture and imencode).
+        #[arg(long, default_value = "ffmpeg", value_parser = ["ffmpeg", "opencv"])]
+        decoder: String,
     },
     /// Run the terminal client.
     Client {
@@ -182,7 +187,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             max_clients,
             cache_mb,
             chat_rate,
+            decoder,
         } => {
+            let decoder = if decoder == "opencv" { Decoder::OpenCv } else { Decoder::Ffmpeg };
             let config = ServerConfig {
                 max_clients: max_clients as usize,
                 videos,
@@ -191,6 +198,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 cache_mb,
                 chat_rate,
                 chat_burst: chat_rate.max(1),
+                decoder,
                 ..ServerConfig::default()
             };
             serve(&bind, config)

@@ -61,7 +61,8 @@ impl Server {
         let catalog = LiveCatalog::open(&config.videos);
         let count = catalog.current().videos.len();
         info!("serving {count} videos from {}", config.videos.display());
-        let frames = FrameCache::new(config.cache_mb.saturating_mul(1 << 20), config.jpeg_quality);
+        let budget = config.cache_mb.saturating_mul(1 << 20);
+        let frames = FrameCache::new(budget, config.jpeg_quality, config.decoder);
         let ctx = Arc::new(Context { config, registry: Registry::default(), catalog, frames });
         let local_addr = listener.local_addr()?;
         let mut wake = local_addr;

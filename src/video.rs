@@ -4,11 +4,14 @@
 //!
 //! - [`catalog`]: the `NAME_LABEL.mp4` files of the videos folder, kept up to date, and the
 //!   plan that cuts a timeline across resolutions.
-//! - [`source`]: reading a file's frames from any position, and JPEG encoding and decoding.
+//! - [`source`]: reading a file's frames from any position, and JPEG encoding and decoding,
+//!   with either decoder: [`ffmpeg`] (FFmpeg to YUV, libjpeg-turbo from the planes; the
+//!   default) or OpenCV (the original's engine).
 //! - [`demo`]: the synthetic demo and benchmark videos (`chatroom make-videos`).
 
 pub mod catalog;
 pub mod demo;
+pub mod ffmpeg;
 pub mod source;
 
 use std::path::PathBuf;
@@ -27,6 +30,10 @@ pub enum VideoError {
     Unknown(String),
     #[error("OpenCV")]
     OpenCv(#[from] opencv::Error),
+    #[error("FFmpeg")]
+    Ffmpeg(#[from] ffmpeg_next::Error),
+    #[error("JPEG encoder")]
+    Jpeg(#[from] turbojpeg::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

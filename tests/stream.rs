@@ -380,3 +380,42 @@ fn a_video_is_matched_by_its_whole_name_not_a_prefix() {
     }
     server.shutdown();
 }
+
+#[test]
+fn both_decoders_give_the_same_frames() {
+    // The same frames from FFmpeg + libjpeg-turbo (YUV planes, range expanded) and from
+    // OpenCV's read + imencode (BGR): same index, same picture give or take JPEG's losses.
+    let dir = three_resolutions(25.0, 12);
+    let mut frames = Vec::new();
+    for decoder in
+        [chatroom::video::source::Decoder::Ffmpeg, chatroom::video::source::Decoder::OpenCv]
+    {
+        let config =
+            ServerConfig { videos: dir.clone(), pace: false, decoder, ..ServerConfig::default() };
+        let server = chatroom::server::Server::spawn(
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+            config,
+        )
+        .unwrap();
+        let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+        alice.play("clip", PlayMode::Fixed("360p".into()));
+        frames.push(alice.receive_stream().frames);
+        server.shutdown();
+    }
+    assert_eq!(frames[0].len(), 12);
+    assert_eq!(frames[0].len(), frames[1].len());
+    for ((index, _, ff_jpeg), (_, _, cv_jpeg)) in frames[0].iter().zip(&frames[1]) {
+        let (ff, cv) = (decode_jpeg(ff_jpeg).unwrap(), decode_jpeg(cv_jpeg).unwrap());
+        assert_eq!(read_demo_index(&ff).unwrap(), *index);
+        assert_eq!(read_demo_index(&cv).unwrap(), *index);
+        assert_eq!((ff.cols(), ff.rows()), (cv.cols(), cv.rows()));
+        let mut diff = opencv::core::Mat::default();
+        opencv::core::absdiff(&ff, &cv, &mut diff).unwrap();
+        let mean = opencv::core::mean(&diff, &opencv::core::no_array()).unwrap();
+        let worst = mean.0[..3].iter().cloned().fold(0.0, f64::max);
+        assert!(
+            worst < 4.0,
+            "frame {index}: the decoders' pictures differ by {worst:.2} on average"
+        );
+    }
+}

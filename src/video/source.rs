@@ -1,5 +1,7 @@
 //! Reading frames and making JPEGs: one resolution file opened at any frame and read in order
-//! (the frame cache's producers use it), and OpenCV's JPEG encoder and decoder.
+//! (the frame cache's producers use it), by either decoder, and the JPEG encoder for what each
+//! decoder makes. `--decoder ffmpeg` (the default) is `video/ffmpeg.rs`; `--decoder opencv` is
+//! the original's engine, OpenCV's `VideoCapture` and `imencode`.
 
 use opencv::core::{self, Mat, Vector};
 use opencv::prelude::*;
@@ -34,6 +36,80 @@ pub fn decode_jpeg(bytes: &[u8]) -> Result<Mat, VideoError> {
         return Err(VideoError::OpenCv(opencv::Error::new(core::StsError, "not a JPEG image")));
     }
     Ok(image)
+}
+
+/// Which code reads and encodes the server's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decoder {
+    /// FFmpeg to YUV, libjpeg-turbo from the planes.
+    #[default]
+    Ffmpeg,
+    /// OpenCV's `VideoCapture` to BGR and `imencode`, as the original did.
+    OpenCv,
+}
+
+/// A decoded frame, in the form its decoder made it.
+pub enum Picture {
+    Bgr(Mat),
+    Yuv(ffmpeg_next::frame::Video),
+}
+
+/// A resolution file open for reading with either decoder.
+pub enum Reader {
+    OpenCv(FileReader),
+    Ffmpeg(Box<super::ffmpeg::FfmpegReader>),
+}
+
+impl Reader {
+    /// Opens `path` so that the first frame read is frame `start`, exactly.
+    pub fn open(path: &Path, start: u32, decoder: Decoder) -> Result<Reader, VideoError> {
+        Ok(match decoder {
+            Decoder::OpenCv => Reader::OpenCv(FileReader::open(path, start)?),
+            Decoder::Ffmpeg => {
+                Reader::Ffmpeg(Box::new(super::ffmpeg::FfmpegReader::open(path, start)?))
+            }
+        })
+    }
+
+    pub fn read(&mut self) -> Result<Picture, VideoError> {
+        Ok(match self {
+            Reader::OpenCv(r) => Picture::Bgr(r.read()?),
+            Reader::Ffmpeg(r) => Picture::Yuv(r.read()?),
+        })
+    }
+
+    /// Steps over the next frame: decoded (later frames depend on it) but not converted.
+    pub fn skip(&mut self) -> Result<(), VideoError> {
+        match self {
+            Reader::OpenCv(r) => r.skip(),
+            Reader::Ffmpeg(r) => r.skip(),
+        }
+    }
+}
+
+/// Makes JPEGs of either kind of picture at one quality; one per encoder thread.
+pub struct JpegEncoder {
+    quality: i32,
+    yuv: Option<super::ffmpeg::YuvEncoder>,
+}
+
+impl JpegEncoder {
+    pub fn new(quality: i32) -> JpegEncoder {
+        JpegEncoder { quality, yuv: None }
+    }
+
+    pub fn encode(&mut self, picture: &Picture) -> Result<Vec<u8>, VideoError> {
+        match picture {
+            Picture::Bgr(image) => encode_jpeg(image, self.quality),
+            Picture::Yuv(frame) => {
+                let yuv = match &mut self.yuv {
+                    Some(yuv) => yuv,
+                    slot => slot.insert(super::ffmpeg::YuvEncoder::new(self.quality)?),
+                };
+                yuv.encode(frame)
+            }
+        }
+    }
 }
 
 /// One resolution file open for reading, frame by frame from a start frame. The frame

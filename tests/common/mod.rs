@@ -12,10 +12,15 @@ use chatroom::client::peers::{self, Directory, Opener, Sealer};
 use chatroom::config::ServerConfig;
 use chatroom::keys::{Identity, MIN_KEY_BITS};
 use chatroom::server::Server;
+use chatroom::video::source::Decoder;
 use chatroom::wire::{self, ClientMsg, ServerMsg};
 
-/// Starts a server on a free port.
-pub fn start_server(config: ServerConfig) -> Server {
+/// Starts a server on a free port. `CHATROOM_DECODER=opencv` runs it with the OpenCV decoder
+/// (`make test` runs the stream tests once with each).
+pub fn start_server(mut config: ServerConfig) -> Server {
+    if std::env::var("CHATROOM_DECODER").is_ok_and(|d| d == "opencv") {
+        config.decoder = Decoder::OpenCv;
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     Server::spawn(listener, config).unwrap()
 }

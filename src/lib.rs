@@ -11,9 +11,10 @@
 //! - [`keys`]: RSA identities, sealed envelopes (AES-256-GCM + RSA-OAEP + RSA-PSS),
 //!   fingerprints, replay detection. Bytes in, bytes out.
 //! - [`report`]: an error and its causes, shown on one line.
-//! - [`config`]: the server's settings and the command line's defaults.
 //! - [`video`]: the server's videos: `catalog` (the folder, the split plan), `source` (reading
-//!   frames, JPEG), `demo` (the demo and benchmark videos).
+//!   frames and making JPEGs with either decoder), `ffmpeg` (the default decoder: FFmpeg to
+//!   YUV, libjpeg-turbo from the planes), `demo` (the demo and benchmark videos).
+//! - [`config`]: the server's settings and the command line's defaults.
 //! - [`outbox`]: one client's two queues (chat, video) and the writer thread that drains them.
 //! - [`registry`]: who is online: connections, members, joins and leaves, name rules.
 //! - `cache`: the shared frame cache: each frame decoded and encoded once, for every stream.

@@ -87,7 +87,8 @@ enum Command {
     MakeVideos {
         /// Folder to write into (created if missing).
         dir: PathBuf,
-        /// Write the benchmark video instead: `bench`, H.264, 320x240, 640x480 and 1280x720.
+        /// Write the benchmark videos instead, H.264: `bench` in 320x240, 640x480 and 1280x720,
+        /// and `hd` in 1920x1080.
         #[arg(long)]
         bench: bool,
         /// Frames in each benchmark file (30 a second).

@@ -360,7 +360,9 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
     let sizes: Vec<(&str, u32, u32, u32)> =
         bench.files.iter().map(|f| (f.label.as_str(), f.width, f.height, f.frames)).collect();
     assert_eq!(sizes, [("240p", 320, 240, 12), ("480p", 640, 480, 12), ("720p", 1280, 720, 12)]);
-    for file in &bench.files {
+    let hd = catalog.find("hd").expect("a video named hd");
+    assert_eq!((hd.files.len(), hd.files[0].width, hd.files[0].height), (1, 1920, 1080));
+    for file in bench.files.iter().chain(&hd.files) {
         // H.264 in MP4: the sample entry is `avc1` (MPEG-4 part 2 would be `mp4v`).
         let bytes = std::fs::read(&file.path).unwrap();
         assert!(bytes.windows(4).any(|w| w == b"avc1"), "{} is not H.264", file.path.display());

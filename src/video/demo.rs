@@ -198,16 +198,22 @@ pub fn make_demo_videos(dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
     Ok(written)
 }
 
-/// The benchmark video (docs/BENCHMARKS.md): `bench` in 320x240, 640x480 and 1280x720, H.264,
-/// 30 frames/s, textured like a real picture. The sizes are those the Python original was
-/// measured with; the files are not shipped (`chatroom make-videos DIR --bench` writes them).
+/// The benchmark videos (docs/BENCHMARKS.md), H.264, 30 frames/s, textured like a real
+/// picture: `bench` in 320x240, 640x480 and 1280x720 (the sizes the Python original was measured
+/// with), and `hd` in 1920x1080 alone. The files are not shipped (`chatroom make-videos DIR
+/// --bench` writes them).
 pub fn make_bench_video(dir: &Path, frames: u32) -> Result<Vec<PathBuf>, VideoError> {
     std::fs::create_dir_all(dir)?;
-    let sizes = [("240p", (320, 240)), ("480p", (640, 480)), ("720p", (1280, 720))];
+    let sizes = [
+        ("bench", "240p", (320, 240)),
+        ("bench", "480p", (640, 480)),
+        ("bench", "720p", (1280, 720)),
+        ("hd", "1080p", (1920, 1080)),
+    ];
     let mut written = Vec::new();
-    for (label, size) in sizes {
-        let path = dir.join(format!("bench_{label}.mp4"));
-        write_demo_video(&path, "bench", label, size, 30.0, frames, Codec::H264, true)?;
+    for (name, label, size) in sizes {
+        let path = dir.join(format!("{name}_{label}.mp4"));
+        write_demo_video(&path, name, label, size, 30.0, frames, Codec::H264, true)?;
         written.push(path);
     }
     Ok(written)

@@ -366,9 +366,21 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
         // H.264 in MP4: the sample entry is `avc1` (MPEG-4 part 2 would be `mp4v`).
         let bytes = std::fs::read(&file.path).unwrap();
         assert!(bytes.windows(4).any(|w| w == b"avc1"), "{} is not H.264", file.path.display());
-        // The texture leaves the frame index readable.
-        let mut reader = chatroom::video::source::FileReader::open(&file.path, 7).unwrap();
-        assert_eq!(chatroom::video::demo::read_demo_index(&reader.read().unwrap()).unwrap(), 7);
+        // The texture leaves the frame index readable; both decoders seek to the exact frame
+        // (H.264 reorders frames: the FFmpeg reader places them by their timestamps).
+        use chatroom::video::source::{Decoder, JpegEncoder, Reader};
+        for decoder in [Decoder::OpenCv, Decoder::Ffmpeg] {
+            let mut reader = Reader::open(&file.path, 7, decoder).unwrap();
+            let mut jpeg = JpegEncoder::new(90);
+            for expected in [7, 8] {
+                let image = chatroom::video::source::decode_jpeg(
+                    &jpeg.encode(&reader.read().unwrap()).unwrap(),
+                )
+                .unwrap();
+                let index = chatroom::video::demo::read_demo_index(&image).unwrap();
+                assert_eq!(index, expected, "{} with {decoder:?}", file.path.display());
+            }
+        }
     }
 }
 

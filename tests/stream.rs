@@ -419,3 +419,29 @@ fn both_decoders_give_the_same_frames() {
         );
     }
 }
+
+#[test]
+fn a_file_corrupted_in_the_middle_streams_to_an_end_and_the_server_goes_on() {
+    // Garbage over a stretch in the middle of the 360p file: the decoder meets packets it
+    // cannot decode. The stream must still end (complete or with an error), with no hang and
+    // no panic, and the server must go on serving.
+    let dir = three_resolutions(25.0, 60);
+    let path = dir.join("clip_360p.mp4");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 4096] {
+        *b = 0x5a;
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let server = server_for(&dir, false);
+    let mut alice = TestClient::join(server.local_addr(), "alice", 0);
+    alice.play("clip", PlayMode::Fixed("360p".into()));
+    let got = alice.receive_stream();
+    let (sent, reason) = got.end.expect("an end frame");
+    assert_eq!(sent as usize, got.frames.len());
+    assert!(matches!(reason, EndReason::Complete | EndReason::Error), "{reason:?}");
+    // The other resolutions still play whole.
+    alice.play("clip", PlayMode::Fixed("144p".into()));
+    assert_eq!(alice.receive_stream().end, Some((60, EndReason::Complete)));
+    server.shutdown();
+}

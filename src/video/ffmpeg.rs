@@ -111,21 +111,27 @@ impl FfmpegReader {
 
     /// The next frame, in YUV 4:2:0.
     pub fn read(&mut self) -> Result<ff::frame::Video, VideoError> {
-        let frame = match self.pending.take() {
-            Some(frame) => frame,
-            None => self.decode()?,
-        };
-        self.position += 1;
+        let frame = self.next_frame()?;
         self.converted(frame)
     }
 
     /// Steps over the next frame: decoded (later frames depend on it) but not converted.
     pub fn skip(&mut self) -> Result<(), VideoError> {
-        if self.pending.take().is_none() {
-            self.decode()?;
+        self.next_frame().map(drop)
+    }
+
+    /// The frame at `position`. A frame the file lacks (its packet did not decode) is filled by
+    /// the next one, so every later frame keeps its own index on the timeline.
+    fn next_frame(&mut self) -> Result<ff::frame::Video, VideoError> {
+        let frame = match self.pending.take() {
+            Some(frame) => frame,
+            None => self.decode()?,
+        };
+        if self.index_of(&frame) > self.position {
+            self.pending = Some(frame.clone());
         }
         self.position += 1;
-        Ok(())
+        Ok(frame)
     }
 
     /// The decoder's next frame, feeding it packets of our stream as it needs them. A packet

@@ -240,8 +240,27 @@ pub fn proxy(
     addr
 }
 
+/// Removes the folders earlier test processes left behind (those no longer running): each
+/// run cleans up after the last, since a test that fails keeps its folder for a look.
+fn remove_stale_temp_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("chatroom-test-").and_then(|r| r.split('-').next())
+        else {
+            continue;
+        };
+        let alive = std::path::Path::new("/proc").join(pid).exists();
+        if !alive && pid.parse::<u32>().is_ok_and(|p| p != std::process::id()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A fresh, empty folder under the system's temp dir, unique to this test run.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    CLEANED.call_once(remove_stale_temp_dirs);
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("chatroom-test-{}-{name}-{n}", std::process::id()));

@@ -6,14 +6,17 @@
 //!   opening theirs.
 //! - [`player`]: the `stream` thread: shows the frames of a stream in a window or headless.
 //!   It uses `link` (to send `STOP`), never `terminal`.
+//! - [`screen`]: every line the terminal client prints, made harmless (network text cannot
+//!   act on the terminal) and quiet on a closed stdout.
 //! - [`terminal`]: the terminal program: the menu flow and the `send_chat` and `recv_chat`
-//!   threads, on top of the other three.
+//!   threads, on top of the others.
 //!
 //! Their one error type, [`ClientError`], is here.
 
 pub mod link;
 pub mod peers;
 pub mod player;
+pub mod screen;
 pub mod terminal;
 
 use std::io;

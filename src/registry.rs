@@ -12,7 +12,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::outbox::{Outbox, Outgoing};
-use crate::wire::{self, ErrorCode, ServerMsg, User};
+use crate::wire::{self, ErrorCode, NameError, ServerMsg, User};
 
 /// Identifies one connection for its whole life, joined or not.
 pub type ConnId = u64;
@@ -24,31 +24,13 @@ pub struct Refusal {
     pub text: String,
 }
 
-/// Checks a user name against the rules (README, "Using it"): 1 to 32 characters of
-/// `A-Z a-z 0-9 _ . -`, and not the reserved word `QUIT` (in any case), which the client uses to
-/// leave chat mode.
+/// Checks a user name against the rules (`wire::check_name`; README, "Using it"), as the
+/// refusal a client is sent.
 pub fn validate_name(name: &str) -> Result<(), Refusal> {
-    let invalid =
-        |why: &str| Refusal { code: ErrorCode::NameInvalid, text: format!("invalid name: {why}") };
-    if name.is_empty() {
-        return Err(invalid("it is empty"));
-    }
-    if name.len() > wire::MAX_NAME {
-        return Err(invalid("it is longer than 32 characters"));
-    }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-    if let Some(c) = name.chars().find(|c| !allowed(*c)) {
-        return Err(invalid(&format!(
-            "{c:?} is not allowed; use letters, digits, '_', '.' or '-'"
-        )));
-    }
-    if name.eq_ignore_ascii_case("QUIT") {
-        return Err(Refusal {
-            code: ErrorCode::NameReserved,
-            text: "the name QUIT is reserved".into(),
-        });
-    }
-    Ok(())
+    wire::check_name(name).map_err(|e| match e {
+        NameError::Reserved => Refusal { code: ErrorCode::NameReserved, text: e.to_string() },
+        e => Refusal { code: ErrorCode::NameInvalid, text: format!("invalid name: {e}") },
+    })
 }
 
 /// One open connection.

@@ -62,6 +62,39 @@ pub fn encode_directory(users: &[Arc<User>]) -> EncodedFrame {
     w.finish().into()
 }
 
+/// Why a user name breaks the rules: 1 to 32 characters of `A-Z a-z 0-9 _ . -`, and not `QUIT`
+/// in any case (the client uses it to leave chat). The server refuses such a name at `JOIN`; a
+/// client ignores such a name in what a server sends, and checks its own before sending it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is longer than 32 characters")]
+    TooLong,
+    #[error("{0:?} is not allowed; use letters, digits, '_', '.' or '-'")]
+    BadChar(char),
+    #[error("the name QUIT is reserved")]
+    Reserved,
+}
+
+/// The rules every user name follows (see [`NameError`]).
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > MAX_NAME {
+        return Err(NameError::TooLong);
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if let Some(c) = name.chars().find(|c| !allowed(*c)) {
+        return Err(NameError::BadChar(c));
+    }
+    if name.eq_ignore_ascii_case("QUIT") {
+        return Err(NameError::Reserved);
+    }
+    Ok(())
+}
+
 /// A frame's four-byte ASCII tag. The original's tags are kept where the meaning is the same.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tag(pub [u8; 4]);

@@ -246,7 +246,7 @@ fn a_replayed_message_is_dropped_with_a_printed_warning() {
     assert!(warning.contains("replayed"), "{warning}");
     // Control characters cannot reach bob's terminal.
     alice.send_text("bob", "\x1b[2Jcleared?\nfake line");
-    bob.expect_line("[CHAT] alice: \u{fffd}[2Jcleared?\u{fffd}fake line");
+    bob.expect_line("[CHAT] alice: \\u{1b}[2Jcleared?\\u{a}fake line");
     server.shutdown();
 }
 
@@ -429,4 +429,114 @@ fn help_names_every_flag_and_the_defaults_users_script_against() {
         assert!(client.contains(flag), "client --help lacks {flag}:\n{client}");
     }
     assert!(help(&["--version"]).starts_with("chatroom "));
+}
+
+/// What a hostile server (or anyone between it and bob) sends bob, on top of the real traffic:
+/// a user whose name would clear the screen, an error that would write the clipboard (OSC 52),
+/// a frame of a resolution not in the plan, one labelled like a path, and one far past the
+/// announced timeline.
+fn hostile(msg: ServerMsg) -> Vec<ServerMsg> {
+    use chatroom::wire::{ErrorCode, User};
+    match msg {
+        ServerMsg::Joined(user) => {
+            let evil = User { name: "ev\x1b[2Jil".into(), key: user.key.clone() };
+            let clipboard = "\x1b]52;c;aGk=\x07gotcha\u{202e}txt.exe".to_string();
+            vec![
+                ServerMsg::Joined(user),
+                ServerMsg::Joined(evil),
+                ServerMsg::Error { code: ErrorCode::UnknownUser, text: clipboard },
+            ]
+        }
+        ServerMsg::Frame { index: 3, jpeg, .. } => {
+            vec![ServerMsg::Frame { index: 3, label: "999p".into(), jpeg }]
+        }
+        ServerMsg::Frame { index: 4, jpeg, .. } => {
+            vec![ServerMsg::Frame { index: 4, label: "/../../escape".into(), jpeg }]
+        }
+        ServerMsg::Frame { index: 5, label, jpeg } => {
+            vec![ServerMsg::Frame { index: 50_000, label, jpeg }]
+        }
+        other => vec![other],
+    }
+}
+
+#[test]
+fn hostile_text_never_reaches_the_terminal_and_frames_stay_in_their_folder() {
+    let videos = videos_dir(25.0, 9);
+    let server = common::start_server(chatroom::config::ServerConfig {
+        videos,
+        pace: false,
+        ..Default::default()
+    });
+    let via = common::proxy(server.local_addr(), hostile);
+    let frames = common::temp_dir("hostile-frames");
+    let mut bob = Proc::client(
+        &via.to_string(),
+        &["--name", "bob", "--headless", "--save-frames", frames.to_str().unwrap()],
+    );
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let alice = common::TestClient::join(server.local_addr(), "alice", 0);
+    bob.expect_line("[JOINED] alice");
+    bob.expect("the injected error, escaped", |l| {
+        l == "Error: \\u{1b}]52;c;aGk=\\u{7}gotcha\\u{202e}txt.exe"
+    });
+    bob.type_line("2");
+    bob.type_line("1 144p");
+    bob.expect("the end of the stream", |l| l.starts_with("Stream ended: "));
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+    let out = bob.rest();
+    // Not one raw escape or bidi override reached bob's terminal; the user with a bad name was
+    // not added to his directory.
+    assert!(out.iter().all(|l| !l.contains(['\x1b', '\x07', '\u{202e}'])), "{out:?}");
+    assert!(out.iter().any(|l| l.starts_with("Warning: ignored a user")), "{out:?}");
+    assert!(!out.iter().any(|l| l.starts_with("[JOINED] ev")), "{out:?}");
+    // Only planned labels and indexes on the timeline were written, inside the folder.
+    let mut names: Vec<String> = std::fs::read_dir(&frames)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let expected: Vec<String> =
+        [0, 1, 2, 6, 7, 8].iter().map(|i| format!("{i:06}_144p.jpg")).collect();
+    assert_eq!(names, expected);
+    assert!(!frames.parent().unwrap().join("escape.jpg").exists());
+    alice.quit();
+    server.shutdown();
+}
+
+#[test]
+fn a_closed_stdout_ends_the_client_quietly() {
+    // `chatroom client | head -1`: the reader goes away; the client's next line finds the pipe
+    // closed. It must end, quietly, with status 0: no panic message, no hang.
+    let server = common::default_server();
+    let mut child = Command::new(BIN)
+        .args(["client", "--server", &server.local_addr().to_string(), "--name", "bob"])
+        .args(["--key-bits", "1024"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Welcome, bob!"), "{first}");
+    drop(stdout);
+    let mut stdin = child.stdin.take().unwrap();
+    // The user list and the prompts now go to a closed pipe.
+    let _ = writeln!(stdin, "1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the client hangs on a closed stdout");
+        thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    server.shutdown();
 }

@@ -226,7 +226,9 @@ fn receive(
                     _ => tally.corrupted += 1,
                 }
             }
-            Ok(ServerMsg::Joined(u)) => directory.add(u),
+            Ok(ServerMsg::Joined(u)) => {
+                directory.add(u);
+            }
             Ok(ServerMsg::Directory(users)) => directory = Directory::new(users),
             Ok(ServerMsg::Error { .. }) => tally.errors += 1,
             Ok(_) => {}

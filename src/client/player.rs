@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::link::LinkWriter;
 use crate::report::Chain;
+use crate::say;
 use crate::video::VideoError;
 use crate::video::source::{decode_jpeg, quiet_opencv_logs};
 use crate::wire::{ClientMsg, EndReason, Segment, ServerMsg};
@@ -144,6 +145,37 @@ struct Playing {
     /// Frames shown in the last second, for the fps drawn on the window.
     recent: std::collections::VecDeque<Instant>,
     stop_sent: bool,
+    /// The labels of the announced plan: the only ones `--save-frames` writes.
+    planned: Vec<String>,
+    /// Bytes written by `--save-frames` for this stream.
+    saved: u64,
+}
+
+/// The most bytes `--save-frames` writes for one stream: a hostile server cannot fill the disk.
+const SAVE_BUDGET: u64 = 512 * 1024 * 1024;
+
+impl Playing {
+    /// Whether `--save-frames` may write this frame: its label is one of the announced plan's
+    /// and looks like a label (`360p`, so the file name stays in the folder), its index is on
+    /// the announced timeline, and the stream's budget has room. Anything else a server sends
+    /// is shown, never written.
+    fn may_save(&mut self, index: u32, label: &str, bytes: usize) -> bool {
+        let planned = self.planned.iter().any(|l| l == label) && is_label(label);
+        let room = self.saved + bytes as u64 <= SAVE_BUDGET;
+        if planned && index < self.total && room {
+            self.saved += bytes as u64;
+            return true;
+        }
+        false
+    }
+}
+
+/// `144p`, `1080p`: digits, then `p`, at most `MAX_LABEL` bytes.
+fn is_label(label: &str) -> bool {
+    label.len() <= crate::wire::MAX_LABEL
+        && label
+            .strip_suffix('p')
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Runs the `stream` thread until the connection ends (its channel closes). `notify` hears
@@ -164,10 +196,11 @@ pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), con
             ServerMsg::Frame { index, label, jpeg } => {
                 let Some(p) = playing.as_mut() else { continue };
                 if let Some(dir) = &config.save_frames
+                    && p.may_save(index, &label, jpeg.len())
                     && let Err(e) = std::fs::write(dir.join(frame_file_name(index, &label)), &jpeg)
                     && !warned_save
                 {
-                    println!("Cannot save frames in {}: {e}", dir.display());
+                    say!("Cannot save frames in {}: {e}", dir.display());
                     warned_save = true;
                 }
                 match p.counts.iter_mut().find(|(l, _)| *l == label) {
@@ -193,30 +226,30 @@ pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), con
 
 fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Segment]) -> Playing {
     let counts: Vec<(String, u32)> = plan.iter().map(|s| (s.label.clone(), 0)).collect();
-    println!("Playing {video}: {total} frames at {fps:.1} fps ({})", Segment::describe(plan));
+    say!("Playing {video}: {total} frames at {fps:.1} fps ({})", Segment::describe(plan));
     if let Some(dir) = &config.save_frames
         && let Err(e) = std::fs::create_dir_all(dir)
     {
-        println!("Cannot create {}: {e}", dir.display());
+        say!("Cannot create {}: {e}", dir.display());
     }
     let window = if config.headless {
         None
     } else if !display_available() {
-        println!("No display available: playing headless.");
+        say!("No display available: playing headless.");
         None
     } else {
         match Window::open(&video) {
             Ok(w) => Some(w),
             Err(e) => {
-                println!("Cannot open a video window ({e}): playing headless.");
+                say!("Cannot open a video window ({e}): playing headless.");
                 None
             }
         }
     };
     if window.is_some() {
-        println!("Press q in the video window to stop.");
+        say!("Press q in the video window to stop.");
     } else {
-        println!("Type q and Enter to stop.");
+        say!("Type q and Enter to stop.");
     }
     let now = Instant::now();
     Playing {
@@ -228,6 +261,8 @@ fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Seg
         last_progress: now,
         recent: Default::default(),
         stop_sent: false,
+        planned: plan.iter().map(|s| s.label.clone()).collect(),
+        saved: 0,
     }
 }
 
@@ -252,11 +287,11 @@ fn show(
                 let _ = config.writer.send(&ClientMsg::Stop);
             }
             Ok(_) => {}
-            Err(e) => println!("Cannot show frame {index}: {}", Chain(&e)),
+            Err(e) => say!("Cannot show frame {index}: {}", Chain(&e)),
         }
     } else if now.duration_since(p.last_progress) >= PROGRESS_EVERY {
         p.last_progress = now;
-        println!("Streaming {}: {received}/{} frames ({label}, {fps:.1} fps)", p.video, p.total);
+        say!("Streaming {}: {received}/{} frames ({label}, {fps:.1} fps)", p.video, p.total);
     }
 }
 
@@ -266,16 +301,16 @@ fn finish(p: Playing, end: Option<(u32, EndReason)>) {
     }
     let received: u32 = p.counts.iter().map(|(_, n)| n).sum();
     match end {
-        Some((_, EndReason::Stopped)) => println!("Stream stopped."),
+        Some((_, EndReason::Stopped)) => say!("Stream stopped."),
         Some((_, EndReason::Error)) => {
-            println!("The server could not read the video; stream cut short.")
+            say!("The server could not read the video; stream cut short.")
         }
         Some((sent, EndReason::Complete)) if sent != received => {
-            println!("Warning: the server sent {sent} frames but {received} arrived.")
+            say!("Warning: the server sent {sent} frames but {received} arrived.")
         }
         _ => {}
     }
-    println!("{}", summary_line(&p.counts));
+    say!("{}", summary_line(&p.counts));
 }
 
 #[cfg(test)]
@@ -288,6 +323,14 @@ mod tests {
             vec![("144p".to_string(), 11), ("240p".to_string(), 10), ("360p".to_string(), 10)];
         assert_eq!(summary_line(&counts), "Stream ended: 31 frames (144p: 11, 240p: 10, 360p: 10)");
         assert_eq!(summary_line(&[("360p".into(), 0)]), "Stream ended: 0 frames (360p: 0)");
+    }
+
+    #[test]
+    fn only_labels_that_look_like_labels_name_a_file() {
+        assert!(is_label("144p") && is_label("1080p"));
+        for bad in ["", "p", "360", "../../x", "/etc/p", "12p/..", "１２p", &"9".repeat(20)] {
+            assert!(!is_label(bad), "{bad:?}");
+        }
     }
 
     #[test]

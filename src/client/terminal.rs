@@ -17,16 +17,11 @@ use super::peers::{Directory, Opener, Sealer};
 use super::player::{self, PlayerConfig, StreamEvent};
 use crate::keys::{Identity, KeyError};
 use crate::report::Chain;
-use crate::wire::{ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, VideoInfo};
+use crate::say;
+use crate::wire::{self, ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, VideoInfo};
 
 /// How long `QUIT` waits for the server to close the connection before exiting anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
-
-/// Replaces control characters, so a message cannot move the cursor, clear the screen or
-/// fake a line of its own on the recipient's terminal.
-pub fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
-}
 
 /// The client's command-line settings (`chatroom client --help`).
 #[derive(Debug, Clone)]
@@ -91,9 +86,7 @@ impl Input {
 /// Prints a prompt as a line of its own (README, "Using it"), so scripts reading our output
 /// line by line see it, and a message arriving while we wait never lands in the middle of it.
 fn prompt(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    say!("{text}");
 }
 
 /// What the terminal threads share.
@@ -161,7 +154,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         return Ok(());
     };
     let identity = key.get()?;
-    println!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
+    say!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
     let (exit_tx, exit_rx) = unbounded();
     let shared = Arc::new(Shared {
         writer,
@@ -193,10 +186,15 @@ fn join_as(
                 line.trim().to_owned()
             }
         };
+        if let Err(e) = wire::check_name(&candidate) {
+            // Said here, before anything is sent: 1-32 of A-Z a-z 0-9 _ . -, not QUIT.
+            say!("Name rejected: invalid name: {e} (names are 1-32 letters, digits, _ . -)");
+            continue;
+        }
         match join(reader, writer, &candidate, &*key.get()?) {
             Ok(joined) => return Ok(Some(joined)),
             Err(e @ ClientError::Refused { code: ErrorCode::ShuttingDown, .. }) => return Err(e),
-            Err(ClientError::Refused { text, .. }) => println!("Name rejected: {text}"),
+            Err(ClientError::Refused { text, .. }) => say!("Name rejected: {text}"),
             Err(e) => return Err(e),
         }
     }
@@ -258,8 +256,8 @@ fn recv_chat(
             Ok(ServerMsg::Chat { from, envelope }) => {
                 let directory = shared.directory().clone();
                 match opener.open(&directory, &from, &envelope) {
-                    Ok(text) => println!("[CHAT] {from}: {}", printable(&text)),
-                    Err(why) => println!(
+                    Ok(text) => say!("[CHAT] {from}: {}", text),
+                    Err(why) => say!(
                         "Warning: dropped a message claiming to be from {from}: {}",
                         Chain(&why)
                     ),
@@ -280,7 +278,7 @@ fn recv_chat(
                     if !matches!(e, ReadError::Closed) {
                         log::debug!("connection lost: {}", Chain(&e));
                     }
-                    println!("Disconnected from server");
+                    say!("Disconnected from server");
                     let _ = shared.exit.send(1);
                 }
                 return;
@@ -294,26 +292,36 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
     match msg {
         ServerMsg::Joined(user) => {
             let name = user.name.clone();
-            shared.directory().add(user);
-            println!("[JOINED] {name}");
+            if shared.directory().add(user) {
+                say!("[JOINED] {name}");
+            } else {
+                say!("Warning: ignored a user the server announced with an invalid name: {name:?}");
+            }
         }
         ServerMsg::Left { name } => {
             shared.directory().remove(&name);
-            println!("[LEFT] {name}");
+            say!("[LEFT] {name}");
         }
-        ServerMsg::Directory(users) => *shared.directory() = Directory::new(users),
+        ServerMsg::Directory(users) => {
+            let listed = users.len();
+            let directory = Directory::new(users);
+            if directory.peers().len() < listed {
+                say!("Warning: ignored users the server listed with invalid or repeated names.");
+            }
+            *shared.directory() = directory;
+        }
         ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => {
-            println!("Server is shutting down")
+            say!("Server is shutting down")
         }
         ServerMsg::Error {
             code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed),
             text,
         } => {
-            println!("Error: {}", printable(&text));
+            say!("Error: {}", text);
             log::debug!("stream refused: {code:?}");
             let _ = replies.send(Reply::Refused);
         }
-        ServerMsg::Error { text, .. } => println!("Error: {}", printable(&text)),
+        ServerMsg::Error { text, .. } => say!("Error: {}", text),
         ServerMsg::VideoList(videos) => {
             let _ = replies.send(Reply::Videos(videos));
         }
@@ -339,7 +347,7 @@ fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>, replies:
             }
             "3" => break,
             "" => {}
-            other => println!("Unknown choice {:?}: enter 1, 2 or 3.", printable(other)),
+            other => say!("Unknown choice {:?}: enter 1, 2 or 3.", other),
         }
     }
     quit(&shared);
@@ -359,10 +367,10 @@ fn quit(shared: &Shared) {
 
 fn print_users(shared: &Shared) {
     let directory = shared.directory();
-    println!("Online users:");
+    say!("Online users:");
     for peer in directory.peers() {
         let you = if peer.name.eq_ignore_ascii_case(&shared.me) { " (you)" } else { "" };
-        println!("  {}  [{}]{you}", peer.name, peer.fingerprint);
+        say!("  {}  [{}]{you}", peer.name, peer.fingerprint);
     }
 }
 
@@ -380,14 +388,14 @@ fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<
             continue;
         }
         let Some(peer) = shared.directory().get(to).cloned() else {
-            println!("No user named {:?} is online.", printable(to));
+            say!("No user named {:?} is online.", to);
             print_users(shared);
             continue;
         };
         prompt("Enter message : ");
         let text = input.line()?;
         if text.is_empty() {
-            println!("Empty message not sent.");
+            say!("Empty message not sent.");
             continue;
         }
         match sealer.seal(&peer, &text) {
@@ -397,7 +405,7 @@ fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<
                     return Some(());
                 }
             }
-            Err(e) => println!("Message not sent: {}", Chain(&e)),
+            Err(e) => say!("Message not sent: {}", Chain(&e)),
         }
     }
 }
@@ -432,7 +440,7 @@ pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
         }
         Err(_) => match videos.iter().find(|v| v.name == first) {
             Some(v) => v,
-            None => return VideoChoice::Invalid(format!("No video named {:?}.", printable(first))),
+            None => return VideoChoice::Invalid(format!("No video named {:?}.", first)),
         },
     };
     let mode = match label {
@@ -445,7 +453,7 @@ pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
             return VideoChoice::Invalid(format!(
                 "{} has no {:?} resolution; it has {}.",
                 video.name,
-                printable(label),
+                label,
                 have.join(", ")
             ));
         }
@@ -499,7 +507,7 @@ fn stream_mode(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) ->
             Ok(Reply::Refused) => return Some(()),
             Ok(_) => {}
             Err(_) => {
-                println!("The server did not start the stream.");
+                say!("The server did not start the stream.");
                 return Some(());
             }
         }
@@ -523,18 +531,18 @@ fn choose_video(
             Ok(Reply::Videos(videos)) => break videos,
             Ok(_) => {}
             Err(_) => {
-                println!("The server did not send its video list.");
+                say!("The server did not send its video list.");
                 return Some(None);
             }
         }
     };
     if videos.is_empty() {
-        println!("The server has no videos.");
+        say!("The server has no videos.");
         return Some(None);
     }
-    println!("Videos:");
+    say!("Videos:");
     for line in video_lines(&videos) {
-        println!("{line}");
+        say!("{line}");
     }
     loop {
         prompt("Enter video number or name, optionally a resolution (QUIT to go back) : ");
@@ -542,7 +550,7 @@ fn choose_video(
             VideoChoice::Back => return Some(None),
             VideoChoice::Play { video, mode } => return Some(Some((video, mode))),
             VideoChoice::Invalid(why) if why.is_empty() => {}
-            VideoChoice::Invalid(why) => println!("{why}"),
+            VideoChoice::Invalid(why) => say!("{why}"),
         }
     }
 }

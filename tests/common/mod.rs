@@ -88,7 +88,9 @@ impl TestClient {
             Err(e) => panic!("{}: connection failed: {e}", self.name),
         };
         match &msg {
-            ServerMsg::Joined(user) => self.directory.add(user.clone()),
+            ServerMsg::Joined(user) => {
+                self.directory.add(user.clone());
+            }
             ServerMsg::Left { name } => self.directory.remove(name),
             _ => {}
         }

@@ -4,7 +4,7 @@
 //! A malformed frame ends this connection (with an error frame and a log line) and nothing
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -186,9 +186,26 @@ impl Handshake<'_> {
     }
 
     /// Reads one message, answering a timeout or a malformed frame with an error frame before
-    /// giving up on the connection.
+    /// giving up on the connection. A `JOIN` whose name or key is too long is a refusal the
+    /// client may retry, as for any other bad name or key: the whole frame was read, so the
+    /// connection is still in step.
     fn read(&mut self) -> Result<ClientMsg, End> {
-        match wire::read_client(&mut self.reader) {
+        loop {
+            let refusal = match wire::read_client(&mut self.reader) {
+                Err(ReadError::Wire(WireError::TooLong { what: "name", .. })) => {
+                    (ErrorCode::NameInvalid, "invalid name: it is longer than 32 characters".into())
+                }
+                Err(ReadError::Wire(WireError::TooLong { what: "public key", len, max })) => {
+                    (ErrorCode::BadKey, format!("invalid public key: {len} bytes, over {max}"))
+                }
+                other => return self.read_result(other),
+            };
+            self.reply(ServerMsg::Error { code: refusal.0, text: refusal.1 })?;
+        }
+    }
+
+    fn read_result(&self, read: Result<ClientMsg, ReadError>) -> Result<ClientMsg, End> {
+        match read {
             Ok(msg) => Ok(msg),
             Err(ReadError::Closed) => Err(End::Closed),
             Err(ReadError::Io(e))
@@ -358,6 +375,7 @@ impl<'a> Session<'a> {
             self.send_error(ErrorCode::UnknownUser, format!("no user named {to:?} is online"));
             return;
         };
+        debug!("relay {} -> {}: {} bytes", self.name, recipient.name, envelope.len());
         let frame = ServerMsg::Chat { from: self.name.clone(), envelope }.encode_shared();
         // Waiting here slows only this sender: it is the backpressure of a flood.
         match recipient.outbox.send(frame, self.ctx.config.outbox_timeout) {

@@ -702,19 +702,20 @@ impl FrameWriter {
     pub(crate) fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
-    /// A string of at most 255 bytes, after a `u8` length.
+    /// A string after a `u8` length. A longer one is cut at 255 bytes (at a character's
+    /// boundary), never wrapped: the frame stays well formed and the reader's bound refuses it.
     pub(crate) fn str8(&mut self, s: &str) {
-        debug_assert!(s.len() <= u8::MAX as usize);
+        let s = cut(s, u8::MAX as usize);
         self.u8(s.len() as u8);
         self.raw(s.as_bytes());
     }
-    /// A string after a `u16` length.
+    /// A string after a `u16` length, cut like `str8`'s.
     fn str16(&mut self, s: &str) {
-        self.blob16(s.as_bytes());
+        self.blob16(cut(s, u16::MAX as usize).as_bytes());
     }
-    /// Bytes after a `u16` length.
+    /// Bytes after a `u16` length; past 65 535 bytes, cut.
     pub(crate) fn blob16(&mut self, bytes: &[u8]) {
-        debug_assert!(bytes.len() <= u16::MAX as usize);
+        let bytes = &bytes[..bytes.len().min(u16::MAX as usize)];
         self.u16(bytes.len() as u16);
         self.raw(bytes);
     }
@@ -738,6 +739,15 @@ impl FrameWriter {
         }
         self.buf
     }
+}
+
+/// `s`, or its longest start of at most `max` bytes that ends on a character's boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// A cursor over one payload. Every read checks the bytes remain; every length is checked
@@ -1059,6 +1069,20 @@ mod tests {
             parse_client(&bytes),
             Err(WireError::TrailingBytes { tag: Tag::QUIT, extra: 1 })
         );
+    }
+
+    #[test]
+    fn an_overlong_field_is_cut_never_wrapped() {
+        // 300 bytes would wrap to 44 in a u8 length: the rest would be read as the key.
+        let join = ClientMsg::Join { name: "n".repeat(300), key: vec![1, 2, 3] }.encode();
+        assert_eq!(join[8], 255);
+        let err = parse_client(&join).unwrap_err();
+        assert!(matches!(err, WireError::TooLong { what: "name", len: 255, .. }), "{err:?}");
+        // Cut on a character's boundary: "é" is 2 bytes, 255 is not even.
+        assert_eq!(cut(&"é".repeat(200), 255).len(), 254);
+        let text = "x".repeat(70_000);
+        let error = ServerMsg::Error { code: ErrorCode::Malformed, text }.encode();
+        assert_eq!(u16::from_be_bytes([error[10], error[11]]), u16::MAX);
     }
 
     #[test]

@@ -58,10 +58,14 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
             other => panic!("{taken} should be refused, got {other:?}"),
         }
     }
+    let (long, very_long) = ("x".repeat(33), "y".repeat(10_000));
     for (bad, code) in [
         ("QUIT", ErrorCode::NameReserved),
         ("a b", ErrorCode::NameInvalid),
         ("", ErrorCode::NameInvalid),
+        // Too long for the rules, or for the wire: the same retryable refusal.
+        (long.as_str(), ErrorCode::NameInvalid),
+        (very_long.as_str(), ErrorCode::NameInvalid),
     ] {
         match chatroom::client::link::join(&mut reader, &writer, bad, &id) {
             Err(chatroom::client::ClientError::Refused { code: got, .. }) => {

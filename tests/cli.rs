@@ -540,3 +540,53 @@ fn a_closed_stdout_ends_the_client_quietly() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     server.shutdown();
 }
+
+#[test]
+fn trace_explains_its_tags_once_and_counts_frames_and_the_server_logs_each_relay() {
+    let videos = videos_dir(25.0, 31);
+    let logs = common::temp_dir("trace-logs");
+    let server_log = std::fs::File::create(logs.join("server.log")).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let mut server = Command::new(BIN)
+        .args(["server", "--bind", &addr, "--videos", videos.to_str().unwrap(), "--no-pace"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(server_log)
+        .spawn()
+        .unwrap();
+    assert!(
+        common::eventually(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok())
+    );
+    let bob = Proc::client(&addr, &["--name", "bob"]);
+    let mut alice = Command::new(BIN)
+        .args(["client", "--server", &addr, "--name", "alice", "--key-bits", "1024"])
+        .args(["--headless", "--trace"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(alice.stdin.as_mut().unwrap(), "2\n1\n1\nbob\nsecret words\nQUIT\n3").unwrap();
+    let out = alice.wait_with_output().unwrap();
+    let trace = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(trace.lines().filter(|l| l.contains("FRAM video frames")).count(), 1, "{trace}");
+    // 31 frames, counted in summary lines, never one line each.
+    let counted: u32 = trace
+        .lines()
+        .filter_map(|l| l.strip_prefix("[trace] <- FRAM x"))
+        .map(|rest| rest.split(',').next().unwrap().parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(counted, 31, "{trace}");
+    assert!(!trace.lines().any(|l| l.starts_with("[trace] <- FRAM ") && l.contains("bytes")));
+    drop(bob);
+    let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
+    let _ = server.wait();
+    let log = std::fs::read_to_string(logs.join("server.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("relay alice -> bob: ") && l.ends_with(" bytes")),
+        "{log}"
+    );
+    assert!(!log.contains("secret words"));
+}

@@ -351,6 +351,14 @@ fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
     assert_eq!(parse_video_choice(" clip ", &list), play(PlayMode::Split));
     assert_eq!(parse_video_choice("1 360p", &list), play(PlayMode::Fixed("360p".into())));
     assert_eq!(parse_video_choice("quit", &list), VideoChoice::Back);
+    // A name with spaces in it, alone or with a resolution.
+    write_video(&dir, "my clip", "144p", (256, 144), 25.0, 3);
+    let (catalog, _) = video::catalog::scan(&dir).unwrap();
+    let both = catalog.infos();
+    let mine = |mode| VideoChoice::Play { video: "my clip".into(), mode };
+    assert_eq!(parse_video_choice("my clip", &both), mine(PlayMode::Split));
+    assert_eq!(parse_video_choice("my clip 144p", &both), mine(PlayMode::Fixed("144p".into())));
+    assert_eq!(parse_video_choice("2", &both), mine(PlayMode::Split));
     for bad in ["0", "2", "nope", "1 720p", "1 2 3"] {
         assert!(
             matches!(parse_video_choice(bad, &list), VideoChoice::Invalid(why) if !why.is_empty()),

@@ -6,7 +6,7 @@
 use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ClientError;
 use crate::keys::Identity;
@@ -25,17 +25,54 @@ fn trace(direction: &str, tag: Tag, payload: &[u8]) {
     eprintln!("[trace] {direction} {tag} {:>7} bytes  {}{more}", payload.len(), head.join(" "));
 }
 
+/// What the tags mean, printed once when tracing starts.
+const LEGEND: &str = "[trace] -> sent, <- received: tag, payload bytes, first bytes in hex. \
+HELO handshake, JOIN/WLCM join, URIF user list, JOND/LEFT a user came/went, CHAT a sealed \
+message, ERRR an error, STLI video list, STRM play/stream start, FRAM video frames (counted, \
+one line a second), STOP, SEND stream end, QUIT (docs/PROTOCOL.md)";
+
+/// Video frames received since the last summary line.
+#[derive(Default)]
+struct FrameTally {
+    count: u32,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+impl FrameTally {
+    fn add(&mut self, bytes: usize) {
+        self.count += 1;
+        self.bytes += bytes;
+        if self.since.get_or_insert_with(Instant::now).elapsed() >= Duration::from_secs(1) {
+            self.flush();
+        }
+    }
+
+    /// Prints `FRAM x30, 1.9 MB` for what is counted, if anything.
+    fn flush(&mut self) {
+        if self.count > 0 {
+            let mb = self.bytes as f64 / 1e6;
+            eprintln!("[trace] <- FRAM x{}, {mb:.1} MB", self.count);
+        }
+        *self = FrameTally::default();
+    }
+}
+
 /// The receiving half of a connection to the server.
 pub struct LinkReader {
     inner: BufReader<TcpStream>,
     trace: bool,
+    frames: FrameTally,
 }
 
 impl LinkReader {
     /// Reads the next message from the server (blocking).
     pub fn recv(&mut self) -> Result<ServerMsg, ReadError> {
         let (tag, payload) = wire::read_frame(&mut self.inner, wire::FROM_SERVER)?;
-        if self.trace {
+        if self.trace && tag == Tag::FRAME {
+            self.frames.add(payload.len());
+        } else if self.trace {
+            self.frames.flush();
             trace("<-", tag, &payload);
         }
         Ok(ServerMsg::decode(tag, &payload)?)
@@ -106,7 +143,14 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
     let stream = stream.ok_or_else(|| connect_err(last))?;
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let mut reader = LinkReader { inner: BufReader::new(stream.try_clone()?), trace };
+    let mut reader = LinkReader {
+        inner: BufReader::new(stream.try_clone()?),
+        trace,
+        frames: FrameTally::default(),
+    };
+    if trace {
+        eprintln!("{LEGEND}");
+    }
     let writer = LinkWriter { socket: Arc::new(stream), writing: Arc::new(Mutex::new(())), trace };
 
     reader.set_timeout(Some(REPLY_TIMEOUT))?;

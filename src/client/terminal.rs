@@ -421,17 +421,21 @@ pub enum VideoChoice {
 /// Reads `NUMBER|NAME [LABEL]`: a 1-based index or a name, and optionally one resolution to
 /// play the whole video at (otherwise the timeline is split across all of them).
 pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let (first, label) = match words.as_slice() {
-        [] => return VideoChoice::Invalid(String::new()),
-        [q] if q.eq_ignore_ascii_case("QUIT") => return VideoChoice::Back,
-        [first] => (*first, None),
-        [first, label] => (*first, Some(*label)),
-        _ => {
-            return VideoChoice::Invalid(
-                "Enter a number or a name, and optionally a resolution.".into(),
-            );
-        }
+    let line = line.trim();
+    if line.is_empty() {
+        return VideoChoice::Invalid(String::new());
+    }
+    if line.eq_ignore_ascii_case("QUIT") {
+        return VideoChoice::Back;
+    }
+    // Names may hold spaces (`my trip_720p.mp4` is "my trip"): the whole line first, then all
+    // but its last word, which is then a resolution.
+    if let Some(video) = videos.iter().find(|v| v.name == line) {
+        return VideoChoice::Play { video: video.name.clone(), mode: PlayMode::Split };
+    }
+    let (first, label) = match line.rsplit_once(char::is_whitespace) {
+        Some((rest, last)) => (rest.trim_end(), Some(last)),
+        None => (line, None),
     };
     let video = match first.parse::<usize>() {
         Ok(n) if (1..=videos.len()).contains(&n) => &videos[n - 1],

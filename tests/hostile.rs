@@ -163,8 +163,11 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     raw.send_msg(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION + 1 });
     expect_error_then_close(&mut raw, ErrorCode::BadHandshake, "wrong version");
 
-    // Invalid UTF-8 and over-long names: the frame itself is malformed.
-    for name in [vec![0xff, 0xfe, 0x41], vec![b'a'; 33], vec![b'a'; 255]] {
+    // Invalid UTF-8 in a name: the frame itself is malformed. Over-long names are names that
+    // break the rules: a refusal, and the same connection may try another (issue #14).
+    for (name, malformed) in
+        [(vec![0xff, 0xfe, 0x41], true), (vec![b'a'; 33], false), (vec![b'a'; 255], false)]
+    {
         let mut raw = RawClient::connect(addr);
         raw.hello();
         let mut frame = b"JOIN".to_vec();
@@ -175,7 +178,17 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
         frame.extend(&(payload.len() as u32).to_be_bytes());
         frame.extend(payload);
         raw.send(&frame);
-        expect_error_then_close(&mut raw, ErrorCode::Malformed, "bad name bytes");
+        if malformed {
+            expect_error_then_close(&mut raw, ErrorCode::Malformed, "bad name bytes");
+            continue;
+        }
+        match raw.recv() {
+            Some(ServerMsg::Error { code, .. }) => assert_eq!(code, ErrorCode::NameInvalid),
+            other => panic!("an over-long name: expected ERRR NameInvalid, got {other:?}"),
+        }
+        let key = identity(0).public_der().to_vec();
+        raw.send_msg(&ClientMsg::Join { name: format!("retry{}", name.len()), key });
+        assert!(matches!(raw.recv(), Some(ServerMsg::Welcome { .. })), "the retry was refused");
     }
 
     // Reserved and duplicate names: refused, and the connection may try again.

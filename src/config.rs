@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// Time from connecting to a successful `JOIN`; a connection that takes longer is cut.
     pub handshake_timeout: Duration,
+    /// After a refused `JOIN` (a name taken, say), the time to send another: a person types it.
+    pub join_retry_timeout: Duration,
     /// How long one socket write may block; a client that stops reading is cut after it.
     pub write_timeout: Duration,
     /// How long a sender waits for room in a recipient's full chat queue before the
@@ -59,6 +61,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_clients: DEFAULT_MAX_CLIENTS as usize,
             handshake_timeout: Duration::from_secs(10),
+            join_retry_timeout: Duration::from_secs(120),
             write_timeout: Duration::from_secs(10),
             outbox_timeout: Duration::from_secs(5),
             outbox_frames: 256,

@@ -177,7 +177,14 @@ struct Handshake<'a> {
     peer: &'a str,
     reader: BufReader<SocketReader>,
     timeout_secs: u64,
+    /// After a refused `JOIN`, the time the client has to send another (a person is typing).
+    retry: Duration,
+    refusals: u32,
 }
+
+/// Refused joins one connection may have before it is closed: enough for a person, few enough
+/// that refusals cannot hold a connection open for long.
+const MAX_REFUSALS: u32 = 16;
 
 impl Handshake<'_> {
     fn reply(&self, msg: ServerMsg) -> Result<(), End> {
@@ -200,8 +207,22 @@ impl Handshake<'_> {
                 }
                 other => return self.read_result(other),
             };
-            self.reply(ServerMsg::Error { code: refusal.0, text: refusal.1 })?;
+            self.refuse(refusal.0, refusal.1)?;
         }
+    }
+
+    /// Tells the client why its `JOIN` was refused, and gives it `retry` to send another (the
+    /// handshake deadline counted the time to connect, not a person typing a new name).
+    fn refuse(&mut self, code: ErrorCode, text: String) -> Result<(), End> {
+        self.reply(ServerMsg::Error { code, text })?;
+        self.refusals += 1;
+        if self.refusals >= MAX_REFUSALS {
+            let text = format!("{MAX_REFUSALS} refused joins; connect again to retry");
+            self.reply(ServerMsg::Error { code: ErrorCode::Unexpected, text: text.clone() })?;
+            return Err(End::Protocol(text));
+        }
+        self.reader.get_mut().deadline = Some(Instant::now() + self.retry);
+        Ok(())
     }
 
     fn read_result(&self, read: Result<ClientMsg, ReadError>) -> Result<ClientMsg, End> {
@@ -257,13 +278,13 @@ impl Handshake<'_> {
                 ClientMsg::Quit => return Ok(None),
                 other => {
                     let text = format!("join first (got {})", other.tag());
-                    self.reply(ServerMsg::Error { code: ErrorCode::Unexpected, text })?;
+                    self.refuse(ErrorCode::Unexpected, text)?;
                     continue;
                 }
             };
             if let Err(e) = keys::parse_public_key(&key) {
                 info!("{peer} refused a key: {e}");
-                self.reply(ServerMsg::Error { code: ErrorCode::BadKey, text: e.to_string() })?;
+                self.refuse(ErrorCode::BadKey, e.to_string())?;
                 continue;
             }
             let (outbox, lanes) = Outbox::new(ctx.config.outbox_frames);
@@ -274,7 +295,7 @@ impl Handshake<'_> {
                 }
                 Err(refusal) => {
                     info!("{peer} refused the name {name:?}: {}", refusal.text);
-                    self.reply(ServerMsg::Error { code: refusal.code, text: refusal.text })?;
+                    self.refuse(refusal.code, refusal.text)?;
                 }
             }
         }
@@ -300,6 +321,8 @@ impl<'a> Session<'a> {
             peer,
             reader: BufReader::new(SocketReader { stream: socket.clone(), deadline }),
             timeout_secs: config.handshake_timeout.as_secs(),
+            retry: config.join_retry_timeout,
+            refusals: 0,
         };
         handshake.greet()?;
         let Some((name, outbox, lanes)) = handshake.join(id, ctx)? else { return Ok(None) };

@@ -590,3 +590,34 @@ fn trace_explains_its_tags_once_and_counts_frames_and_the_server_logs_each_relay
     );
     assert!(!log.contains("secret words"));
 }
+
+#[test]
+fn a_slow_typist_is_not_thrown_out_before_or_after_a_refused_name() {
+    // A server whose handshake deadline is 1 s: typing a name takes longer than that.
+    let server = common::start_server(chatroom::config::ServerConfig {
+        handshake_timeout: Duration::from_secs(1),
+        ..Default::default()
+    });
+    let addr = server.local_addr().to_string();
+    let mut first = Proc::client(&addr, &[]);
+    first.expect_line("Enter your username : ");
+    thread::sleep(Duration::from_millis(1500));
+    first.type_line("bob");
+    first.expect("the welcome", |l| l.starts_with("Welcome, bob!"));
+    // A taken name, then a slow second try on the same connection.
+    let mut second = Proc::client(&addr, &[]);
+    second.expect_line("Enter your username : ");
+    second.type_line("bob");
+    second.expect("the refusal", |l| l.starts_with("Name rejected: the name bob is taken"));
+    second.expect_line("Enter your username : ");
+    thread::sleep(Duration::from_millis(1500));
+    second.type_line("bob2");
+    second.expect("the welcome", |l| l.starts_with("Welcome, bob2!"));
+    // A name against the rules is refused before anything is sent, with the rules.
+    let mut third = Proc::client(&addr, &[]);
+    third.expect_line("Enter your username : ");
+    third.type_line(&"z".repeat(40));
+    let said = third.expect("the rules", |l| l.starts_with("Name rejected: invalid name"));
+    assert!(said.contains("1-32 letters, digits, _ . -"), "{said}");
+    server.shutdown();
+}

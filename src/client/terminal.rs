@@ -147,9 +147,18 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     let keygen =
         thread::Builder::new().name("keygen".into()).spawn(move || Identity::generate(key_bits))?;
     let mut key = KeyGen { thread: Some(keygen), identity: None };
-    let (mut reader, writer) = connect(&config.server, config.trace)?;
     let mut input = Input::stdin()?;
-    let Some(joined) = join_as(&config, &mut reader, &writer, &mut input, &mut key)? else {
+    // The name is asked before connecting: the time a person takes to type it never counts
+    // against the server's handshake deadline.
+    let first = match config.name.clone() {
+        Some(name) => name,
+        None => match ask_name(&mut input) {
+            Some(name) => name,
+            None => return Ok(()),
+        },
+    };
+    let (mut reader, writer) = connect(&config.server, config.trace)?;
+    let Some(joined) = join_as(first, &mut reader, &writer, &mut input, &mut key)? else {
         let _ = writer.send(&ClientMsg::Quit);
         return Ok(());
     };
@@ -167,36 +176,38 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     exit_when_told(exit_rx)
 }
 
-/// Joins with the name given on the command line, or asked for until one is accepted.
-/// `None` at end of input.
+/// Asks for a name until one follows the rules (said before anything is sent). `None` at end
+/// of input.
+fn ask_name(input: &mut Input) -> Option<String> {
+    loop {
+        prompt("Enter your username : ");
+        let name = input.line()?.trim().to_owned();
+        match wire::check_name(&name) {
+            Ok(()) => return Some(name),
+            Err(e) => {
+                say!("Name rejected: invalid name: {e} (names are 1-32 letters, digits, _ . -)")
+            }
+        }
+    }
+}
+
+/// Joins as `name`, then as names asked for, until one is accepted. `None` at end of input.
 fn join_as(
-    config: &ClientConfig,
+    mut name: String,
     reader: &mut LinkReader,
     writer: &LinkWriter,
     input: &mut Input,
     key: &mut KeyGen,
 ) -> Result<Option<Joined>, ClientError> {
-    let mut name = config.name.clone();
     loop {
-        let candidate = match name.take() {
-            Some(n) => n,
-            None => {
-                prompt("Enter your username : ");
-                let Some(line) = input.line() else { return Ok(None) };
-                line.trim().to_owned()
-            }
-        };
-        if let Err(e) = wire::check_name(&candidate) {
-            // Said here, before anything is sent: 1-32 of A-Z a-z 0-9 _ . -, not QUIT.
-            say!("Name rejected: invalid name: {e} (names are 1-32 letters, digits, _ . -)");
-            continue;
-        }
-        match join(reader, writer, &candidate, &*key.get()?) {
+        match join(reader, writer, &name, &*key.get()?) {
             Ok(joined) => return Ok(Some(joined)),
             Err(e @ ClientError::Refused { code: ErrorCode::ShuttingDown, .. }) => return Err(e),
             Err(ClientError::Refused { text, .. }) => say!("Name rejected: {text}"),
             Err(e) => return Err(e),
         }
+        let Some(next) = ask_name(input) else { return Ok(None) };
+        name = next;
     }
 }
 

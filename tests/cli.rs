@@ -621,3 +621,24 @@ fn a_slow_typist_is_not_thrown_out_before_or_after_a_refused_name() {
     assert!(said.contains("1-32 letters, digits, _ . -"), "{said}");
     server.shutdown();
 }
+
+#[test]
+fn losing_the_server_mid_stream_prints_disconnected_last_and_exits_1_at_once() {
+    // A paced stream of 20 s, then the server dies (SIGKILL: no goodbye).
+    let videos = videos_dir(10.0, 200);
+    let (mut server, addr) = server(&["--videos", videos.to_str().unwrap()]);
+    let mut bob = Proc::client(&addr, &["--name", "bob", "--headless"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    bob.type_line("2");
+    bob.type_line("1");
+    bob.expect("a progress line", |l| l.starts_with("Streaming clip: "));
+    server.child.kill().unwrap();
+    let killed = Instant::now();
+    bob.expect_line("Disconnected from server");
+    assert_eq!(bob.wait(), 1);
+    assert!(killed.elapsed() < Duration::from_secs(2), "exit took {:?}", killed.elapsed());
+    // Nothing after it: no summary, no menu.
+    let out = bob.rest();
+    let last = out.iter().rposition(|l| l == "Disconnected from server").unwrap();
+    assert_eq!(&out[last + 1..], &[] as &[String], "{out:?}");
+}

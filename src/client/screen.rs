@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Prints one line, escaped with [`safe`]. If stdout is closed, the client exits at once with
 /// status 0 (as `head` expects of a program whose output it has stopped reading), instead of
@@ -12,9 +13,25 @@ use std::io::{self, Write};
 pub fn say(args: fmt::Arguments<'_>) {
     let line = safe(&args.to_string());
     let mut out = io::stdout().lock();
+    if SILENT.load(Ordering::SeqCst) {
+        return;
+    }
     if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
         std::process::exit(0);
     }
+}
+
+/// Set by [`say_last`]: the client is ending, and nothing more may print.
+static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// Prints the client's last line (`Disconnected from server`): whatever another thread was
+/// about to say (a stream's summary, a menu) is not said after it.
+pub fn say_last(args: fmt::Arguments<'_>) {
+    let line = safe(&args.to_string());
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    // Set while the lock is held: a line already being written comes before this one.
+    SILENT.store(true, Ordering::SeqCst);
 }
 
 /// `say!("...", args)`: `println!` for the terminal client.

@@ -289,7 +289,7 @@ fn recv_chat(
                     if !matches!(e, ReadError::Closed) {
                         log::debug!("connection lost: {}", Chain(&e));
                     }
-                    say!("Disconnected from server");
+                    crate::client::screen::say_last(format_args!("Disconnected from server"));
                     let _ = shared.exit.send(1);
                 }
                 return;

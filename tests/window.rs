@@ -140,6 +140,14 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
     };
     std::thread::sleep(Duration::from_millis(1500));
 
+    // The picture alone, at the size the README says: no toolbar or status bar around it.
+    let info = tool("xwininfo", &["-id", &window_id], &display);
+    let size = |key: &str| {
+        let line = info.lines().find(|l| l.trim_start().starts_with(key));
+        line.and_then(|l| l.split(':').nth(1)).and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    assert_eq!((size("Width"), size("Height")), (Some(640), Some(360)), "{info}");
+
     // A screenshot, kept for people to look at, and checked for the video's pixels: the yellow
     // ball and the background of the demo frames (green 60, red + blue 200 to 220, shifting
     // from brown-red to purple over the timeline).

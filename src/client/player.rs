@@ -87,7 +87,8 @@ struct Window {
 impl Window {
     fn open(video: &str) -> opencv::Result<Window> {
         let title = format!("Streaming : {video}");
-        highgui::named_window(&title, highgui::WINDOW_AUTOSIZE)?;
+        // GUI_NORMAL: no toolbar or status bar, so the window is the picture, 640x360.
+        highgui::named_window(&title, highgui::WINDOW_AUTOSIZE | highgui::WINDOW_GUI_NORMAL)?;
         Ok(Window { title, scaled: Mat::default() })
     }
 

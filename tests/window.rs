@@ -189,3 +189,82 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
     let _ = client.wait();
     server.shutdown();
 }
+
+/// One client session with a window: join, play, wait for the window's first frames, then
+/// either stop and quit (`quit`), or have the server killed under it. Returns the exit status
+/// and what the client wrote to stderr.
+fn window_session(display: &str, videos: &std::path::Path, quit: bool) -> (Option<i32>, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["server", "--bind", &addr, "--videos", videos.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        common::eventually(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok())
+    );
+    let mut client = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["client", "--server", &addr, "--name", "viewer", "--key-bits", "1024"])
+        .env("DISPLAY", display)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    let mut stdout = BufReader::new(client.stdout.take().unwrap());
+    writeln!(stdin, "2\n1").unwrap();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap_or(0) > 0
+        && !line.contains("Press q in the video window")
+    {
+        line.clear();
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    if quit {
+        let _ = writeln!(stdin, "q\n3");
+    } else {
+        let _ = server.kill();
+    }
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = client.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the client did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut client.stderr.take().unwrap(), &mut stderr);
+    (status.code(), stderr)
+}
+
+#[test]
+fn window_sessions_end_cleanly_whether_the_user_quits_or_the_server_dies() {
+    let Some((_xvfb, display)) = display_or_skip() else { return };
+    let videos = common::temp_dir("window-exits");
+    for (label, size) in [("144p", (256, 144)), ("360p", (640, 360))] {
+        common::write_video(&videos, "clip", label, size, 10.0, 100);
+    }
+    let mut bad = Vec::new();
+    for run in 0..30 {
+        let quit = run < 20;
+        let (code, stderr) = window_session(&display, &videos, quit);
+        let expected = if quit { 0 } else { 1 };
+        // No crash (a signal gives no code), no Qt complaint.
+        if code != Some(expected) || stderr.contains("QObject") || stderr.contains("QBasicTimer") {
+            bad.push(format!(
+                "run {run} ({}): {code:?} {stderr}",
+                if quit { "quit" } else { "kill" }
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{} of 30 sessions ended badly:\n{}", bad.len(), bad.join("\n"));
+}

@@ -37,6 +37,8 @@ pub struct PlayerConfig {
     pub save_frames: Option<PathBuf>,
     /// To send `STOP` when `q` is pressed in the window.
     pub writer: LinkWriter,
+    /// The exit code, when the client ends: this thread ends the process (see `Player::exit`).
+    pub exit: Receiver<i32>,
 }
 
 /// `Stream ended: N frames (144p: a, 360p: b, ...)`, with the labels in plan order.
@@ -183,36 +185,60 @@ fn is_label(label: &str) -> bool {
 /// when each stream starts and ends.
 pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), config: PlayerConfig) {
     quiet_opencv_logs();
-    let mut playing: Option<Playing> = None;
-    let mut warned_save = false;
-    for msg in frames {
+    let mut player = Player { playing: None, warned_save: false };
+    let mut frames = frames;
+    loop {
+        crossbeam_channel::select! {
+            recv(frames) -> msg => match msg {
+                Ok(msg) => player.handle(msg, &config, &mut notify),
+                // The connection is gone: the exit code comes next.
+                Err(_) => frames = crossbeam_channel::never(),
+            },
+            recv(config.exit) -> code => player.exit(code.unwrap_or(1)),
+        }
+    }
+}
+
+/// The `stream` thread's state: the stream playing, if any.
+struct Player {
+    playing: Option<Playing>,
+    warned_save: bool,
+}
+
+impl Player {
+    fn handle(
+        &mut self,
+        msg: ServerMsg,
+        config: &PlayerConfig,
+        notify: &mut impl FnMut(StreamEvent),
+    ) {
         match msg {
             ServerMsg::StreamStart { video, frames, fps, plan } => {
-                if let Some(old) = playing.take() {
+                if let Some(old) = self.playing.take() {
                     finish(old, None);
                 }
-                playing = Some(start(&config, video, frames, fps, &plan));
+                self.playing = Some(start(config, video, frames, fps, &plan));
                 notify(StreamEvent::Started);
             }
             ServerMsg::Frame { index, label, jpeg } => {
-                let Some(p) = playing.as_mut() else { continue };
+                let Some(p) = self.playing.as_mut() else { return };
                 if let Some(dir) = &config.save_frames
                     && p.may_save(index, &label, jpeg.len())
                     && let Err(e) = std::fs::write(dir.join(frame_file_name(index, &label)), &jpeg)
-                    && !warned_save
+                    && !self.warned_save
                 {
                     say!("Cannot save frames in {}: {e}", dir.display());
-                    warned_save = true;
+                    self.warned_save = true;
                 }
                 match p.counts.iter_mut().find(|(l, _)| *l == label) {
                     Some((_, n)) => *n += 1,
                     None => p.counts.push((label.clone(), 1)),
                 }
                 let received: u32 = p.counts.iter().map(|(_, n)| n).sum();
-                show(p, &config, index, &label, &jpeg, received);
+                show(p, config, index, &label, &jpeg, received);
             }
             ServerMsg::StreamEnd { sent, reason } => {
-                if let Some(p) = playing.take() {
+                if let Some(p) = self.playing.take() {
                     finish(p, Some((sent, reason)));
                 }
                 notify(StreamEvent::Ended);
@@ -220,8 +246,17 @@ pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), con
             _ => {}
         }
     }
-    if let Some(p) = playing {
-        finish(p, None);
+
+    /// Ends the process from this thread. OpenCV's window (Qt) belongs to this thread, and
+    /// `process::exit` runs the libraries' clean-up on the thread that calls it: from another
+    /// thread, Qt complained ("Timers cannot be stopped from another thread") and sometimes
+    /// crashed.
+    fn exit(&mut self, code: i32) -> ! {
+        if let Some(window) = self.playing.as_mut().and_then(|p| p.window.take()) {
+            window.close();
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::process::exit(code)
     }
 }
 

@@ -172,8 +172,9 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         quitting: AtomicBool::new(false),
         exit: exit_tx,
     });
-    start_threads(&config, reader, input, identity, shared)?;
-    exit_when_told(exit_rx)
+    let (gui_exit_tx, gui_exit) = crossbeam_channel::bounded(1);
+    start_threads(&config, reader, input, identity, shared, gui_exit)?;
+    exit_when_told(exit_rx, gui_exit_tx)
 }
 
 /// Asks for a name until one follows the rules (said before anything is sent). `None` at end
@@ -218,6 +219,7 @@ fn start_threads(
     input: Input,
     identity: Arc<Identity>,
     shared: Arc<Shared>,
+    gui_exit: Receiver<i32>,
 ) -> io::Result<()> {
     let (reply_tx, replies) = unbounded();
     // Bounded: if the player falls behind, reading from the server waits for it, and the
@@ -227,6 +229,7 @@ fn start_threads(
         headless: config.headless,
         save_frames: config.save_frames.clone(),
         writer: shared.writer.clone(),
+        exit: gui_exit,
     };
     let events = reply_tx.clone();
     let notify = move |event| {
@@ -248,9 +251,15 @@ fn start_threads(
     Ok(())
 }
 
-fn exit_when_told(exit: Receiver<i32>) -> ! {
+/// Waits for the exit code, then has the `stream` thread end the process (the window's
+/// libraries must be cleaned up on the thread that used them); ends it here if that thread
+/// has not within 2 s.
+fn exit_when_told(exit: Receiver<i32>, stream_thread: Sender<i32>) -> ! {
     let code = exit.recv().unwrap_or(1);
     let _ = io::stdout().flush();
+    if stream_thread.send(code).is_ok() {
+        thread::sleep(Duration::from_secs(2));
+    }
     std::process::exit(code)
 }
 

@@ -266,8 +266,13 @@ fn a_headless_client_streams_and_saves_every_frame_by_index_and_label() {
     let (_server, addr) = server(&["--videos", videos.to_str().unwrap(), "--no-pace"]);
     let frames = common::temp_dir("saved");
     let mut alice = Proc::client(&addr, &["--headless", "--save-frames", frames.to_str().unwrap()]);
-    // Stream the video twice (the second at one resolution), then quit: all piped at once.
-    alice.type_line("alice\n2\n1\n2\nclip 360p\n3");
+    // Stream the video twice (the second at one resolution), then quit. A stream plays in the
+    // background with the menu back at once, so the script waits for each to end.
+    alice.type_line("alice\n2\n1");
+    alice.expect("the first summary", |l| l.starts_with("Stream ended: "));
+    alice.type_line("2\nclip 360p");
+    alice.expect("the second summary", |l| l.starts_with("Stream ended: "));
+    alice.type_line("3");
     drop(alice.stdin.take());
     assert_eq!(alice.wait(), 0);
     let out = alice.rest();
@@ -564,11 +569,19 @@ fn trace_explains_its_tags_once_and_counts_frames_and_the_server_logs_each_relay
         .args(["client", "--server", &addr, "--name", "alice", "--key-bits", "1024"])
         .args(["--headless", "--trace"])
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    writeln!(alice.stdin.as_mut().unwrap(), "2\n1\n1\nbob\nsecret words\nQUIT\n3").unwrap();
+    writeln!(alice.stdin.as_mut().unwrap(), "2\n1").unwrap();
+    // The stream plays in the background: wait for its end before chatting and quitting.
+    let mut stdout = BufReader::new(alice.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("Stream ended: ") {
+        line.clear();
+    }
+    writeln!(alice.stdin.as_mut().unwrap(), "1\nbob\nsecret words\nQUIT\n3").unwrap();
+    thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let out = alice.wait_with_output().unwrap();
     let trace = String::from_utf8_lossy(&out.stderr);
     assert_eq!(trace.lines().filter(|l| l.contains("FRAM video frames")).count(), 1, "{trace}");
@@ -641,4 +654,38 @@ fn losing_the_server_mid_stream_prints_disconnected_last_and_exits_1_at_once() {
     let out = bob.rest();
     let last = out.iter().rposition(|l| l == "Disconnected from server").unwrap();
     assert_eq!(&out[last + 1..], &[] as &[String], "{out:?}");
+}
+
+#[test]
+fn a_stream_plays_in_the_background_while_the_user_chats_and_4_stops_it() {
+    let videos = videos_dir(10.0, 100);
+    let (_server, addr) = server(&["--videos", videos.to_str().unwrap()]);
+    let mut bob = Proc::client(&addr, &["--name", "bob"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut alice = Proc::client(&addr, &["--name", "alice", "--headless"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("2");
+    alice.expect("the video list", |l| l.starts_with("  1. clip"));
+    alice.type_line("1");
+    // Back at the menu at once, with STOP on offer; alice chats while her stream plays.
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT  4. STOP");
+    alice.type_line("1\nbob\nwatching now\nQUIT");
+    bob.expect_line("[CHAT] alice: watching now");
+    alice.expect("a progress line", |l| l.starts_with("Streaming clip: "));
+    // 2 replaces the stream: the first ends as stopped, the second starts.
+    alice.type_line("2\n1 144p");
+    alice.expect_line("Stream stopped.");
+    alice.expect("the first summary", |l| l.starts_with("Stream ended: "));
+    alice.expect("the second stream", |l| {
+        l.starts_with("Playing clip: ") && l.contains("(144p: 100)")
+    });
+    // 4 stops it, and the plain menu comes back.
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT  4. STOP");
+    alice.type_line("4");
+    alice.expect_line("Stream stopped.");
+    alice
+        .expect("the second summary", |l| l.starts_with("Stream ended: ") && l.contains("(144p: "));
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
 }

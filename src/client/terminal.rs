@@ -96,6 +96,8 @@ struct Shared {
     me: String,
     /// Set once we have sent `QUIT`, so the closing connection is not reported as a loss.
     quitting: AtomicBool,
+    /// A stream is playing (set by the player's events): the menu offers `4. STOP`.
+    streaming: AtomicBool,
     /// The process exit code, sent by whichever thread decides the client is done.
     exit: Sender<i32>,
 }
@@ -170,6 +172,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         directory: Mutex::new(Directory::new(joined.directory)),
         me: joined.name.clone(),
         quitting: AtomicBool::new(false),
+        streaming: AtomicBool::new(false),
         exit: exit_tx,
     });
     let (gui_exit_tx, gui_exit) = crossbeam_channel::bounded(1);
@@ -231,8 +234,9 @@ fn start_threads(
         writer: shared.writer.clone(),
         exit: gui_exit,
     };
-    let events = reply_tx.clone();
+    let (events, state) = (reply_tx.clone(), shared.clone());
     let notify = move |event| {
+        state.streaming.store(event == StreamEvent::Started, Ordering::SeqCst);
         let _ = events.send(Reply::Stream(event));
     };
     thread::Builder::new()
@@ -351,26 +355,63 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
 
 /// The `send_chat` thread: the home menu and the chat prompts, driven by the terminal.
 fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>, replies: Receiver<Reply>) {
-    loop {
-        prompt("1. CHAT  2. STREAM  3. QUIT");
-        let Some(choice) = input.line() else { break };
+    while let Some(choice) = home_menu(&mut input, &shared, &replies) {
+        let streaming = shared.streaming.load(Ordering::SeqCst);
         match choice.trim() {
             "1" => {
                 if chat_mode(&mut input, &mut sealer, &shared).is_none() {
                     break;
                 }
             }
+            // While one plays, a new stream replaces it (the server stops the first).
             "2" => {
                 if stream_mode(&mut input, &shared, &replies).is_none() {
                     break;
                 }
             }
             "3" => break,
+            "4" | "q" | "Q" if streaming => {
+                let _ = shared.writer.send(&ClientMsg::Stop);
+            }
+            "4" | "q" | "Q" => say!("No stream is playing."),
             "" => {}
+            other if streaming => say!("Unknown choice {:?}: enter 1, 2, 3 or 4.", other),
             other => say!("Unknown choice {:?}: enter 1, 2 or 3.", other),
         }
     }
     quit(&shared);
+}
+
+const MENU: &str = "1. CHAT  2. STREAM  3. QUIT";
+const MENU_STREAMING: &str = "1. CHAT  2. STREAM  3. QUIT  4. STOP";
+
+/// Shows the home menu and reads a choice. A stream plays in the background meanwhile: the
+/// menu offers `4. STOP` while it does, and is shown again when it ends. `None` at end of input.
+fn home_menu(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) -> Option<String> {
+    let menu = |shared: &Shared| {
+        prompt(if shared.streaming.load(Ordering::SeqCst) { MENU_STREAMING } else { MENU })
+    };
+    menu(shared);
+    loop {
+        if let Some(line) = input.pending.pop_front() {
+            return line;
+        }
+        if input.ended {
+            return None;
+        }
+        crossbeam_channel::select! {
+            recv(input.lines) -> line => {
+                let line = line.unwrap_or(None);
+                input.ended = line.is_none();
+                return line;
+            }
+            recv(replies) -> reply => match reply {
+                Ok(Reply::Stream(StreamEvent::Ended)) => menu(shared),
+                Ok(_) => {}
+                Err(_) => return None,
+            },
+        }
+    }
 }
 
 /// Tells the server we leave, then waits (a little) for it to close the connection, so
@@ -518,8 +559,8 @@ pub fn video_lines(videos: &[VideoInfo]) -> Vec<String> {
         .collect()
 }
 
-/// The stream menu: list, choose, play, and back home when the stream ends or is stopped.
-/// `None` at end of input.
+/// The stream menu: list, choose, and start playing; back home as soon as the stream starts
+/// (it plays in the background). `None` at end of input.
 fn stream_mode(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) -> Option<()> {
     let Some((video, mode)) = choose_video(input, shared, replies)? else { return Some(()) };
     if shared.writer.send(&ClientMsg::Play { video, mode }).is_err() {
@@ -536,7 +577,6 @@ fn stream_mode(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) ->
             }
         }
     }
-    watch(input, shared, replies);
     Some(())
 }
 
@@ -575,32 +615,6 @@ fn choose_video(
             VideoChoice::Play { video, mode } => return Some(Some((video, mode))),
             VideoChoice::Invalid(why) if why.is_empty() => {}
             VideoChoice::Invalid(why) => say!("{why}"),
-        }
-    }
-}
-
-/// While a stream plays: `q` stops it; any other line waits for after the stream. Returns when
-/// the stream has ended.
-fn watch(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) {
-    loop {
-        let line = if input.ended { crossbeam_channel::never() } else { input.lines.clone() };
-        crossbeam_channel::select! {
-            recv(line) -> line => {
-                let line = line.unwrap_or(None);
-                match &line {
-                    Some(l) if l.trim().eq_ignore_ascii_case("q") => {
-                        let _ = shared.writer.send(&ClientMsg::Stop);
-                    }
-                    _ => {
-                        input.ended = line.is_none();
-                        input.pending.push_back(line);
-                    }
-                }
-            }
-            recv(replies) -> reply => match reply {
-                Ok(Reply::Stream(StreamEvent::Ended)) | Err(_) => return,
-                Ok(_) => {}
-            },
         }
     }
 }

@@ -321,10 +321,10 @@ fn a_headless_client_streams_and_saves_every_frame_by_index_and_label() {
     }
 }
 
-#[test]
-fn q_and_enter_stops_a_headless_stream_and_chat_prints_meanwhile() {
+/// A server process with a 10 s paced video; bob at the menu; alice, headless, starting it.
+fn bob_and_alice_streaming() -> (Proc, Proc, Proc) {
     let videos = videos_dir(10.0, 100);
-    let (_server, addr) = server(&["--videos", videos.to_str().unwrap()]);
+    let (server, addr) = server(&["--videos", videos.to_str().unwrap()]);
     let mut bob = Proc::client(&addr, &["--name", "bob"]);
     bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
     let mut alice = Proc::client(&addr, &["--name", "alice", "--headless"]);
@@ -332,6 +332,12 @@ fn q_and_enter_stops_a_headless_stream_and_chat_prints_meanwhile() {
     alice.type_line("2");
     alice.expect("the video list", |l| l.starts_with("  1. clip"));
     alice.type_line("1");
+    (server, bob, alice)
+}
+
+#[test]
+fn q_and_enter_stops_a_headless_stream_and_chat_prints_meanwhile() {
+    let (_server, mut bob, mut alice) = bob_and_alice_streaming();
     alice.expect_line("Type q and Enter to stop.");
     alice.expect("a progress line", |l| l.starts_with("Streaming clip: "));
     bob.type_line("1\nalice\nwhile you watch");
@@ -658,15 +664,7 @@ fn losing_the_server_mid_stream_prints_disconnected_last_and_exits_1_at_once() {
 
 #[test]
 fn a_stream_plays_in_the_background_while_the_user_chats_and_4_stops_it() {
-    let videos = videos_dir(10.0, 100);
-    let (_server, addr) = server(&["--videos", videos.to_str().unwrap()]);
-    let mut bob = Proc::client(&addr, &["--name", "bob"]);
-    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
-    let mut alice = Proc::client(&addr, &["--name", "alice", "--headless"]);
-    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
-    alice.type_line("2");
-    alice.expect("the video list", |l| l.starts_with("  1. clip"));
-    alice.type_line("1");
+    let (_server, mut bob, mut alice) = bob_and_alice_streaming();
     // Back at the menu at once, with STOP on offer; alice chats while her stream plays.
     alice.expect_line("1. CHAT  2. STREAM  3. QUIT  4. STOP");
     alice.type_line("1\nbob\nwatching now\nQUIT");

@@ -306,7 +306,22 @@ pub struct ReplayGuard {
     last: HashMap<(String, String), u64>,
 }
 
+/// The sequence number an envelope claims, read without any cryptography: enough to drop a
+/// replay before spending milliseconds of RSA on it (the claim is checked again once the
+/// signature is).
+pub fn envelope_seq(envelope: &[u8]) -> Result<u64, KeyError> {
+    Ok(EnvelopeBody::parse(envelope)?.0.seq)
+}
+
 impl ReplayGuard {
+    /// Would `seq` from `sender` (with the key fingerprint `fp`) be new? Records nothing.
+    pub fn is_new(&self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
+        match self.last.get(&(sender.to_ascii_lowercase(), fp.to_owned())) {
+            Some(&last) if seq <= last => Err(KeyError::Replay { seq, last }),
+            _ => Ok(()),
+        }
+    }
+
     /// Accepts `seq` from `sender` (with the key fingerprint `fp`) if it is new, and records it.
     pub fn check(&mut self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
         let last = self.last.entry((sender.to_ascii_lowercase(), fp.to_owned())).or_insert(0);

@@ -103,9 +103,9 @@ pub enum DropReason {
     Key(#[from] KeyError),
 }
 
-/// Opens incoming messages: checks the sender's signature against the directory's key and
-/// drops replays. Failures are only ever reported locally, never to the network, so nobody can
-/// use us as an oracle for their guesses.
+/// Opens incoming messages: drops replays (before any RSA work), then checks the sender's
+/// signature against the directory's key, then decrypts. Failures are only ever reported
+/// locally, never to the network, so nobody can use us as an oracle for their guesses.
 pub struct Opener {
     identity: Arc<Identity>,
     me: String,
@@ -125,6 +125,10 @@ impl Opener {
         envelope: &[u8],
     ) -> Result<String, DropReason> {
         let peer = directory.get(from).ok_or(DropReason::UnknownSender)?;
+        // Cheap checks first: a replayed number costs a parse, not an RSA verification and
+        // decryption (which a flood of replays would make the victim pay for).
+        let claimed = keys::envelope_seq(envelope)?;
+        self.guard.is_new(&peer.name, &peer.fingerprint, claimed)?;
         let opened = self
             .identity
             .open(&peer.name, &peer.key, &self.me, envelope)
@@ -140,6 +144,38 @@ mod tests {
 
     fn user(name: &str, key: u8) -> User {
         User { name: name.into(), key: vec![key] }
+    }
+
+    #[test]
+    fn a_replay_is_dropped_before_any_rsa_work_and_failures_record_nothing() {
+        let alice = Arc::new(Identity::generate(keys::MIN_KEY_BITS).unwrap());
+        let bob = Arc::new(Identity::generate(keys::MIN_KEY_BITS).unwrap());
+        let directory = Directory::new(vec![
+            User { name: "alice".into(), key: alice.public_der().to_vec() },
+            User { name: "bob".into(), key: bob.public_der().to_vec() },
+        ]);
+        let mut sealer = Sealer::new(alice, "alice");
+        let mut seal = |text: &str| match sealer.seal(directory.get("bob").unwrap(), text) {
+            Ok(ClientMsg::Chat { envelope, .. }) => envelope,
+            other => panic!("{other:?}"),
+        };
+        let spoil = |mut envelope: Vec<u8>| {
+            let last = envelope.len() - 1;
+            envelope[last] ^= 1; // a byte of the signature
+            envelope
+        };
+        let (first, second) = (seal("one"), seal("two"));
+        let mut opener = Opener::new(bob, "bob");
+        assert_eq!(opener.open(&directory, "alice", &first), Ok("one".into()));
+        // A replay whose signature is spoiled is called a replay: the signature was never
+        // looked at (it would say Tampered).
+        let replay = opener.open(&directory, "alice", &spoil(first.clone()));
+        assert_eq!(replay, Err(DropReason::Key(KeyError::Replay { seq: 1, last: 1 })));
+        // A new number with a bad signature is Tampered, and not recorded: the genuine message
+        // with that number still opens.
+        let forged = opener.open(&directory, "alice", &spoil(second.clone()));
+        assert_eq!(forged, Err(DropReason::Key(KeyError::Tampered)));
+        assert_eq!(opener.open(&directory, "alice", &second), Ok("two".into()));
     }
 
     #[test]

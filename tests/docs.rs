@@ -13,38 +13,38 @@ use std::path::{Path, PathBuf};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The crate's modules, as paths (`client::link`), with their source text.
-fn modules() -> BTreeMap<String, String> {
-    let mut found = BTreeMap::new();
-    let mut stack = vec![PathBuf::from(ROOT).join("src")];
+/// Every `.rs` file under `dir`, at any depth.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let rel = path.strip_prefix(Path::new(ROOT).join("src")).unwrap();
-                let module = rel.with_extension("").to_string_lossy().replace('/', "::");
-                found.insert(module, fs::read_to_string(&path).unwrap());
+                files.push(path);
             }
         }
     }
-    found
+    files
+}
+
+/// The crate's modules, as paths (`client::link`), with their source text.
+fn modules() -> BTreeMap<String, String> {
+    let src = Path::new(ROOT).join("src");
+    let module_of = |path: &Path| {
+        let rel = path.strip_prefix(&src).unwrap().with_extension("");
+        rel.to_string_lossy().replace('/', "::")
+    };
+    rust_files(&src).iter().map(|p| (module_of(p), fs::read_to_string(p).unwrap())).collect()
 }
 
 /// Every source file of `src/` and `tests/`, concatenated.
 fn all_code(modules: &BTreeMap<String, String>) -> String {
     let mut code: String = modules.values().map(String::as_str).collect();
-    let mut stack = vec![PathBuf::from(ROOT).join("tests")];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                code.push_str(&fs::read_to_string(&path).unwrap());
-            }
-        }
+    for path in rust_files(&Path::new(ROOT).join("tests")) {
+        code.push_str(&fs::read_to_string(&path).unwrap());
     }
     code
 }

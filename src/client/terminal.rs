@@ -39,8 +39,6 @@ pub struct ClientConfig {
 /// `None` is the end of input. Invalid UTF-8 is replaced, not fatal.
 struct Input {
     lines: Receiver<Option<String>>,
-    /// Lines typed during a stream, kept for after it (a script pipes its whole session in).
-    pending: std::collections::VecDeque<Option<String>>,
     ended: bool,
 }
 
@@ -66,20 +64,32 @@ impl Input {
                 }
             }
         })?;
-        Ok(Input { lines, pending: Default::default(), ended: false })
+        Ok(Input { lines, ended: false })
     }
 
     /// The next line without its line ending; `None` at end of input.
     fn line(&mut self) -> Option<String> {
-        if let Some(line) = self.pending.pop_front() {
-            return line;
+        self.line_or(&crossbeam_channel::never(), |_| {})
+    }
+
+    /// The next line, handing what arrives on `replies` meanwhile to `on_reply`. `None` at end
+    /// of input, or once `replies` is closed.
+    fn line_or(
+        &mut self,
+        replies: &Receiver<Reply>,
+        mut on_reply: impl FnMut(Reply),
+    ) -> Option<String> {
+        while !self.ended {
+            crossbeam_channel::select! {
+                recv(self.lines) -> line => {
+                    let line = line.unwrap_or(None);
+                    self.ended = line.is_none();
+                    return line;
+                }
+                recv(replies) -> reply => on_reply(reply.ok()?),
+            }
         }
-        if self.ended {
-            return None;
-        }
-        let line = self.lines.recv().unwrap_or(None);
-        self.ended = line.is_none();
-        line
+        None
     }
 }
 
@@ -388,30 +398,14 @@ const MENU_STREAMING: &str = "1. CHAT  2. STREAM  3. QUIT  4. STOP";
 /// Shows the home menu and reads a choice. A stream plays in the background meanwhile: the
 /// menu offers `4. STOP` while it does, and is shown again when it ends. `None` at end of input.
 fn home_menu(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) -> Option<String> {
-    let menu = |shared: &Shared| {
-        prompt(if shared.streaming.load(Ordering::SeqCst) { MENU_STREAMING } else { MENU })
-    };
-    menu(shared);
-    loop {
-        if let Some(line) = input.pending.pop_front() {
-            return line;
+    let menu =
+        || prompt(if shared.streaming.load(Ordering::SeqCst) { MENU_STREAMING } else { MENU });
+    menu();
+    input.line_or(replies, |reply| {
+        if let Reply::Stream(StreamEvent::Ended) = reply {
+            menu();
         }
-        if input.ended {
-            return None;
-        }
-        crossbeam_channel::select! {
-            recv(input.lines) -> line => {
-                let line = line.unwrap_or(None);
-                input.ended = line.is_none();
-                return line;
-            }
-            recv(replies) -> reply => match reply {
-                Ok(Reply::Stream(StreamEvent::Ended)) => menu(shared),
-                Ok(_) => {}
-                Err(_) => return None,
-            },
-        }
-    }
+    })
 }
 
 /// Tells the server we leave, then waits (a little) for it to close the connection, so

@@ -15,11 +15,11 @@ use crate::cache::FrameCache;
 use crate::config::ServerConfig;
 use crate::keys;
 use crate::outbox::{self, Lanes, Outbox, Undelivered};
-use crate::registry::{ConnId, Registry};
+use crate::registry::{self, ConnId, Refusal, Registry};
 use crate::stream::{StreamConfig, StreamHandle};
 use crate::video::catalog::LiveCatalog;
 use crate::wire::{
-    self, ClientMsg, EncodedFrame, ErrorCode, PlayMode, ReadError, ServerMsg, WireError,
+    self, ClientMsg, EncodedFrame, ErrorCode, NameError, PlayMode, ReadError, ServerMsg, WireError,
 };
 
 /// What every session needs from the server, shared by all of them. The server makes one
@@ -200,14 +200,15 @@ impl Handshake<'_> {
         loop {
             let refusal = match wire::read_client(&mut self.reader) {
                 Err(ReadError::Wire(WireError::TooLong { what: "name", .. })) => {
-                    (ErrorCode::NameInvalid, "invalid name: it is longer than 32 characters".into())
+                    registry::refusal(NameError::TooLong)
                 }
                 Err(ReadError::Wire(WireError::TooLong { what: "public key", len, max })) => {
-                    (ErrorCode::BadKey, format!("invalid public key: {len} bytes, over {max}"))
+                    let text = format!("invalid public key: {len} bytes, over {max}");
+                    Refusal { code: ErrorCode::BadKey, text }
                 }
                 other => return self.read_result(other),
             };
-            self.refuse(refusal.0, refusal.1)?;
+            self.refuse(refusal.code, refusal.text)?;
         }
     }
 
@@ -488,19 +489,12 @@ impl<'a> Session<'a> {
 /// the kernel reset the connection, and a reset can destroy what the client has not read yet:
 /// the very frame that says why it is cut off. The offender pays: its own connection's thread
 /// waits, nobody else's.
-fn linger(socket: &TcpStream) {
+fn linger(socket: &Arc<TcpStream>) {
     let _ = socket.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + LINGER;
+    let mut reader =
+        SocketReader { stream: socket.clone(), deadline: Some(Instant::now() + LINGER) };
     let mut sink = [0u8; 8192];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        if !matches!((&*socket).read(&mut sink), Ok(n) if n > 0) {
-            return;
-        }
-    }
+    while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// How long a connection cut for a protocol error is drained before it is closed.

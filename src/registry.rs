@@ -27,10 +27,15 @@ pub struct Refusal {
 /// Checks a user name against the rules (`wire::check_name`; README, "Using it"), as the
 /// refusal a client is sent.
 pub fn validate_name(name: &str) -> Result<(), Refusal> {
-    wire::check_name(name).map_err(|e| match e {
+    wire::check_name(name).map_err(refusal)
+}
+
+/// The refusal a client is sent for a name that breaks the rules.
+pub fn refusal(e: NameError) -> Refusal {
+    match e {
         NameError::Reserved => Refusal { code: ErrorCode::NameReserved, text: e.to_string() },
         e => Refusal { code: ErrorCode::NameInvalid, text: format!("invalid name: {e}") },
-    })
+    }
 }
 
 /// One open connection.

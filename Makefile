@@ -8,7 +8,7 @@ CARGO       ?= cargo
 BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config \
                libavcodec-dev libavformat-dev libswscale-dev libavutil-dev cmake nasm
 # Tests only: a virtual display, and tools to find, screenshot and type into the test window.
-TEST_PKGS   := xvfb x11-utils xdotool imagemagick
+TEST_PKGS   := xvfb x11-utils xdotool imagemagick tmux
 
 .PHONY: deps test-deps build run client test compare fmt lint clean
 

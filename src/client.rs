@@ -4,15 +4,21 @@
 //!   writer halves (with `--trace`). Programs and tests drive a server through it.
 //! - [`peers`]: the other users: the directory of names and keys, sealing messages for them and
 //!   opening theirs.
-//! - [`player`]: the `stream` thread: shows the frames of a stream in a window or headless.
-//!   It uses `link` (to send `STOP`), never `terminal`.
+//! - [`blocks`]: video as coloured half blocks in a plain terminal; pure (pixels in, escape
+//!   sequences out).
+//! - [`player`]: the `stream` thread: shows the frames of a stream in a window, in the
+//!   terminal or headless. It uses `link` (to send `STOP`), never `terminal`.
 //! - [`screen`]: every line the terminal client prints, made harmless (network text cannot
 //!   act on the terminal) and quiet on a closed stdout.
+//! - [`input`]: the keyboard: plain lines from a pipe, or a line editor on a terminal whose
+//!   prompt incoming lines never break.
 //! - [`terminal`]: the terminal program: the menu flow and the `send_chat` and `recv_chat`
 //!   threads, on top of the others.
 //!
 //! Their one error type, [`ClientError`], is here.
 
+pub mod blocks;
+pub mod input;
 pub mod link;
 pub mod peers;
 pub mod player;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chatroom::bench;
+use chatroom::client::player::Render;
 use chatroom::client::terminal::{self, ClientConfig};
 use chatroom::config::{self, ServerConfig};
 use chatroom::keys;
@@ -67,9 +68,13 @@ enum Command {
         /// User name; prompted for when absent.
         #[arg(long)]
         name: Option<String>,
-        /// Never open a video window; print progress lines instead.
+        /// Never draw video; print progress lines instead.
         #[arg(long)]
         headless: bool,
+        /// Where video is drawn: an OpenCV window, or the terminal with half blocks. Default:
+        /// the window when there is a display, else the terminal when stdout is one.
+        #[arg(long, value_parser = ["window", "terminal"], conflicts_with = "headless")]
+        render: Option<String>,
         /// Save every received video frame as DIR/{index:06}_{label}.jpg.
         #[arg(long, value_name = "DIR")]
         save_frames: Option<PathBuf>,
@@ -204,9 +209,15 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             };
             serve(&bind, config)
         }
-        Command::Client { server, name, headless, save_frames, key_bits, trace } => {
+        Command::Client { server, name, headless, render, save_frames, key_bits, trace } => {
             let key_bits = key_bits as usize;
-            let config = ClientConfig { server, name, headless, save_frames, key_bits, trace };
+            let render = match (headless, render.as_deref()) {
+                (true, _) => Render::Headless,
+                (_, Some("window")) => Render::Window,
+                (_, Some("terminal")) => Render::Terminal,
+                _ => Render::Auto,
+            };
+            let config = ClientConfig { server, name, render, save_frames, key_bits, trace };
             Ok(terminal::run(config)?)
         }
         Command::Bench(command) => run_bench(command),

@@ -1,16 +1,18 @@
 //! The client's `stream` thread: plays the frames the server sends, in an OpenCV window
-//! titled `Streaming : NAME` (press `q` to stop) or headless with progress lines, saves them
-//! with `--save-frames`, and prints the summary line when the stream ends. The only code that
-//! touches `highgui`. One thread serves every stream of the session: the original's receive
+//! titled `Streaming : NAME` (press `q` to stop), drawn in the terminal (`--render terminal`,
+//! see `blocks.rs`) or headless with progress lines, saves them with `--save-frames`, and
+//! prints the summary line when the stream ends. The only code that touches `highgui`. One thread serves every stream of the session: the original's receive
 //! thread ended after the first stream, so a user never got a second one.
 
 use crossbeam_channel::Receiver;
-use opencv::core::{Mat, Point, Scalar, Size};
+use opencv::core::{Mat, MatTraitConst, MatTraitConstManual, Point, Scalar, Size};
 use opencv::{highgui, imgproc};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::blocks::{self, Canvas, Colors};
 use super::link::LinkWriter;
+use super::screen;
 use crate::report::Chain;
 use crate::say;
 use crate::video::VideoError;
@@ -30,10 +32,20 @@ pub enum StreamEvent {
     Ended,
 }
 
+/// Where frames are shown (`--render`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Render {
+    /// A window if there is a display, else the terminal if stdout is one, else headless.
+    Auto,
+    Window,
+    Terminal,
+    /// Progress lines only (`--headless`).
+    Headless,
+}
+
 /// How the player shows and keeps frames.
 pub struct PlayerConfig {
-    /// Never open a window.
-    pub headless: bool,
+    pub render: Render,
     pub save_frames: Option<PathBuf>,
     /// To send `STOP` when `q` is pressed in the window.
     pub writer: LinkWriter,
@@ -137,12 +149,108 @@ impl Window {
     }
 }
 
+/// The picture drawn in the terminal (`--render terminal`), below which chat goes on.
+struct TermView {
+    /// Set at the first frame, when its shape is known.
+    canvas: Option<Canvas>,
+    colors: Colors,
+    screen: (u16, u16),
+    scaled: Mat,
+    /// Frames are drawn at most at the stream's rate (a `--no-pace` server sends faster than
+    /// a terminal can draw).
+    interval: Duration,
+    last_draw: Option<Instant>,
+}
+
+/// Rows kept below the picture for chat lines and the prompt.
+const CHAT_ROWS: u16 = 6;
+
+impl TermView {
+    /// `None` if the terminal is too small to leave room for chat below a picture.
+    fn open(fps: f32) -> Option<TermView> {
+        let screen = crossterm::terminal::size().ok()?;
+        if screen.0 < 8 || screen.1 < CHAT_ROWS + 4 {
+            return None;
+        }
+        let colors = Colors::from_colorterm(std::env::var("COLORTERM").ok().as_deref());
+        // Until the first frame gives the picture's shape, everything below the top rows
+        // scrolls: the lines printed at the start stay in view.
+        screen::control(&blocks::make_room(screen.1));
+        screen::paint(&blocks::open_region(screen.1 - CHAT_ROWS, screen.1));
+        let interval = Duration::from_secs_f32(0.9 / fps.clamp(1.0, 120.0));
+        Some(TermView {
+            canvas: None,
+            colors,
+            screen,
+            scaled: Mat::default(),
+            interval,
+            last_draw: None,
+        })
+    }
+
+    fn show(&mut self, jpeg: &[u8]) -> Result<(), VideoError> {
+        let now = Instant::now();
+        if self.last_draw.is_some_and(|t| now.duration_since(t) < self.interval) {
+            return Ok(());
+        }
+        self.last_draw = Some(now);
+        let image = decode_jpeg(jpeg)?;
+        let screen = crossterm::terminal::size().unwrap_or(self.screen);
+        if self.canvas.is_none() || screen != self.screen {
+            // First frame, or the terminal was resized: lay the screen out again.
+            if self.canvas.take().is_some() {
+                screen::paint(&blocks::close_region(self.screen.1));
+                screen::control(&blocks::make_room(screen.1));
+            }
+            self.screen = screen;
+            let (cols, rows) = blocks::fit(
+                image.cols() as u32,
+                image.rows() as u32,
+                screen.0,
+                screen.1.saturating_sub(CHAT_ROWS).max(1),
+            );
+            screen::paint(&blocks::open_region(rows, screen.1));
+            self.canvas = Some(Canvas::new(cols, rows, self.colors));
+        }
+        let Some(canvas) = self.canvas.as_mut() else { return Ok(()) };
+        let (cols, rows) = canvas.size();
+        let size = Size::new(i32::from(cols), 2 * i32::from(rows));
+        imgproc::resize(&image, &mut self.scaled, size, 0.0, 0.0, imgproc::INTER_AREA)?;
+        if let Some(cells) = blocks::cells(self.scaled.data_bytes()?, cols, rows, true) {
+            screen::paint(&canvas.draw(&cells));
+        }
+        Ok(())
+    }
+
+    /// Gives the screen back to scrolling text, at once (the process may be ending).
+    fn close(self) {
+        screen::paint(&blocks::close_region(self.screen.1));
+    }
+}
+
+/// Where one stream's frames go.
+enum View {
+    Headless,
+    Window(Window),
+    Terminal(TermView),
+}
+
+impl View {
+    fn close(self) {
+        match self {
+            View::Headless => {}
+            View::Window(w) => w.close(),
+            View::Terminal(t) => t.close(),
+        }
+    }
+}
+
 /// One stream being played.
 struct Playing {
     video: String,
     total: u32,
     counts: Vec<(String, u32)>,
-    window: Option<Window>,
+    view: View,
     started: Instant,
     last_progress: Instant,
     /// Frames shown in the last second, for the fps drawn on the window.
@@ -252,37 +360,60 @@ impl Player {
     /// thread, Qt complained ("Timers cannot be stopped from another thread") and sometimes
     /// crashed.
     fn exit(&mut self, code: i32) -> ! {
-        if let Some(window) = self.playing.as_mut().and_then(|p| p.window.take()) {
-            window.close();
+        if let Some(p) = self.playing.take() {
+            p.view.close();
         }
+        screen::restore_terminal();
         let _ = std::io::Write::flush(&mut std::io::stdout());
         std::process::exit(code)
     }
 }
 
+/// Opens what `render` asks for, or says why it plays headless instead.
+fn open_view(render: Render, video: &str, fps: f32) -> View {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let window = match render {
+        Render::Headless => return View::Headless,
+        Render::Window => true,
+        Render::Terminal => false,
+        Render::Auto => display_available() || !tty,
+    };
+    if window {
+        if !display_available() {
+            say!("No display available: playing headless.");
+            return View::Headless;
+        }
+        return match Window::open(video) {
+            Ok(w) => View::Window(w),
+            Err(e) => {
+                say!("Cannot open a video window ({e}): playing headless.");
+                View::Headless
+            }
+        };
+    }
+    if !tty {
+        say!("Standard output is not a terminal: playing headless.");
+        return View::Headless;
+    }
+    match TermView::open(fps) {
+        Some(view) => View::Terminal(view),
+        None => {
+            say!("The terminal is too small to draw video: playing headless.");
+            View::Headless
+        }
+    }
+}
+
 fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Segment]) -> Playing {
     let counts: Vec<(String, u32)> = plan.iter().map(|s| (s.label.clone(), 0)).collect();
-    say!("Playing {video}: {total} frames at {fps:.1} fps ({})", Segment::describe(plan));
     if let Some(dir) = &config.save_frames
         && let Err(e) = std::fs::create_dir_all(dir)
     {
         say!("Cannot create {}: {e}", dir.display());
     }
-    let window = if config.headless {
-        None
-    } else if !display_available() {
-        say!("No display available: playing headless.");
-        None
-    } else {
-        match Window::open(&video) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                say!("Cannot open a video window ({e}): playing headless.");
-                None
-            }
-        }
-    };
-    if window.is_some() {
+    let view = open_view(config.render, &video, fps);
+    say!("Playing {video}: {total} frames at {fps:.1} fps ({})", Segment::describe(plan));
+    if let View::Window(_) = view {
         say!("Press q in the video window to stop.");
     } else {
         say!("Type q and Enter to stop.");
@@ -292,7 +423,7 @@ fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Seg
         video,
         total,
         counts,
-        window,
+        view,
         started: now,
         last_progress: now,
         recent: Default::default(),
@@ -316,25 +447,35 @@ fn show(
         p.recent.pop_front();
     }
     let fps = p.recent.len() as f64 / now.duration_since(p.started).as_secs_f64().clamp(0.001, 1.0);
-    if let Some(window) = p.window.as_mut() {
-        match window.show(jpeg, label, fps) {
+    let shown = match &mut p.view {
+        View::Window(window) => match window.show(jpeg, label, fps) {
             Ok(true) if !p.stop_sent => {
                 p.stop_sent = true;
                 let _ = config.writer.send(&ClientMsg::Stop);
+                Ok(())
             }
-            Ok(_) => {}
-            Err(e) => say!("Cannot show frame {index}: {}", Chain(&e)),
+            other => other.map(|_| ()),
+        },
+        View::Terminal(view) => view.show(jpeg),
+        View::Headless => {
+            if now.duration_since(p.last_progress) >= PROGRESS_EVERY {
+                p.last_progress = now;
+                say!(
+                    "Streaming {}: {received}/{} frames ({label}, {fps:.1} fps)",
+                    p.video,
+                    p.total
+                );
+            }
+            Ok(())
         }
-    } else if now.duration_since(p.last_progress) >= PROGRESS_EVERY {
-        p.last_progress = now;
-        say!("Streaming {}: {received}/{} frames ({label}, {fps:.1} fps)", p.video, p.total);
+    };
+    if let Err(e) = shown {
+        say!("Cannot show frame {index}: {}", Chain(&e));
     }
 }
 
 fn finish(p: Playing, end: Option<(u32, EndReason)>) {
-    if let Some(window) = p.window {
-        window.close();
-    }
+    p.view.close();
     let received: u32 = p.counts.iter().map(|(_, n)| n).sum();
     match end {
         Some((_, EndReason::Stopped)) => say!("Stream stopped."),

@@ -2,22 +2,83 @@
 //! [`say`], which makes any text harmless (names, messages, errors and video labels come from
 //! the network, and a hostile server or peer could put terminal commands in them) and ends the
 //! client quietly if nobody reads its output any more (`chatroom client | head`).
+//!
+//! On a terminal, the line editor (`input.rs`) installs a [`Printer`]: lines then go through
+//! it, so they print above the prompt and what is being typed is drawn again below them.
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Prints text above the line being edited (rustyline's external printer).
+pub type Printer = Box<dyn FnMut(String) -> io::Result<()> + Send>;
+
+static PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
+
+/// From now on, lines go through `printer`.
+pub fn set_printer(printer: Printer) {
+    *PRINTER.lock().unwrap_or_else(|p| p.into_inner()) = Some(printer);
+}
+
+/// Writes `text` (whole lines, or terminal commands) through the printer if there is one,
+/// else to stdout.
+fn emit(text: &str) -> io::Result<()> {
+    let mut printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
+    // Checked with the lock held: nothing prints after `say_last`'s line.
+    if SILENT.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    if let Some(print) = printer.as_mut() {
+        return print(text.to_owned());
+    }
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush())
+}
 
 /// Prints one line, escaped with [`safe`]. If stdout is closed, the client exits at once with
 /// status 0 (as `head` expects of a program whose output it has stopped reading), instead of
 /// panicking as `println!` does.
 pub fn say(args: fmt::Arguments<'_>) {
-    let line = safe(&args.to_string());
-    let mut out = io::stdout().lock();
-    if SILENT.load(Ordering::SeqCst) {
+    let line = safe(&args.to_string()) + "\n";
+    if emit(&line).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// Sends terminal commands of our own making (never network text) that move the cursor, as
+/// lines do (the prompt is drawn again after them).
+pub fn control(commands: &str) {
+    let _ = emit(commands);
+}
+
+/// Writes terminal commands of our own making (a video frame's changed cells, the picture's
+/// scroll region) in one write, straight to the terminal: they leave the cursor where it
+/// was (or on the last line, where the prompt is), so the prompt needs no redrawing.
+pub fn paint(commands: &str) {
+    if commands.is_empty() || SILENT.load(Ordering::SeqCst) {
         return;
     }
-    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-        std::process::exit(0);
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(commands.as_bytes()).and_then(|()| out.flush());
+}
+
+/// The terminal's settings when the client started, to put back when it ends: the line
+/// editor changes them while it reads, and the process may end in the middle of a read.
+static TERMINAL: Mutex<Option<nix::sys::termios::Termios>> = Mutex::new(None);
+
+/// Remembers the terminal's settings (if stdin is a terminal).
+pub fn remember_terminal() {
+    if let Ok(settings) = nix::sys::termios::tcgetattr(io::stdin()) {
+        *TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(settings);
+    }
+}
+
+/// Puts the remembered settings back; called just before the process exits.
+pub fn restore_terminal() {
+    if let Some(settings) = TERMINAL.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        let _ =
+            nix::sys::termios::tcsetattr(io::stdin(), nix::sys::termios::SetArg::TCSANOW, settings);
     }
 }
 
@@ -27,10 +88,14 @@ static SILENT: AtomicBool = AtomicBool::new(false);
 /// Prints the client's last line (`Disconnected from server`): whatever another thread was
 /// about to say (a stream's summary, a menu) is not said after it.
 pub fn say_last(args: fmt::Arguments<'_>) {
-    let line = safe(&args.to_string());
+    let line = safe(&args.to_string()) + "\n";
+    // Held until SILENT is set: a line already being printed comes before this one.
+    let printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
+    // The printer cannot be trusted to print before the process ends: straight to stdout,
+    // over the prompt if there is one.
+    let fresh = if printer.is_some() { "\r\x1b[K" } else { "" };
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-    // Set while the lock is held: a line already being written comes before this one.
+    let _ = write!(out, "{fresh}{line}").and_then(|()| out.flush());
     SILENT.store(true, Ordering::SeqCst);
 }
 

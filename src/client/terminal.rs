@@ -4,7 +4,7 @@
 //! `player.rs`. A session ends through `process::exit`.
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,9 +12,10 @@ use std::thread;
 use std::time::Duration;
 
 use super::ClientError;
+use super::input::Input;
 use super::link::{Joined, LinkReader, LinkWriter, REPLY_TIMEOUT, connect, join};
 use super::peers::{Directory, Opener, Sealer};
-use super::player::{self, PlayerConfig, StreamEvent};
+use super::player::{self, PlayerConfig, Render, StreamEvent};
 use crate::keys::{Identity, KeyError};
 use crate::report::Chain;
 use crate::say;
@@ -28,75 +29,10 @@ const QUIT_GRACE: Duration = Duration::from_secs(3);
 pub struct ClientConfig {
     pub server: String,
     pub name: Option<String>,
-    pub headless: bool,
+    pub render: Render,
     pub save_frames: Option<PathBuf>,
     pub key_bits: usize,
     pub trace: bool,
-}
-
-/// Lines from the terminal (or a pipe), read by a small `stdin` thread so that the
-/// `send_chat` thread can wait for a line and for the end of a stream at the same time.
-/// `None` is the end of input. Invalid UTF-8 is replaced, not fatal.
-struct Input {
-    lines: Receiver<Option<String>>,
-    ended: bool,
-}
-
-impl Input {
-    fn stdin() -> io::Result<Input> {
-        let (tx, lines) = unbounded();
-        thread::Builder::new().name("stdin".into()).spawn(move || {
-            let mut stdin = io::stdin().lock();
-            loop {
-                let mut buf = Vec::new();
-                let line = match stdin.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => None,
-                    Ok(_) => {
-                        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                            buf.pop();
-                        }
-                        Some(String::from_utf8_lossy(&buf).into_owned())
-                    }
-                };
-                let last = line.is_none();
-                if tx.send(line).is_err() || last {
-                    return;
-                }
-            }
-        })?;
-        Ok(Input { lines, ended: false })
-    }
-
-    /// The next line without its line ending; `None` at end of input.
-    fn line(&mut self) -> Option<String> {
-        self.line_or(&crossbeam_channel::never(), |_| {})
-    }
-
-    /// The next line, handing what arrives on `replies` meanwhile to `on_reply`. `None` at end
-    /// of input, or once `replies` is closed.
-    fn line_or(
-        &mut self,
-        replies: &Receiver<Reply>,
-        mut on_reply: impl FnMut(Reply),
-    ) -> Option<String> {
-        while !self.ended {
-            crossbeam_channel::select! {
-                recv(self.lines) -> line => {
-                    let line = line.unwrap_or(None);
-                    self.ended = line.is_none();
-                    return line;
-                }
-                recv(replies) -> reply => on_reply(reply.ok()?),
-            }
-        }
-        None
-    }
-}
-
-/// Prints a prompt as a line of its own (README, "Using it"), so scripts reading our output
-/// line by line see it, and a message arriving while we wait never lands in the middle of it.
-fn prompt(text: &str) {
-    say!("{text}");
 }
 
 /// What the terminal threads share.
@@ -159,7 +95,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     let keygen =
         thread::Builder::new().name("keygen".into()).spawn(move || Identity::generate(key_bits))?;
     let mut key = KeyGen { thread: Some(keygen), identity: None };
-    let mut input = Input::stdin()?;
+    let mut input = Input::open()?;
     // The name is asked before connecting: the time a person takes to type it never counts
     // against the server's handshake deadline.
     let first = match config.name.clone() {
@@ -194,7 +130,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
 /// of input.
 fn ask_name(input: &mut Input) -> Option<String> {
     loop {
-        prompt("Enter your username : ");
+        input.prompt("Enter your username : ", Vec::new());
         let name = input.line()?.trim().to_owned();
         match wire::check_name(&name) {
             Ok(()) => return Some(name),
@@ -239,7 +175,7 @@ fn start_threads(
     // server's own queues hold the stream back (TCP flow control does the rest).
     let (frames_tx, frames) = crossbeam_channel::bounded(32);
     let player = PlayerConfig {
-        headless: config.headless,
+        render: config.render,
         save_frames: config.save_frames.clone(),
         writer: shared.writer.clone(),
         exit: gui_exit,
@@ -271,6 +207,7 @@ fn start_threads(
 fn exit_when_told(exit: Receiver<i32>, stream_thread: Sender<i32>) -> ! {
     let code = exit.recv().unwrap_or(1);
     let _ = io::stdout().flush();
+    super::screen::restore_terminal();
     if stream_thread.send(code).is_ok() {
         thread::sleep(Duration::from_secs(2));
     }
@@ -398,12 +335,11 @@ const MENU_STREAMING: &str = "1. CHAT  2. STREAM  3. QUIT  4. STOP";
 /// Shows the home menu and reads a choice. A stream plays in the background meanwhile: the
 /// menu offers `4. STOP` while it does, and is shown again when it ends. `None` at end of input.
 fn home_menu(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) -> Option<String> {
-    let menu =
-        || prompt(if shared.streaming.load(Ordering::SeqCst) { MENU_STREAMING } else { MENU });
-    menu();
+    let menu = if shared.streaming.load(Ordering::SeqCst) { MENU_STREAMING } else { MENU };
+    input.menu(menu);
     input.line_or(replies, |reply| {
         if let Reply::Stream(StreamEvent::Ended) = reply {
-            menu();
+            say!("{MENU}");
         }
     })
 }
@@ -433,7 +369,8 @@ fn print_users(shared: &Shared) {
 fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<()> {
     print_users(shared);
     loop {
-        prompt("Enter recipient (QUIT to go back) : ");
+        let names = shared.directory().peers().iter().map(|p| p.name.clone()).collect();
+        input.prompt("Enter recipient (QUIT to go back) : ", names);
         let to = input.line()?;
         let to = to.trim();
         if to.eq_ignore_ascii_case("QUIT") {
@@ -447,7 +384,7 @@ fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<
             print_users(shared);
             continue;
         };
-        prompt("Enter message : ");
+        input.prompt("Enter message : ", Vec::new());
         let text = input.line()?;
         if text.is_empty() {
             say!("Empty message not sent.");
@@ -603,7 +540,11 @@ fn choose_video(
         say!("{line}");
     }
     loop {
-        prompt("Enter video number or name, optionally a resolution (QUIT to go back) : ");
+        let names = videos.iter().map(|v| v.name.clone()).collect();
+        input.prompt(
+            "Enter video number or name, optionally a resolution (QUIT to go back) : ",
+            names,
+        );
         match parse_video_choice(&input.line()?, &videos) {
             VideoChoice::Back => return Some(None),
             VideoChoice::Play { video, mode } => return Some(Some((video, mode))),

@@ -1,0 +1,206 @@
+//! The keyboard: the lines the user types, read on an `input` thread so that the `send_chat`
+//! thread can wait for a line and for the server's replies at the same time.
+//!
+//! - stdin a pipe (tests, scripts): plain lines, and every prompt printed as a line of its own,
+//!   the contract of SPEC §4.
+//! - stdin and stdout a terminal: a line editor (`rustyline`): the prompt stays on the last
+//!   line, lines that arrive meanwhile print above it and what was typed is drawn again below
+//!   them; arrow keys and history; Tab completes user names at the recipient prompt and video
+//!   names at the video prompt.
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, ExternalPrinter as _, Helper};
+use std::io::{self, BufRead, IsTerminal};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use super::screen;
+use crate::say;
+
+/// What the next line is asked with.
+struct Ask {
+    prompt: String,
+    /// Tab completes these.
+    words: Vec<String>,
+    /// Already typed when the prompt appears (a message offered again).
+    initial: String,
+}
+
+/// The lines typed, from the `input` thread. `None` is the end of input.
+pub struct Input {
+    lines: Receiver<Option<String>>,
+    ended: bool,
+    /// With a line editor: where to send what the next line is asked with, and whether a
+    /// line is being asked for already.
+    editor: Option<(Sender<Ask>, bool)>,
+    next: Ask,
+}
+
+impl Input {
+    /// A line editor if stdin and stdout are a terminal, plain lines otherwise.
+    pub fn open() -> io::Result<Input> {
+        let terminal = io::stdin().is_terminal() && io::stdout().is_terminal();
+        let (tx, lines) = unbounded();
+        let editor = if terminal { start_editor(tx)? } else { start_plain(tx).map(|()| None)? };
+        let next = Ask { prompt: String::new(), words: Vec::new(), initial: String::new() };
+        Ok(Input { lines, ended: false, editor: editor.map(|asks| (asks, false)), next })
+    }
+
+    /// Asks a question: printed as a line of its own when piped, the editor's prompt on a
+    /// terminal. `words` are what Tab completes.
+    pub fn prompt(&mut self, text: &str, words: Vec<String>) {
+        if self.editor.is_none() {
+            say!("{text}");
+        }
+        self.next.prompt = text.to_owned();
+        self.next.words = words;
+    }
+
+    /// Shows a menu: a line of its own either way; on a terminal the prompt is then `> `.
+    pub fn menu(&mut self, text: &str) {
+        say!("{text}");
+        self.next.prompt = "> ".to_owned();
+        self.next.words = Vec::new();
+    }
+
+    /// The next line starts with `text` already typed, to send or edit (on a terminal).
+    pub fn offer(&mut self, text: &str) {
+        self.next.initial = text.to_owned();
+    }
+
+    /// The next line without its line ending; `None` at end of input.
+    pub fn line(&mut self) -> Option<String> {
+        self.line_or(&crossbeam_channel::never::<()>(), |_| {})
+    }
+
+    /// The next line, handing what arrives on `replies` meanwhile to `on_reply`. `None` at end
+    /// of input, or once `replies` is closed.
+    pub fn line_or<R>(
+        &mut self,
+        replies: &Receiver<R>,
+        mut on_reply: impl FnMut(R),
+    ) -> Option<String> {
+        if let Some((asks, asked)) = self.editor.as_mut()
+            && !*asked
+            && !self.ended
+        {
+            let ask = std::mem::replace(
+                &mut self.next,
+                Ask { prompt: String::new(), words: Vec::new(), initial: String::new() },
+            );
+            self.next.prompt = ask.prompt.clone();
+            *asked = asks.send(ask).is_ok();
+        }
+        while !self.ended {
+            crossbeam_channel::select! {
+                recv(self.lines) -> line => {
+                    let line = line.unwrap_or(None);
+                    self.ended = line.is_none();
+                    if let Some((_, asked)) = self.editor.as_mut() {
+                        *asked = false;
+                    }
+                    return line;
+                }
+                recv(replies) -> reply => on_reply(reply.ok()?),
+            }
+        }
+        None
+    }
+}
+
+/// Reads stdin line by line. Invalid UTF-8 is replaced, not fatal.
+fn start_plain(tx: Sender<Option<String>>) -> io::Result<()> {
+    thread::Builder::new().name("input".into()).spawn(move || {
+        let mut stdin = io::stdin().lock();
+        loop {
+            let mut buf = Vec::new();
+            let line = match stdin.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => None,
+                Ok(_) => {
+                    while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        buf.pop();
+                    }
+                    Some(String::from_utf8_lossy(&buf).into_owned())
+                }
+            };
+            let last = line.is_none();
+            if tx.send(line).is_err() || last {
+                return;
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Tab completion from a list of words that changes with each prompt.
+struct Words(Arc<Mutex<Vec<String>>>);
+
+impl Completer for Words {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        // The whole line so far is the word: video names may hold spaces.
+        let typed = &line[..pos];
+        let words = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let found = words
+            .iter()
+            .filter(|w| w.to_lowercase().starts_with(&typed.to_lowercase()))
+            .map(|w| Pair { display: w.clone(), replacement: w.clone() })
+            .collect();
+        Ok((0, found))
+    }
+}
+
+impl Hinter for Words {
+    type Hint = String;
+}
+impl Highlighter for Words {}
+impl Validator for Words {}
+impl Helper for Words {}
+
+/// Starts the editor on the `input` thread; returns where to send what each line is asked
+/// with. Lines printed meanwhile go through the editor from now on.
+fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
+    let mut editor: Editor<Words, DefaultHistory> = Editor::new().map_err(io::Error::other)?;
+    let words = Arc::new(Mutex::new(Vec::new()));
+    editor.set_helper(Some(Words(words.clone())));
+    let mut printer = editor.create_external_printer().map_err(io::Error::other)?;
+    screen::remember_terminal();
+    screen::set_printer(Box::new(move |text| printer.print(text).map_err(io::Error::other)));
+    let (asks_tx, asks) = unbounded::<Ask>();
+    thread::Builder::new().name("input".into()).spawn(move || {
+        while let Ok(ask) = asks.recv() {
+            *words.lock().unwrap_or_else(|p| p.into_inner()) = ask.words;
+            let line = match editor.readline_with_initial(&ask.prompt, (&ask.initial, "")) {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        let _ = editor.add_history_entry(line.as_str());
+                    }
+                    Some(line)
+                }
+                // Ctrl-D and Ctrl-C end the session, as end of input does.
+                Err(ReadlineError::Eof | ReadlineError::Interrupted) => None,
+                Err(e) => {
+                    log::warn!("cannot read the terminal: {e}");
+                    None
+                }
+            };
+            let last = line.is_none();
+            if tx.send(line).is_err() || last {
+                return;
+            }
+        }
+    })?;
+    Ok(Some(asks_tx))
+}

@@ -1,0 +1,343 @@
+//! The client on a real terminal: tmux runs it in a pane of a known size, keys are typed with
+//! `send-keys`, and the screen is read back with `capture-pane` (`-e` keeps the colours).
+//! What a person sees: the line editor's prompt, lines arriving above it, Tab completion,
+//! video drawn with half blocks, and the terminal given back as it was.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chatroom::config::ServerConfig;
+use common::{TestClient, eventually, start_server, temp_dir};
+use opencv::core::{CV_8UC3, Mat, Scalar, Size, Vec3b};
+use opencv::prelude::*;
+use opencv::videoio;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+
+/// One tmux server (its own socket) with one pane running a command.
+struct Pane {
+    socket: String,
+}
+
+impl Pane {
+    /// Runs `command` (a shell line) in a `cols`x`rows` pane.
+    fn start(command: &str, cols: u16, rows: u16) -> Pane {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pane = Pane { socket: format!("chatroom-test-{}-{n}", std::process::id()) };
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        pane.tmux(&["new-session", "-d", "-x", &cols, "-y", &rows, command]);
+        pane
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux is installed (make test-deps)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `keys` (tmux key names, like `Enter` or `Tab`, or literal text).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// The screen's text, one string a row.
+    fn text(&self) -> Vec<String> {
+        self.tmux(&["capture-pane", "-p"]).lines().map(str::to_owned).collect()
+    }
+
+    /// The screen with its colours (SGR sequences), one string a row.
+    fn colored(&self) -> Vec<String> {
+        self.tmux(&["capture-pane", "-p", "-e"]).lines().map(str::to_owned).collect()
+    }
+
+    /// Waits until some row satisfies `pred`; panics with the screen if none does.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) {
+        if !eventually(Duration::from_secs(20), || self.text().iter().any(|l| pred(l))) {
+            panic!("never saw {what}; the screen:\n{}", self.text().join("\n"));
+        }
+    }
+
+    /// The last non-empty row (where the prompt is).
+    fn last_row(&self) -> String {
+        self.text().into_iter().rev().find(|l| !l.trim().is_empty()).unwrap_or_default()
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// The client command line, run with the given environment, then the exit status and the
+/// terminal's settings printed, and a pause so the pane stays to be read.
+fn client_command(addr: &str, env: &str, extra: &str) -> String {
+    format!(
+        "stty -g > {dir}/before; env -u DISPLAY {env} {BIN} client --server {addr} --key-bits 1024 \
+         {extra}; echo EXIT=$?; stty -g > {dir}/after; sleep 60",
+        dir = temp_dir("stty").display()
+    )
+}
+
+#[test]
+fn lines_arrive_above_the_prompt_and_what_is_typed_stays() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr().to_string();
+    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 80, 24);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    // Tab completes a user name.
+    pane.keys(&["b", "Tab"]);
+    assert!(
+        eventually(Duration::from_secs(5), || pane.last_row().ends_with(": bob")),
+        "Tab did not complete bob: {:?}",
+        pane.last_row()
+    );
+    pane.keys(&["BSpace", "BSpace"]);
+    // A message arrives while "b" is typed: it prints on a line of its own, and the prompt
+    // comes back below it with the "b" still there.
+    bob.wait_joined("alice");
+    bob.send_text("alice", "message one");
+    pane.wait_for("bob's message", |l| l == "[CHAT] bob: message one");
+    assert!(
+        eventually(Duration::from_secs(5), || pane.last_row()
+            == "Enter recipient (QUIT to go back) : b"),
+        "the prompt was not redrawn with what was typed: {:?}",
+        pane.text()
+    );
+    pane.keys(&["ob", "Enter"]);
+    pane.wait_for("the message prompt", |l| l.starts_with("Enter message :"));
+    pane.keys(&["hello from a terminal", "Enter"]);
+    let (from, text) = bob.next_chat();
+    assert_eq!((from.as_str(), text.unwrap().as_str()), ("alice", "hello from a terminal"));
+    // History: the up arrow brings back the last line typed.
+    pane.keys(&["Up"]);
+    assert!(
+        eventually(Duration::from_secs(5), || pane.last_row().ends_with(": hello from a terminal")),
+        "Up did not recall the last line: {:?}",
+        pane.last_row()
+    );
+    pane.keys(&["C-u", "QUIT", "Enter"]);
+    pane.wait_for("the menu again", |l| l.starts_with("1. CHAT"));
+    // Ctrl-D quits, and the terminal's settings are as they were.
+    pane.keys(&["C-d"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
+    assert_settings_restored(&pane);
+}
+
+/// The pane's command saved `stty -g` before and after the client; they must match (a
+/// client that ended in raw mode would leave the shell without echo).
+fn assert_settings_restored(pane: &Pane) {
+    let dir = pane_dir(pane);
+    let before = std::fs::read_to_string(dir.join("before")).unwrap();
+    assert!(eventually(Duration::from_secs(5), || dir.join("after").exists()));
+    let after = std::fs::read_to_string(dir.join("after")).unwrap();
+    assert_eq!(before, after, "the terminal was not given back as it was");
+}
+
+/// The folder the pane's command writes its `stty` settings in (read from its command line).
+fn pane_dir(pane: &Pane) -> std::path::PathBuf {
+    let command = pane.tmux(&["display-message", "-p", "#{pane_start_command}"]);
+    let start = command.find("stty -g > ").unwrap() + "stty -g > ".len();
+    let path = &command[start..];
+    Path::new(&path[..path.find("/before").unwrap()]).to_path_buf()
+}
+
+// --- Video in the terminal --------------------------------------------------------------
+
+/// Left half red over blue, right half green over white, alternating every `band` rows: each
+/// terminal cell (two pixels tall, a pixel being `band` rows of the video) then has a top and
+/// a bottom colour that differ.
+const TOP: [[u8; 3]; 2] = [[255, 0, 0], [0, 200, 0]];
+const BOTTOM: [[u8; 3]; 2] = [[0, 0, 255], [255, 255, 255]];
+
+/// Writes `stripes_240p.mp4`: 320x240, 60 identical frames at 10 fps.
+fn write_stripes(dir: &Path, band: i32) {
+    let mut frame = Mat::new_rows_cols_with_default(240, 320, CV_8UC3, Scalar::all(0.0)).unwrap();
+    for y in 0..240 {
+        for x in 0..320 {
+            let side = usize::from(x >= 160);
+            let [r, g, b] = if (y / band) % 2 == 0 { TOP[side] } else { BOTTOM[side] };
+            *frame.at_2d_mut::<Vec3b>(y, x).unwrap() = Vec3b::from([b, g, r]);
+        }
+    }
+    let fourcc = videoio::VideoWriter::fourcc('m', 'p', '4', 'v').unwrap();
+    let path = dir.join("stripes_240p.mp4");
+    let mut writer =
+        videoio::VideoWriter::new(path.to_str().unwrap(), fourcc, 10.0, Size::new(320, 240), true)
+            .unwrap();
+    for _ in 0..60 {
+        writer.write(&frame).unwrap();
+    }
+}
+
+/// One cell read back from the screen: its character and colours.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shown {
+    ch: char,
+    fg: Option<[u8; 3]>,
+    bg: Option<[u8; 3]>,
+}
+
+/// Reads one row of `capture-pane -e` output into cells, following the SGR colour commands
+/// (24-bit `38;2;R;G;B`, palette `38;5;N`, resets).
+fn parse_row(row: &str) -> Vec<Shown> {
+    let mut cells = Vec::new();
+    let (mut fg, mut bg) = (None, None);
+    let mut chars = row.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            cells.push(Shown { ch: c, fg, bg });
+            continue;
+        }
+        if chars.next() != Some('[') {
+            continue;
+        }
+        let mut params = String::new();
+        for c in chars.by_ref() {
+            if c.is_ascii_alphabetic() {
+                if c == 'm' {
+                    apply_sgr(&params, &mut fg, &mut bg);
+                }
+                break;
+            }
+            params.push(c);
+        }
+    }
+    cells
+}
+
+fn apply_sgr(params: &str, fg: &mut Option<[u8; 3]>, bg: &mut Option<[u8; 3]>) {
+    let nums: Vec<u32> = params.split(';').map(|p| p.parse().unwrap_or(0)).collect();
+    let mut i = 0;
+    while i < nums.len() {
+        let color = |at: usize| -> (Option<[u8; 3]>, usize) {
+            match nums.get(at) {
+                Some(2) if at + 3 < nums.len() + 1 && nums.len() >= at + 4 => {
+                    (Some([nums[at + 1] as u8, nums[at + 2] as u8, nums[at + 3] as u8]), 4)
+                }
+                Some(5) => {
+                    let n = nums.get(at + 1).copied().unwrap_or(0) as u8;
+                    (Some(chatroom::client::blocks::palette_rgb(n)), 2)
+                }
+                _ => (None, 1),
+            }
+        };
+        match nums[i] {
+            0 => (*fg, *bg) = (None, None),
+            39 => *fg = None,
+            49 => *bg = None,
+            38 => {
+                let (c, used) = color(i + 1);
+                *fg = c;
+                i += used;
+            }
+            48 => {
+                let (c, used) = color(i + 1);
+                *bg = c;
+                i += used;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+fn near(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {
+    (0..3).all(|i| a[i].abs_diff(b[i]) <= tolerance)
+}
+
+/// Plays the stripes video in an 80x40 pane with `env`, and checks the picture on screen:
+/// 80 cells wide (the width limits), every cell a half block whose top colour is the
+/// video's top band and bottom colour its bottom band, on each side.
+fn check_drawn_stripes(env: &str, tolerance: u8) {
+    let videos = temp_dir("stripes");
+    // The picture is 80 columns for 320 pixels: a terminal pixel is 4 video rows.
+    write_stripes(&videos, 4);
+    let server = start_server(ServerConfig { videos: videos.clone(), ..ServerConfig::default() });
+    let addr = server.local_addr().to_string();
+    let pane = Pane::start(&client_command(&addr, env, "--name alice --render terminal"), 80, 40);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["2", "Enter"]);
+    pane.wait_for("the video list", |l| l.contains("1. stripes"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the stream menu", |l| l.contains("4. STOP"));
+    let picture = || -> Vec<Vec<Shown>> {
+        pane.colored()
+            .iter()
+            .map(|r| parse_row(r))
+            .take_while(|cells| cells.first().is_some_and(|c| c.ch == '▀'))
+            .collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || picture().len() >= 20),
+        "no picture drawn; the screen:\n{}",
+        pane.text().join("\n")
+    );
+    let rows = picture();
+    // 320x240 in 80 columns: 60 pixels, 30 rows, the chat below.
+    assert_eq!(rows.len(), 30, "{}", pane.text().join("\n"));
+    let mut checked = 0;
+    for (y, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), 80, "row {y}");
+        for (x, cell) in row.iter().enumerate() {
+            // Cells on the seam between the halves are a mix of both.
+            if (38..42).contains(&x) {
+                continue;
+            }
+            let side = usize::from(x >= 40);
+            let (fg, bg) = (cell.fg.unwrap(), cell.bg.unwrap());
+            assert!(
+                near(fg, TOP[side], tolerance) && near(bg, BOTTOM[side], tolerance),
+                "cell ({x},{y}): top {fg:?} bottom {bg:?}, expected {:?} over {:?}",
+                TOP[side],
+                BOTTOM[side]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 30 * 76);
+    // Chat goes on below the picture: the prompt is on the last row.
+    assert_eq!(pane.last_row(), ">");
+    pane.keys(&["3", "Enter"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
+    assert_settings_restored(&pane);
+}
+
+#[test]
+fn video_is_drawn_in_the_terminal_in_24_bit_colour() {
+    check_drawn_stripes("COLORTERM=truecolor", 48);
+}
+
+#[test]
+fn without_truecolor_the_256_colour_palette_draws_the_video() {
+    // The palette's nearest colours are up to 20 away from the true ones (0, 95, 135...).
+    check_drawn_stripes("-u COLORTERM", 60);
+}
+
+#[test]
+fn losing_the_server_mid_prompt_gives_the_terminal_back() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr().to_string();
+    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 80, 24);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    // Half a line typed, in the editor's raw mode, when the server goes away.
+    pane.keys(&["1"]);
+    server.shutdown();
+    pane.wait_for("the exit status", |l| l == "EXIT=1");
+    let text = pane.text();
+    assert!(text.iter().any(|l| l == "Disconnected from server"), "{}", text.join("\n"));
+    assert_settings_restored(&pane);
+}

@@ -403,7 +403,7 @@ impl<'a> Session<'a> {
         let frame = ServerMsg::Chat { from: self.name.clone(), envelope }.encode_shared();
         // Waiting here slows only this sender: it is the backpressure of a flood.
         match recipient.outbox.send(frame, self.ctx.config.outbox_timeout) {
-            Ok(()) => {}
+            Ok(()) => self.send(ServerMsg::Sent { to: recipient.name.clone() }.encode_shared()),
             Err(Undelivered::Full) => {
                 self.ctx.registry.cut(recipient.id, "its chat queue stayed full");
                 self.send_error(

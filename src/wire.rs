@@ -22,7 +22,7 @@ use std::sync::Arc;
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
@@ -117,6 +117,8 @@ impl Tag {
     pub const FRAME: Tag = Tag(*b"FRAM");
     pub const STOP: Tag = Tag(*b"STOP");
     pub const STREAM_END: Tag = Tag(*b"SEND");
+    /// The server took a chat message: it is on its way to the recipient.
+    pub const SENT: Tag = Tag(*b"SENT");
 }
 
 impl fmt::Display for Tag {
@@ -332,6 +334,10 @@ pub enum ServerMsg {
     Frame { index: u32, label: String, jpeg: Vec<u8> },
     /// `SEND`: the stream ended after `sent` frames.
     StreamEnd { sent: u32, reason: EndReason },
+    /// `SENT`: the sender's last `CHAT` to `to` was taken: in the recipient's queue. (A
+    /// `CHAT` that is not taken gets an `ERRR` instead.) The client waits for one or the
+    /// other before its next prompt, so an error never lands after it.
+    Sent { to: String },
 }
 
 impl ClientMsg {
@@ -416,7 +422,7 @@ impl ClientMsg {
 
 impl ServerMsg {
     /// Every tag the server may send.
-    pub const TAGS: [Tag; 11] = [
+    pub const TAGS: [Tag; 12] = [
         Tag::HELLO,
         Tag::WELCOME,
         Tag::DIRECTORY,
@@ -428,6 +434,7 @@ impl ServerMsg {
         Tag::STREAM,
         Tag::FRAME,
         Tag::STREAM_END,
+        Tag::SENT,
     ];
 
     pub fn tag(&self) -> Tag {
@@ -443,6 +450,7 @@ impl ServerMsg {
             ServerMsg::StreamStart { .. } => Tag::STREAM,
             ServerMsg::Frame { .. } => Tag::FRAME,
             ServerMsg::StreamEnd { .. } => Tag::STREAM_END,
+            ServerMsg::Sent { .. } => Tag::SENT,
         }
     }
 
@@ -459,7 +467,9 @@ impl ServerMsg {
                 w.raw(magic);
                 w.u16(*version);
             }
-            ServerMsg::Welcome { name } | ServerMsg::Left { name } => w.str8(name),
+            ServerMsg::Welcome { name }
+            | ServerMsg::Left { name }
+            | ServerMsg::Sent { to: name } => w.str8(name),
             ServerMsg::Directory(users) => w.users(users.iter()),
             ServerMsg::Joined(user) => w.user(user),
             ServerMsg::Chat { from, envelope } => {
@@ -522,6 +532,7 @@ impl ServerMsg {
             }
             Tag::JOINED => ServerMsg::Joined(r.user()?),
             Tag::LEFT => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },
+            Tag::SENT => ServerMsg::Sent { to: r.str8("name", MAX_NAME)? },
             Tag::CHAT => ServerMsg::Chat {
                 from: r.str8("sender", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
@@ -924,6 +935,7 @@ mod tests {
             ServerMsg::Joined(user("bob")),
             ServerMsg::Left { name: "bob".into() },
             ServerMsg::Chat { from: "alice".into(), envelope: vec![1, 2, 3] },
+            ServerMsg::Sent { to: "bob".into() },
             ServerMsg::Error { code: ErrorCode::NameTaken, text: "the name alice is taken".into() },
             ServerMsg::VideoList(vec![VideoInfo {
                 name: "demo".into(),

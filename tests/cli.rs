@@ -187,6 +187,29 @@ fn a_taken_name_is_prompted_again_and_an_unknown_recipient_explained() {
 }
 
 #[test]
+fn a_message_to_someone_who_just_left_is_refused_before_the_next_prompt() {
+    let (_server, addr) = server(&[]);
+    let mut bob = Proc::client(&addr, &["--name", "bob"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut alice = Proc::client(&addr, &["--name", "alice"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("1");
+    alice.type_line("bob");
+    alice.expect_line("Enter message : ");
+    // bob leaves while alice types.
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+    alice.expect_line("[LEFT] bob");
+    alice.type_line("are you there?");
+    // The refusal comes first, then the next prompt: never the other way round.
+    let next = alice.expect("the refusal or the next prompt", |l| {
+        l.starts_with("Error: ") || l.starts_with("Enter recipient")
+    });
+    assert_eq!(next, "Error: no user named \"bob\" is online");
+    alice.expect_line("Enter recipient (QUIT to go back) : ");
+}
+
+#[test]
 fn losing_the_server_prints_disconnected_and_exits_1() {
     let (mut server, addr) = server(&[]);
     let mut bob = Proc::client(&addr, &["--name", "bob"]);

@@ -337,7 +337,35 @@ fn losing_the_server_mid_prompt_gives_the_terminal_back() {
     pane.keys(&["1"]);
     server.shutdown();
     pane.wait_for("the exit status", |l| l == "EXIT=1");
-    let text = pane.text();
-    assert!(text.iter().any(|l| l == "Disconnected from server"), "{}", text.join("\n"));
+    // Nothing after "Disconnected from server": the next line is the shell's.
+    let text: Vec<String> = pane.text().into_iter().filter(|l| !l.trim().is_empty()).collect();
+    let at = text.iter().position(|l| l == "Disconnected from server");
+    assert!(at.is_some_and(|i| text[i + 1] == "EXIT=1"), "{}", text.join("\n"));
     assert_settings_restored(&pane);
+}
+
+#[test]
+fn a_message_to_someone_who_just_left_is_kept_and_offered_again() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr().to_string();
+    let bob = TestClient::join(server.local_addr(), "bob", 1);
+    let _carol = TestClient::join(server.local_addr(), "carol", 2);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 80, 24);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    pane.keys(&["bob", "Enter"]);
+    pane.wait_for("the message prompt", |l| l.starts_with("Enter message :"));
+    bob.quit();
+    pane.wait_for("bob leaving", |l| l == "[LEFT] bob");
+    pane.keys(&["a long message I would hate to type twice", "Enter"]);
+    pane.wait_for("the refusal", |l| l == "Error: no user named \"bob\" is online");
+    pane.wait_for("the note", |l| l.starts_with("Your message is kept"));
+    pane.keys(&["carol", "Enter"]);
+    assert!(
+        eventually(Duration::from_secs(5), || pane.last_row()
+            == "Enter message : a long message I would hate to type twice"),
+        "the message was not offered again: {}",
+        pane.text().join("\n")
+    );
 }

@@ -134,6 +134,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         proptest::collection::vec(user(), 0..20).prop_map(ServerMsg::Directory),
         user().prop_map(ServerMsg::Joined),
         name().prop_map(|name| ServerMsg::Left { name }),
+        name().prop_map(|to| ServerMsg::Sent { to }),
         (name(), bytes(2000)).prop_map(|(from, envelope)| ServerMsg::Chat { from, envelope }),
         (code, text(wire::MAX_ERROR_TEXT)).prop_map(|(code, text)| ServerMsg::Error { code, text }),
         proptest::collection::vec(video, 0..5).prop_map(ServerMsg::VideoList),

@@ -69,6 +69,11 @@ impl Input {
         self.next.words = Vec::new();
     }
 
+    /// Whether lines are edited on a terminal (not piped).
+    pub fn editing(&self) -> bool {
+        self.editor.is_some()
+    }
+
     /// The next line starts with `text` already typed, to send or edit (on a terminal).
     pub fn offer(&mut self, text: &str) {
         self.next.initial = text.to_owned();

@@ -74,9 +74,12 @@ pub fn remember_terminal() {
     }
 }
 
-/// Puts the remembered settings back; called just before the process exits.
+/// Puts the remembered settings back, and clears the prompt the editor may have left on the
+/// last line; called just before the process exits.
 pub fn restore_terminal() {
     if let Some(settings) = TERMINAL.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(b"\r\x1b[K").and_then(|()| out.flush());
         let _ =
             nix::sys::termios::tcsetattr(io::stdin(), nix::sys::termios::SetArg::TCSANOW, settings);
     }
@@ -90,12 +93,20 @@ static SILENT: AtomicBool = AtomicBool::new(false);
 pub fn say_last(args: fmt::Arguments<'_>) {
     let line = safe(&args.to_string()) + "\n";
     // Held until SILENT is set: a line already being printed comes before this one.
-    let printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
-    // The printer cannot be trusted to print before the process ends: straight to stdout,
-    // over the prompt if there is one.
-    let fresh = if printer.is_some() { "\r\x1b[K" } else { "" };
-    let mut out = io::stdout().lock();
-    let _ = write!(out, "{fresh}{line}").and_then(|()| out.flush());
+    let mut printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
+    match printer.as_mut() {
+        // The editor prints lines in the order given, one at a time: a second line waits for
+        // the first to be taken. It moves the cursor up and the editor's newline brings it
+        // back: nothing shows. A moment more, and the last line is out.
+        Some(print) => {
+            let _ = print(line).and_then(|()| print("\x1b[1A".into()));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        }
+    }
     SILENT.store(true, Ordering::SeqCst);
 }
 

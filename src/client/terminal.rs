@@ -54,6 +54,10 @@ enum Reply {
     /// A play request was refused (the reason is already printed).
     Refused,
     Stream(StreamEvent),
+    /// The server took the last chat message.
+    Sent,
+    /// The server did not take a chat message, and says why.
+    NotSent(String),
 }
 
 impl Shared {
@@ -292,7 +296,16 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
             log::debug!("stream refused: {code:?}");
             let _ = replies.send(Reply::Refused);
         }
+        ServerMsg::Error {
+            code: ErrorCode::UnknownUser | ErrorCode::RateLimited | ErrorCode::RecipientTooSlow,
+            text,
+        } => {
+            let _ = replies.send(Reply::NotSent(text));
+        }
         ServerMsg::Error { text, .. } => say!("Error: {}", text),
+        ServerMsg::Sent { .. } => {
+            let _ = replies.send(Reply::Sent);
+        }
         ServerMsg::VideoList(videos) => {
             let _ = replies.send(Reply::Videos(videos));
         }
@@ -306,7 +319,7 @@ fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>, replies:
         let streaming = shared.streaming.load(Ordering::SeqCst);
         match choice.trim() {
             "1" => {
-                if chat_mode(&mut input, &mut sealer, &shared).is_none() {
+                if chat_mode(&mut input, &mut sealer, &shared, &replies).is_none() {
                     break;
                 }
             }
@@ -337,10 +350,10 @@ const MENU_STREAMING: &str = "1. CHAT  2. STREAM  3. QUIT  4. STOP";
 fn home_menu(input: &mut Input, shared: &Shared, replies: &Receiver<Reply>) -> Option<String> {
     let menu = if shared.streaming.load(Ordering::SeqCst) { MENU_STREAMING } else { MENU };
     input.menu(menu);
-    input.line_or(replies, |reply| {
-        if let Reply::Stream(StreamEvent::Ended) = reply {
-            say!("{MENU}");
-        }
+    input.line_or(replies, |reply| match reply {
+        Reply::Stream(StreamEvent::Ended) => say!("{MENU}"),
+        Reply::NotSent(why) => say!("Error: {why}"),
+        _ => {}
     })
 }
 
@@ -365,9 +378,18 @@ fn print_users(shared: &Shared) {
     }
 }
 
-/// The chat loop: recipient, message, again, until `QUIT`. `None` at end of input.
-fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<()> {
+/// The chat loop: recipient, message, again, until `QUIT`. Each message's fate (taken by the
+/// server, or refused and why) is known before the next prompt; a refused message is offered
+/// again at the next message prompt. `None` at end of input.
+fn chat_mode(
+    input: &mut Input,
+    sealer: &mut Sealer,
+    shared: &Shared,
+    replies: &Receiver<Reply>,
+) -> Option<()> {
     print_users(shared);
+    // A message the server did not take, to offer again.
+    let mut kept: Option<String> = None;
     loop {
         let names = shared.directory().peers().iter().map(|p| p.name.clone()).collect();
         input.prompt("Enter recipient (QUIT to go back) : ", names);
@@ -385,6 +407,9 @@ fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<
             continue;
         };
         input.prompt("Enter message : ", Vec::new());
+        if let Some(text) = kept.take() {
+            input.offer(&text);
+        }
         let text = input.line()?;
         if text.is_empty() {
             say!("Empty message not sent.");
@@ -396,8 +421,31 @@ fn chat_mode(input: &mut Input, sealer: &mut Sealer, shared: &Shared) -> Option<
                     // The recv_chat thread reports the lost connection.
                     return Some(());
                 }
+                if let Err(why) = outcome(replies) {
+                    say!("Error: {why}");
+                    if input.editing() {
+                        say!(
+                            "Your message is kept: it is typed for you at the next message prompt."
+                        );
+                        kept = Some(text);
+                    }
+                }
             }
             Err(e) => say!("Message not sent: {}", Chain(&e)),
+        }
+    }
+}
+
+/// Waits for the server's answer to the chat message just sent: `Ok` once it is taken, the
+/// reason if not.
+fn outcome(replies: &Receiver<Reply>) -> Result<(), String> {
+    loop {
+        match replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Reply::Sent) => return Ok(()),
+            Ok(Reply::NotSent(why)) => return Err(why),
+            // A stream's start or end, or a late answer to an earlier request.
+            Ok(_) => {}
+            Err(_) => return Err("the server did not confirm the message".into()),
         }
     }
 }

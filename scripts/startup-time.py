@@ -10,7 +10,7 @@ addr, runs = sys.argv[1], int(sys.argv[2])
 times = []
 for i in range(runs):
     t0 = time.perf_counter()
-    p = subprocess.Popen(["./target/release/chatroom", "client", "--server", addr, "--name", f"s{i}"],
+    p = subprocess.Popen(["./target/release/chatroom", "client", "--server", addr, "--name", f"s{i}", "--ephemeral"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in p.stdout:
         if line.startswith("Welcome"):

@@ -57,9 +57,11 @@ fn join_all(
     Ok(members)
 }
 
-/// A name prefix no other bench run on this machine is using at the same time.
+/// A name prefix no other bench run uses: the server binds each name to the key of its first
+/// join, and every run makes new keys. (Bench a server started with `--db :memory:`, or its
+/// database keeps every bench name.)
 fn unique_prefix(kind: &str) -> String {
-    format!("{kind}{}x", std::process::id() % 100_000)
+    format!("{kind}{}x{:04x}x", std::process::id() % 100_000, rand::random::<u16>())
 }
 
 #[cfg(test)]

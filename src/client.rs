@@ -22,6 +22,7 @@ pub mod input;
 pub mod link;
 pub mod peers;
 pub mod player;
+pub mod profile;
 pub mod screen;
 pub mod terminal;
 
@@ -47,6 +48,8 @@ pub enum ClientError {
     Refused { code: ErrorCode, text: String },
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(transparent)]
+    Profile(#[from] profile::ProfileError),
     #[error(transparent)]
     Io(#[from] io::Error),
     /// The connection closed, cleanly, between two frames.

@@ -22,6 +22,10 @@ pub const DEFAULT_MAX_CLIENTS: u32 = 1024;
 pub const DEFAULT_CACHE_MB: usize = 256;
 /// Chat messages a second one client may send.
 pub const DEFAULT_CHAT_RATE: u32 = 1000;
+/// The smallest RSA key a client may join with.
+pub const DEFAULT_MIN_KEY_BITS: usize = 2048;
+/// Where the server keeps names and held messages (`--db`).
+pub const DEFAULT_DB: &str = "chatroom.db";
 
 /// Every limit of the server.
 #[derive(Debug, Clone)]
@@ -54,6 +58,11 @@ pub struct ServerConfig {
     pub cache_mb: usize,
     /// What reads and encodes frames.
     pub decoder: Decoder,
+    /// The smallest RSA key a client may join with, in bits.
+    pub min_key_bits: usize,
+    /// The SQLite file of names and held messages; `:memory:` keeps nothing after the
+    /// server stops (the default here, for tests; the command line's is `chatroom.db`).
+    pub db: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +81,8 @@ impl Default for ServerConfig {
             pace: true,
             cache_mb: DEFAULT_CACHE_MB,
             decoder: Decoder::default(),
+            min_key_bits: DEFAULT_MIN_KEY_BITS,
+            db: PathBuf::from(":memory:"),
         }
     }
 }

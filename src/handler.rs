@@ -16,6 +16,7 @@ use crate::config::ServerConfig;
 use crate::keys;
 use crate::outbox::{self, Lanes, Outbox, Undelivered};
 use crate::registry::{self, ConnId, Refusal, Registry};
+use crate::store::{Claim, HoldError, Store};
 use crate::stream::{StreamConfig, StreamHandle};
 use crate::video::catalog::LiveCatalog;
 use crate::wire::{
@@ -32,6 +33,8 @@ pub struct Context {
     pub catalog: LiveCatalog,
     /// Encoded frames, shared by every stream.
     pub frames: FrameCache,
+    /// Names bound to keys, and messages held for users who are offline.
+    pub store: Store,
 }
 
 /// Reads from the socket, enforcing an overall deadline while one is set (the handshake).
@@ -79,6 +82,7 @@ enum End {
 pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) {
     let (end, name) = match Session::start(&socket, &peer, id, &ctx) {
         Ok(Some(mut session)) => {
+            session.deliver_held();
             let end = session.serve();
             session.finish(&end);
             (end, Some(session.name))
@@ -180,6 +184,8 @@ struct Handshake<'a> {
     /// After a refused `JOIN`, the time the client has to send another (a person is typing).
     retry: Duration,
     refusals: u32,
+    /// Fresh random bytes the client signs to prove it holds the key it joins with.
+    challenge: [u8; wire::CHALLENGE_LEN],
 }
 
 /// Refused joins one connection may have before it is closed: enough for a person, few enough
@@ -253,7 +259,8 @@ impl Handshake<'_> {
             ClientMsg::Hello { magic, version }
                 if magic == wire::MAGIC && version == wire::VERSION =>
             {
-                return self.reply(ServerMsg::Hello { magic: wire::MAGIC, version: wire::VERSION });
+                let (magic, version, challenge) = (wire::MAGIC, wire::VERSION, self.challenge);
+                return self.reply(ServerMsg::Hello { magic, version, challenge });
             }
             ClientMsg::Hello { magic, .. } if magic != wire::MAGIC => format!(
                 "this is a chatroom server; bad magic {:?}",
@@ -274,8 +281,8 @@ impl Handshake<'_> {
     fn join(&mut self, id: ConnId, ctx: &Context) -> Result<Option<(String, Outbox, Lanes)>, End> {
         let peer = self.peer;
         loop {
-            let (name, key) = match self.read()? {
-                ClientMsg::Join { name, key } => (name, key),
+            let (name, key, proof) = match self.read()? {
+                ClientMsg::Join { name, key, proof } => (name, key, proof),
                 ClientMsg::Quit => return Ok(None),
                 other => {
                     let text = format!("join first (got {})", other.tag());
@@ -283,9 +290,9 @@ impl Handshake<'_> {
                     continue;
                 }
             };
-            if let Err(e) = keys::parse_public_key(&key) {
-                info!("{peer} refused a key: {e}");
-                self.refuse(ErrorCode::BadKey, e.to_string())?;
+            if let Err(refusal) = self.check_join(&name, &key, &proof, ctx) {
+                info!("{peer} refused as {name:?}: {}", refusal.text);
+                self.refuse(refusal.code, refusal.text)?;
                 continue;
             }
             let (outbox, lanes) = Outbox::new(ctx.config.outbox_frames);
@@ -300,6 +307,45 @@ impl Handshake<'_> {
                 }
             }
         }
+    }
+}
+
+impl Handshake<'_> {
+    /// Whether `key` may join as `name`: a key of an accepted size, a valid name, a proof
+    /// that the client holds the key (its signature of our challenge), and, if the name is
+    /// registered, the key it was registered with. A free name is bound to the key here.
+    fn check_join(
+        &self,
+        name: &str,
+        key: &[u8],
+        proof: &[u8],
+        ctx: &Context,
+    ) -> Result<(), Refusal> {
+        let bad_key = |text: String| Refusal { code: ErrorCode::BadKey, text };
+        let parsed = keys::parse_public_key(key).map_err(|e| bad_key(e.to_string()))?;
+        let bits = rsa::traits::PublicKeyParts::size(&parsed) * 8;
+        if bits < ctx.config.min_key_bits {
+            let min = ctx.config.min_key_bits;
+            return Err(bad_key(format!("{bits}-bit key; this server wants at least {min} bits")));
+        }
+        registry::validate_name(name)?;
+        keys::verify_join(key, &self.challenge, name, proof)
+            .map_err(|_| bad_key("the join proof does not match the key".into()))?;
+        let registered = |name: &str| Refusal {
+            code: ErrorCode::NameRegistered,
+            text: format!("the name {name} is registered to another key"),
+        };
+        match ctx.store.claim(name, key) {
+            Ok(Claim::New) => info!("{} registered the name {name}", self.peer),
+            Ok(Claim::Same) => {}
+            Ok(Claim::Other) => return Err(registered(name)),
+            Err(e) => {
+                log::error!("cannot check the name {name}: {}", crate::report::Chain(&e));
+                let text = "the server cannot check names now; try again later".into();
+                return Err(Refusal { code: ErrorCode::Unexpected, text });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -324,6 +370,7 @@ impl<'a> Session<'a> {
             timeout_secs: config.handshake_timeout.as_secs(),
             retry: config.join_retry_timeout,
             refusals: 0,
+            challenge: rand::random(),
         };
         handshake.greet()?;
         let Some((name, outbox, lanes)) = handshake.join(id, ctx)? else { return Ok(None) };
@@ -387,6 +434,7 @@ impl<'a> Session<'a> {
                     self.send(list.encode_shared());
                 }
                 ClientMsg::Play { video, mode } => self.play(&video, &mode),
+                ClientMsg::KeyQuery { name } => self.key_query(&name),
                 ClientMsg::Stop => self.stop_stream(),
             }
         }
@@ -396,14 +444,17 @@ impl<'a> Session<'a> {
     /// envelope stays opaque: the server has no key to open it.
     fn relay(&self, to: &str, envelope: Vec<u8>) {
         let Some(recipient) = self.ctx.registry.lookup(to) else {
-            self.send_error(ErrorCode::UnknownUser, format!("no user named {to:?} is online"));
-            return;
+            return self.hold(to, &envelope);
         };
         debug!("relay {} -> {}: {} bytes", self.name, recipient.name, envelope.len());
-        let frame = ServerMsg::Chat { from: self.name.clone(), envelope }.encode_shared();
+        let chat = ServerMsg::Chat { from: self.name.clone(), envelope };
+        let frame = chat.encode_shared();
         // Waiting here slows only this sender: it is the backpressure of a flood.
         match recipient.outbox.send(frame, self.ctx.config.outbox_timeout) {
-            Ok(()) => self.send(ServerMsg::Sent { to: recipient.name.clone() }.encode_shared()),
+            Ok(()) => {
+                let sent = ServerMsg::Sent { to: recipient.name.clone(), queued: false };
+                self.send(sent.encode_shared());
+            }
             Err(Undelivered::Full) => {
                 self.ctx.registry.cut(recipient.id, "its chat queue stayed full");
                 self.send_error(
@@ -411,9 +462,70 @@ impl<'a> Session<'a> {
                     format!("{} was too slow to receive and was disconnected", recipient.name),
                 );
             }
+            // Gone since the lookup: held as for anyone offline.
             Err(Undelivered::Closed) => {
-                let text = format!("{} has just left", recipient.name);
+                let ServerMsg::Chat { envelope, .. } = chat else { return };
+                self.hold(&recipient.name, &envelope)
+            }
+        }
+    }
+
+    /// Keeps a message for a registered user who is offline, and tells the sender.
+    fn hold(&self, to: &str, envelope: &[u8]) {
+        match self.ctx.store.hold(to, &self.name, envelope) {
+            Ok(()) => {
+                debug!("held {} -> {to}: {} bytes", self.name, envelope.len());
+                self.send(ServerMsg::Sent { to: to.to_owned(), queued: true }.encode_shared());
+            }
+            Err(HoldError::Unregistered(_)) => {
+                let text = format!("no user named {to:?} is online or registered");
                 self.send_error(ErrorCode::UnknownUser, text);
+            }
+            Err(e @ HoldError::Full { .. }) => {
+                self.send_error(ErrorCode::MailboxFull, e.to_string())
+            }
+            Err(e @ HoldError::Failed) => self.send_error(ErrorCode::Unexpected, e.to_string()),
+        }
+    }
+
+    /// Answers `KEYQ`: the key a registered user joined with, to write to them offline.
+    fn key_query(&self, name: &str) {
+        match self.ctx.store.key_of(name) {
+            Ok(Some((name, key))) => {
+                self.send(ServerMsg::UserKey(wire::User { name, key }).encode_shared())
+            }
+            Ok(None) => {
+                let text = format!("no user named {name:?} is online or registered");
+                self.send_error(ErrorCode::UnknownUser, text);
+            }
+            Err(e) => self.send_error(ErrorCode::Unexpected, format!("cannot look {name} up: {e}")),
+        }
+    }
+
+    /// Delivers what was held for us while we were offline, in order, each sender's key
+    /// first (they may be offline now), and deletes each once it is in our queue.
+    fn deliver_held(&self) {
+        let held = match self.ctx.store.held_for(&self.name) {
+            Ok(held) => held,
+            Err(e) => {
+                return log::error!(
+                    "cannot read {}'s mailbox: {}",
+                    self.name,
+                    crate::report::Chain(&e)
+                );
+            }
+        };
+        let mut keys_sent = std::collections::HashSet::new();
+        for message in held {
+            if keys_sent.insert(message.from.to_ascii_lowercase())
+                && let Ok(Some((name, key))) = self.ctx.store.key_of(&message.from)
+            {
+                self.send(ServerMsg::UserKey(wire::User { name, key }).encode_shared());
+            }
+            let chat = ServerMsg::Chat { from: message.from, envelope: message.envelope };
+            self.send(chat.encode_shared());
+            if let Err(e) = self.ctx.store.delivered(message.id) {
+                log::error!("cannot delete a delivered message: {}", crate::report::Chain(&e));
             }
         }
     }

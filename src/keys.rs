@@ -16,7 +16,9 @@
 
 use aes_gcm::aead::{Aead, Generate, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
+use rsa::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey, PublicKey};
 use sha2::{Digest, Sha256};
@@ -41,6 +43,10 @@ pub const FINGERPRINT_LEN: usize = 8;
 const ENVELOPE_VERSION: u8 = 1;
 /// Separates our signatures from any other use of the same key.
 const SIGNING_CONTEXT: &[u8] = b"chatroom direct message\0";
+/// The join proof's context: a signed challenge can never pass for a message, or the reverse.
+const JOIN_CONTEXT: &[u8] = b"chatroom join\0";
+/// The length of the server's join challenge.
+pub const CHALLENGE_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
 /// RSA-4096 ciphertexts and signatures are 512 bytes.
 const MAX_RSA_BLOB: usize = MAX_KEY_BITS / 8;
@@ -56,6 +62,9 @@ pub enum KeyError {
     /// A public key that does not parse or whose size is outside the accepted range.
     #[error("invalid public key: {0}")]
     BadPublicKey(String),
+    /// A stored key pair that does not parse.
+    #[error("not a usable private key: {0}")]
+    BadPrivateKey(String),
     /// The text is longer than `MAX_TEXT` bytes.
     #[error("message is {len} bytes long; the limit is {MAX_TEXT} bytes")]
     TextTooLong { len: usize },
@@ -88,6 +97,58 @@ pub enum KeyError {
 /// The first 8 bytes of SHA-256 of a DER public key, as 16 hex digits.
 pub fn fingerprint(public_der: &[u8]) -> String {
     hex(&fingerprint_bytes(public_der))
+}
+
+/// All 32 bytes of SHA-256 of a DER public key, as 64 hex digits: what a client pins.
+pub fn full_fingerprint(public_der: &[u8]) -> String {
+    hex(&Sha256::digest(public_der))
+}
+
+/// A number two users compare in person to be sure each has the other's real key: 60 digits
+/// in 12 groups, made from both public keys in a fixed order, so both screens show the same
+/// whoever asks.
+pub fn safety_number(a_der: &[u8], b_der: &[u8]) -> String {
+    let (first, second) = if a_der <= b_der { (a_der, b_der) } else { (b_der, a_der) };
+    let mut hash = Sha256::new();
+    hash.update(b"chatroom safety number\0");
+    for key in [first, second] {
+        hash.update((key.len() as u32).to_be_bytes());
+        hash.update(key);
+    }
+    // Two more rounds give 12 groups of 5 bytes, each shown as 5 digits.
+    let mut bytes = hash.finalize().to_vec();
+    bytes.extend_from_slice(&Sha256::digest(&bytes));
+    let groups: Vec<String> = bytes
+        .chunks_exact(5)
+        .take(12)
+        .map(|c| {
+            let n = c.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+            format!("{:05}", n % 100_000)
+        })
+        .collect();
+    groups.join(" ")
+}
+
+/// What a joining client signs: the context, the server's challenge, the name and the key.
+fn join_bytes(challenge: &[u8], name: &str, public_der: &[u8]) -> Vec<u8> {
+    let mut bytes = JOIN_CONTEXT.to_vec();
+    bytes.extend_from_slice(challenge);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.extend_from_slice(public_der);
+    bytes
+}
+
+/// Checks a join proof: `signature` is `public_der`'s signature of this challenge and name.
+pub fn verify_join(
+    public_der: &[u8],
+    challenge: &[u8],
+    name: &str,
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    parse_public_key(public_der)?
+        .pss_verify::<Sha256>(&join_bytes(challenge, name, public_der), signature)
+        .map_err(|_| KeyError::Tampered)
 }
 
 fn fingerprint_bytes(public_der: &[u8]) -> [u8; FINGERPRINT_LEN] {
@@ -148,6 +209,35 @@ impl Identity {
             .map_err(|e| KeyError::Generate(e.to_string()))?
             .into_vec();
         Ok(Identity { private, public_der })
+    }
+
+    /// The key pair from a PKCS#8 PEM file's text (as [`Identity::to_pem`] writes it).
+    pub fn from_pem(pem: &str) -> Result<Identity, KeyError> {
+        let private =
+            PrivateKey::from_pkcs8_pem(pem).map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
+        let public_der = private
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|e| KeyError::BadPrivateKey(e.to_string()))?
+            .into_vec();
+        parse_public_key(&public_der).map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
+        Ok(Identity { private, public_der })
+    }
+
+    /// The private key as PKCS#8 PEM, to keep in a file only its owner can read.
+    pub fn to_pem(&self) -> Result<String, KeyError> {
+        let pem = self
+            .private
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
+        Ok(pem.as_str().to_owned())
+    }
+
+    /// Proves to the server that we hold this key: signs its challenge with our name.
+    pub fn sign_join(&self, challenge: &[u8], name: &str) -> Result<Vec<u8>, KeyError> {
+        self.private
+            .pss_sign::<Sha256>(&join_bytes(challenge, name, &self.public_der))
+            .map_err(|e| KeyError::Crypto(e.to_string()))
     }
 
     /// The public key as DER, as registered with the server.
@@ -322,6 +412,11 @@ impl ReplayGuard {
         }
     }
 
+    /// Every (sender, key fingerprint, last sequence number) recorded.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u64)> {
+        self.last.iter().map(|((s, fp), seq)| (s.as_str(), fp.as_str(), *seq))
+    }
+
     /// Accepts `seq` from `sender` (with the key fingerprint `fp`) if it is new, and records it.
     pub fn check(&mut self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
         let last = self.last.entry((sender.to_ascii_lowercase(), fp.to_owned())).or_insert(0);
@@ -346,6 +441,32 @@ mod tests {
 
     fn key(id: &Identity) -> PublicKey {
         parse_public_key(id.public_der()).unwrap()
+    }
+
+    #[test]
+    fn a_key_pair_survives_pem_and_proves_itself() {
+        let [alice, bob, _] = ids();
+        let again = Identity::from_pem(&alice.to_pem().unwrap()).unwrap();
+        assert_eq!(again.public_der(), alice.public_der());
+        assert!(matches!(Identity::from_pem("not a key"), Err(KeyError::BadPrivateKey(_))));
+        let challenge = [7u8; CHALLENGE_LEN];
+        let proof = again.sign_join(&challenge, "alice").unwrap();
+        verify_join(alice.public_der(), &challenge, "alice", &proof).unwrap();
+        // Another challenge, another name or another key: refused.
+        assert!(verify_join(alice.public_der(), &[8u8; CHALLENGE_LEN], "alice", &proof).is_err());
+        assert!(verify_join(alice.public_der(), &challenge, "alicf", &proof).is_err());
+        assert!(verify_join(bob.public_der(), &challenge, "alice", &proof).is_err());
+    }
+
+    #[test]
+    fn both_sides_compute_the_same_safety_number() {
+        let [alice, bob, carol] = ids();
+        let n = safety_number(alice.public_der(), bob.public_der());
+        assert_eq!(n, safety_number(bob.public_der(), alice.public_der()));
+        assert_eq!(n.len(), 12 * 5 + 11);
+        assert!(n.split(' ').all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit())));
+        assert_ne!(n, safety_number(alice.public_der(), carol.public_der()));
+        assert_eq!(full_fingerprint(alice.public_der()).len(), 64);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - [`video`]: the server's videos: `catalog` (the folder, the split plan), `source` (reading
 //!   frames and making JPEGs with either decoder), `ffmpeg` (the default decoder: FFmpeg to
 //!   YUV, libjpeg-turbo from the planes), `demo` (the demo and benchmark videos).
+//! - [`store`]: what the server keeps on disk (SQLite): names bound to keys, and messages
+//!   held for users who are offline.
 //! - [`config`]: the server's settings and the command line's defaults.
 //! - [`outbox`]: one client's two queues (chat, video) and the writer thread that drains them.
 //! - [`registry`]: who is online: connections, members, joins and leaves, name rules.
@@ -22,8 +24,10 @@
 //! - `handler`: one client's session on the server: handshake, join, then one action per
 //!   message.
 //! - [`server`]: only the listener: accept, one thread per client, stop.
-//! - [`client`]: `link` (the connection), `peers` (the directory, sealing, opening), `player`
-//!   (the stream thread), `terminal` (the menu and the `send_chat`/`recv_chat` threads).
+//! - [`client`]: `link` (the connection), `peers` (the directory, sealing, opening, trust),
+//!   `profile` (keys and pins kept between sessions), `player` (the stream thread), `input` and
+//!   `screen` (the terminal's two directions), `terminal` (the menu and the
+//!   `send_chat`/`recv_chat` threads).
 //! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server.
 //!
 //! A chat message goes one way through them: socket → `wire` → `handler` → `registry` (who is
@@ -38,6 +42,7 @@ pub mod outbox;
 pub mod registry;
 pub mod report;
 pub mod server;
+pub mod store;
 mod stream;
 pub mod video;
 pub mod wire;

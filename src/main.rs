@@ -2,7 +2,7 @@
 //! are printed once, here, as `chatroom: error: ...` with their causes on the same line, and
 //! become exit code 1. Ctrl-C is turned into a clean server stop here, not in the library.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use log::info;
 use std::error::Error;
 use std::net::TcpListener;
@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use chatroom::bench;
 use chatroom::client::player::Render;
-use chatroom::client::terminal::{self, ClientConfig};
+use chatroom::client::terminal::{self, ClientConfig, KeySource};
 use chatroom::config::{self, ServerConfig};
 use chatroom::keys;
 use chatroom::report::Chain;
 use chatroom::server::Server;
+use chatroom::store::Store;
 use chatroom::video::demo;
 use chatroom::video::source::Decoder;
 
@@ -28,63 +29,90 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Args)]
+struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = config::DEFAULT_ADDR)]
+    bind: String,
+    /// Folder of NAME_RESOLUTION.mp4 videos to offer.
+    #[arg(long, default_value = config::DEFAULT_VIDEOS)]
+    videos: PathBuf,
+    /// JPEG quality of streamed frames (1-100).
+    #[arg(long, default_value_t = config::DEFAULT_JPEG_QUALITY,
+          value_parser = clap::value_parser!(i32).range(1..=100))]
+    jpeg_quality: i32,
+    /// Send frames as fast as possible instead of at the video's frame rate.
+    #[arg(long)]
+    no_pace: bool,
+    /// Most connections at once; one more is refused.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_CLIENTS,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_clients: u32,
+    /// Memory for the shared cache of encoded frames, in MiB.
+    #[arg(long, default_value_t = config::DEFAULT_CACHE_MB)]
+    cache_mb: usize,
+    /// Chat messages a second each client may send (0: no limit, for benchmarks).
+    #[arg(long, default_value_t = config::DEFAULT_CHAT_RATE)]
+    chat_rate: u32,
+    /// What decodes videos and encodes JPEGs: ffmpeg (FFmpeg to YUV, libjpeg-turbo from
+    /// the planes) or opencv (the original's engine: OpenCV's VideoCapture and imencode).
+    #[arg(long, default_value = "ffmpeg", value_parser = ["ffmpeg", "opencv"])]
+    decoder: String,
+    /// SQLite file of registered names and messages held for offline users (`:memory:`:
+    /// keep nothing).
+    #[arg(long, default_value = config::DEFAULT_DB)]
+    db: PathBuf,
+    /// Smallest RSA key a client may join with, in bits.
+    #[arg(long, default_value_t = config::DEFAULT_MIN_KEY_BITS as u32, value_parser = key_bits())]
+    min_key_bits: u32,
+    /// Release NAME in the database (its key and held messages), then exit without serving.
+    #[arg(long, value_name = "NAME")]
+    forget: Option<String>,
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// Server address.
+    #[arg(long, default_value = config::DEFAULT_ADDR)]
+    server: String,
+    /// User name (1-32 ASCII letters, digits, _ . -); prompted for when absent.
+    #[arg(long)]
+    name: Option<String>,
+    /// Never draw video; print progress lines instead.
+    #[arg(long)]
+    headless: bool,
+    /// Where video is drawn: an OpenCV window, or the terminal with half blocks. Default:
+    /// the window when there is a display, else the terminal when stdout is one.
+    #[arg(long, value_parser = ["window", "terminal"], conflicts_with = "headless")]
+    render: Option<String>,
+    /// Save every received video frame as DIR/{index:06}_{label}.jpg.
+    #[arg(long, value_name = "DIR")]
+    save_frames: Option<PathBuf>,
+    /// RSA key size in bits, for a new key.
+    #[arg(long, default_value_t = keys::DEFAULT_KEY_BITS as u32, value_parser = key_bits())]
+    key_bits: u32,
+    /// The key file to use (made if missing). Default: one key per user name in the config
+    /// folder (~/.config/chatroom/identities/NAME.pem).
+    #[arg(long, value_name = "PATH", conflicts_with = "ephemeral")]
+    identity: Option<PathBuf>,
+    /// A throwaway key: nothing is read from or written to the config folder.
+    #[arg(long)]
+    ephemeral: bool,
+    /// When the server goes away, reconnect (with backoff, up to 60 s between tries) instead
+    /// of exiting.
+    #[arg(long)]
+    reconnect: bool,
+    /// Print every frame sent and received (direction, tag, length, first bytes) to stderr.
+    #[arg(long)]
+    trace: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: the user directory, the chat relay and the video streams.
-    Server {
-        /// Address to listen on.
-        #[arg(long, default_value = config::DEFAULT_ADDR)]
-        bind: String,
-        /// Folder of NAME_RESOLUTION.mp4 videos to offer.
-        #[arg(long, default_value = config::DEFAULT_VIDEOS)]
-        videos: PathBuf,
-        /// JPEG quality of streamed frames (1-100).
-        #[arg(long, default_value_t = config::DEFAULT_JPEG_QUALITY,
-              value_parser = clap::value_parser!(i32).range(1..=100))]
-        jpeg_quality: i32,
-        /// Send frames as fast as possible instead of at the video's frame rate.
-        #[arg(long)]
-        no_pace: bool,
-        /// Most connections at once; one more is refused.
-        #[arg(long, default_value_t = config::DEFAULT_MAX_CLIENTS,
-              value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        max_clients: u32,
-        /// Memory for the shared cache of encoded frames, in MiB.
-        #[arg(long, default_value_t = config::DEFAULT_CACHE_MB)]
-        cache_mb: usize,
-        /// Chat messages a second each client may send (0: no limit, for benchmarks).
-        #[arg(long, default_value_t = config::DEFAULT_CHAT_RATE)]
-        chat_rate: u32,
-        /// What decodes videos and encodes JPEGs: ffmpeg (FFmpeg to YUV, libjpeg-turbo from
-        /// the planes) or opencv (the original's engine: OpenCV's VideoCapture and imencode).
-        #[arg(long, default_value = "ffmpeg", value_parser = ["ffmpeg", "opencv"])]
-        decoder: String,
-    },
+    Server(ServerArgs),
     /// Run the terminal client.
-    Client {
-        /// Server address.
-        #[arg(long, default_value = config::DEFAULT_ADDR)]
-        server: String,
-        /// User name; prompted for when absent.
-        #[arg(long)]
-        name: Option<String>,
-        /// Never draw video; print progress lines instead.
-        #[arg(long)]
-        headless: bool,
-        /// Where video is drawn: an OpenCV window, or the terminal with half blocks. Default:
-        /// the window when there is a display, else the terminal when stdout is one.
-        #[arg(long, value_parser = ["window", "terminal"], conflicts_with = "headless")]
-        render: Option<String>,
-        /// Save every received video frame as DIR/{index:06}_{label}.jpg.
-        #[arg(long, value_name = "DIR")]
-        save_frames: Option<PathBuf>,
-        /// RSA key size in bits.
-        #[arg(long, default_value_t = keys::DEFAULT_KEY_BITS as u32, value_parser = key_bits())]
-        key_bits: u32,
-        /// Print every frame sent and received (direction, tag, length, first bytes) to stderr.
-        #[arg(long)]
-        trace: bool,
-    },
+    Client(ClientArgs),
     /// Measure a running server with real clients (see docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -185,39 +213,29 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
-        Command::Server {
-            bind,
-            videos,
-            jpeg_quality,
-            no_pace,
-            max_clients,
-            cache_mb,
-            chat_rate,
-            decoder,
-        } => {
-            let decoder = if decoder == "opencv" { Decoder::OpenCv } else { Decoder::Ffmpeg };
-            let config = ServerConfig {
-                max_clients: max_clients as usize,
-                videos,
-                jpeg_quality,
-                pace: !no_pace,
-                cache_mb,
-                chat_rate,
-                chat_burst: chat_rate.max(1),
-                decoder,
-                ..ServerConfig::default()
-            };
-            serve(&bind, config)
-        }
-        Command::Client { server, name, headless, render, save_frames, key_bits, trace } => {
-            let key_bits = key_bits as usize;
-            let render = match (headless, render.as_deref()) {
+        Command::Server(args) => run_server(args),
+        Command::Client(args) => {
+            let render = match (args.headless, args.render.as_deref()) {
                 (true, _) => Render::Headless,
                 (_, Some("window")) => Render::Window,
                 (_, Some("terminal")) => Render::Terminal,
                 _ => Render::Auto,
             };
-            let config = ClientConfig { server, name, render, save_frames, key_bits, trace };
+            let keys = match (args.ephemeral, args.identity) {
+                (true, _) => KeySource::Ephemeral,
+                (false, Some(path)) => KeySource::File(path),
+                (false, None) => KeySource::Profile,
+            };
+            let config = ClientConfig {
+                server: args.server,
+                name: args.name,
+                render,
+                save_frames: args.save_frames,
+                key_bits: args.key_bits as usize,
+                keys,
+                reconnect: args.reconnect,
+                trace: args.trace,
+            };
             Ok(terminal::run(config)?)
         }
         Command::Bench(command) => run_bench(command),
@@ -234,6 +252,33 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             Ok(())
         }
     }
+}
+
+fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
+    if let Some(name) = args.forget {
+        let store = Store::open(&args.db)?;
+        if store.forget(&name)? {
+            println!("Released the name {name} in {}.", args.db.display());
+        } else {
+            println!("No name {name} is registered in {}.", args.db.display());
+        }
+        return Ok(());
+    }
+    let decoder = if args.decoder == "opencv" { Decoder::OpenCv } else { Decoder::Ffmpeg };
+    let config = ServerConfig {
+        max_clients: args.max_clients as usize,
+        videos: args.videos,
+        jpeg_quality: args.jpeg_quality,
+        pace: !args.no_pace,
+        cache_mb: args.cache_mb,
+        chat_rate: args.chat_rate,
+        chat_burst: args.chat_rate.max(1),
+        decoder,
+        min_key_bits: args.min_key_bits as usize,
+        db: args.db,
+        ..ServerConfig::default()
+    };
+    serve(&args.bind, config)
 }
 
 /// Runs a server until Ctrl-C (or SIGTERM): it tells the clients, then returns once every

@@ -19,6 +19,7 @@ use crate::config::ServerConfig;
 use crate::handler::{self, Context};
 use crate::outbox::CLIENT_STACK;
 use crate::registry::Registry;
+use crate::store::Store;
 use crate::video::catalog::LiveCatalog;
 use crate::video::source::quiet_opencv_logs;
 use crate::wire::{ErrorCode, ServerMsg};
@@ -63,7 +64,9 @@ impl Server {
         info!("serving {count} videos from {}", config.videos.display());
         let budget = config.cache_mb.saturating_mul(1 << 20);
         let frames = FrameCache::new(budget, config.jpeg_quality, config.decoder);
-        let ctx = Arc::new(Context { config, registry: Registry::default(), catalog, frames });
+        let store = Store::open(&config.db).map_err(io::Error::other)?;
+        let ctx =
+            Arc::new(Context { config, registry: Registry::default(), catalog, frames, store });
         let local_addr = listener.local_addr()?;
         let mut wake = local_addr;
         if wake.ip().is_unspecified() {

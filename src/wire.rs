@@ -35,6 +35,10 @@ pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
 pub const MAX_NAME: usize = 32;
 /// A DER-encoded RSA public key; 4096-bit keys take about 550 bytes.
 pub const MAX_KEY_DER: usize = 1024;
+/// The join proof: an RSA-PSS signature, as long as the key (at most 4096 bits).
+pub const MAX_PROOF: usize = 512;
+/// The server's join challenge: fresh random bytes for each connection.
+pub const CHALLENGE_LEN: usize = 32;
 /// A sealed direct message: 4096 bytes of text + tag, a wrapped key and a signature of at most
 /// 512 bytes each (4096-bit keys), and small fields.
 pub const MAX_ENVELOPE: usize = 6 * 1024;
@@ -119,6 +123,8 @@ impl Tag {
     pub const STREAM_END: Tag = Tag(*b"SEND");
     /// The server took a chat message: it is on its way to the recipient.
     pub const SENT: Tag = Tag(*b"SENT");
+    pub const KEY_QUERY: Tag = Tag(*b"KEYQ");
+    pub const USER_KEY: Tag = Tag(*b"USER");
 }
 
 impl fmt::Display for Tag {
@@ -196,10 +202,14 @@ pub enum ErrorCode {
     UnknownVideo = 15,
     /// A video could not be read or encoded.
     VideoFailed = 16,
+    /// The name is registered to another key.
+    NameRegistered = 17,
+    /// The offline recipient's mailbox is full.
+    MailboxFull = 18,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 16] = [
+    const ALL: [ErrorCode; 18] = [
         ErrorCode::BadHandshake,
         ErrorCode::Malformed,
         ErrorCode::UnknownTag,
@@ -216,6 +226,8 @@ impl ErrorCode {
         ErrorCode::RecipientTooSlow,
         ErrorCode::UnknownVideo,
         ErrorCode::VideoFailed,
+        ErrorCode::NameRegistered,
+        ErrorCode::MailboxFull,
     ];
 
     fn from_u16(v: u16) -> Option<ErrorCode> {
@@ -295,10 +307,14 @@ impl fmt::Display for EndReason {
 pub enum ClientMsg {
     /// `HELO`: the first frame of every connection.
     Hello { magic: [u8; 4], version: u16 },
-    /// `JOIN`: register a name and a public key. May be repeated after a refusal.
-    Join { name: String, key: Vec<u8> },
+    /// `JOIN`: register a name and a public key, with the proof that we hold the key (our
+    /// signature of the server's challenge, the name and the key). May be repeated after a
+    /// refusal.
+    Join { name: String, key: Vec<u8>, proof: Vec<u8> },
     /// `CHAT`: a sealed envelope for one recipient. The server cannot read it.
     Chat { to: String, envelope: Vec<u8> },
+    /// `KEYQ`: ask for a registered user's key (to write to them while they are offline).
+    KeyQuery { name: String },
     /// `STLI`: ask for the video list.
     ListVideos,
     /// `STRM`: play a video.
@@ -312,8 +328,8 @@ pub enum ClientMsg {
 /// Everything the server may send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerMsg {
-    /// `HELO`: the server's answer to a good handshake.
-    Hello { magic: [u8; 4], version: u16 },
+    /// `HELO`: the server's answer to a good handshake, with the challenge to sign in `JOIN`.
+    Hello { magic: [u8; 4], version: u16, challenge: [u8; CHALLENGE_LEN] },
     /// `WLCM`: the join was accepted under this name.
     Welcome { name: String },
     /// `URIF`: every user online (the joining user included), in join order.
@@ -337,19 +353,31 @@ pub enum ServerMsg {
     /// `SENT`: the sender's last `CHAT` to `to` was taken: in the recipient's queue. (A
     /// `CHAT` that is not taken gets an `ERRR` instead.) The client waits for one or the
     /// other before its next prompt, so an error never lands after it.
-    Sent { to: String },
+    Sent { to: String, queued: bool },
+    /// `USER`: a registered user's key: the answer to `KEYQ`, and, before messages held for
+    /// us, the key of each of their senders.
+    UserKey(User),
 }
 
 impl ClientMsg {
     /// Every tag a client may send.
-    pub const TAGS: [Tag; 7] =
-        [Tag::HELLO, Tag::JOIN, Tag::CHAT, Tag::VIDEO_LIST, Tag::STREAM, Tag::STOP, Tag::QUIT];
+    pub const TAGS: [Tag; 8] = [
+        Tag::HELLO,
+        Tag::JOIN,
+        Tag::CHAT,
+        Tag::VIDEO_LIST,
+        Tag::STREAM,
+        Tag::STOP,
+        Tag::QUIT,
+        Tag::KEY_QUERY,
+    ];
 
     pub fn tag(&self) -> Tag {
         match self {
             ClientMsg::Hello { .. } => Tag::HELLO,
             ClientMsg::Join { .. } => Tag::JOIN,
             ClientMsg::Chat { .. } => Tag::CHAT,
+            ClientMsg::KeyQuery { .. } => Tag::KEY_QUERY,
             ClientMsg::ListVideos => Tag::VIDEO_LIST,
             ClientMsg::Play { .. } => Tag::STREAM,
             ClientMsg::Stop => Tag::STOP,
@@ -365,10 +393,12 @@ impl ClientMsg {
                 w.raw(magic);
                 w.u16(*version);
             }
-            ClientMsg::Join { name, key } => {
+            ClientMsg::Join { name, key, proof } => {
                 w.str8(name);
                 w.blob16(key);
+                w.blob16(proof);
             }
+            ClientMsg::KeyQuery { name } => w.str8(name),
             ClientMsg::Chat { to, envelope } => {
                 w.str8(to);
                 w.blob16(envelope);
@@ -396,7 +426,9 @@ impl ClientMsg {
             Tag::JOIN => ClientMsg::Join {
                 name: r.str8("name", MAX_NAME)?,
                 key: r.blob16("public key", MAX_KEY_DER)?,
+                proof: r.blob16("proof", MAX_PROOF)?,
             },
+            Tag::KEY_QUERY => ClientMsg::KeyQuery { name: r.str8("name", MAX_NAME)? },
             Tag::CHAT => ClientMsg::Chat {
                 to: r.str8("recipient", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
@@ -422,7 +454,7 @@ impl ClientMsg {
 
 impl ServerMsg {
     /// Every tag the server may send.
-    pub const TAGS: [Tag; 12] = [
+    pub const TAGS: [Tag; 13] = [
         Tag::HELLO,
         Tag::WELCOME,
         Tag::DIRECTORY,
@@ -435,6 +467,7 @@ impl ServerMsg {
         Tag::FRAME,
         Tag::STREAM_END,
         Tag::SENT,
+        Tag::USER_KEY,
     ];
 
     pub fn tag(&self) -> Tag {
@@ -451,6 +484,7 @@ impl ServerMsg {
             ServerMsg::Frame { .. } => Tag::FRAME,
             ServerMsg::StreamEnd { .. } => Tag::STREAM_END,
             ServerMsg::Sent { .. } => Tag::SENT,
+            ServerMsg::UserKey(_) => Tag::USER_KEY,
         }
     }
 
@@ -463,15 +497,18 @@ impl ServerMsg {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = FrameWriter::new(self.tag());
         match self {
-            ServerMsg::Hello { magic, version } => {
+            ServerMsg::Hello { magic, version, challenge } => {
                 w.raw(magic);
                 w.u16(*version);
+                w.raw(challenge);
             }
-            ServerMsg::Welcome { name }
-            | ServerMsg::Left { name }
-            | ServerMsg::Sent { to: name } => w.str8(name),
+            ServerMsg::Welcome { name } | ServerMsg::Left { name } => w.str8(name),
+            ServerMsg::Sent { to, queued } => {
+                w.str8(to);
+                w.u8(u8::from(*queued));
+            }
             ServerMsg::Directory(users) => w.users(users.iter()),
-            ServerMsg::Joined(user) => w.user(user),
+            ServerMsg::Joined(user) | ServerMsg::UserKey(user) => w.user(user),
             ServerMsg::Chat { from, envelope } => {
                 w.str8(from);
                 w.blob16(envelope);
@@ -522,7 +559,11 @@ impl ServerMsg {
     pub fn decode(tag: Tag, payload: &[u8]) -> Result<ServerMsg, WireError> {
         let mut r = Reader::new(payload);
         let msg = match tag {
-            Tag::HELLO => ServerMsg::Hello { magic: r.array("magic")?, version: r.u16("version")? },
+            Tag::HELLO => ServerMsg::Hello {
+                magic: r.array("magic")?,
+                version: r.u16("version")?,
+                challenge: r.array("challenge")?,
+            },
             Tag::WELCOME => ServerMsg::Welcome { name: r.str8("name", MAX_NAME)? },
             Tag::DIRECTORY => {
                 // Each entry takes at least 3 bytes, so a count larger than that allows is a lie:
@@ -532,7 +573,10 @@ impl ServerMsg {
             }
             Tag::JOINED => ServerMsg::Joined(r.user()?),
             Tag::LEFT => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },
-            Tag::SENT => ServerMsg::Sent { to: r.str8("name", MAX_NAME)? },
+            Tag::SENT => {
+                ServerMsg::Sent { to: r.str8("name", MAX_NAME)?, queued: r.u8("queued")? != 0 }
+            }
+            Tag::USER_KEY => ServerMsg::UserKey(r.user()?),
             Tag::CHAT => ServerMsg::Chat {
                 from: r.str8("sender", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
@@ -916,7 +960,8 @@ mod tests {
     pub(crate) fn every_client_msg() -> Vec<ClientMsg> {
         vec![
             ClientMsg::Hello { magic: MAGIC, version: VERSION },
-            ClientMsg::Join { name: "alice".into(), key: vec![7; 300] },
+            ClientMsg::Join { name: "alice".into(), key: vec![7; 300], proof: vec![9; 256] },
+            ClientMsg::KeyQuery { name: "bob".into() },
             ClientMsg::Chat { to: "bob".into(), envelope: vec![9; 700] },
             ClientMsg::ListVideos,
             ClientMsg::Play { video: "demo".into(), mode: PlayMode::Split },
@@ -928,14 +973,16 @@ mod tests {
 
     pub(crate) fn every_server_msg() -> Vec<ServerMsg> {
         vec![
-            ServerMsg::Hello { magic: MAGIC, version: VERSION },
+            ServerMsg::Hello { magic: MAGIC, version: VERSION, challenge: [3; CHALLENGE_LEN] },
             ServerMsg::Welcome { name: "alice".into() },
             ServerMsg::Directory(vec![user("alice"), user("bob"), user("c.d-e_f")]),
             ServerMsg::Directory(vec![]),
             ServerMsg::Joined(user("bob")),
             ServerMsg::Left { name: "bob".into() },
             ServerMsg::Chat { from: "alice".into(), envelope: vec![1, 2, 3] },
-            ServerMsg::Sent { to: "bob".into() },
+            ServerMsg::Sent { to: "bob".into(), queued: false },
+            ServerMsg::Sent { to: "bob".into(), queued: true },
+            ServerMsg::UserKey(user("carol")),
             ServerMsg::Error { code: ErrorCode::NameTaken, text: "the name alice is taken".into() },
             ServerMsg::VideoList(vec![VideoInfo {
                 name: "demo".into(),
@@ -1086,7 +1133,8 @@ mod tests {
     #[test]
     fn an_overlong_field_is_cut_never_wrapped() {
         // 300 bytes would wrap to 44 in a u8 length: the rest would be read as the key.
-        let join = ClientMsg::Join { name: "n".repeat(300), key: vec![1, 2, 3] }.encode();
+        let join =
+            ClientMsg::Join { name: "n".repeat(300), key: vec![1, 2, 3], proof: vec![] }.encode();
         assert_eq!(join[8], 255);
         let err = parse_client(&join).unwrap_err();
         assert!(matches!(err, WireError::TooLong { what: "name", len: 255, .. }), "{err:?}");

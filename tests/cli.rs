@@ -47,7 +47,7 @@ impl Proc {
     }
 
     fn client(addr: &str, extra: &[&str]) -> Proc {
-        let mut args = vec!["client", "--server", addr, "--key-bits", "1024"];
+        let mut args = vec!["client", "--server", addr, "--key-bits", "1024", "--ephemeral"];
         args.extend_from_slice(extra);
         Proc::start(&args)
     }
@@ -117,7 +117,8 @@ impl Drop for Proc {
 
 /// Starts `chatroom server` on a free port and returns it with its address.
 fn server(extra: &[&str]) -> (Proc, String) {
-    let mut args = vec!["server", "--bind", "127.0.0.1:0"];
+    let mut args =
+        vec!["server", "--bind", "127.0.0.1:0", "--db", ":memory:", "--min-key-bits", "1024"];
     args.extend_from_slice(extra);
     let mut server = Proc::start(&args);
     let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
@@ -166,7 +167,9 @@ fn a_taken_name_is_prompted_again_and_an_unknown_recipient_explained() {
     first.expect_line("1. CHAT  2. STREAM  3. QUIT");
 
     let mut second = Proc::client(&addr, &["--name", "alice"]);
-    second.expect("the refusal", |l| l.starts_with("Name rejected:") && l.contains("taken"));
+    second.expect("the refusal", |l| {
+        l.starts_with("Name rejected:") && l.contains("the name alice is registered to another key")
+    });
     second.expect_line("Enter your username : ");
     second.type_line("QUIT");
     second.expect("the reserved-name refusal", |l| {
@@ -187,26 +190,31 @@ fn a_taken_name_is_prompted_again_and_an_unknown_recipient_explained() {
 }
 
 #[test]
-fn a_message_to_someone_who_just_left_is_refused_before_the_next_prompt() {
-    let (_server, addr) = server(&[]);
-    let mut bob = Proc::client(&addr, &["--name", "bob"]);
-    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+fn a_message_to_someone_who_just_left_is_held_and_said_so_before_the_next_prompt() {
+    let server = common::default_server();
+    let addr = server.local_addr().to_string();
+    let bob = common::TestClient::join(server.local_addr(), "bob", 1);
     let mut alice = Proc::client(&addr, &["--name", "alice"]);
     alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
     alice.type_line("1");
     alice.type_line("bob");
     alice.expect_line("Enter message : ");
     // bob leaves while alice types.
-    bob.type_line("3");
-    assert_eq!(bob.wait(), 0);
+    bob.quit();
     alice.expect_line("[LEFT] bob");
     alice.type_line("are you there?");
-    // The refusal comes first, then the next prompt: never the other way round.
-    let next = alice.expect("the refusal or the next prompt", |l| {
-        l.starts_with("Error: ") || l.starts_with("Enter recipient")
+    // What became of the message comes first, then the next prompt: never the other way round.
+    let next = alice.expect("the outcome or the next prompt", |l| {
+        l.starts_with("[QUEUED]") || l.starts_with("Enter recipient")
     });
-    assert_eq!(next, "Error: no user named \"bob\" is online");
+    assert_eq!(next, "[QUEUED] bob is offline; delivered when they return");
     alice.expect_line("Enter recipient (QUIT to go back) : ");
+    // Someone who was never here: said at once, nothing sent.
+    alice.type_line("nobody");
+    alice.expect_line("No user named \"nobody\" is online or registered.");
+    // bob is back: the message is waiting for him.
+    let mut bob = common::TestClient::join(server.local_addr(), "bob", 1);
+    assert_eq!(bob.next_chat(), ("alice".into(), Ok("are you there?".into())));
 }
 
 #[test]
@@ -546,7 +554,7 @@ fn a_closed_stdout_ends_the_client_quietly() {
     let server = common::default_server();
     let mut child = Command::new(BIN)
         .args(["client", "--server", &server.local_addr().to_string(), "--name", "bob"])
-        .args(["--key-bits", "1024"])
+        .args(["--key-bits", "1024", "--ephemeral"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -585,6 +593,7 @@ fn trace_explains_its_tags_once_and_counts_frames_and_the_server_logs_each_relay
     drop(listener);
     let mut server = Command::new(BIN)
         .args(["server", "--bind", &addr, "--videos", videos.to_str().unwrap(), "--no-pace"])
+        .args(["--db", ":memory:", "--min-key-bits", "1024"])
         .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(server_log)
@@ -595,7 +604,7 @@ fn trace_explains_its_tags_once_and_counts_frames_and_the_server_logs_each_relay
     );
     let bob = Proc::client(&addr, &["--name", "bob"]);
     let mut alice = Command::new(BIN)
-        .args(["client", "--server", &addr, "--name", "alice", "--key-bits", "1024"])
+        .args(["client", "--server", &addr, "--name", "alice", "--key-bits", "1024", "--ephemeral"])
         .args(["--headless", "--trace"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -650,7 +659,9 @@ fn a_slow_typist_is_not_thrown_out_before_or_after_a_refused_name() {
     let mut second = Proc::client(&addr, &[]);
     second.expect_line("Enter your username : ");
     second.type_line("bob");
-    second.expect("the refusal", |l| l.starts_with("Name rejected: the name bob is taken"));
+    second.expect("the refusal", |l| {
+        l.starts_with("Name rejected: the name bob is registered to another key")
+    });
     second.expect_line("Enter your username : ");
     thread::sleep(Duration::from_millis(1500));
     second.type_line("bob2");

@@ -93,7 +93,7 @@ fn expect_error_then_close(raw: &mut RawClient, code: ErrorCode, what: &str) {
 fn joined_raw(addr: std::net::SocketAddr, name: &str, key: usize) -> RawClient {
     let mut raw = RawClient::connect(addr);
     raw.hello();
-    raw.send_msg(&ClientMsg::Join { name: name.into(), key: identity(key).public_der().to_vec() });
+    raw.send_msg(&raw.join_msg(name, &identity(key)));
     assert!(matches!(raw.recv(), Some(ServerMsg::Welcome { .. })), "{name} could not join");
     raw
 }
@@ -186,8 +186,7 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
             Some(ServerMsg::Error { code, .. }) => assert_eq!(code, ErrorCode::NameInvalid),
             other => panic!("an over-long name: expected ERRR NameInvalid, got {other:?}"),
         }
-        let key = identity(0).public_der().to_vec();
-        raw.send_msg(&ClientMsg::Join { name: format!("retry{}", name.len()), key });
+        raw.send_msg(&raw.join_msg(&format!("retry{}", name.len()), &identity(0)));
         assert!(matches!(raw.recv(), Some(ServerMsg::Welcome { .. })), "the retry was refused");
     }
 
@@ -201,16 +200,13 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
         ("bob", ErrorCode::NameTaken),
         ("a/b", ErrorCode::NameInvalid),
     ] {
-        raw.send_msg(&ClientMsg::Join {
-            name: name.into(),
-            key: identity(0).public_der().to_vec(),
-        });
+        raw.send_msg(&raw.join_msg(name, &identity(0)));
         match raw.recv() {
             Some(ServerMsg::Error { code: got, .. }) => assert_eq!(got, code, "{name}"),
             other => panic!("{name}: expected {code:?}, got {other:?}"),
         }
     }
-    raw.send_msg(&ClientMsg::Join { name: "carol".into(), key: identity(2).public_der().to_vec() });
+    raw.send_msg(&raw.join_msg("carol", &identity(2)));
     assert!(matches!(raw.recv(), Some(ServerMsg::Welcome { .. })));
     drop(raw);
 
@@ -354,7 +350,14 @@ fn deaf_server() -> std::net::SocketAddr {
         let (mut socket, _) = listener.accept().unwrap();
         let _ = wire::read_client(&mut socket).unwrap();
         socket
-            .write_all(&ServerMsg::Hello { magic: wire::MAGIC, version: wire::VERSION }.encode())
+            .write_all(
+                &ServerMsg::Hello {
+                    magic: wire::MAGIC,
+                    version: wire::VERSION,
+                    challenge: [0; 32],
+                }
+                .encode(),
+            )
             .unwrap();
         // Hold the socket open, unread, until the test ends.
         thread::sleep(Duration::from_secs(30));

@@ -96,6 +96,7 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
             "viewer",
             "--key-bits",
             "1024",
+            "--ephemeral",
         ])
         .env("DISPLAY", &display)
         .env("RUST_LOG", "warn")
@@ -199,6 +200,7 @@ fn window_session(display: &str, videos: &std::path::Path, quit: bool) -> (Optio
     drop(listener);
     let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args(["server", "--bind", &addr, "--videos", videos.to_str().unwrap()])
+        .args(["--db", ":memory:", "--min-key-bits", "1024"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -207,7 +209,16 @@ fn window_session(display: &str, videos: &std::path::Path, quit: bool) -> (Optio
         common::eventually(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok())
     );
     let mut client = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["client", "--server", &addr, "--name", "viewer", "--key-bits", "1024"])
+        .args([
+            "client",
+            "--server",
+            &addr,
+            "--name",
+            "viewer",
+            "--key-bits",
+            "1024",
+            "--ephemeral",
+        ])
         .env("DISPLAY", display)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())

@@ -92,7 +92,9 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>())
             .prop_map(|(magic, version)| ClientMsg::Hello { magic, version }),
-        (name(), bytes(wire::MAX_KEY_DER)).prop_map(|(name, key)| ClientMsg::Join { name, key }),
+        (name(), bytes(wire::MAX_KEY_DER), bytes(wire::MAX_PROOF))
+            .prop_map(|(name, key, proof)| ClientMsg::Join { name, key, proof }),
+        name().prop_map(|name| ClientMsg::KeyQuery { name }),
         (name(), bytes(2000)).prop_map(|(to, envelope)| ClientMsg::Chat { to, envelope }),
         Just(ClientMsg::ListVideos),
         (text(wire::MAX_VIDEO_NAME), mode)
@@ -128,13 +130,14 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
     let reason =
         proptest::sample::select(vec![EndReason::Complete, EndReason::Stopped, EndReason::Error]);
     prop_oneof![
-        (any::<[u8; 4]>(), any::<u16>())
-            .prop_map(|(magic, version)| ServerMsg::Hello { magic, version }),
+        (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 32]>())
+            .prop_map(|(magic, version, challenge)| ServerMsg::Hello { magic, version, challenge }),
         name().prop_map(|name| ServerMsg::Welcome { name }),
         proptest::collection::vec(user(), 0..20).prop_map(ServerMsg::Directory),
         user().prop_map(ServerMsg::Joined),
         name().prop_map(|name| ServerMsg::Left { name }),
-        name().prop_map(|to| ServerMsg::Sent { to }),
+        (name(), any::<bool>()).prop_map(|(to, queued)| ServerMsg::Sent { to, queued }),
+        user().prop_map(ServerMsg::UserKey),
         (name(), bytes(2000)).prop_map(|(from, envelope)| ServerMsg::Chat { from, envelope }),
         (code, text(wire::MAX_ERROR_TEXT)).prop_map(|(code, text)| ServerMsg::Error { code, text }),
         proptest::collection::vec(video, 0..5).prop_map(ServerMsg::VideoList),

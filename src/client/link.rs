@@ -63,6 +63,8 @@ pub struct LinkReader {
     inner: BufReader<TcpStream>,
     trace: bool,
     frames: FrameTally,
+    /// The server's challenge from the handshake, which `join` signs.
+    challenge: [u8; wire::CHALLENGE_LEN],
 }
 
 impl LinkReader {
@@ -147,6 +149,7 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
         inner: BufReader::new(stream.try_clone()?),
         trace,
         frames: FrameTally::default(),
+        challenge: [0; wire::CHALLENGE_LEN],
     };
     if trace {
         eprintln!("{LEGEND}");
@@ -156,8 +159,11 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     writer.send(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
     match reader.recv() {
-        Ok(ServerMsg::Hello { magic, version })
-            if magic == wire::MAGIC && version == wire::VERSION => {}
+        Ok(ServerMsg::Hello { magic, version, challenge })
+            if magic == wire::MAGIC && version == wire::VERSION =>
+        {
+            reader.challenge = challenge;
+        }
         Ok(ServerMsg::Hello { version, .. }) => {
             return Err(ClientError::Handshake(format!(
                 "protocol version mismatch: client speaks {}, server {version}",
@@ -186,7 +192,8 @@ pub struct Joined {
     pub directory: Vec<User>,
 }
 
-/// Registers `name` with our public key. A refusal (name taken, invalid...) is
+/// Registers `name` with our public key, signing the server's challenge to prove we hold it.
+/// A refusal (name taken, invalid...) is
 /// `ClientError::Refused`, and the same connection may try again with another name.
 pub fn join(
     reader: &mut LinkReader,
@@ -194,7 +201,9 @@ pub fn join(
     name: &str,
     identity: &Identity,
 ) -> Result<Joined, ClientError> {
-    writer.send(&ClientMsg::Join { name: name.to_owned(), key: identity.public_der().to_vec() })?;
+    let proof = identity.sign_join(&reader.challenge, name)?;
+    let key = identity.public_der().to_vec();
+    writer.send(&ClientMsg::Join { name: name.to_owned(), key, proof })?;
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     let result = (|| match reader.recv()? {
         ServerMsg::Welcome { name } => match reader.recv()? {

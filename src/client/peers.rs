@@ -2,9 +2,12 @@
 //! from the server's events, and the two ends of a direct message: a [`Sealer`] for what we
 //! send and an [`Opener`] for what we receive. The crypto itself is in `keys.rs`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::profile::{self, ProfileError};
 use crate::keys::{self, Identity, KeyError, ReplayGuard};
 use crate::wire::{self, ClientMsg, User};
 
@@ -84,12 +87,84 @@ impl Sealer {
         Sealer { identity, me: me.to_owned(), next_seq: 1 }
     }
 
-    /// The `CHAT` frame carrying `text` sealed for `to`.
+    /// The `CHAT` frame carrying `text` sealed for `to`. Sequence numbers are microseconds
+    /// since 1970 (or one more than the last, if the clock has not moved): they keep growing
+    /// across sessions, as recipients remember the last one they saw from us.
     pub fn seal(&mut self, to: &Peer, text: &str) -> Result<ClientMsg, KeyError> {
         let key = keys::parse_public_key(&to.key)?;
-        let envelope = self.identity.seal(&self.me, &to.name, &key, self.next_seq, text)?;
-        self.next_seq += 1;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        let seq = self.next_seq.max(now);
+        let envelope = self.identity.seal(&self.me, &to.name, &key, seq, text)?;
+        self.next_seq = seq + 1;
         Ok(ClientMsg::Chat { to: to.name.clone(), envelope })
+    }
+}
+
+/// What seeing a user's key means, against the key pinned for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// First time: now pinned.
+    First,
+    /// The pinned key.
+    Same,
+    /// Another key than the pinned one (whose full fingerprint is given).
+    Changed { pinned: String },
+}
+
+/// Trust on first use: the full fingerprint of each user's key, pinned the first time it is
+/// seen (kept in `known_users`, unless the session is ephemeral), and the users whose key
+/// changed since, to whom nothing is sent until `/trust NAME`.
+#[derive(Debug, Default)]
+pub struct Trust {
+    pins: BTreeMap<String, String>,
+    blocked: HashSet<String>,
+    file: Option<PathBuf>,
+}
+
+impl Trust {
+    /// Pins read from `file` (and written back to it), or kept in memory only.
+    pub fn new(file: Option<PathBuf>) -> Trust {
+        let pins = file.as_deref().map(profile::read_pairs).unwrap_or_default();
+        Trust { pins, blocked: HashSet::new(), file }
+    }
+
+    /// Checks `key` against `name`'s pin; pins it if it is the first.
+    pub fn see(&mut self, name: &str, key: &[u8]) -> Result<Seen, ProfileError> {
+        let lower = name.to_ascii_lowercase();
+        let fp = keys::full_fingerprint(key);
+        match self.pins.get(&lower) {
+            Some(pinned) if *pinned == fp => Ok(Seen::Same),
+            Some(pinned) => {
+                let pinned = pinned.clone();
+                self.blocked.insert(lower);
+                Ok(Seen::Changed { pinned })
+            }
+            None => {
+                self.pins.insert(lower, fp);
+                self.save()?;
+                Ok(Seen::First)
+            }
+        }
+    }
+
+    /// Accepts `key` as `name`'s from now on.
+    pub fn trust(&mut self, name: &str, key: &[u8]) -> Result<(), ProfileError> {
+        let lower = name.to_ascii_lowercase();
+        self.blocked.remove(&lower);
+        self.pins.insert(lower, keys::full_fingerprint(key));
+        self.save()
+    }
+
+    /// Whether sending to `name` waits for `/trust` (their key changed).
+    pub fn is_blocked(&self, name: &str) -> bool {
+        self.blocked.contains(&name.to_ascii_lowercase())
+    }
+
+    fn save(&self) -> Result<(), ProfileError> {
+        match &self.file {
+            Some(file) => profile::write_pairs(file, &self.pins),
+            None => Ok(()),
+        }
     }
 }
 
@@ -110,11 +185,25 @@ pub struct Opener {
     identity: Arc<Identity>,
     me: String,
     guard: ReplayGuard,
+    /// Where the last sequence number from each sender is kept between sessions, if it is.
+    seen: Option<PathBuf>,
 }
 
 impl Opener {
     pub fn new(identity: Arc<Identity>, me: &str) -> Opener {
-        Opener { identity, me: me.to_owned(), guard: ReplayGuard::default() }
+        Opener { identity, me: me.to_owned(), guard: ReplayGuard::default(), seen: None }
+    }
+
+    /// An opener that remembers, in `file`, the last sequence number accepted from each
+    /// sender's key: a message replayed in a later session is dropped too.
+    pub fn remembering(identity: Arc<Identity>, me: &str, file: PathBuf) -> Opener {
+        let mut guard = ReplayGuard::default();
+        for (who, seq) in profile::read_pairs(&file) {
+            if let (Some((sender, fp)), Ok(seq)) = (who.split_once(':'), seq.parse()) {
+                let _ = guard.check(sender, fp, seq);
+            }
+        }
+        Opener { identity, me: me.to_owned(), guard, seen: Some(file) }
     }
 
     /// The text of an envelope the server says is from `from`.
@@ -124,7 +213,16 @@ impl Opener {
         from: &str,
         envelope: &[u8],
     ) -> Result<String, DropReason> {
-        let peer = directory.get(from).ok_or(DropReason::UnknownSender)?;
+        self.open_from(directory.get(from), envelope)
+    }
+
+    /// The text of an envelope from `peer` (as the server stamped it), if we know their key.
+    pub fn open_from(
+        &mut self,
+        peer: Option<&Peer>,
+        envelope: &[u8],
+    ) -> Result<String, DropReason> {
+        let peer = peer.ok_or(DropReason::UnknownSender)?;
         // Cheap checks first: a replayed number costs a parse, not an RSA verification and
         // decryption (which a flood of replays would make the victim pay for).
         let claimed = keys::envelope_seq(envelope)?;
@@ -134,6 +232,13 @@ impl Opener {
             .open(&peer.name, &peer.key, &self.me, envelope)
             .map_err(DropReason::Key)?;
         self.guard.check(&peer.name, &peer.fingerprint, opened.seq).map_err(DropReason::Key)?;
+        if let Some(file) = &self.seen {
+            let pairs =
+                self.guard.entries().map(|(s, fp, seq)| (format!("{s}:{fp}"), seq.to_string()));
+            if let Err(e) = profile::write_pairs(file, &pairs.collect()) {
+                log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
+            }
+        }
         Ok(opened.text)
     }
 }
@@ -169,8 +274,9 @@ mod tests {
         assert_eq!(opener.open(&directory, "alice", &first), Ok("one".into()));
         // A replay whose signature is spoiled is called a replay: the signature was never
         // looked at (it would say Tampered).
+        let seq = keys::envelope_seq(&first).unwrap();
         let replay = opener.open(&directory, "alice", &spoil(first.clone()));
-        assert_eq!(replay, Err(DropReason::Key(KeyError::Replay { seq: 1, last: 1 })));
+        assert_eq!(replay, Err(DropReason::Key(KeyError::Replay { seq, last: seq })));
         // A new number with a bad signature is Tampered, and not recorded: the genuine message
         // with that number still opens.
         let forged = opener.open(&directory, "alice", &spoil(second.clone()));

@@ -14,8 +14,9 @@ use std::time::Duration;
 use super::ClientError;
 use super::input::Input;
 use super::link::{Joined, LinkReader, LinkWriter, REPLY_TIMEOUT, connect, join};
-use super::peers::{Directory, Opener, Sealer};
+use super::peers::{Directory, Opener, Peer, Sealer, Seen, Trust};
 use super::player::{self, PlayerConfig, Render, StreamEvent};
+use super::profile::{self, Profile};
 use crate::keys::{Identity, KeyError};
 use crate::report::Chain;
 use crate::say;
@@ -23,6 +24,17 @@ use crate::wire::{self, ClientMsg, ErrorCode, PlayMode, ReadError, ServerMsg, Vi
 
 /// How long `QUIT` waits for the server to close the connection before exiting anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
+
+/// Where the client's key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// One key per user name in the config folder (the default).
+    Profile,
+    /// This file (`--identity PATH`).
+    File(PathBuf),
+    /// A throwaway key (`--ephemeral`).
+    Ephemeral,
+}
 
 /// The client's command-line settings (`chatroom client --help`).
 #[derive(Debug, Clone)]
@@ -32,6 +44,10 @@ pub struct ClientConfig {
     pub render: Render,
     pub save_frames: Option<PathBuf>,
     pub key_bits: usize,
+    /// Where the key comes from.
+    pub keys: KeySource,
+    /// Reconnect when the server goes away, instead of exiting.
+    pub reconnect: bool,
     pub trace: bool,
 }
 
@@ -39,6 +55,14 @@ pub struct ClientConfig {
 struct Shared {
     writer: LinkWriter,
     directory: Mutex<Directory>,
+    /// Keys of users who are offline, as the server sent them (to write to them, or to
+    /// check messages they left for us).
+    offline: Mutex<Directory>,
+    /// The keys pinned for each user (trust on first use).
+    trust: Mutex<Trust>,
+    identity: Arc<Identity>,
+    /// Where sequence numbers seen are kept between sessions (not with `--ephemeral`).
+    seen: Option<PathBuf>,
     me: String,
     /// Set once we have sent `QUIT`, so the closing connection is not reported as a loss.
     quitting: AtomicBool,
@@ -54,8 +78,12 @@ enum Reply {
     /// A play request was refused (the reason is already printed).
     Refused,
     Stream(StreamEvent),
-    /// The server took the last chat message.
-    Sent,
+    /// The server took the last chat message: relayed, or held for an offline user.
+    Sent {
+        queued: bool,
+    },
+    /// A registered user's key, asked for to write to them while they are offline.
+    Key(Peer),
     /// The server did not take a chat message, and says why.
     NotSent(String),
 }
@@ -64,28 +92,95 @@ impl Shared {
     fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
         self.directory.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn trust(&self) -> std::sync::MutexGuard<'_, Trust> {
+        self.trust.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A user online, or else one whose key the server sent while they are offline.
+    fn peer(&self, name: &str) -> Option<Peer> {
+        if let Some(peer) = self.directory().get(name) {
+            return Some(peer.clone());
+        }
+        self.offline.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
 }
 
-/// The user's key, made on the `keygen` thread.
-struct KeyGen {
+/// Checks a user's key against the one pinned for them, and warns, so it cannot be missed,
+/// if it changed.
+fn check_key(shared: &Shared, name: &str, key: &[u8]) {
+    if name.eq_ignore_ascii_case(&shared.me) {
+        return;
+    }
+    match shared.trust().see(name, key) {
+        Ok(Seen::Changed { pinned }) => {
+            let now = crate::keys::full_fingerprint(key);
+            say!(
+                "WARNING: {name}'s key has CHANGED: it was {}..., it is now {}...",
+                &pinned[..16],
+                &now[..16]
+            );
+            say!(
+                "WARNING: someone may be posing as {name}. Nothing is sent to {name} until you type /trust {name}"
+            );
+            say!("WARNING: (compare /verify {name} with them, in person or on a call, first).");
+        }
+        Ok(_) => {}
+        Err(e) => say!("Cannot save {name}'s key: {}", Chain(&e)),
+    }
+}
+
+/// The user's key: made on a `keygen` thread while the name is typed (`--ephemeral`), or
+/// read from (or made into) a file once the name is known.
+struct Keys {
+    source: KeySource,
+    bits: usize,
     thread: Option<thread::JoinHandle<Result<Identity, KeyError>>>,
-    identity: Option<Arc<Identity>>,
+    /// The key for the name last asked for.
+    cached: Option<(String, Arc<Identity>)>,
 }
 
-impl KeyGen {
-    /// The key, waiting for the thread the first time.
-    fn get(&mut self) -> Result<Arc<Identity>, ClientError> {
-        if let Some(identity) = &self.identity {
+impl Keys {
+    fn new(source: KeySource, bits: usize) -> io::Result<Keys> {
+        // Key generation takes tens of milliseconds (seconds at 4096 bits): a throwaway key
+        // is made while we connect and the user types a name.
+        let thread = match source {
+            KeySource::Ephemeral => Some(
+                thread::Builder::new()
+                    .name("keygen".into())
+                    .spawn(move || Identity::generate(bits))?,
+            ),
+            _ => None,
+        };
+        Ok(Keys { source, bits, thread, cached: None })
+    }
+
+    /// The key to join as `name` with.
+    fn for_name(&mut self, name: &str) -> Result<Arc<Identity>, ClientError> {
+        let path = match &self.source {
+            KeySource::Ephemeral => name.to_owned(),
+            KeySource::File(path) => path.display().to_string(),
+            KeySource::Profile => Profile::open()?.identity_path(name).display().to_string(),
+        };
+        if let Some((cached_for, identity)) = &self.cached
+            && (*cached_for == path || self.source == KeySource::Ephemeral)
+        {
             return Ok(identity.clone());
         }
-        let thread = self
-            .thread
-            .take()
-            .ok_or_else(|| KeyError::Generate("key generation failed before".into()))?;
-        let identity = Arc::new(
-            thread.join().map_err(|_| KeyError::Generate("the key thread panicked".into()))??,
-        );
-        self.identity = Some(identity.clone());
+        let identity = match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| KeyError::Generate("the key thread panicked".into()))??,
+            None => {
+                let (identity, created) = profile::load_or_create(path.as_ref(), self.bits)?;
+                if created {
+                    say!("Made a new key for {name}, kept in {path}");
+                }
+                identity
+            }
+        };
+        let identity = Arc::new(identity);
+        self.cached = Some((path, identity.clone()));
         Ok(identity)
     }
 }
@@ -93,12 +188,7 @@ impl KeyGen {
 /// Runs the terminal client. Returns only on an error before the session starts; a session
 /// ends through `process::exit` (0 after QUIT or end of input, 1 when the server is lost).
 pub fn run(config: ClientConfig) -> Result<(), ClientError> {
-    // Key generation takes tens of milliseconds (seconds at 4096 bits): it runs while we
-    // connect and while the user types a name, and `join` waits for it only if it must.
-    let key_bits = config.key_bits;
-    let keygen =
-        thread::Builder::new().name("keygen".into()).spawn(move || Identity::generate(key_bits))?;
-    let mut key = KeyGen { thread: Some(keygen), identity: None };
+    let mut key = Keys::new(config.keys.clone(), config.key_bits)?;
     let mut input = Input::open()?;
     // The name is asked before connecting: the time a person takes to type it never counts
     // against the server's handshake deadline.
@@ -114,17 +204,31 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         let _ = writer.send(&ClientMsg::Quit);
         return Ok(());
     };
-    let identity = key.get()?;
+    let identity = key.for_name(&joined.name)?;
     say!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
     let (exit_tx, exit_rx) = unbounded();
+    let profile = match config.keys {
+        KeySource::Ephemeral => None,
+        _ => Some(Profile::open()?),
+    };
+    let trust = Trust::new(profile.as_ref().map(Profile::known_users_path));
     let shared = Arc::new(Shared {
         writer,
-        directory: Mutex::new(Directory::new(joined.directory)),
+        directory: Mutex::new(Directory::default()),
+        offline: Mutex::new(Directory::default()),
+        trust: Mutex::new(trust),
+        identity: identity.clone(),
+        seen: profile.map(|p| p.seen_path(&joined.name)),
         me: joined.name.clone(),
         quitting: AtomicBool::new(false),
         streaming: AtomicBool::new(false),
         exit: exit_tx,
     });
+    let directory = Directory::new(joined.directory);
+    for peer in directory.peers() {
+        check_key(&shared, &peer.name, &peer.key);
+    }
+    *shared.directory() = directory;
     let (gui_exit_tx, gui_exit) = crossbeam_channel::bounded(1);
     start_threads(&config, reader, input, identity, shared, gui_exit)?;
     exit_when_told(exit_rx, gui_exit_tx)
@@ -151,10 +255,10 @@ fn join_as(
     reader: &mut LinkReader,
     writer: &LinkWriter,
     input: &mut Input,
-    key: &mut KeyGen,
+    key: &mut Keys,
 ) -> Result<Option<Joined>, ClientError> {
     loop {
-        match join(reader, writer, &name, &*key.get()?) {
+        match join(reader, writer, &name, &*key.for_name(&name)?) {
             Ok(joined) => return Ok(Some(joined)),
             Err(e @ ClientError::Refused { code: ErrorCode::ShuttingDown, .. }) => return Err(e),
             Err(ClientError::Refused { text, .. }) => say!("Name rejected: {text}"),
@@ -193,7 +297,10 @@ fn start_threads(
         .name("stream".into())
         .spawn(move || player::run(frames, notify, player))?;
 
-    let opener = Opener::new(identity.clone(), &shared.me);
+    let opener = match &shared.seen {
+        Some(file) => Opener::remembering(identity.clone(), &shared.me, file.clone()),
+        None => Opener::new(identity.clone(), &shared.me),
+    };
     let recv_shared = shared.clone();
     thread::Builder::new()
         .name("recv_chat".into())
@@ -229,8 +336,8 @@ fn recv_chat(
     loop {
         match reader.recv() {
             Ok(ServerMsg::Chat { from, envelope }) => {
-                let directory = shared.directory().clone();
-                match opener.open(&directory, &from, &envelope) {
+                let peer = shared.peer(&from);
+                match opener.open_from(peer.as_ref(), &envelope) {
                     Ok(text) => say!("[CHAT] {from}: {}", text),
                     Err(why) => say!(
                         "Warning: dropped a message claiming to be from {from}: {}",
@@ -267,6 +374,7 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
     match msg {
         ServerMsg::Joined(user) => {
             let name = user.name.clone();
+            check_key(shared, &user.name, &user.key);
             if shared.directory().add(user) {
                 say!("[JOINED] {name}");
             } else {
@@ -282,6 +390,9 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
             let directory = Directory::new(users);
             if directory.peers().len() < listed {
                 say!("Warning: ignored users the server listed with invalid or repeated names.");
+            }
+            for peer in directory.peers() {
+                check_key(shared, &peer.name, &peer.key);
             }
             *shared.directory() = directory;
         }
@@ -303,8 +414,15 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
             let _ = replies.send(Reply::NotSent(text));
         }
         ServerMsg::Error { text, .. } => say!("Error: {}", text),
-        ServerMsg::Sent { .. } => {
-            let _ = replies.send(Reply::Sent);
+        ServerMsg::Sent { queued, .. } => {
+            let _ = replies.send(Reply::Sent { queued });
+        }
+        ServerMsg::UserKey(user) => {
+            check_key(shared, &user.name, &user.key);
+            if wire::check_name(&user.name).is_ok() {
+                shared.offline.lock().unwrap_or_else(|p| p.into_inner()).add(user.clone());
+                let _ = replies.send(Reply::Key(Peer::from(user)));
+            }
         }
         ServerMsg::VideoList(videos) => {
             let _ = replies.send(Reply::Videos(videos));
@@ -330,6 +448,7 @@ fn send_chat(mut input: Input, mut sealer: Sealer, shared: Arc<Shared>, replies:
                 }
             }
             "3" => break,
+            line if line.starts_with('/') => command(line, &shared),
             "4" | "q" | "Q" if streaming => {
                 let _ = shared.writer.send(&ClientMsg::Stop);
             }
@@ -398,14 +517,19 @@ fn chat_mode(
         if to.eq_ignore_ascii_case("QUIT") {
             return Some(());
         }
-        if to.is_empty() {
+        if to.starts_with('/') {
+            command(to, shared);
             continue;
         }
-        let Some(peer) = shared.directory().get(to).cloned() else {
-            say!("No user named {:?} is online.", to);
-            print_users(shared);
+        let Some(peer) = recipient(to, shared, replies) else { continue };
+        if shared.trust().is_blocked(&peer.name) {
+            say!(
+                "Not sending to {}: their key changed. Type /trust {} if you are sure.",
+                peer.name,
+                peer.name
+            );
             continue;
-        };
+        }
         input.prompt("Enter message : ", Vec::new());
         if let Some(text) = kept.take() {
             input.offer(&text);
@@ -415,33 +539,90 @@ fn chat_mode(
             say!("Empty message not sent.");
             continue;
         }
-        match sealer.seal(&peer, &text) {
-            Ok(msg) => {
-                if shared.writer.send(&msg).is_err() {
-                    // The recv_chat thread reports the lost connection.
-                    return Some(());
-                }
-                if let Err(why) = outcome(replies) {
-                    say!("Error: {why}");
-                    if input.editing() {
-                        say!(
-                            "Your message is kept: it is typed for you at the next message prompt."
-                        );
-                        kept = Some(text);
-                    }
+        let msg = match sealer.seal(&peer, &text) {
+            Ok(msg) => msg,
+            Err(e) => {
+                say!("Message not sent: {}", Chain(&e));
+                continue;
+            }
+        };
+        if shared.writer.send(&msg).is_err() {
+            // The recv_chat thread reports the lost connection.
+            return Some(());
+        }
+        match outcome(replies) {
+            Ok(false) => {}
+            Ok(true) => say!("[QUEUED] {} is offline; delivered when they return", peer.name),
+            Err(why) => {
+                say!("Error: {why}");
+                if input.editing() {
+                    say!("Your message is kept: it is typed for you at the next message prompt.");
+                    kept = Some(text);
                 }
             }
-            Err(e) => say!("Message not sent: {}", Chain(&e)),
         }
     }
 }
 
-/// Waits for the server's answer to the chat message just sent: `Ok` once it is taken, the
-/// reason if not.
-fn outcome(replies: &Receiver<Reply>) -> Result<(), String> {
+/// The user to write to: online, or registered and offline (the server sends their key).
+/// `None`, said why, if there is nobody of that name.
+fn recipient(name: &str, shared: &Shared, replies: &Receiver<Reply>) -> Option<Peer> {
+    if name.is_empty() {
+        return None;
+    }
+    if let Some(peer) = shared.directory().get(name) {
+        return Some(peer.clone());
+    }
+    let unknown = || {
+        say!("No user named {:?} is online or registered.", name);
+        print_users(shared);
+    };
+    if wire::check_name(name).is_err()
+        || shared.writer.send(&ClientMsg::KeyQuery { name: name.to_owned() }).is_err()
+    {
+        unknown();
+        return None;
+    }
     loop {
         match replies.recv_timeout(REPLY_TIMEOUT) {
-            Ok(Reply::Sent) => return Ok(()),
+            Ok(Reply::Key(peer)) if peer.name.eq_ignore_ascii_case(name) => return Some(peer),
+            Ok(Reply::NotSent(_)) | Err(_) => {
+                unknown();
+                return None;
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// `/trust NAME` and `/verify NAME`, typed at the menu or the recipient prompt.
+fn command(line: &str, shared: &Shared) {
+    let mut words = line.split_whitespace();
+    let (verb, name) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let key = || shared.peer(name).map(|p| p.key);
+    match (verb, key()) {
+        ("/trust" | "/verify", None) => say!("No key is known for {:?}.", name),
+        ("/trust", Some(key)) => match shared.trust().trust(name, &key) {
+            Ok(()) => say!("You now trust {name}'s key {}.", crate::keys::fingerprint(&key)),
+            Err(e) => say!("Cannot save the key: {}", Chain(&e)),
+        },
+        ("/verify", Some(key)) => {
+            let number = crate::keys::safety_number(shared.identity.public_der(), &key);
+            say!(
+                "Safety number for you and {name} (the same on both screens if nobody swapped keys):"
+            );
+            say!("  {number}");
+        }
+        _ => say!("Commands: /trust NAME (accept NAME's new key), /verify NAME (safety number)."),
+    }
+}
+
+/// Waits for the server's answer to the chat message just sent: `Ok` once it is taken (true
+/// if held for an offline user), the reason if not.
+fn outcome(replies: &Receiver<Reply>) -> Result<bool, String> {
+    loop {
+        match replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Reply::Sent { queued }) => return Ok(queued),
             Ok(Reply::NotSent(why)) => return Err(why),
             // A stream's start or end, or a late answer to an earlier request.
             Ok(_) => {}

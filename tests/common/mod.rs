@@ -18,6 +18,8 @@ use chatroom::wire::{self, ClientMsg, ServerMsg};
 /// Starts a server on a free port. `CHATROOM_DECODER=opencv` runs it with the OpenCV decoder
 /// (`make test` runs the stream tests once with each).
 pub fn start_server(mut config: ServerConfig) -> Server {
+    // The tests' keys are 1024 bits: quick to make.
+    config.min_key_bits = MIN_KEY_BITS;
     if std::env::var("CHATROOM_DECODER").is_ok_and(|d| d == "opencv") {
         config.decoder = Decoder::OpenCv;
     }
@@ -84,7 +86,12 @@ impl TestClient {
         }
     }
 
-    fn recv_any_within(&mut self, timeout: Duration) -> Option<ServerMsg> {
+    /// The next message, `SENT` included.
+    pub fn recv_any(&mut self) -> ServerMsg {
+        self.recv_any_within(Duration::from_secs(20)).expect("a message from the server")
+    }
+
+    pub fn recv_any_within(&mut self, timeout: Duration) -> Option<ServerMsg> {
         self.reader_timeout(Some(timeout));
         let msg = match self.reader.recv() {
             Ok(msg) => msg,
@@ -103,6 +110,10 @@ impl TestClient {
                 self.directory.add(user.clone());
             }
             ServerMsg::Left { name } => self.directory.remove(name),
+            // An offline sender's key, before a held message: kept to check its signature.
+            ServerMsg::UserKey(user) if self.directory.get(&user.name).is_none() => {
+                self.directory.add(user.clone());
+            }
             _ => {}
         }
         Some(msg)
@@ -120,7 +131,7 @@ impl TestClient {
                     let opened = self.opener.open(&self.directory, &from, &envelope);
                     return (from, opened);
                 }
-                ServerMsg::Joined(_) | ServerMsg::Left { .. } => {}
+                ServerMsg::Joined(_) | ServerMsg::Left { .. } | ServerMsg::UserKey(_) => {}
                 other => panic!("{}: expected a chat, got {other:?}", self.name),
             }
         }
@@ -154,13 +165,15 @@ impl TestClient {
 /// A socket that speaks frames by hand, for what a well-behaved client never sends.
 pub struct RawClient {
     pub stream: TcpStream,
+    /// The server's join challenge, once `hello` has read it.
+    pub challenge: [u8; wire::CHALLENGE_LEN],
 }
 
 impl RawClient {
     pub fn connect(addr: SocketAddr) -> RawClient {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        RawClient { stream }
+        RawClient { stream, challenge: [0; wire::CHALLENGE_LEN] }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -173,7 +186,16 @@ impl RawClient {
 
     pub fn hello(&mut self) {
         self.send_msg(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION });
-        assert!(matches!(self.recv(), Some(ServerMsg::Hello { .. })));
+        match self.recv() {
+            Some(ServerMsg::Hello { challenge, .. }) => self.challenge = challenge,
+            other => panic!("expected HELO, got {other:?}"),
+        }
+    }
+
+    /// A `JOIN` as `name` with `id`'s key, proven by signing this connection's challenge.
+    pub fn join_msg(&self, name: &str, id: &Identity) -> ClientMsg {
+        let proof = id.sign_join(&self.challenge, name).unwrap();
+        ClientMsg::Join { name: name.into(), key: id.public_der().to_vec(), proof }
     }
 
     /// The next frame's raw bytes (header included), or `None` once the server has closed.

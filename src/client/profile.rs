@@ -1,0 +1,201 @@
+//! What the client keeps between sessions, in the user's config folder
+//! (`~/.config/chatroom` on Linux, from the `directories` crate):
+//!
+//! - `identities/NAME.pem`: one key pair per user name, made the first time that name is used
+//!   and read back after, file mode 0600. A file that is not a key, or that others can read,
+//!   is an error naming the file; it is never overwritten.
+//! - `known_users`: trust on first use. The full fingerprint of each user's key the first time
+//!   this machine saw it (`name fingerprint`, one a line).
+//! - `seen/NAME`: for user NAME on this machine, the last sequence number accepted from each
+//!   sender's key, so a message replayed in a later session is still dropped.
+//!
+//! With `--ephemeral` none of it is read or written: a throwaway key, pins kept in memory.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::keys::{Identity, KeyError};
+
+/// Why a stored file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot find the user's config folder (is HOME set?)")]
+    NoConfigDir,
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is readable by other users (mode {mode:03o}); run: chmod 600 {path}")]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error("{path} is not a key this client can use")]
+    NotAKey {
+        path: PathBuf,
+        #[source]
+        source: KeyError,
+    },
+    #[error("cannot make a key for {path}")]
+    Generate {
+        path: PathBuf,
+        #[source]
+        source: KeyError,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ProfileError + '_ {
+    move |source| ProfileError::Io { path: path.to_owned(), source }
+}
+
+/// The config folder and the files in it.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    dir: PathBuf,
+}
+
+impl Profile {
+    /// The user's config folder for chatroom (created when first written to).
+    pub fn open() -> Result<Profile, ProfileError> {
+        let dirs =
+            directories::ProjectDirs::from("", "", "chatroom").ok_or(ProfileError::NoConfigDir)?;
+        Ok(Profile { dir: dirs.config_dir().to_owned() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the key of user `name` is kept (names are one ignoring case, and so are files).
+    pub fn identity_path(&self, name: &str) -> PathBuf {
+        self.dir.join("identities").join(format!("{}.pem", name.to_ascii_lowercase()))
+    }
+
+    pub fn known_users_path(&self) -> PathBuf {
+        self.dir.join("known_users")
+    }
+
+    pub fn seen_path(&self, me: &str) -> PathBuf {
+        self.dir.join("seen").join(me.to_ascii_lowercase())
+    }
+}
+
+/// The key pair in `path`, made (with `bits` bits) and written there, readable by its owner
+/// only, if there is no file yet. An existing file is only ever read.
+pub fn load_or_create(path: &Path, bits: usize) -> Result<(Identity, bool), ProfileError> {
+    match read_identity(path) {
+        Err(ProfileError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+        other => return other.map(|id| (id, false)),
+    }
+    let identity = Identity::generate(bits)
+        .map_err(|source| ProfileError::Generate { path: path.to_owned(), source })?;
+    let pem = identity
+        .to_pem()
+        .map_err(|source| ProfileError::Generate { path: path.to_owned(), source })?;
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_error(parent))?;
+        let _ = fs::set_permissions(parent, fs::Permissions::from_mode(0o700));
+    }
+    // create_new: if another client made the file meanwhile, theirs stands and is read.
+    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    match file {
+        Ok(mut file) => {
+            file.write_all(pem.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(io_error(path))?;
+            Ok((identity, true))
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            read_identity(path).map(|id| (id, false))
+        }
+        Err(e) => Err(io_error(path)(e)),
+    }
+}
+
+fn read_identity(path: &Path) -> Result<Identity, ProfileError> {
+    let meta = fs::metadata(path).map_err(io_error(path))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ProfileError::Exposed { path: path.to_owned(), mode });
+    }
+    let text = fs::read_to_string(path).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidData => ProfileError::NotAKey {
+            path: path.to_owned(),
+            source: KeyError::BadPrivateKey("not text".into()),
+        },
+        _ => io_error(path)(e),
+    })?;
+    Identity::from_pem(&text)
+        .map_err(|source| ProfileError::NotAKey { path: path.to_owned(), source })
+}
+
+/// `name value` lines, as `known_users` and `seen/NAME` keep them. Lines that do not parse
+/// are skipped: a damaged file loses an entry, never the session.
+pub fn read_pairs(path: &Path) -> BTreeMap<String, String> {
+    let Ok(text) = fs::read_to_string(path) else { return BTreeMap::new() };
+    text.lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// Writes `pairs` to `path` whole, through a temporary file renamed over it, so a crash
+/// never leaves half a file.
+pub fn write_pairs(path: &Path, pairs: &BTreeMap<String, String>) -> Result<(), ProfileError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let text: String = pairs.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
+    fs::write(&tmp, text).and_then(|()| fs::rename(&tmp, path)).map_err(io_error(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("chatroom-profile-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_key_is_made_once_kept_private_and_read_back() {
+        let dir = temp("keys");
+        let path = dir.join("identities").join("alice.pem");
+        let (made, created) = load_or_create(&path, crate::keys::MIN_KEY_BITS).unwrap();
+        assert!(created);
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let (read, created) = load_or_create(&path, crate::keys::MIN_KEY_BITS).unwrap();
+        assert!(!created);
+        assert_eq!(read.public_der(), made.public_der());
+
+        // Readable by others: refused, and left as it is.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load_or_create(&path, 1024).unwrap_err();
+        assert!(err.to_string().contains("alice.pem is readable by other users"), "{err}");
+        // Not a key: refused by name, never overwritten.
+        fs::write(&path, "hello").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let err = load_or_create(&path, 1024).unwrap_err();
+        assert!(err.to_string().contains("alice.pem is not a key"), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "hello");
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn pairs_round_trip_and_bad_lines_are_skipped() {
+        let dir = temp("pairs");
+        let path = dir.join("known_users");
+        assert!(read_pairs(&path).is_empty());
+        let pairs = BTreeMap::from([("alice".to_string(), "ab12".to_string())]);
+        write_pairs(&path, &pairs).unwrap();
+        fs::write(&path, format!("{}garbage\n", fs::read_to_string(&path).unwrap())).unwrap();
+        assert_eq!(read_pairs(&path), pairs);
+        let _ = fs::remove_dir_all(dir);
+    }
+}

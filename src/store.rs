@@ -1,0 +1,333 @@
+//! What the server keeps on disk, in one SQLite file (`--db`, default `chatroom.db`):
+//!
+//! - `names`: each registered name (lowercase, as names are one ignoring case) and the public
+//!   key it was first joined with. A join with another key is refused.
+//! - `mailbox`: sealed envelopes for users who were offline, in the order they came, until
+//!   they next join. The server cannot read them: they are the same bytes a `CHAT` carries.
+//! - `meta`: the schema version, to know the file is ours and how to bring it up to date.
+//!
+//! Each change is one transaction, and the file is in WAL mode: a server killed with SIGKILL
+//! loses nothing it had answered `SENT` for. A file that is not SQLite, or is SQLite of some
+//! other program, is refused at start and never written to.
+//!
+//! One connection behind a mutex serves every client thread: joins and offline messages are
+//! rare next to chat, which never touches the file.
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The schema this code reads and writes. Version 1 is the first; a later version adds a step
+/// to `migrate`.
+pub const SCHEMA_VERSION: i64 = 1;
+/// Held messages for one recipient: at most this many...
+pub const MAILBOX_MESSAGES: i64 = 1000;
+/// ...and this many bytes of envelopes...
+pub const MAILBOX_BYTES: i64 = 10 * 1024 * 1024;
+/// ...each kept at most this long.
+pub const MAILBOX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Why the database cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path} is not a chatroom database ({why}); it was left as it is")]
+    Foreign { path: PathBuf, why: String },
+    #[error(
+        "{path} was written by a newer chatroom (schema {found}, this one knows {SCHEMA_VERSION})"
+    )]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("database error")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// What a join's name and key amount to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The name was free: it is now bound to this key.
+    New,
+    /// The name is bound to this key already.
+    Same,
+    /// The name is bound to another key.
+    Other,
+}
+
+/// Why a message could not be held.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoldError {
+    #[error("{0} is not a registered user")]
+    Unregistered(String),
+    #[error("{name}'s mailbox is full ({MAILBOX_MESSAGES} messages or {} MB waiting)", MAILBOX_BYTES / (1024 * 1024))]
+    Full { name: String },
+    #[error("the server could not store the message")]
+    Failed,
+}
+
+/// A message held for a user: its sender and the sealed envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub id: i64,
+    pub from: String,
+    pub envelope: Vec<u8>,
+}
+
+/// The database.
+pub struct Store {
+    db: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`; `:memory:` keeps nothing.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let db = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        let foreign = |why: String| StoreError::Foreign { path: path.to_owned(), why };
+        // Reading the schema is the first touch of the file: a file that is not SQLite fails
+        // here, before anything is written.
+        let tables: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| foreign(e.to_string()))?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "meta") {
+            return Err(foreign(format!("it holds other tables: {}", tables.join(", "))));
+        }
+        if path != Path::new(":memory:") {
+            db.pragma_update(None, "journal_mode", "WAL")?;
+            db.pragma_update(None, "synchronous", "FULL")?;
+        }
+        db.busy_timeout(Duration::from_secs(5))?;
+        if tables.is_empty() {
+            create(&db)?;
+        }
+        let found: i64 = db
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
+            .map_err(|e| foreign(e.to_string()))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { path: path.to_owned(), found });
+        }
+        migrate(&db, found)?;
+        Ok(Store { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key `name` is registered with, if any.
+    pub fn key_of(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT name, key FROM names WHERE lower_name = ?1",
+                [name.to_ascii_lowercase()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Whether `key` may join as `name`: binds a free name to it.
+    pub fn claim(&self, name: &str, key: &[u8]) -> Result<Claim, StoreError> {
+        let db = self.db();
+        let inserted = db.execute(
+            "INSERT INTO names (lower_name, name, key, created) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (lower_name) DO NOTHING",
+            params![name.to_ascii_lowercase(), name, key, now()],
+        )?;
+        if inserted == 1 {
+            return Ok(Claim::New);
+        }
+        let bound: Vec<u8> = db.query_row(
+            "SELECT key FROM names WHERE lower_name = ?1",
+            [name.to_ascii_lowercase()],
+            |r| r.get(0),
+        )?;
+        Ok(if bound == key { Claim::Same } else { Claim::Other })
+    }
+
+    /// Releases `name` (and drops what was held for it). False if it was not registered.
+    pub fn forget(&self, name: &str) -> Result<bool, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let lower = name.to_ascii_lowercase();
+        tx.execute("DELETE FROM mailbox WHERE recipient = ?1", [&lower])?;
+        let removed = tx.execute("DELETE FROM names WHERE lower_name = ?1", [&lower])?;
+        tx.commit()?;
+        Ok(removed == 1)
+    }
+
+    /// Holds `envelope` from `from` for the registered user `to`, within the mailbox bounds.
+    pub fn hold(&self, to: &str, from: &str, envelope: &[u8]) -> Result<(), HoldError> {
+        let lower = to.to_ascii_lowercase();
+        let mut db = self.db();
+        let result = (|| -> Result<Result<(), HoldError>, rusqlite::Error> {
+            let tx = db.transaction()?;
+            let registered: Option<String> = tx
+                .query_row("SELECT name FROM names WHERE lower_name = ?1", [&lower], |r| r.get(0))
+                .optional()?;
+            let Some(name) = registered else {
+                return Ok(Err(HoldError::Unregistered(to.to_owned())));
+            };
+            tx.execute(
+                "DELETE FROM mailbox WHERE queued_at < ?1",
+                [now() - MAILBOX_AGE.as_secs() as i64],
+            )?;
+            let (count, bytes): (i64, i64) = tx.query_row(
+                "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM mailbox
+                 WHERE recipient = ?1",
+                [&lower],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if count >= MAILBOX_MESSAGES || bytes + envelope.len() as i64 > MAILBOX_BYTES {
+                return Ok(Err(HoldError::Full { name }));
+            }
+            tx.execute(
+                "INSERT INTO mailbox (recipient, sender, envelope, queued_at) VALUES (?1, ?2, ?3, ?4)",
+                params![lower, from, envelope, now()],
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })();
+        result.unwrap_or_else(|e| {
+            log::error!("cannot hold a message for {to}: {e}");
+            Err(HoldError::Failed)
+        })
+    }
+
+    /// The messages held for `name`, oldest first (expired ones are dropped).
+    pub fn held_for(&self, name: &str) -> Result<Vec<Held>, StoreError> {
+        let db = self.db();
+        db.execute(
+            "DELETE FROM mailbox WHERE queued_at < ?1",
+            [now() - MAILBOX_AGE.as_secs() as i64],
+        )?;
+        let mut query = db
+            .prepare("SELECT id, sender, envelope FROM mailbox WHERE recipient = ?1 ORDER BY id")?;
+        let held = query
+            .query_map([name.to_ascii_lowercase()], |r| {
+                Ok(Held { id: r.get(0)?, from: r.get(1)?, envelope: r.get(2)? })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(held)
+    }
+
+    /// Deletes one held message, once it is on its way to its recipient.
+    pub fn delivered(&self, id: i64) -> Result<(), StoreError> {
+        self.db().execute("DELETE FROM mailbox WHERE id = ?1", [id])?;
+        Ok(())
+    }
+}
+
+fn create(db: &Connection) -> Result<(), rusqlite::Error> {
+    db.execute_batch(
+        "BEGIN;
+         CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+         INSERT INTO meta (key, value) VALUES ('schema', 1);
+         CREATE TABLE names (
+             lower_name TEXT PRIMARY KEY,
+             name TEXT NOT NULL,
+             key BLOB NOT NULL,
+             created INTEGER NOT NULL
+         );
+         CREATE TABLE mailbox (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             recipient TEXT NOT NULL,
+             sender TEXT NOT NULL,
+             envelope BLOB NOT NULL,
+             queued_at INTEGER NOT NULL
+         );
+         CREATE INDEX mailbox_recipient ON mailbox (recipient, id);
+         COMMIT;",
+    )
+}
+
+/// Brings a database of schema `found` up to `SCHEMA_VERSION`, one step a version, each in a
+/// transaction. (Version 1 is the first: nothing to do yet. Version 2 would add
+/// `if found < 2 { ... ALTER TABLE ...; UPDATE meta SET value = 2 ... }` here.)
+fn migrate(_db: &Connection, found: i64) -> Result<(), rusqlite::Error> {
+    debug_assert!(found <= SCHEMA_VERSION);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("chatroom-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("chatroom.db")
+    }
+
+    #[test]
+    fn a_name_is_bound_to_its_first_key_across_restarts() {
+        let path = temp("claim");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.claim("Bob", b"key1").unwrap(), Claim::New);
+        assert_eq!(store.claim("bob", b"key1").unwrap(), Claim::Same);
+        assert_eq!(store.claim("BOB", b"key2").unwrap(), Claim::Other);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.claim("bob", b"key2").unwrap(), Claim::Other);
+        assert_eq!(store.key_of("bob").unwrap(), Some(("Bob".into(), b"key1".to_vec())));
+        assert!(store.forget("bob").unwrap());
+        assert!(!store.forget("bob").unwrap());
+        assert_eq!(store.claim("bob", b"key2").unwrap(), Claim::New);
+    }
+
+    #[test]
+    fn held_messages_come_back_in_order_within_bounds() {
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        assert_eq!(store.hold("bob", "alice", b"x"), Err(HoldError::Unregistered("bob".into())));
+        store.claim("bob", b"k").unwrap();
+        for i in 0..3u8 {
+            store.hold("bob", "alice", &[i]).unwrap();
+        }
+        let held = store.held_for("BOB").unwrap();
+        let bytes: Vec<Vec<u8>> = held.iter().map(|h| h.envelope.clone()).collect();
+        assert_eq!(bytes, [vec![0], vec![1], vec![2]]);
+        store.delivered(held[0].id).unwrap();
+        assert_eq!(store.held_for("bob").unwrap().len(), 2);
+        // 10 MB in all: a message that would pass it is refused.
+        let big = vec![0u8; MAILBOX_BYTES as usize];
+        assert_eq!(store.hold("bob", "alice", &big), Err(HoldError::Full { name: "bob".into() }));
+        for _ in 2..MAILBOX_MESSAGES {
+            store.hold("bob", "alice", b"m").unwrap();
+        }
+        assert_eq!(store.hold("bob", "alice", b"m"), Err(HoldError::Full { name: "bob".into() }));
+    }
+
+    #[test]
+    fn a_file_that_is_not_ours_is_refused_and_left_alone() {
+        let path = temp("foreign");
+        std::fs::write(&path, b"this is not a database, it is a shopping list").unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(err.to_string().contains("is not a chatroom database"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"this is not a database, it is a shopping list");
+        // Another program's SQLite file.
+        let path = temp("other-sqlite");
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE songs (t TEXT);").unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(err.to_string().contains("other tables: songs"), "{err}");
+    }
+}

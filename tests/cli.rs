@@ -3,128 +3,14 @@
 
 mod common;
 
+use common::proc::{BIN, Proc, server};
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use chatroom::wire::ServerMsg;
-
-const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
-
-/// A running `chatroom` process whose stdout lines arrive on a channel.
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn start(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .env_remove("DISPLAY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Proc { child, stdin, lines, seen: Vec::new() }
-    }
-
-    fn client(addr: &str, extra: &[&str]) -> Proc {
-        let mut args = vec!["client", "--server", addr, "--key-bits", "1024", "--ephemeral"];
-        args.extend_from_slice(extra);
-        Proc::start(&args)
-    }
-
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Waits for a line that satisfies `pred`; panics with everything seen if none comes.
-    fn expect(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("never saw {what}; output was:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    fn expect_line(&mut self, exact: &str) {
-        self.expect(exact, |l| l == exact);
-    }
-
-    /// Everything printed until the process closes stdout.
-    fn rest(&mut self) -> Vec<String> {
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
-            self.seen.push(line);
-        }
-        self.seen.clone()
-    }
-
-    fn wait(&mut self) -> i32 {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "process did not exit");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn interrupt(&self) {
-        let ok = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `chatroom server` on a free port and returns it with its address.
-fn server(extra: &[&str]) -> (Proc, String) {
-    let mut args =
-        vec!["server", "--bind", "127.0.0.1:0", "--db", ":memory:", "--min-key-bits", "1024"];
-    args.extend_from_slice(extra);
-    let mut server = Proc::start(&args);
-    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
-    let addr = line.trim_start_matches("Server listening on ").to_owned();
-    (server, addr)
-}
 
 #[test]
 fn two_client_processes_exchange_a_message_through_a_server_process() {

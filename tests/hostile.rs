@@ -196,8 +196,9 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     for (name, code) in [
         ("QUIT", ErrorCode::NameReserved),
         ("Quit", ErrorCode::NameReserved),
+        // alice is online with this key; bob with another, to which his name is bound.
         ("ALICE", ErrorCode::NameTaken),
-        ("bob", ErrorCode::NameTaken),
+        ("bob", ErrorCode::NameRegistered),
         ("a/b", ErrorCode::NameInvalid),
     ] {
         raw.send_msg(&raw.join_msg(name, &identity(0)));

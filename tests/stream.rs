@@ -398,8 +398,13 @@ fn both_decoders_give_the_same_frames() {
     for decoder in
         [chatroom::video::source::Decoder::Ffmpeg, chatroom::video::source::Decoder::OpenCv]
     {
-        let config =
-            ServerConfig { videos: dir.clone(), pace: false, decoder, ..ServerConfig::default() };
+        let config = ServerConfig {
+            videos: dir.clone(),
+            pace: false,
+            decoder,
+            min_key_bits: chatroom::keys::MIN_KEY_BITS,
+            ..ServerConfig::default()
+        };
         let server = chatroom::server::Server::spawn(
             std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
             config,

@@ -94,7 +94,8 @@ impl LinkReader {
 /// (each frame is written whole under a lock, so frames never interleave).
 #[derive(Clone)]
 pub struct LinkWriter {
-    socket: Arc<TcpStream>,
+    /// The connection; replaced (for every clone) when the client reconnects.
+    socket: Arc<Mutex<Arc<TcpStream>>>,
     /// Held while one frame is written. Writes time out, and `shutdown` does not take it, so
     /// nobody waits on it for long.
     writing: Arc<Mutex<()>>,
@@ -112,7 +113,8 @@ impl LinkWriter {
             trace("->", Tag(frame[..4].try_into().expect("4 bytes")), &frame[wire::HEADER_LEN..]);
         }
         let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
-        let result = (&*self.socket).write_all(frame);
+        let socket = self.socket();
+        let result = (&*socket).write_all(frame);
         if result.is_err() {
             // Part of a frame may have gone: nothing sent after it could be read right.
             self.shutdown();
@@ -123,7 +125,22 @@ impl LinkWriter {
     /// Closes the connection both ways (used to simulate a crash, and on exit). Ends a write
     /// blocked in another thread at once.
     pub fn shutdown(&self) {
-        let _ = self.socket.shutdown(Shutdown::Both);
+        let _ = self.socket().shutdown(Shutdown::Both);
+    }
+
+    /// Whether frames are traced (`--trace`).
+    pub fn tracing(&self) -> bool {
+        self.trace
+    }
+
+    fn socket(&self) -> Arc<TcpStream> {
+        self.socket.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// From now on, every clone of this writer sends on `other`'s connection (after a
+    /// reconnect).
+    pub fn take_over(&self, other: &LinkWriter) {
+        *self.socket.lock().unwrap_or_else(|p| p.into_inner()) = other.socket();
     }
 }
 
@@ -154,7 +171,8 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
     if trace {
         eprintln!("{LEGEND}");
     }
-    let writer = LinkWriter { socket: Arc::new(stream), writing: Arc::new(Mutex::new(())), trace };
+    let socket = Arc::new(Mutex::new(Arc::new(stream)));
+    let writer = LinkWriter { socket, writing: Arc::new(Mutex::new(())), trace };
 
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     writer.send(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;

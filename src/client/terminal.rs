@@ -63,6 +63,8 @@ struct Shared {
     identity: Arc<Identity>,
     /// Where sequence numbers seen are kept between sessions (not with `--ephemeral`).
     seen: Option<PathBuf>,
+    /// The server to reconnect to when the connection is lost (`--reconnect`).
+    reconnect: Option<String>,
     me: String,
     /// Set once we have sent `QUIT`, so the closing connection is not reported as a loss.
     quitting: AtomicBool,
@@ -219,6 +221,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
         trust: Mutex::new(trust),
         identity: identity.clone(),
         seen: profile.map(|p| p.seen_path(&joined.name)),
+        reconnect: config.reconnect.then(|| config.server.clone()),
         me: joined.name.clone(),
         quitting: AtomicBool::new(false),
         streaming: AtomicBool::new(false),
@@ -356,16 +359,63 @@ fn recv_chat(
             Err(e) => {
                 if shared.quitting.load(Ordering::SeqCst) {
                     let _ = shared.exit.send(0);
-                } else {
-                    if !matches!(e, ReadError::Closed) {
-                        log::debug!("connection lost: {}", Chain(&e));
-                    }
-                    crate::client::screen::say_last(format_args!("Disconnected from server"));
-                    let _ = shared.exit.send(1);
+                    return;
                 }
+                if !matches!(e, ReadError::Closed) {
+                    log::debug!("connection lost: {}", Chain(&e));
+                }
+                if let Some(server) = &shared.reconnect {
+                    if let Some(again) = reconnect(&shared, server) {
+                        reader = again;
+                        continue;
+                    }
+                    // Quit while reconnecting.
+                    let _ = shared.exit.send(0);
+                    return;
+                }
+                crate::client::screen::say_last(format_args!("Disconnected from server"));
+                let _ = shared.exit.send(1);
                 return;
             }
         }
+    }
+}
+
+/// The longest wait between two tries to reconnect.
+const RECONNECT_MAX: Duration = Duration::from_secs(60);
+
+/// Connects and joins again as the same user with the same key, waiting 1, 2, 4... and at
+/// most 60 s between tries, until it works (`[RECONNECTED]`) or the user quits (`None`).
+/// What was held for us meanwhile then arrives as on any join.
+fn reconnect(shared: &Shared, server: &str) -> Option<LinkReader> {
+    say!("Connection to the server lost; reconnecting...");
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            if shared.quitting.load(Ordering::SeqCst) {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let attempt = connect(server, shared.writer.tracing()).and_then(|(mut reader, writer)| {
+            let joined = join(&mut reader, &writer, &shared.me, &shared.identity)?;
+            Ok((reader, writer, joined))
+        });
+        match attempt {
+            Ok((reader, writer, joined)) => {
+                shared.writer.take_over(&writer);
+                let directory = Directory::new(joined.directory);
+                for peer in directory.peers() {
+                    check_key(shared, &peer.name, &peer.key);
+                }
+                *shared.directory() = directory;
+                say!("[RECONNECTED]");
+                return Some(reader);
+            }
+            Err(e) => log::debug!("reconnecting: {}", Chain(&e)),
+        }
+        wait = (wait * 2).min(RECONNECT_MAX);
     }
 }
 

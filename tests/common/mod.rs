@@ -2,6 +2,8 @@
 //! with real RSA keys, and a raw socket for speaking frames by hand.
 #![allow(dead_code)]
 
+pub mod proc;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, OnceLock};

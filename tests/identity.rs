@@ -1,0 +1,222 @@
+//! Identity that lasts, through the real binaries: keys kept per name in the config folder
+//! (`XDG_CONFIG_HOME` points at a temporary one), names bound to keys in a real SQLite file,
+//! trust on first use, safety numbers, and messages held for offline users, surviving a
+//! `kill -9` of the server.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::proc::Proc;
+use common::temp_dir;
+
+/// `chatroom server` keeping its names and mailboxes in `db`.
+fn server_with_db(db: &Path) -> (Proc, String) {
+    let db = db.to_str().unwrap();
+    let mut server =
+        Proc::start(&["server", "--bind", "127.0.0.1:0", "--db", db, "--min-key-bits", "1024"]);
+    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    (server, line.trim_start_matches("Server listening on ").to_owned())
+}
+
+/// A client named `name` whose config folder is `config` (keys, pins, sequence numbers).
+fn client(addr: &str, config: &Path, name: &str) -> Proc {
+    let args = ["client", "--server", addr, "--key-bits", "1024", "--name", name];
+    Proc::start_with(&args, &[("XDG_CONFIG_HOME", config.to_str().unwrap())])
+}
+
+/// The fingerprint in the welcome line.
+fn welcome(p: &mut Proc, name: &str) -> String {
+    let line = p.expect("the welcome", |l| l.starts_with(&format!("Welcome, {name}!")));
+    line.rsplit(' ').next().unwrap().trim_end_matches('.').to_owned()
+}
+
+#[test]
+fn a_key_is_made_once_per_name_kept_private_and_used_again() {
+    let (_server, addr) = common::proc::server(&[]);
+    let config = temp_dir("profile");
+    let mut alice = client(&addr, &config, "alice");
+    alice.expect("the new key", |l| l.starts_with("Made a new key for alice, kept in "));
+    let first = welcome(&mut alice, "alice");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+    let file = config.join("chatroom/identities/alice.pem");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let mut again = client(&addr, &config, "alice");
+    assert_eq!(welcome(&mut again, "alice"), first, "the same key, read back");
+    again.type_line("3");
+    let mut bob = client(&addr, &config, "bob");
+    assert_ne!(welcome(&mut bob, "bob"), first, "bob has a key of his own");
+    bob.type_line("3");
+
+    // A file that is not a key: an error naming it, and the file left alone.
+    std::fs::write(&file, "not a key").unwrap();
+    let mut broken = client(&addr, &config, "alice");
+    assert_eq!(broken.wait(), 1);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a key");
+    // Readable by others: refused too.
+    let carol = config.join("chatroom/identities/carol.pem");
+    std::fs::copy(config.join("chatroom/identities/bob.pem"), &carol).unwrap();
+    std::fs::set_permissions(&carol, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut exposed = client(&addr, &config, "carol");
+    assert_eq!(exposed.wait(), 1);
+}
+
+#[test]
+fn a_name_stays_bound_to_its_key_across_restarts_until_forgotten() {
+    let db = temp_dir("names").join("chatroom.db");
+    let (alice_home, mallory_home) = (temp_dir("alice"), temp_dir("mallory"));
+    let (mut server, addr) = server_with_db(&db);
+    let mut alice = client(&addr, &alice_home, "alice");
+    welcome(&mut alice, "alice");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+    server.interrupt();
+    assert_eq!(server.wait(), 0);
+
+    let (mut server, addr) = server_with_db(&db);
+    let mut mallory = client(&addr, &mallory_home, "alice");
+    mallory.expect_line("Name rejected: the name alice is registered to another key");
+    drop(mallory);
+    let mut alice = client(&addr, &alice_home, "alice");
+    welcome(&mut alice, "alice");
+    alice.type_line("3");
+    server.interrupt();
+    assert_eq!(server.wait(), 0);
+
+    let mut forget = Proc::start(&["server", "--db", db.to_str().unwrap(), "--forget", "ALICE"]);
+    forget.expect("the release", |l| l.starts_with("Released the name ALICE"));
+    assert_eq!(forget.wait(), 0);
+    let (_server, addr) = server_with_db(&db);
+    let mut mallory = client(&addr, &mallory_home, "alice");
+    welcome(&mut mallory, "alice");
+}
+
+#[test]
+fn a_changed_key_warns_and_blocks_sending_until_trusted_and_both_sides_see_one_safety_number() {
+    let (alice_home, bob_home) = (temp_dir("alice"), temp_dir("bob"));
+    // First meeting: alice pins bob's key.
+    let (_first, addr) = common::proc::server(&[]);
+    let mut bob = client(&addr, &bob_home, "bob");
+    welcome(&mut bob, "bob");
+    let mut alice = client(&addr, &alice_home, "alice");
+    welcome(&mut alice, "alice");
+    bob.expect_line("[JOINED] alice");
+    // /verify on both sides, whoever asks: the same number.
+    alice.type_line("/verify bob");
+    bob.type_line("/verify alice");
+    let number = |p: &mut Proc| {
+        p.expect("the safety number line", |l| l.starts_with("Safety number for you and"));
+        p.expect("the number", |l| l.starts_with("  ") && l.len() == 2 + 71)
+    };
+    assert_eq!(number(&mut alice), number(&mut bob));
+    drop(bob);
+    drop(alice);
+
+    // Elsewhere (another server, which knows nothing), "bob" has another key.
+    let (_second, addr) = common::proc::server(&[]);
+    let mut mallory = common::proc::Proc::client(&addr, &["--name", "bob"]);
+    welcome(&mut mallory, "bob");
+    let mut alice = client(&addr, &alice_home, "alice");
+    alice.expect("the warning", |l| l.starts_with("WARNING: bob's key has CHANGED"));
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("1");
+    alice.type_line("bob");
+    alice.expect_line("Not sending to bob: their key changed. Type /trust bob if you are sure.");
+    alice.type_line("/trust bob");
+    alice.expect("the trust", |l| l.starts_with("You now trust bob's key"));
+    alice.type_line("bob");
+    alice.type_line("hello, new bob");
+    mallory.expect_line("[CHAT] alice: hello, new bob");
+}
+
+#[test]
+fn messages_held_for_an_offline_user_survive_a_kill_and_arrive_in_order() {
+    let db = temp_dir("mailbox").join("chatroom.db");
+    let (alice_home, bob_home) = (temp_dir("alice"), temp_dir("bob"));
+    let (mut server, addr) = server_with_db(&db);
+    let mut bob = client(&addr, &bob_home, "bob");
+    welcome(&mut bob, "bob");
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+
+    let mut alice = client(&addr, &alice_home, "alice");
+    welcome(&mut alice, "alice");
+    alice.type_line("1");
+    for i in 1..=3 {
+        alice.type_line("bob");
+        alice.type_line(&format!("message {i}"));
+        alice.expect_line("[QUEUED] bob is offline; delivered when they return");
+    }
+    // The server dies at once, with no chance to tidy up.
+    server.child.kill().unwrap();
+    server.wait();
+    drop(alice);
+
+    let (_server, addr) = server_with_db(&db);
+    let mut bob = client(&addr, &bob_home, "bob");
+    welcome(&mut bob, "bob");
+    for i in 1..=3 {
+        bob.expect_line(&format!("[CHAT] alice: message {i}"));
+    }
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+    // Delivered messages are gone: the next join finds nothing.
+    let mut bob = client(&addr, &bob_home, "bob");
+    welcome(&mut bob, "bob");
+    bob.type_line("3");
+    let rest = bob.rest();
+    // (Were they sent again, bob would drop them as replays: nothing of alice's at all.)
+    assert!(!rest.iter().any(|l| l.contains("alice")), "{rest:?}");
+}
+
+#[test]
+fn a_database_that_is_not_ours_is_refused_and_left_alone() {
+    let db = temp_dir("corrupt").join("chatroom.db");
+    std::fs::write(&db, b"SQLite format 3\0 but then garbage, garbage, garbage").unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let mut server =
+        Proc::start(&["server", "--bind", "127.0.0.1:0", "--db", db.to_str().unwrap()]);
+    assert_eq!(server.wait(), 1);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn a_reconnecting_client_comes_back_and_gets_what_was_held_meanwhile() {
+    let db = temp_dir("reconnect").join("chatroom.db");
+    let (alice_home, bob_home) = (temp_dir("alice"), temp_dir("bob"));
+    let (mut server, addr) = server_with_db(&db);
+    let args = ["client", "--server", &addr, "--key-bits", "1024", "--name", "bob", "--reconnect"];
+    let mut bob = Proc::start_with(&args, &[("XDG_CONFIG_HOME", bob_home.to_str().unwrap())]);
+    welcome(&mut bob, "bob");
+
+    server.child.kill().unwrap();
+    server.wait();
+    bob.expect_line("Connection to the server lost; reconnecting...");
+    // bob's first try (after 1 s) finds no server; the next comes 2 s later. Meanwhile the
+    // server is back on the same address, and alice writes to bob, who is not back yet.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let db_arg = db.to_str().unwrap();
+    let mut server =
+        Proc::start(&["server", "--bind", &addr, "--db", db_arg, "--min-key-bits", "1024"]);
+    server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    let mut alice = client(&addr, &alice_home, "alice");
+    welcome(&mut alice, "alice");
+    alice.type_line("1");
+    alice.type_line("bob");
+    alice.type_line("while you were away");
+    alice.expect_line("[QUEUED] bob is offline; delivered when they return");
+
+    bob.expect_line("[RECONNECTED]");
+    bob.expect_line("[CHAT] alice: while you were away");
+    // And bob's session works as before: he answers.
+    bob.type_line("1");
+    bob.type_line("alice");
+    bob.type_line("back now");
+    alice.expect_line("[CHAT] bob: back now");
+    bob.type_line("QUIT");
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+}

@@ -10,7 +10,7 @@ B=${BIN:-./target/release/chatroom}
 dir=$1 video=$2 n=$3 runs=$4
 shift 4
 for _ in $(seq "$runs"); do
-    $B server --bind 127.0.0.1:4310 --videos "$dir" --no-pace "$@" >/dev/null 2>&1 &
+    $B server --bind 127.0.0.1:4310 --videos "$dir" --no-pace --db :memory: --min-key-bits 1024 "$@" >/dev/null 2>&1 &
     server=$!
     sleep 0.7
     report=$($B bench stream --server 127.0.0.1:4310 --clients "$n" --video "$video" --json)

@@ -22,6 +22,12 @@ pub const DEFAULT_MAX_CLIENTS: u32 = 1024;
 pub const DEFAULT_CACHE_MB: usize = 256;
 /// Chat messages a second one client may send.
 pub const DEFAULT_CHAT_RATE: u32 = 1000;
+/// Messages a second one client may send to any one recipient.
+pub const DEFAULT_PAIR_RATE: u32 = 100;
+/// Requests other than chat (video list, play, stop, key lookup) a second one client may make.
+pub const DEFAULT_REQUEST_RATE: u32 = 20;
+/// Dropped messages and requests within 10 s before a client is cut off.
+pub const DEFAULT_STRIKE_LIMIT: u32 = 100;
 /// The smallest RSA key a client may join with.
 pub const DEFAULT_MIN_KEY_BITS: usize = 2048;
 /// Where the server keeps names and held messages (`--db`).
@@ -38,8 +44,8 @@ pub struct ServerConfig {
     pub join_retry_timeout: Duration,
     /// How long one socket write may block; a client that stops reading is cut after it.
     pub write_timeout: Duration,
-    /// How long a sender waits for room in a recipient's full chat queue before the
-    /// recipient is cut off as too slow.
+    /// How long a broadcast or a reply waits for room in a client's chat queue, and a stream
+    /// in its video queue, before the client is cut off as too slow. (Relayed chat never waits.)
     pub outbox_timeout: Duration,
     /// Frames queued for one client's chat lane (chat, directory events, replies).
     pub outbox_frames: usize,
@@ -48,6 +54,15 @@ pub struct ServerConfig {
     pub chat_rate: u32,
     /// Messages a client may send in a burst above the rate.
     pub chat_burst: u32,
+    /// Messages a second one client may send to one recipient (0: no limit): a few flooders
+    /// cannot take a recipient's whole inbound budget from the others.
+    pub pair_rate: u32,
+    /// Relayed messages a second one client may receive, from everyone together (0: none).
+    pub inbound_rate: u32,
+    /// Other requests a second (list, play, stop, key lookup), bursts of twice that.
+    pub request_rate: u32,
+    /// Dropped messages and requests within 10 s before a client is cut off.
+    pub strike_limit: u32,
     /// The folder of `NAME_LABEL.mp4` files.
     pub videos: PathBuf,
     /// JPEG quality of streamed frames, 1 to 100.
@@ -76,6 +91,10 @@ impl Default for ServerConfig {
             outbox_frames: 256,
             chat_rate: DEFAULT_CHAT_RATE,
             chat_burst: DEFAULT_CHAT_RATE,
+            pair_rate: DEFAULT_PAIR_RATE,
+            inbound_rate: DEFAULT_CHAT_RATE,
+            request_rate: DEFAULT_REQUEST_RATE,
+            strike_limit: DEFAULT_STRIKE_LIMIT,
             videos: PathBuf::from(DEFAULT_VIDEOS),
             jpeg_quality: DEFAULT_JPEG_QUALITY,
             pace: true,

@@ -5,12 +5,14 @@
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
 use log::{debug, info, warn};
+use std::collections::HashMap;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::budget::{Bucket, Strike, Strikes};
 use crate::cache::FrameCache;
 use crate::config::ServerConfig;
 use crate::keys;
@@ -121,56 +123,45 @@ struct Session<'a> {
     writer: Option<JoinHandle<()>>,
     /// The current stream, if any: one at a time, a new request replaces it.
     stream: Option<StreamHandle>,
-    rate: RateLimit,
+    budgets: Budgets,
 }
 
-/// A token bucket: `rate` tokens a second, at most `burst` saved up. Each chat takes one.
-struct RateLimit {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-    /// Messages dropped since the client was last within its rate.
-    dropped: u32,
+/// What one client may ask of the server (docs/SECURITY.md, "Limits").
+struct Budgets {
+    /// Chat messages, to anyone.
+    chat: Bucket,
+    /// Messages to each recipient (a few hundred recipients at most are remembered).
+    pairs: HashMap<String, Bucket>,
+    /// Every other request: video lists, plays, stops, key lookups.
+    requests: Bucket,
+    /// What was dropped: too much of it and the client is cut off.
+    strikes: Strikes,
 }
 
-/// What to do with one chat message.
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    Pass,
-    /// Over the rate: drop it, and tell the client (the first time in a row).
-    Drop {
-        first: bool,
-    },
-    /// Still flooding after being told: cut the connection.
-    Cut,
-}
+/// Recipients whose budgets one client's session remembers; past it they start afresh (the
+/// map cannot grow with the number of names a client writes to).
+const MAX_PAIRS: usize = 256;
+/// The pause a dropped message costs its sender's connection: the flood slows its sender.
+const DROP_PAUSE: Duration = Duration::from_millis(5);
 
-impl RateLimit {
-    fn new(rate: u32, burst: u32) -> RateLimit {
-        let burst = f64::from(burst.max(1));
-        RateLimit { rate: f64::from(rate), burst, tokens: burst, last: Instant::now(), dropped: 0 }
+impl Budgets {
+    fn new(config: &ServerConfig) -> Budgets {
+        let now = Instant::now();
+        Budgets {
+            chat: Bucket::new(config.chat_rate, config.chat_burst, now),
+            pairs: HashMap::new(),
+            requests: Bucket::new(config.request_rate, config.request_rate * 2, now),
+            strikes: Strikes::new(config.strike_limit, now),
+        }
     }
 
-    fn check(&mut self, now: Instant) -> Verdict {
-        if self.rate == 0.0 {
-            return Verdict::Pass;
+    /// A message to `to` is within this client's budget for that recipient.
+    fn pair(&mut self, to: &str, rate: u32, now: Instant) -> bool {
+        if self.pairs.len() >= MAX_PAIRS && !self.pairs.contains_key(to) {
+            self.pairs.clear();
         }
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            self.dropped = 0;
-            return Verdict::Pass;
-        }
-        self.dropped += 1;
-        // Told once; another burst's worth of messages ignored it.
-        if f64::from(self.dropped) > self.burst {
-            Verdict::Cut
-        } else {
-            Verdict::Drop { first: self.dropped == 1 }
-        }
+        let bucket = self.pairs.entry(to.to_ascii_lowercase());
+        bucket.or_insert_with(|| Bucket::new(rate, rate, now)).take(now)
     }
 }
 
@@ -295,7 +286,7 @@ impl Handshake<'_> {
                 self.refuse(refusal.code, refusal.text)?;
                 continue;
             }
-            let (outbox, lanes) = Outbox::new(ctx.config.outbox_frames);
+            let (outbox, lanes) = Outbox::new(ctx.config.outbox_frames, ctx.config.inbound_rate);
             match ctx.registry.join(id, &name, key, &outbox) {
                 Ok(()) => {
                     info!("{peer} joined as {name}");
@@ -387,7 +378,7 @@ impl<'a> Session<'a> {
             outbox: Some(outbox),
             writer: Some(writer),
             stream: None,
-            rate: RateLimit::new(config.chat_rate, config.chat_burst),
+            budgets: Budgets::new(config),
         }))
     }
 
@@ -406,23 +397,22 @@ impl<'a> Session<'a> {
                 }
             };
             match msg {
-                ClientMsg::Chat { to, envelope } => match self.rate.check(Instant::now()) {
-                    Verdict::Pass => self.relay(&to, envelope),
-                    Verdict::Drop { first: true } => self.send_error(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "too many messages: at most {} a second; messages are being dropped",
-                            self.ctx.config.chat_rate
-                        ),
-                    ),
-                    Verdict::Drop { first: false } => {}
-                    Verdict::Cut => {
-                        let why = "kept flooding after being rate-limited".to_owned();
-                        self.send_error(ErrorCode::RateLimited, format!("disconnected: {why}"));
-                        return End::Protocol(why);
+                ClientMsg::Chat { to, envelope } => {
+                    if let Some(end) = self.chat(&to, envelope) {
+                        return end;
                     }
-                },
+                    continue;
+                }
                 ClientMsg::Quit => return End::Quit,
+                // Every other request has a budget too (a list costs a folder check, a play
+                // a decoder).
+                _ if !self.budgets.requests.take(Instant::now()) => {
+                    let rate = self.ctx.config.request_rate;
+                    let text = format!("too many requests: at most {rate} a second");
+                    if let Some(end) = self.dropped(ErrorCode::RateLimited, text) {
+                        return end;
+                    }
+                }
                 ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
                     self.send_error(
                         ErrorCode::Unexpected,
@@ -430,7 +420,7 @@ impl<'a> Session<'a> {
                     );
                 }
                 ClientMsg::ListVideos => {
-                    let list = ServerMsg::VideoList(self.ctx.catalog.rescan().infos());
+                    let list = ServerMsg::VideoList(self.ctx.catalog.fresh().infos());
                     self.send(list.encode_shared());
                 }
                 ClientMsg::Play { video, mode } => self.play(&video, &mode),
@@ -440,32 +430,73 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Relays an envelope to its recipient with our registered name stamped on it. The
-    /// envelope stays opaque: the server has no key to open it.
-    fn relay(&self, to: &str, envelope: Vec<u8>) {
+    /// A `CHAT`: within our budgets, relayed to its recipient with our registered name
+    /// stamped on it (the envelope stays opaque: the server has no key to open it), or held
+    /// if they are offline. `Some` when this client is to be cut off for flooding.
+    fn chat(&mut self, to: &str, envelope: Vec<u8>) -> Option<End> {
+        let config = &self.ctx.config;
+        let now = Instant::now();
+        if !self.budgets.chat.take(now) {
+            let text = format!(
+                "too many messages: at most {} a second; messages are being dropped",
+                config.chat_rate
+            );
+            return self.dropped(ErrorCode::RateLimited, text);
+        }
         let Some(recipient) = self.ctx.registry.lookup(to) else {
-            return self.hold(to, &envelope);
+            self.hold(to, &envelope);
+            return None;
         };
+        if !self.budgets.pair(&recipient.name, config.pair_rate, now) {
+            let text = format!(
+                "too many messages to {}: at most {} a second; messages are being dropped",
+                recipient.name, config.pair_rate
+            );
+            return self.dropped(ErrorCode::RateLimited, text);
+        }
         debug!("relay {} -> {}: {} bytes", self.name, recipient.name, envelope.len());
         let chat = ServerMsg::Chat { from: self.name.clone(), envelope };
-        let frame = chat.encode_shared();
-        // Waiting here slows only this sender: it is the backpressure of a flood.
-        match recipient.outbox.send(frame, self.ctx.config.outbox_timeout) {
+        // Never waits, never cuts the recipient: what does not fit is this sender's to bear.
+        match recipient.outbox.relay(chat.encode_shared()) {
             Ok(()) => {
                 let sent = ServerMsg::Sent { to: recipient.name.clone(), queued: false };
                 self.send(sent.encode_shared());
+                None
+            }
+            Err(Undelivered::Busy) => {
+                let text =
+                    format!("{} is receiving too many messages; yours was dropped", recipient.name);
+                self.dropped(ErrorCode::RateLimited, text)
             }
             Err(Undelivered::Full) => {
-                self.ctx.registry.cut(recipient.id, "its chat queue stayed full");
-                self.send_error(
-                    ErrorCode::RecipientTooSlow,
-                    format!("{} was too slow to receive and was disconnected", recipient.name),
+                let text = format!(
+                    "{} is not reading fast enough; your message was dropped",
+                    recipient.name
                 );
+                self.dropped(ErrorCode::RecipientTooSlow, text)
             }
             // Gone since the lookup: held as for anyone offline.
             Err(Undelivered::Closed) => {
-                let ServerMsg::Chat { envelope, .. } = chat else { return };
-                self.hold(&recipient.name, &envelope)
+                let ServerMsg::Chat { envelope, .. } = chat else { return None };
+                self.hold(&recipient.name, &envelope);
+                None
+            }
+        }
+    }
+
+    /// A request of ours was dropped: we are told (each time: it is our own flood, on our own
+    /// connection), paused a little, and cut off if it goes on.
+    fn dropped(&mut self, code: ErrorCode, text: String) -> Option<End> {
+        match self.budgets.strikes.strike(Instant::now()) {
+            Strike::Tell => {
+                self.send_error(code, text);
+                std::thread::sleep(DROP_PAUSE);
+                None
+            }
+            Strike::Cut => {
+                let why = "kept flooding after being told".to_owned();
+                self.send_error(ErrorCode::RateLimited, format!("disconnected: {why}"));
+                Some(End::Protocol(why))
             }
         }
     }
@@ -616,31 +647,5 @@ fn error_code(e: &WireError) -> ErrorCode {
     match e {
         WireError::UnknownTag(_) => ErrorCode::UnknownTag,
         _ => ErrorCode::Malformed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn the_rate_limit_allows_a_burst_then_the_rate_then_cuts_a_flood() {
-        let t0 = Instant::now();
-        let mut limit = RateLimit::new(10, 5);
-        for _ in 0..5 {
-            assert_eq!(limit.check(t0), Verdict::Pass);
-        }
-        assert_eq!(limit.check(t0), Verdict::Drop { first: true });
-        assert_eq!(limit.check(t0), Verdict::Drop { first: false });
-        // A tenth of a second later, one more token.
-        assert_eq!(limit.check(t0 + Duration::from_millis(100)), Verdict::Pass);
-        // Ignoring the warning for another burst's worth: cut.
-        let t1 = t0 + Duration::from_millis(100);
-        let verdicts: Vec<Verdict> = (0..6).map(|_| limit.check(t1)).collect();
-        assert_eq!(verdicts.last(), Some(&Verdict::Cut));
-        // No limit at all.
-        let mut none = RateLimit::new(0, 0);
-        assert!((0..100_000).all(|_| none.check(t0) == Verdict::Pass));
     }
 }

@@ -11,6 +11,7 @@
 //! - [`keys`]: RSA identities, sealed envelopes (AES-256-GCM + RSA-OAEP + RSA-PSS),
 //!   fingerprints, replay detection. Bytes in, bytes out.
 //! - [`report`]: an error and its causes, shown on one line.
+//! - [`budget`]: token buckets and strike counts: how much one client may ask. Pure.
 //! - [`video`]: the server's videos: `catalog` (the folder, the split plan), `source` (reading
 //!   frames and making JPEGs with either decoder), `ffmpeg` (the default decoder: FFmpeg to
 //!   YUV, libjpeg-turbo from the planes), `demo` (the demo and benchmark videos).
@@ -33,6 +34,7 @@
 //! A chat message goes one way through them: socket → `wire` → `handler` → `registry` (who is
 //! the recipient?) → `outbox` → the recipient's socket.
 pub mod bench;
+pub mod budget;
 mod cache;
 pub mod client;
 pub mod config;

@@ -273,6 +273,9 @@ fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
         cache_mb: args.cache_mb,
         chat_rate: args.chat_rate,
         chat_burst: args.chat_rate.max(1),
+        // No chat limit (for benchmarks) lifts the per-recipient limits too.
+        pair_rate: if args.chat_rate == 0 { 0 } else { config::DEFAULT_PAIR_RATE },
+        inbound_rate: args.chat_rate,
         decoder,
         min_key_bits: args.min_key_bits as usize,
         db: args.db,

@@ -5,7 +5,9 @@
 //! The writer serves chat first, so a chat message sent to a client that is streaming goes out
 //! between two video frames. Both lanes are bounded: a client that stops reading fills them,
 //! and whoever was putting frames in finds out without waiting forever (the registry cuts a
-//! client whose chat lane is full; a stream cuts a client whose video lane stays full).
+//! client whose chat lane is full of broadcasts; a stream cuts a client whose video lane stays
+//! full). Relayed chat never cuts anyone: it may fill only part of the lane, at a budgeted
+//! rate, and what does not fit is dropped and its sender told.
 
 use crossbeam_channel::{
     Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError, bounded, never, select,
@@ -13,10 +15,11 @@ use crossbeam_channel::{
 use log::debug;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::budget::Bucket;
 use crate::wire::{self, EncodedFrame, User};
 
 /// Stack of every per-client thread (reader and writer): they parse small frames and never
@@ -26,6 +29,10 @@ pub const CLIENT_STACK: usize = 256 * 1024;
 /// Frames queued on a client's video lane: a few, so a stream runs at most this far ahead of
 /// what the client has read, and a paused reader holds little memory.
 pub const VIDEO_LANE_FRAMES: usize = 4;
+
+/// How long a relayed message waits for room in a recipient's lane (the sender's thread
+/// waits: that is the flood's backpressure) before it is dropped and its sender told.
+const RELAY_PATIENCE: Duration = Duration::from_millis(200);
 
 /// What goes in a chat lane. A bounded lane allocates all its slots up front, 256 of them for
 /// every client, so this is kept to 24 bytes (a boxed slice, not a `Vec`).
@@ -48,6 +55,8 @@ impl From<EncodedFrame> for Outgoing {
 pub enum Undelivered {
     /// The lane stayed full: the client is not reading.
     Full,
+    /// The client already receives all the chat it may in this second, from everyone.
+    Busy,
     /// The client is leaving: its writer has stopped.
     Closed,
 }
@@ -57,6 +66,11 @@ pub enum Undelivered {
 pub struct Outbox {
     chat: Sender<Outgoing>,
     video: Sender<EncodedFrame>,
+    /// Relayed chat this client may receive, from all senders together.
+    inbound: Arc<Mutex<Bucket>>,
+    /// Relayed chat may fill the chat lane up to here: the rest is kept for directory events
+    /// and replies, so others' messages can never crowd them out.
+    relay_room: usize,
 }
 
 /// The receiving ends, for the writer thread.
@@ -66,11 +80,36 @@ pub struct Lanes {
 }
 
 impl Outbox {
-    /// A new outbox whose chat lane holds `chat_frames` frames.
-    pub fn new(chat_frames: usize) -> (Outbox, Lanes) {
+    /// A new outbox whose chat lane holds `chat_frames` frames, receiving at most
+    /// `inbound_rate` relayed messages a second (0: no limit).
+    pub fn new(chat_frames: usize, inbound_rate: u32) -> (Outbox, Lanes) {
         let (chat_tx, chat) = bounded(chat_frames);
         let (video_tx, video) = bounded(VIDEO_LANE_FRAMES);
-        (Outbox { chat: chat_tx, video: video_tx }, Lanes { chat, video })
+        let inbound = Arc::new(Mutex::new(Bucket::new(inbound_rate, inbound_rate, Instant::now())));
+        let relay_room = (chat_frames * 3 / 4).max(1);
+        (Outbox { chat: chat_tx, video: video_tx, inbound, relay_room }, Lanes { chat, video })
+    }
+
+    /// Puts a relayed chat message in the lane, never waiting: the recipient's budget and the
+    /// room left for relays decide, and a message that does not fit is the *sender's* problem
+    /// (dropped, and the sender told), never a reason to cut the recipient.
+    pub fn relay(&self, frame: EncodedFrame) -> Result<(), Undelivered> {
+        if !self.inbound.lock().unwrap_or_else(|p| p.into_inner()).take(Instant::now()) {
+            return Err(Undelivered::Busy);
+        }
+        // A lane full for a moment (a burst) is waited out, a little: the sender waits.
+        let deadline = Instant::now() + RELAY_PATIENCE;
+        while self.chat.len() >= self.relay_room {
+            if Instant::now() >= deadline {
+                return Err(Undelivered::Full);
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        match self.chat.try_send(frame.into()) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(Undelivered::Full),
+            Err(TrySendError::Disconnected(_)) => Err(Undelivered::Closed),
+        }
     }
 
     /// Puts a frame in the chat lane without waiting. False if the lane is full: that client

@@ -219,7 +219,10 @@ fn clean_and_abrupt_disconnects_reach_the_others_and_free_the_name() {
 fn two_senders_flooding_one_recipient_lose_and_corrupt_nothing() {
     // The original had no framing: two senders' messages interleaved and corrupted each other.
     const EACH: usize = 400;
-    let server = default_server();
+    // Framing is under test, not the budgets: no limits (a real client would be told to slow).
+    let no_limits =
+        ServerConfig { chat_rate: 0, pair_rate: 0, inbound_rate: 0, ..ServerConfig::default() };
+    let server = start_server(no_limits);
     let addr = server.local_addr();
     let mut bob = TestClient::join(addr, "bob", 0);
     let mut senders = Vec::new();
@@ -316,8 +319,10 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
         write_timeout: Duration::from_secs(2),
         outbox_timeout: Duration::from_secs(1),
         outbox_frames: 32,
-        // The flooder must get through to fill frozen's socket: no rate limit here.
+        // The flooder must get through to fill frozen's socket: no rate limits here.
         chat_rate: 0,
+        pair_rate: 0,
+        inbound_rate: 0,
         ..ServerConfig::default()
     };
     let server = start_server(config);

@@ -114,6 +114,9 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
         outbox_timeout: Duration::from_secs(2),
         chat_rate: 200,
         chat_burst: 200,
+        // alice, a program, plays the short clip again as soon as it ends, unpaced: far more
+        // often than a person would.
+        request_rate: 1000,
         ..ServerConfig::default()
     };
     let server = start_server(config);

@@ -11,7 +11,7 @@ use opencv::videoio;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::VideoError;
 use super::source::BACKEND;
@@ -257,7 +257,14 @@ pub struct LiveCatalog {
     /// Swapped whole by a rescan: readers keep the `Arc` they got.
     current: Mutex<Arc<Catalog>>,
     scan: Mutex<ScanState>,
+    /// When the last scan ran, and the folder's modification time then.
+    last: Mutex<(Instant, Option<SystemTime>)>,
 }
+
+/// A folder whose modification time has not changed is scanned again at most this often
+/// (a file changed in place does not change the folder's time): a flood of list requests
+/// costs a `stat` each, not a scan.
+pub const RESCAN_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Default)]
 struct ScanState {
@@ -274,6 +281,7 @@ impl LiveCatalog {
             dir: dir.to_owned(),
             current: Mutex::new(Arc::new(catalog)),
             scan: Mutex::new(scan),
+            last: Mutex::new((Instant::now(), folder_time(dir))),
         }
     }
 
@@ -286,6 +294,8 @@ impl LiveCatalog {
     /// catalog. Only new or changed files are opened, outside any lock (two rescans at once
     /// just do some work twice).
     pub fn rescan(&self) -> Arc<Catalog> {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) =
+            (Instant::now(), folder_time(&self.dir));
         let mut scan = self.scan.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let catalog = Arc::new(scan.run(&self.dir));
         *self.scan.lock().unwrap_or_else(|p| p.into_inner()) = scan;
@@ -293,14 +303,29 @@ impl LiveCatalog {
         catalog
     }
 
-    /// The video called `name`, rescanning once if it is not in the last scan (perhaps the
-    /// file was added since).
+    /// The catalog, scanned again if files were added or removed since the last scan, or
+    /// if that was more than [`RESCAN_EVERY`] ago.
+    pub fn fresh(&self) -> Arc<Catalog> {
+        let (when, time) = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if when.elapsed() >= RESCAN_EVERY || folder_time(&self.dir) != time {
+            return self.rescan();
+        }
+        self.current()
+    }
+
+    /// The video called `name`, looking again (as [`LiveCatalog::fresh`]) if it is not in the
+    /// last scan: perhaps the file was added since.
     pub fn find(&self, name: &str) -> Option<Video> {
         match self.current().find(name) {
             Some(video) => Some(video.clone()),
-            None => self.rescan().find(name).cloned(),
+            None => self.fresh().find(name).cloned(),
         }
     }
+}
+
+/// The folder's modification time (changed by adding, removing or renaming a file in it).
+fn folder_time(dir: &Path) -> Option<SystemTime> {
+    std::fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
 impl ScanState {

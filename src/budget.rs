@@ -67,12 +67,14 @@ impl Strikes {
         Strikes { limit, since: now, count: 0 }
     }
 
-    pub fn strike(&mut self, now: Instant) -> Strike {
+    /// Counts one drop that weighs `weight` (a drop that already made its sender wait counts
+    /// for more: fewer of them fit in a window).
+    pub fn strike(&mut self, now: Instant, weight: u32) -> Strike {
         if now.saturating_duration_since(self.since) >= STRIKE_WINDOW {
             self.since = now;
             self.count = 0;
         }
-        self.count += 1;
+        self.count = self.count.saturating_add(weight);
         if self.count > self.limit { Strike::Cut } else { Strike::Tell }
     }
 }
@@ -102,12 +104,17 @@ mod tests {
         let mut s = Strikes::new(5, t0);
         // One drop a second: under the old reset-on-success counting this went on for ever.
         let verdicts: Vec<Strike> =
-            (0..6).map(|i| s.strike(t0 + Duration::from_millis(900 * i))).collect();
+            (0..6).map(|i| s.strike(t0 + Duration::from_millis(900 * i), 1)).collect();
         assert_eq!(verdicts[..5], [Strike::Tell; 5]);
         assert_eq!(verdicts[5], Strike::Cut);
         // A new window starts clean.
         let mut s = Strikes::new(1, t0);
-        assert_eq!(s.strike(t0), Strike::Tell);
-        assert_eq!(s.strike(t0 + STRIKE_WINDOW), Strike::Tell);
+        assert_eq!(s.strike(t0, 1), Strike::Tell);
+        assert_eq!(s.strike(t0 + STRIKE_WINDOW, 1), Strike::Tell);
+        // Heavier drops: fewer fit.
+        let mut s = Strikes::new(20, t0);
+        assert_eq!(s.strike(t0, 10), Strike::Tell);
+        assert_eq!(s.strike(t0, 10), Strike::Tell);
+        assert_eq!(s.strike(t0, 10), Strike::Cut);
     }
 }

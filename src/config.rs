@@ -33,11 +33,28 @@ pub const DEFAULT_MIN_KEY_BITS: usize = 2048;
 /// Where the server keeps names and held messages (`--db`).
 pub const DEFAULT_DB: &str = "chatroom.db";
 
+/// How many connections the registry admits (`ServerConfig`; docs/SECURITY.md, "Limits").
+#[derive(Debug, Clone, Copy)]
+pub struct Admission {
+    /// Connections at once, joined or not.
+    pub max: usize,
+    /// From one source address (one IPv6 /64): one source cannot take every slot.
+    pub per_source: usize,
+    /// Connections that have not joined yet, from everyone together...
+    pub unjoined: usize,
+    /// ...and from one source: fewer than `unjoined`, so one source cannot keep everyone
+    /// else from joining.
+    pub unjoined_per_source: usize,
+}
+
 /// Every limit of the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Connections at once, joined or not; one more is refused with `ServerFull`.
     pub max_clients: usize,
+    /// Connections from one address (one IPv6 /64); 0: three quarters of `max_clients`, so
+    /// one address can never hold every slot.
+    pub max_per_address: usize,
     /// Time from connecting to a successful `JOIN`; a connection that takes longer is cut.
     pub handshake_timeout: Duration,
     /// After a refused `JOIN` (a name taken, say), the time to send another: a person types it.
@@ -84,6 +101,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_clients: DEFAULT_MAX_CLIENTS as usize,
+            max_per_address: 0,
             handshake_timeout: Duration::from_secs(10),
             join_retry_timeout: Duration::from_secs(120),
             write_timeout: Duration::from_secs(10),
@@ -102,6 +120,26 @@ impl Default for ServerConfig {
             decoder: Decoder::default(),
             min_key_bits: DEFAULT_MIN_KEY_BITS,
             db: PathBuf::from(":memory:"),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The connection limits: `max_clients` in all; from one address, `max_per_address` (by
+    /// default three quarters of them); not yet joined, three quarters of them, and half of
+    /// them from one address: an address that opens connections and never joins leaves a
+    /// quarter of the slots, and of the room to join, to everyone else.
+    pub fn admission(&self) -> Admission {
+        // Rounded up: a server of 2 slots still takes 2 clients from one address.
+        let three_quarters = (self.max_clients - self.max_clients / 4).max(1);
+        let per_source =
+            if self.max_per_address == 0 { three_quarters } else { self.max_per_address };
+        let unjoined_per_source = (self.max_clients / 2).clamp(1, per_source);
+        Admission {
+            max: self.max_clients,
+            per_source,
+            unjoined: three_quarters,
+            unjoined_per_source,
         }
     }
 }

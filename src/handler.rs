@@ -141,6 +141,9 @@ struct Budgets {
 /// Recipients whose budgets one client's session remembers; past it they start afresh (the
 /// map cannot grow with the number of names a client writes to).
 const MAX_PAIRS: usize = 256;
+/// What a message dropped for a full queue weighs against its sender (`budget::Strikes`):
+/// at the default limit, 10 of them in 10 s and the sender is cut off.
+const FULL_QUEUE_STRIKE: u32 = 10;
 /// The pause a dropped message costs its sender's connection: the flood slows its sender.
 const DROP_PAUSE: Duration = Duration::from_millis(5);
 
@@ -487,7 +490,10 @@ impl<'a> Session<'a> {
     /// A request of ours was dropped: we are told (each time: it is our own flood, on our own
     /// connection), paused a little, and cut off if it goes on.
     fn dropped(&mut self, code: ErrorCode, text: String) -> Option<End> {
-        match self.budgets.strikes.strike(Instant::now()) {
+        // A message that waited for room in a full queue has cost its recipient's writer, and
+        // this thread 200 ms: it weighs more.
+        let weight = if code == ErrorCode::RecipientTooSlow { FULL_QUEUE_STRIKE } else { 1 };
+        match self.budgets.strikes.strike(Instant::now(), weight) {
             Strike::Tell => {
                 self.send_error(code, text);
                 std::thread::sleep(DROP_PAUSE);

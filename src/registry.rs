@@ -8,9 +8,10 @@
 
 use log::warn;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::config::Admission;
 use crate::outbox::{Outbox, Outgoing};
 use crate::wire::{self, ErrorCode, NameError, ServerMsg, User};
 
@@ -44,6 +45,23 @@ struct Connection {
     socket: Arc<TcpStream>,
     /// Its key in `members` once it has joined.
     member: Option<String>,
+    /// Where it comes from (an IPv4 address, or an IPv6 /64).
+    source: IpAddr,
+}
+
+/// What counts as one source: an IPv4 address, or an IPv6 /64 (one host usually has a whole
+/// /64 to pick addresses from). An IPv4 address mapped into IPv6 is that IPv4 address.
+pub fn source_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
 }
 
 /// One joined user.
@@ -60,6 +78,11 @@ struct State {
     next_id: ConnId,
     next_join: u64,
     connections: HashMap<ConnId, Connection>,
+    /// Open connections from each source.
+    per_source: HashMap<IpAddr, usize>,
+    /// Open connections that have not joined, in all and from each source.
+    unjoined: usize,
+    unjoined_from: HashMap<IpAddr, usize>,
     /// Joined users by lower-cased name (names are unique ignoring case).
     members: HashMap<String, Member>,
     /// Joined users in the order they came: the directory, kept sorted as it changes.
@@ -90,16 +113,48 @@ impl Registry {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Admits a new connection if there is room, keeping `socket` to cut it later.
-    pub fn open(&self, socket: Arc<TcpStream>, max: usize) -> Option<ConnId> {
+    /// Admits a new connection from `peer` if there is room, keeping `socket` to cut it later;
+    /// otherwise says why not.
+    pub fn open(
+        &self,
+        socket: Arc<TcpStream>,
+        peer: IpAddr,
+        limits: Admission,
+    ) -> Result<ConnId, Refusal> {
+        let source = source_of(peer);
+        let full = |text: String| Refusal { code: ErrorCode::ServerFull, text };
         let mut state = self.lock();
-        if state.shutting_down || state.connections.len() >= max {
-            return None;
+        if state.shutting_down {
+            return Err(Refusal {
+                code: ErrorCode::ShuttingDown,
+                text: "the server is shutting down".into(),
+            });
+        }
+        if state.connections.len() >= limits.max {
+            return Err(full("the server is full; try again later".into()));
+        }
+        if state.per_source.get(&source).copied().unwrap_or(0) >= limits.per_source {
+            return Err(full(format!(
+                "too many connections from your address ({} at most)",
+                limits.per_source
+            )));
+        }
+        if state.unjoined_from.get(&source).copied().unwrap_or(0) >= limits.unjoined_per_source {
+            return Err(full(format!(
+                "too many connections from your address ({} at most before they join)",
+                limits.unjoined_per_source
+            )));
+        }
+        if state.unjoined >= limits.unjoined {
+            return Err(full("too many connections are joining at once; try again later".into()));
         }
         state.next_id += 1;
         let id = state.next_id;
-        state.connections.insert(id, Connection { socket, member: None });
-        Some(id)
+        state.connections.insert(id, Connection { socket, member: None, source });
+        *state.per_source.entry(source).or_insert(0) += 1;
+        *state.unjoined_from.entry(source).or_insert(0) += 1;
+        state.unjoined += 1;
+        Ok(id)
     }
 
     /// Registers connection `id` as `name`. On success the new user's chat lane already holds
@@ -142,8 +197,16 @@ impl Registry {
             state
                 .members
                 .insert(lower.clone(), Member { id, user, joined, outbox: outbox.clone() });
-            if let Some(conn) = state.connections.get_mut(&id) {
-                conn.member = Some(lower);
+            let admitted = match state.connections.get_mut(&id) {
+                Some(conn) => {
+                    conn.member = Some(lower);
+                    Some(conn.source)
+                }
+                None => None,
+            };
+            if let Some(source) = admitted {
+                state.unjoined -= 1;
+                decrement(&mut state.unjoined_from, source);
             }
             // The new lane is empty: both fit.
             outbox.offer(welcome);
@@ -159,7 +222,13 @@ impl Registry {
     pub fn close(&self, id: ConnId) -> Option<String> {
         let (name, laggards) = {
             let mut state = self.lock();
-            let lower = state.connections.remove(&id)?.member?;
+            let conn = state.connections.remove(&id)?;
+            decrement(&mut state.per_source, conn.source);
+            let Some(lower) = conn.member else {
+                state.unjoined -= 1;
+                decrement(&mut state.unjoined_from, conn.source);
+                return None;
+            };
             let member = state.members.remove(&lower)?;
             state.order.remove(&member.joined);
             let laggards = if state.shutting_down {
@@ -233,6 +302,16 @@ impl Registry {
 
     pub fn is_shutting_down(&self) -> bool {
         self.lock().shutting_down
+    }
+}
+
+/// One less for `source` (the entry goes at 0, so the map holds only sources in use).
+fn decrement(counts: &mut HashMap<IpAddr, usize>, source: IpAddr) {
+    if let Some(n) = counts.get_mut(&source) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&source);
+        }
     }
 }
 

@@ -147,12 +147,16 @@ fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
             }
         };
         handlers.retain(|h| !h.is_finished());
-        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+        let Ok(peer_addr) = stream.peer_addr() else { continue };
+        let peer = peer_addr.to_string();
         let socket = Arc::new(stream);
-        let Some(id) = ctx.registry.open(socket.clone(), ctx.config.max_clients) else {
-            warn!("{peer} refused: server full ({} connections)", ctx.config.max_clients);
-            refuse(&socket, ErrorCode::ServerFull, "the server is full; try again later");
-            continue;
+        let id = match ctx.registry.open(socket.clone(), peer_addr.ip(), ctx.config.admission()) {
+            Ok(id) => id,
+            Err(refusal) => {
+                warn!("{peer} refused: {}", refusal.text);
+                refuse(&socket, refusal.code, &refusal.text);
+                continue;
+            }
         };
         info!("{peer} connected");
         let conn_ctx = ctx.clone();

@@ -172,6 +172,18 @@ pub struct RawClient {
 }
 
 impl RawClient {
+    /// Connects from the local address `source` (127.0.0.2, 127.0.0.3...: on Linux the whole
+    /// 127/8 is the loopback, so each stands in for another host).
+    pub fn connect_from(addr: SocketAddr, source: &str) -> std::io::Result<RawClient> {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        let from: SocketAddr = format!("{source}:0").parse().unwrap();
+        socket.bind(&from.into())?;
+        socket.connect(&addr.into())?;
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        Ok(RawClient { stream, challenge: [0; wire::CHALLENGE_LEN] })
+    }
+
     pub fn connect(addr: SocketAddr) -> RawClient {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();

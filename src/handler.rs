@@ -333,6 +333,11 @@ impl Handshake<'_> {
             Ok(Claim::New) => info!("{} registered the name {name}", self.peer),
             Ok(Claim::Same) => {}
             Ok(Claim::Other) => return Err(registered(name)),
+            Ok(Claim::LooksLike(other)) => {
+                let text =
+                    format!("the name {name} looks too much like {other}, who is registered");
+                return Err(Refusal { code: ErrorCode::NameTaken, text });
+            }
             Err(e) => {
                 log::error!("cannot check the name {name}: {}", crate::report::Chain(&e));
                 let text = "the server cannot check names now; try again later".into();

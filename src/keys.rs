@@ -170,7 +170,24 @@ pub fn parse_public_key(der: &[u8]) -> Result<PublicKey, KeyError> {
             "{bits}-bit key; accepted sizes are {MIN_KEY_BITS} to {MAX_KEY_BITS} bits"
         )));
     }
+    // The exponent every RSA library makes keys with. Another (up to 2^33 - 1 passes the
+    // crate's own checks) only makes each signature check cost a recipient more.
+    if trimmed(&key.e().to_be_bytes()) != [1, 0, 1] {
+        return Err(KeyError::BadPublicKey("the public exponent must be 65537".into()));
+    }
+    // An RSA modulus is odd (a product of two odd primes) and fills its size.
+    let n = key.n().to_be_bytes();
+    let n = trimmed(&n);
+    if n.last().is_none_or(|b| b % 2 == 0) || n.len() * 8 != bits {
+        return Err(KeyError::BadPublicKey("not an RSA modulus".into()));
+    }
     Ok(key)
+}
+
+/// A big-endian number without its leading zero bytes.
+fn trimmed(bytes: &[u8]) -> &[u8] {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    &bytes[zeros..]
 }
 
 /// A user's key pair, with the public half pre-encoded for the directory.
@@ -441,6 +458,20 @@ mod tests {
 
     fn key(id: &Identity) -> PublicKey {
         parse_public_key(id.public_der()).unwrap()
+    }
+
+    #[test]
+    fn only_keys_of_the_usual_shape_are_accepted() {
+        // Exponent 3 (or any but 65537): refused, though the `rsa` crate takes it.
+        let odd = PrivateKey::new_with_exp(&mut rand::rng(), 1024, rsa::BoxedUint::from(3u32))
+            .unwrap()
+            .to_public_key()
+            .to_public_key_der()
+            .unwrap();
+        let err = parse_public_key(odd.as_bytes()).unwrap_err();
+        assert_eq!(err, KeyError::BadPublicKey("the public exponent must be 65537".into()));
+        let [alice, ..] = ids();
+        assert!(parse_public_key(alice.public_der()).is_ok());
     }
 
     #[test]

@@ -75,7 +75,8 @@ struct ClientArgs {
     /// Server address.
     #[arg(long, default_value = config::DEFAULT_ADDR)]
     server: String,
-    /// User name (1-32 ASCII letters, digits, _ . -); prompted for when absent.
+    /// User name (1-32 ASCII letters, digits, _ . -, not starting with . or -); prompted for
+    /// when absent.
     #[arg(long)]
     name: Option<String>,
     /// Never draw video; print progress lines instead.

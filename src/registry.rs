@@ -85,6 +85,8 @@ struct State {
     unjoined_from: HashMap<IpAddr, usize>,
     /// Joined users by lower-cased name (names are unique ignoring case).
     members: HashMap<String, Member>,
+    /// Joined users' look-alike forms (`wire::look_alike`), to their lower-cased names.
+    looks: HashMap<String, String>,
     /// Joined users in the order they came: the directory, kept sorted as it changes.
     order: BTreeMap<u64, Arc<User>>,
     /// The server's one stop flag: set once, never cleared.
@@ -169,6 +171,7 @@ impl Registry {
     ) -> Result<(), Refusal> {
         validate_name(name)?;
         let lower = name.to_ascii_lowercase();
+        let look = wire::look_alike(name);
         let user = Arc::new(User { name: name.to_owned(), key });
         // Encoded before locking: under the lock, only pointers are copied.
         let joined_frame = ServerMsg::Joined((*user).clone()).encode_shared();
@@ -179,6 +182,13 @@ impl Registry {
                 return Err(Refusal {
                     code: ErrorCode::ShuttingDown,
                     text: "the server is shutting down".into(),
+                });
+            }
+            if let Some(other) = state.looks.get(&look).filter(|other| **other != lower) {
+                let other = state.members.get(other).map_or(other.clone(), |m| m.user.name.clone());
+                return Err(Refusal {
+                    code: ErrorCode::NameTaken,
+                    text: format!("the name {name} looks too much like {other}, who is online"),
                 });
             }
             if let Some(taken) = state.members.get(&lower) {
@@ -194,6 +204,7 @@ impl Registry {
             state.next_join += 1;
             let joined = state.next_join;
             state.order.insert(joined, user.clone());
+            state.looks.insert(look, lower.clone());
             state
                 .members
                 .insert(lower.clone(), Member { id, user, joined, outbox: outbox.clone() });
@@ -230,6 +241,7 @@ impl Registry {
                 return None;
             };
             let member = state.members.remove(&lower)?;
+            state.looks.remove(&wire::look_alike(&lower));
             state.order.remove(&member.joined);
             let laggards = if state.shutting_down {
                 Vec::new()

@@ -48,7 +48,7 @@ pub enum StoreError {
 }
 
 /// What a join's name and key amount to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The name was free: it is now bound to this key.
     New,
@@ -56,6 +56,8 @@ pub enum Claim {
     Same,
     /// The name is bound to another key.
     Other,
+    /// Another registered name looks like it (`wire::look_alike`): that one, as registered.
+    LooksLike(String),
 }
 
 /// Why a message could not be held.
@@ -147,10 +149,21 @@ impl Store {
     /// Whether `key` may join as `name`: binds a free name to it.
     pub fn claim(&self, name: &str, key: &[u8]) -> Result<Claim, StoreError> {
         let db = self.db();
+        let (lower, look) = (name.to_ascii_lowercase(), crate::wire::look_alike(name));
+        let alike: Option<String> = db
+            .query_row(
+                "SELECT name FROM names WHERE look = ?1 AND lower_name != ?2 LIMIT 1",
+                params![look, lower],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(other) = alike {
+            return Ok(Claim::LooksLike(other));
+        }
         let inserted = db.execute(
-            "INSERT INTO names (lower_name, name, key, created) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO names (lower_name, name, key, created, look) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (lower_name) DO NOTHING",
-            params![name.to_ascii_lowercase(), name, key, now()],
+            params![lower, name, key, now(), look],
         )?;
         if inserted == 1 {
             return Ok(Claim::New);
@@ -245,8 +258,10 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
              key BLOB NOT NULL,
-             created INTEGER NOT NULL
+             created INTEGER NOT NULL,
+             look TEXT NOT NULL
          );
+         CREATE INDEX names_look ON names (look);
          CREATE TABLE mailbox (
              id INTEGER PRIMARY KEY AUTOINCREMENT,
              recipient TEXT NOT NULL,
@@ -293,6 +308,8 @@ mod tests {
         assert!(store.forget("bob").unwrap());
         assert!(!store.forget("bob").unwrap());
         assert_eq!(store.claim("bob", b"key2").unwrap(), Claim::New);
+        // A look-alike of a registered name, whatever its key.
+        assert_eq!(store.claim("b0b", b"key2").unwrap(), Claim::LooksLike("bob".into()));
     }
 
     #[test]

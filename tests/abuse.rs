@@ -175,3 +175,34 @@ fn a_list_flooder_is_cut_off_and_others_are_served() {
     alice.writer.send(&ClientMsg::ListVideos).unwrap();
     assert!(matches!(alice.recv(), ServerMsg::VideoList(_)));
 }
+
+#[test]
+fn look_alike_names_and_names_like_paths_or_options_are_refused() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr();
+    let _alice = TestClient::join(addr, "alice", 0);
+    TestClient::join(addr, "bob", 1).quit();
+    let mut raw = RawClient::connect_from(addr, "127.0.0.2").unwrap();
+    raw.hello();
+    for (name, code, says) in [
+        ("aIice", ErrorCode::NameTaken, "looks too much like alice"),
+        ("a1ice", ErrorCode::NameTaken, "looks too much like alice"),
+        // bob has left, but his name is registered.
+        ("b0b", ErrorCode::NameTaken, "looks too much like bob, who is registered"),
+        (".", ErrorCode::NameInvalid, "must start with a letter"),
+        ("..", ErrorCode::NameInvalid, "must start with a letter"),
+        ("-rf", ErrorCode::NameInvalid, "must start with a letter"),
+    ] {
+        raw.send_msg(&raw.join_msg(name, &identity(2)));
+        match raw.recv() {
+            Some(ServerMsg::Error { code: got, text }) => {
+                assert_eq!(got, code, "{name}");
+                assert!(text.contains(says), "{name}: {text}");
+            }
+            other => panic!("{name}: expected a refusal, got {other:?}"),
+        }
+    }
+    // The same connection may still join under a name of its own.
+    raw.send_msg(&raw.join_msg("carol", &identity(2)));
+    assert!(matches!(raw.recv(), Some(ServerMsg::Welcome { .. })));
+}

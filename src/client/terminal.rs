@@ -246,7 +246,9 @@ fn ask_name(input: &mut Input) -> Option<String> {
         match wire::check_name(&name) {
             Ok(()) => return Some(name),
             Err(e) => {
-                say!("Name rejected: invalid name: {e} (names are 1-32 letters, digits, _ . -)")
+                say!(
+                    "Name rejected: invalid name: {e} (names are 1-32 letters, digits, _ . - and start with a letter, digit or _)"
+                )
             }
         }
     }

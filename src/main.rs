@@ -287,7 +287,35 @@ fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
 
 /// Runs a server until Ctrl-C (or SIGTERM): it tells the clients, then returns once every
 /// thread has ended.
-fn serve(bind: &str, config: ServerConfig) -> Result<(), Box<dyn Error>> {
+/// Descriptors the server needs besides one a client: the listener, the database, the
+/// videos being read, the libraries' own.
+const SPARE_FILES: u64 = 64;
+
+/// Raises the process's limit of open files to its hard limit (a shell's default soft limit,
+/// 1024, is less than 1024 clients need), and lowers `max_clients` to what the limit allows,
+/// with a warning, rather than fail at the thousandth connection.
+fn fit_file_limit(config: &mut ServerConfig) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let wanted = config.max_clients as u64 + SPARE_FILES;
+    if limit < wanted {
+        let fits = limit.saturating_sub(SPARE_FILES).max(1);
+        log::warn!(
+            "--max-clients {} needs about {wanted} open files, but this process may open {limit} \
+             (ulimit -n): serving at most {fits} clients",
+            config.max_clients
+        );
+        config.max_clients = fits as usize;
+    }
+}
+
+fn serve(bind: &str, mut config: ServerConfig) -> Result<(), Box<dyn Error>> {
+    fit_file_limit(&mut config);
     let listener = TcpListener::bind(bind).map_err(failed(format!("cannot listen on {bind}")))?;
     println!("Server listening on {}", listener.local_addr()?);
     let server = Server::spawn(listener, config)?;

@@ -607,3 +607,29 @@ fn a_stream_plays_in_the_background_while_the_user_chats_and_4_stops_it() {
     alice.type_line("3");
     assert_eq!(alice.wait(), 0);
 }
+
+#[test]
+fn the_server_raises_its_file_limit_and_fits_max_clients_to_it() {
+    // Soft limit 200, hard 300: the server takes all 300 and says how many clients fit.
+    let script = format!(
+        "ulimit -Sn 200 && ulimit -Hn 300 && exec {BIN} server --bind 127.0.0.1:0 --db :memory:"
+    );
+    let mut server = Command::new("sh")
+        .args(["-c", &script])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let warning = std::io::BufRead::lines(stderr)
+        .map_while(Result::ok)
+        .find(|l| l.contains("open files"))
+        .unwrap_or_default();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.id())).unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(warning.contains("may open 300 (ulimit -n): serving at most 236 clients"), "{warning}");
+    let files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    assert_eq!(files.split_whitespace().nth(3), Some("300"), "{files}");
+}

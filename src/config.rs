@@ -80,6 +80,10 @@ pub struct ServerConfig {
     pub request_rate: u32,
     /// Dropped messages and requests within 10 s before a client is cut off.
     pub strike_limit: u32,
+    /// A joined client silent this long is sent a `PING`...
+    pub ping_after: Duration,
+    /// ...and cut off if it is still silent this much later.
+    pub ping_grace: Duration,
     /// The folder of `NAME_LABEL.mp4` files.
     pub videos: PathBuf,
     /// JPEG quality of streamed frames, 1 to 100.
@@ -113,6 +117,8 @@ impl Default for ServerConfig {
             inbound_rate: DEFAULT_CHAT_RATE,
             request_rate: DEFAULT_REQUEST_RATE,
             strike_limit: DEFAULT_STRIKE_LIMIT,
+            ping_after: Duration::from_secs(60),
+            ping_grace: Duration::from_secs(30),
             videos: PathBuf::from(DEFAULT_VIDEOS),
             jpeg_quality: DEFAULT_JPEG_QUALITY,
             pace: true,

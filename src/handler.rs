@@ -16,7 +16,7 @@ use crate::budget::{Bucket, Strike, Strikes};
 use crate::cache::FrameCache;
 use crate::config::ServerConfig;
 use crate::keys;
-use crate::outbox::{self, Lanes, Outbox, Undelivered};
+use crate::outbox::{self, Lanes, Liveness, Outbox, Undelivered};
 use crate::registry::{self, ConnId, Refusal, Registry};
 use crate::store::{Claim, HoldError, Store};
 use crate::stream::{StreamConfig, StreamHandle};
@@ -124,6 +124,8 @@ struct Session<'a> {
     /// The current stream, if any: one at a time, a new request replaces it.
     stream: Option<StreamHandle>,
     budgets: Budgets,
+    /// When we last heard from the client (its writer pings it when it goes quiet).
+    liveness: Arc<Liveness>,
 }
 
 /// What one client may ask of the server (docs/SECURITY.md, "Limits").
@@ -375,7 +377,9 @@ impl<'a> Session<'a> {
         let Some((name, outbox, lanes)) = handshake.join(id, ctx)? else { return Ok(None) };
         let mut reader = handshake.reader;
         reader.get_mut().clear_deadline().map_err(fail)?;
-        let writer = outbox::spawn_writer(&name, socket.clone(), lanes)
+        let liveness = Arc::new(Liveness::new(config.ping_after, config.ping_grace));
+        liveness.heard();
+        let writer = outbox::spawn_writer(&name, socket.clone(), lanes, liveness.clone())
             .map_err(|e| End::Failed(format!("cannot start writer thread: {e}")))?;
         Ok(Some(Session {
             id,
@@ -387,6 +391,7 @@ impl<'a> Session<'a> {
             writer: Some(writer),
             stream: None,
             budgets: Budgets::new(config),
+            liveness,
         }))
     }
 
@@ -404,7 +409,9 @@ impl<'a> Session<'a> {
                     return End::Protocol(e.to_string());
                 }
             };
+            self.liveness.heard();
             match msg {
+                ClientMsg::Pong => {}
                 ClientMsg::Chat { to, envelope } => {
                     if let Some(end) = self.chat(&to, envelope) {
                         return end;

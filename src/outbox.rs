@@ -15,6 +15,7 @@ use crossbeam_channel::{
 use log::debug;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -134,17 +135,46 @@ impl Outbox {
     }
 }
 
+/// When a client was last heard from, shared by its reader (which notes every frame) and its
+/// writer (which sends `PING` to a client silent for `ping_after`, and gives up on it
+/// `grace` later): a joined session that goes quiet, a dead peer or a held-open socket, ends.
+pub struct Liveness {
+    start: Instant,
+    /// Milliseconds from `start` to the last frame heard.
+    heard: AtomicU64,
+    pub ping_after: Duration,
+    pub grace: Duration,
+}
+
+impl Liveness {
+    pub fn new(ping_after: Duration, grace: Duration) -> Liveness {
+        Liveness { start: Instant::now(), heard: AtomicU64::new(0), ping_after, grace }
+    }
+
+    /// The client sent a frame.
+    pub fn heard(&self) {
+        self.heard.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let heard = Duration::from_millis(self.heard.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(heard)
+    }
+}
+
 /// Starts the writer thread `writer-NAME`. It ends when every [`Outbox`] of the client is
-/// dropped and the chat lane is drained (the session is over), or when the socket fails:
-/// then it shuts the socket down, so the client's reader ends too.
+/// dropped and the chat lane is drained (the session is over), or when the socket fails or
+/// the client stops answering pings: then it shuts the socket down, so the client's reader
+/// ends too.
 pub fn spawn_writer(
     name: &str,
     socket: Arc<TcpStream>,
     lanes: Lanes,
+    liveness: Arc<Liveness>,
 ) -> io::Result<JoinHandle<()>> {
     thread::Builder::new().name(format!("writer-{name}")).stack_size(CLIENT_STACK).spawn(
         move || {
-            if let Err(e) = write_loop(&socket, lanes) {
+            if let Err(e) = write_loop(&socket, lanes, &liveness) {
                 debug!("writer for {:?} stopped: {e}", socket.peer_addr());
                 let _ = socket.shutdown(Shutdown::Both);
             }
@@ -154,9 +184,11 @@ pub fn spawn_writer(
 
 /// Drains the lanes into the socket, chat first. Flushes only when both are empty, so a burst
 /// goes out in few system calls.
-fn write_loop(socket: &TcpStream, lanes: Lanes) -> io::Result<()> {
+fn write_loop(socket: &TcpStream, lanes: Lanes, liveness: &Liveness) -> io::Result<()> {
     let Lanes { chat, mut video } = lanes;
     let mut out = BufWriter::with_capacity(8 * 1024, socket);
+    let tick = (liveness.ping_after / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let mut pinged = false;
     loop {
         let item = match chat.try_recv() {
             Ok(item) => item,
@@ -178,6 +210,21 @@ fn write_loop(socket: &TcpStream, lanes: Lanes) -> io::Result<()> {
                                 continue;
                             }
                         },
+                        default(tick) => {
+                            let silent = liveness.silent_for();
+                            if silent < liveness.ping_after {
+                                pinged = false;
+                            } else if silent >= liveness.ping_after + liveness.grace {
+                                return Err(io::Error::new(
+                                    io::ErrorKind::TimedOut,
+                                    format!("silent for {} s, even to a ping", silent.as_secs()),
+                                ));
+                            } else if !pinged {
+                                pinged = true;
+                                out.write_all(&wire::ServerMsg::Ping.encode())?;
+                            }
+                            continue;
+                        }
                     }
                 }
             },

@@ -149,6 +149,9 @@ impl Tag {
     /// The server took a chat message: it is on its way to the recipient.
     pub const SENT: Tag = Tag(*b"SENT");
     pub const KEY_QUERY: Tag = Tag(*b"KEYQ");
+    /// Are you there? (a joined client silent for a while). Answered with `PONG`.
+    pub const PING: Tag = Tag(*b"PING");
+    pub const PONG: Tag = Tag(*b"PONG");
     pub const USER_KEY: Tag = Tag(*b"USER");
 }
 
@@ -340,6 +343,8 @@ pub enum ClientMsg {
     Chat { to: String, envelope: Vec<u8> },
     /// `KEYQ`: ask for a registered user's key (to write to them while they are offline).
     KeyQuery { name: String },
+    /// `PONG`: the answer to a `PING`.
+    Pong,
     /// `STLI`: ask for the video list.
     ListVideos,
     /// `STRM`: play a video.
@@ -382,11 +387,13 @@ pub enum ServerMsg {
     /// `USER`: a registered user's key: the answer to `KEYQ`, and, before messages held for
     /// us, the key of each of their senders.
     UserKey(User),
+    /// `PING`: the client has been silent a while; it answers `PONG` or is cut off.
+    Ping,
 }
 
 impl ClientMsg {
     /// Every tag a client may send.
-    pub const TAGS: [Tag; 8] = [
+    pub const TAGS: [Tag; 9] = [
         Tag::HELLO,
         Tag::JOIN,
         Tag::CHAT,
@@ -395,6 +402,7 @@ impl ClientMsg {
         Tag::STOP,
         Tag::QUIT,
         Tag::KEY_QUERY,
+        Tag::PONG,
     ];
 
     pub fn tag(&self) -> Tag {
@@ -403,6 +411,7 @@ impl ClientMsg {
             ClientMsg::Join { .. } => Tag::JOIN,
             ClientMsg::Chat { .. } => Tag::CHAT,
             ClientMsg::KeyQuery { .. } => Tag::KEY_QUERY,
+            ClientMsg::Pong => Tag::PONG,
             ClientMsg::ListVideos => Tag::VIDEO_LIST,
             ClientMsg::Play { .. } => Tag::STREAM,
             ClientMsg::Stop => Tag::STOP,
@@ -438,7 +447,7 @@ impl ClientMsg {
                     }
                 }
             }
-            ClientMsg::ListVideos | ClientMsg::Stop | ClientMsg::Quit => {}
+            ClientMsg::ListVideos | ClientMsg::Stop | ClientMsg::Quit | ClientMsg::Pong => {}
         }
         w.finish()
     }
@@ -454,6 +463,7 @@ impl ClientMsg {
                 proof: r.blob16("proof", MAX_PROOF)?,
             },
             Tag::KEY_QUERY => ClientMsg::KeyQuery { name: r.str8("name", MAX_NAME)? },
+            Tag::PONG => ClientMsg::Pong,
             Tag::CHAT => ClientMsg::Chat {
                 to: r.str8("recipient", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
@@ -479,7 +489,7 @@ impl ClientMsg {
 
 impl ServerMsg {
     /// Every tag the server may send.
-    pub const TAGS: [Tag; 13] = [
+    pub const TAGS: [Tag; 14] = [
         Tag::HELLO,
         Tag::WELCOME,
         Tag::DIRECTORY,
@@ -493,6 +503,7 @@ impl ServerMsg {
         Tag::STREAM_END,
         Tag::SENT,
         Tag::USER_KEY,
+        Tag::PING,
     ];
 
     pub fn tag(&self) -> Tag {
@@ -510,6 +521,7 @@ impl ServerMsg {
             ServerMsg::StreamEnd { .. } => Tag::STREAM_END,
             ServerMsg::Sent { .. } => Tag::SENT,
             ServerMsg::UserKey(_) => Tag::USER_KEY,
+            ServerMsg::Ping => Tag::PING,
         }
     }
 
@@ -576,6 +588,7 @@ impl ServerMsg {
                 w.u32(*sent);
                 w.u8(*reason as u8);
             }
+            ServerMsg::Ping => {}
         }
         w.finish()
     }
@@ -602,6 +615,7 @@ impl ServerMsg {
                 ServerMsg::Sent { to: r.str8("name", MAX_NAME)?, queued: r.u8("queued")? != 0 }
             }
             Tag::USER_KEY => ServerMsg::UserKey(r.user()?),
+            Tag::PING => ServerMsg::Ping,
             Tag::CHAT => ServerMsg::Chat {
                 from: r.str8("sender", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
@@ -1009,6 +1023,7 @@ mod tests {
             ClientMsg::Hello { magic: MAGIC, version: VERSION },
             ClientMsg::Join { name: "alice".into(), key: vec![7; 300], proof: vec![9; 256] },
             ClientMsg::KeyQuery { name: "bob".into() },
+            ClientMsg::Pong,
             ClientMsg::Chat { to: "bob".into(), envelope: vec![9; 700] },
             ClientMsg::ListVideos,
             ClientMsg::Play { video: "demo".into(), mode: PlayMode::Split },
@@ -1030,6 +1045,7 @@ mod tests {
             ServerMsg::Sent { to: "bob".into(), queued: false },
             ServerMsg::Sent { to: "bob".into(), queued: true },
             ServerMsg::UserKey(user("carol")),
+            ServerMsg::Ping,
             ServerMsg::Error { code: ErrorCode::NameTaken, text: "the name alice is taken".into() },
             ServerMsg::VideoList(vec![VideoInfo {
                 name: "demo".into(),

@@ -206,3 +206,44 @@ fn look_alike_names_and_names_like_paths_or_options_are_refused() {
     raw.send_msg(&raw.join_msg("carol", &identity(2)));
     assert!(matches!(raw.recv(), Some(ServerMsg::Welcome { .. })));
 }
+
+#[test]
+fn a_silent_session_is_pinged_and_cut_if_it_does_not_answer() {
+    let config = ServerConfig {
+        ping_after: Duration::from_millis(300),
+        ping_grace: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let server = start_server(config);
+    let addr = server.local_addr();
+    // A client that answers stays, however long it says nothing else.
+    let mut alive = TestClient::join(addr, "alive", 0);
+    // One that holds its socket open and never answers is cut.
+    let mut silent = joined_from(addr, "127.0.0.2", "silent", 1);
+    let started = Instant::now();
+    let watcher = thread::spawn(move || {
+        let mut pinged = false;
+        while let Some(msg) = silent.recv() {
+            pinged |= msg == ServerMsg::Ping;
+        }
+        (pinged, started.elapsed())
+    });
+    // alive reads (and so answers its pings, as TestClient does) until silent has left.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert!(Instant::now() < deadline, "silent was never cut");
+        if let Some(ServerMsg::Left { name }) = alive.recv_within(Duration::from_millis(100))
+            && name == "silent"
+        {
+            break;
+        }
+    }
+    let (pinged, after) = watcher.join().unwrap();
+    assert!(pinged, "no ping before the cut");
+    assert!(after < Duration::from_secs(3), "cut after {after:?}");
+    // Well past several ping intervals, alive is still here.
+    for _ in 0..10 {
+        let _ = alive.recv_within(Duration::from_millis(100));
+    }
+    assert!(server.registry().lookup("alive").is_some(), "a client that answers was cut");
+}

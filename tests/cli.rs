@@ -633,3 +633,22 @@ fn the_server_raises_its_file_limit_and_fits_max_clients_to_it() {
     let files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
     assert_eq!(files.split_whitespace().nth(3), Some("300"), "{files}");
 }
+
+#[test]
+fn an_idle_client_answers_the_servers_pings_and_stays() {
+    let config = chatroom::config::ServerConfig {
+        ping_after: Duration::from_millis(200),
+        ping_grace: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let server = common::start_server(config);
+    let addr = server.local_addr().to_string();
+    let mut bob = Proc::client(&addr, &["--name", "bob"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    // Ten times the time a silent client is given.
+    thread::sleep(Duration::from_secs(5));
+    let mut alice = common::TestClient::join(server.local_addr(), "alice", 0);
+    alice.wait_joined("bob");
+    alice.send_text("bob", "still with us?");
+    bob.expect_line("[CHAT] alice: still with us?");
+}

@@ -95,6 +95,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         (name(), bytes(wire::MAX_KEY_DER), bytes(wire::MAX_PROOF))
             .prop_map(|(name, key, proof)| ClientMsg::Join { name, key, proof }),
         name().prop_map(|name| ClientMsg::KeyQuery { name }),
+        Just(ClientMsg::Pong),
         (name(), bytes(2000)).prop_map(|(to, envelope)| ClientMsg::Chat { to, envelope }),
         Just(ClientMsg::ListVideos),
         (text(wire::MAX_VIDEO_NAME), mode)
@@ -138,6 +139,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         name().prop_map(|name| ServerMsg::Left { name }),
         (name(), any::<bool>()).prop_map(|(to, queued)| ServerMsg::Sent { to, queued }),
         user().prop_map(ServerMsg::UserKey),
+        Just(ServerMsg::Ping),
         (name(), bytes(2000)).prop_map(|(from, envelope)| ServerMsg::Chat { from, envelope }),
         (code, text(wire::MAX_ERROR_TEXT)).prop_map(|(code, text)| ServerMsg::Error { code, text }),
         proptest::collection::vec(video, 0..5).prop_map(ServerMsg::VideoList),

@@ -340,6 +340,10 @@ fn recv_chat(
 ) {
     loop {
         match reader.recv() {
+            // The server checks we are still here.
+            Ok(ServerMsg::Ping) => {
+                let _ = shared.writer.send(&ClientMsg::Pong);
+            }
             Ok(ServerMsg::Chat { from, envelope }) => {
                 let peer = shared.peer(&from);
                 match opener.open_from(peer.as_ref(), &envelope) {

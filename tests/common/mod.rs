@@ -83,6 +83,7 @@ impl TestClient {
         loop {
             match self.recv_any_within(timeout)? {
                 ServerMsg::Sent { .. } => {}
+                ServerMsg::Ping => self.writer.send(&ClientMsg::Pong).unwrap(),
                 msg => return Some(msg),
             }
         }

@@ -80,6 +80,9 @@ pub struct ServerConfig {
     pub request_rate: u32,
     /// Dropped messages and requests within 10 s before a client is cut off.
     pub strike_limit: u32,
+    /// Relayed chat waiting in all clients' queues together, in MiB: past it, messages are
+    /// dropped (and their senders told) until receivers catch up.
+    pub chat_memory_mb: usize,
     /// A joined client silent this long is sent a `PING`...
     pub ping_after: Duration,
     /// ...and cut off if it is still silent this much later.
@@ -117,6 +120,7 @@ impl Default for ServerConfig {
             inbound_rate: DEFAULT_CHAT_RATE,
             request_rate: DEFAULT_REQUEST_RATE,
             strike_limit: DEFAULT_STRIKE_LIMIT,
+            chat_memory_mb: 64,
             ping_after: Duration::from_secs(60),
             ping_grace: Duration::from_secs(30),
             videos: PathBuf::from(DEFAULT_VIDEOS),

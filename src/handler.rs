@@ -16,7 +16,7 @@ use crate::budget::{Bucket, Strike, Strikes};
 use crate::cache::FrameCache;
 use crate::config::ServerConfig;
 use crate::keys;
-use crate::outbox::{self, Lanes, Liveness, Outbox, Undelivered};
+use crate::outbox::{self, ChatMemory, Lanes, Liveness, Outbox, Undelivered};
 use crate::registry::{self, ConnId, Refusal, Registry};
 use crate::store::{Claim, HoldError, Store};
 use crate::stream::{StreamConfig, StreamHandle};
@@ -37,6 +37,8 @@ pub struct Context {
     pub frames: FrameCache,
     /// Names bound to keys, and messages held for users who are offline.
     pub store: Store,
+    /// Relayed chat waiting in every lane, against the server's budget.
+    pub chat_memory: Arc<ChatMemory>,
 }
 
 /// Reads from the socket, enforcing an overall deadline while one is set (the handshake).
@@ -291,7 +293,9 @@ impl Handshake<'_> {
                 self.refuse(refusal.code, refusal.text)?;
                 continue;
             }
-            let (outbox, lanes) = Outbox::new(ctx.config.outbox_frames, ctx.config.inbound_rate);
+            let config = &ctx.config;
+            let (outbox, lanes) =
+                Outbox::new(config.outbox_frames, config.inbound_rate, ctx.chat_memory.clone());
             match ctx.registry.join(id, &name, key, &outbox) {
                 Ok(()) => {
                     info!("{peer} joined as {name}");
@@ -482,6 +486,10 @@ impl<'a> Session<'a> {
                 let text =
                     format!("{} is receiving too many messages; yours was dropped", recipient.name);
                 self.dropped(ErrorCode::RateLimited, text)
+            }
+            Err(Undelivered::ServerFull) => {
+                let text = "the server holds too many undelivered messages; yours was dropped";
+                self.dropped(ErrorCode::RateLimited, text.into())
             }
             Err(Undelivered::Full) => {
                 let text = format!(

@@ -15,7 +15,7 @@ use crossbeam_channel::{
 use log::debug;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -43,6 +43,52 @@ pub enum Outgoing {
     /// The directory, as the registry saw it when this client joined. The writer encodes it,
     /// so the registry's lock is held only to copy pointers, not to make bytes.
     Directory(Box<[Arc<User>]>),
+    /// A relayed chat message, counted against the server's chat memory until it is written
+    /// (or dropped with the lane).
+    Relayed(Box<Charge>),
+}
+
+/// Bytes of relayed chat waiting in every client's lane, against one budget for the whole
+/// server: many stalled receivers together cannot hold more than that.
+#[derive(Debug)]
+pub struct ChatMemory {
+    used: AtomicUsize,
+    budget: usize,
+}
+
+impl ChatMemory {
+    pub fn new(budget: usize) -> Arc<ChatMemory> {
+        Arc::new(ChatMemory { used: AtomicUsize::new(0), budget })
+    }
+
+    /// Bytes of chat queued now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Counts `frame` in, if it fits the budget.
+    fn charge(self: &Arc<Self>, frame: EncodedFrame) -> Option<Charge> {
+        let len = frame.len();
+        let before = self.used.fetch_add(len, Ordering::Relaxed);
+        if before + len > self.budget {
+            self.used.fetch_sub(len, Ordering::Relaxed);
+            return None;
+        }
+        Some(Charge { frame, memory: self.clone() })
+    }
+}
+
+/// A relayed frame and the memory it is counted in; dropping it (written, or thrown away
+/// with a closed lane) gives the bytes back.
+pub struct Charge {
+    frame: EncodedFrame,
+    memory: Arc<ChatMemory>,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.memory.used.fetch_sub(self.frame.len(), Ordering::Relaxed);
+    }
 }
 
 impl From<EncodedFrame> for Outgoing {
@@ -58,6 +104,8 @@ pub enum Undelivered {
     Full,
     /// The client already receives all the chat it may in this second, from everyone.
     Busy,
+    /// The server holds all the undelivered chat it may (`ChatMemory`).
+    ServerFull,
     /// The client is leaving: its writer has stopped.
     Closed,
 }
@@ -69,6 +117,8 @@ pub struct Outbox {
     video: Sender<EncodedFrame>,
     /// Relayed chat this client may receive, from all senders together.
     inbound: Arc<Mutex<Bucket>>,
+    /// The server's budget for relayed chat waiting in lanes.
+    memory: Arc<ChatMemory>,
     /// Relayed chat may fill the chat lane up to here: the rest is kept for directory events
     /// and replies, so others' messages can never crowd them out.
     relay_room: usize,
@@ -82,13 +132,14 @@ pub struct Lanes {
 
 impl Outbox {
     /// A new outbox whose chat lane holds `chat_frames` frames, receiving at most
-    /// `inbound_rate` relayed messages a second (0: no limit).
-    pub fn new(chat_frames: usize, inbound_rate: u32) -> (Outbox, Lanes) {
+    /// `inbound_rate` relayed messages a second (0: no limit), within the server's `memory`.
+    pub fn new(chat_frames: usize, inbound_rate: u32, memory: Arc<ChatMemory>) -> (Outbox, Lanes) {
         let (chat_tx, chat) = bounded(chat_frames);
         let (video_tx, video) = bounded(VIDEO_LANE_FRAMES);
         let inbound = Arc::new(Mutex::new(Bucket::new(inbound_rate, inbound_rate, Instant::now())));
         let relay_room = (chat_frames * 3 / 4).max(1);
-        (Outbox { chat: chat_tx, video: video_tx, inbound, relay_room }, Lanes { chat, video })
+        let outbox = Outbox { chat: chat_tx, video: video_tx, inbound, memory, relay_room };
+        (outbox, Lanes { chat, video })
     }
 
     /// Puts a relayed chat message in the lane, never waiting: the recipient's budget and the
@@ -106,7 +157,8 @@ impl Outbox {
             }
             thread::sleep(Duration::from_millis(2));
         }
-        match self.chat.try_send(frame.into()) {
+        let charge = self.memory.charge(frame).ok_or(Undelivered::ServerFull)?;
+        match self.chat.try_send(Outgoing::Relayed(Box::new(charge))) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(Undelivered::Full),
             Err(TrySendError::Disconnected(_)) => Err(Undelivered::Closed),
@@ -232,7 +284,35 @@ fn write_loop(socket: &TcpStream, lanes: Lanes, liveness: &Liveness) -> io::Resu
         match item {
             Outgoing::Frame(frame) => out.write_all(&frame)?,
             Outgoing::Directory(users) => out.write_all(&wire::encode_directory(&users))?,
+            Outgoing::Relayed(charge) => out.write_all(&charge.frame)?,
         }
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lane_slot_stays_small() {
+        // 256 slots a client, allocated up front.
+        assert!(std::mem::size_of::<Outgoing>() <= 24);
+    }
+
+    #[test]
+    fn relayed_chat_is_counted_until_written_or_dropped_and_refused_past_the_budget() {
+        let memory = ChatMemory::new(1000);
+        let (outbox, lanes) = Outbox::new(8, 0, memory.clone());
+        let frame = |n: usize| EncodedFrame::from(vec![0u8; n]);
+        assert_eq!(outbox.relay(frame(600)), Ok(()));
+        assert_eq!(memory.used(), 600);
+        assert_eq!(outbox.relay(frame(600)), Err(Undelivered::ServerFull));
+        assert_eq!(memory.used(), 600);
+        // The lane goes (its client left: both ends dropped) with the message in it: the bytes
+        // come back.
+        drop(lanes);
+        drop(outbox);
+        assert_eq!(memory.used(), 0);
+    }
 }

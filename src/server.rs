@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::cache::{CacheStats, FrameCache};
 use crate::config::ServerConfig;
 use crate::handler::{self, Context};
-use crate::outbox::CLIENT_STACK;
+use crate::outbox::{CLIENT_STACK, ChatMemory};
 use crate::registry::Registry;
 use crate::store::Store;
 use crate::video::catalog::LiveCatalog;
@@ -65,8 +65,9 @@ impl Server {
         let budget = config.cache_mb.saturating_mul(1 << 20);
         let frames = FrameCache::new(budget, config.jpeg_quality, config.decoder);
         let store = Store::open(&config.db).map_err(io::Error::other)?;
-        let ctx =
-            Arc::new(Context { config, registry: Registry::default(), catalog, frames, store });
+        let chat_memory = ChatMemory::new(config.chat_memory_mb * 1024 * 1024);
+        let registry = Registry::default();
+        let ctx = Arc::new(Context { config, registry, catalog, frames, store, chat_memory });
         let local_addr = listener.local_addr()?;
         let mut wake = local_addr;
         if wake.ip().is_unspecified() {
@@ -94,6 +95,11 @@ impl Server {
     }
 
     /// What the shared frame cache has done so far.
+    /// Bytes of relayed chat waiting in clients' queues now.
+    pub fn chat_memory_used(&self) -> usize {
+        self.ctx.chat_memory.used()
+    }
+
     pub fn cache_stats(&self) -> CacheStats {
         self.ctx.frames.stats()
     }

@@ -247,3 +247,56 @@ fn a_silent_session_is_pinged_and_cut_if_it_does_not_answer() {
     }
     assert!(server.registry().lookup("alive").is_some(), "a client that answers was cut");
 }
+
+#[test]
+fn stalled_receivers_together_hold_no_more_chat_than_the_server_budget() {
+    // 1 MiB for everyone's queued chat; no other limit, so only the budget stops the flood.
+    let config = ServerConfig {
+        chat_memory_mb: 1,
+        chat_rate: 0,
+        pair_rate: 0,
+        inbound_rate: 0,
+        strike_limit: 100_000,
+        write_timeout: Duration::from_secs(30),
+        ..ServerConfig::default()
+    };
+    let server = start_server(config);
+    let addr = server.local_addr();
+    // Four receivers that never read.
+    let stalled: Vec<RawClient> = (0..4)
+        .map(|i| joined_from(addr, &format!("127.0.0.{}", 10 + i), &format!("s{i}"), i))
+        .collect();
+    let mut flooder = joined_from(addr, "127.0.0.2", "flooder", 0);
+    let reader = flooder.stream.try_clone().unwrap();
+    let said = thread::spawn(move || {
+        let mut raw = RawClient { stream: reader, challenge: [0; 32] };
+        raw.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        while let Some(msg) = raw.recv() {
+            if let ServerMsg::Error { text, .. } = msg
+                && text.contains("too many undelivered messages")
+            {
+                return true;
+            }
+        }
+        false
+    });
+    let mut peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let junk = vec![0xAB; chatroom::wire::MAX_ENVELOPE];
+    'flood: while Instant::now() < deadline {
+        for i in 0..4 {
+            let frame = ClientMsg::Chat { to: format!("s{i}"), envelope: junk.clone() }.encode();
+            if flooder.stream.write_all(&frame).is_err() {
+                break 'flood;
+            }
+        }
+        peak = peak.max(server.chat_memory_used());
+        if said.is_finished() {
+            break;
+        }
+    }
+    assert!(said.join().unwrap(), "the flooder was never told the server is full");
+    let frame_len = chatroom::wire::MAX_ENVELOPE + 64;
+    assert!(peak <= 1024 * 1024 + frame_len, "{peak} bytes of chat queued");
+    drop(stalled);
+}

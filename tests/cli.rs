@@ -488,7 +488,9 @@ fn trace_explains_its_tags_once_and_counts_frames_and_the_server_logs_each_relay
     assert!(
         common::eventually(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok())
     );
-    let bob = Proc::client(&addr, &["--name", "bob"]);
+    let mut bob = Proc::client(&addr, &["--name", "bob"]);
+    // bob is in before alice looks for him.
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
     let mut alice = Command::new(BIN)
         .args(["client", "--server", &addr, "--name", "alice", "--key-bits", "1024", "--ephemeral"])
         .args(["--headless", "--trace"])

@@ -49,7 +49,7 @@ fn one_address_holding_all_it_may_does_not_lock_out_another() {
 }
 
 #[test]
-fn a_flood_from_several_connections_leaves_the_victim_connected_and_served() {
+fn a_replay_flood_from_several_connections_leaves_the_victim_connected_and_served() {
     let server = start_server(ServerConfig::default());
     let addr = server.local_addr();
     let mut bob = TestClient::join(addr, "bob", 1);
@@ -57,13 +57,17 @@ fn a_flood_from_several_connections_leaves_the_victim_connected_and_served() {
     let mut mallory = TestClient::join(addr, "mallory", 2);
     mallory.wait_joined("bob");
     alice.wait_joined("bob");
-    // Eight connections from eight addresses send bob the largest envelopes there are (a
-    // replayed genuine one is cheap for bob to drop: `peers::tests`; this is about volume),
-    // while bob is busy for a moment: his socket and his queue fill. The old server then cut
-    // *bob* ("its chat queue stayed full").
-    let _ = &mut mallory;
+    // Eight connections from eight addresses replay one genuine envelope of mallory's to bob
+    // (cheap for bob to drop: `peers::tests`), between the largest envelopes there are, while
+    // bob is busy for a moment: his socket and his queue fill. The old server then cut *bob*
+    // ("its chat queue stayed full").
+    let peer = mallory.directory.get("bob").unwrap().clone();
+    let ClientMsg::Chat { envelope, .. } = mallory.sealer.seal(&peer, "buy now").unwrap() else {
+        unreachable!()
+    };
+    let mut frame = ClientMsg::Chat { to: "bob".into(), envelope }.encode();
     let junk = vec![0xAB; chatroom::wire::MAX_ENVELOPE];
-    let frame = ClientMsg::Chat { to: "bob".into(), envelope: junk }.encode();
+    frame.extend(ClientMsg::Chat { to: "bob".into(), envelope: junk }.encode());
     let flooders: Vec<_> = (2..10)
         .map(|i| {
             let mut raw = joined_from(addr, &format!("127.0.0.{i}"), &format!("m{i}"), 3);

@@ -464,7 +464,11 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
             let _ = replies.send(Reply::Refused);
         }
         ServerMsg::Error {
-            code: ErrorCode::UnknownUser | ErrorCode::RateLimited | ErrorCode::RecipientTooSlow,
+            code:
+                ErrorCode::UnknownUser
+                | ErrorCode::RateLimited
+                | ErrorCode::RecipientTooSlow
+                | ErrorCode::MailboxFull,
             text,
         } => {
             let _ = replies.send(Reply::NotSent(text));

@@ -178,28 +178,7 @@ impl Registry {
         let welcome = ServerMsg::Welcome { name: name.to_owned() }.encode_shared();
         let laggards = {
             let mut state = self.lock();
-            if state.shutting_down {
-                return Err(Refusal {
-                    code: ErrorCode::ShuttingDown,
-                    text: "the server is shutting down".into(),
-                });
-            }
-            if let Some(other) = state.looks.get(&look).filter(|other| **other != lower) {
-                let other = state.members.get(other).map_or(other.clone(), |m| m.user.name.clone());
-                return Err(Refusal {
-                    code: ErrorCode::NameTaken,
-                    text: format!("the name {name} looks too much like {other}, who is online"),
-                });
-            }
-            if let Some(taken) = state.members.get(&lower) {
-                return Err(Refusal {
-                    code: ErrorCode::NameTaken,
-                    text: format!(
-                        "the name {} is taken (names are unique ignoring case)",
-                        taken.user.name
-                    ),
-                });
-            }
+            state.check_free(name, &lower, &look)?;
             let laggards = state.broadcast(&joined_frame);
             state.next_join += 1;
             let joined = state.next_join;
@@ -328,6 +307,28 @@ fn decrement(counts: &mut HashMap<IpAddr, usize>, source: IpAddr) {
 }
 
 impl State {
+    /// Whether `name` (lower-cased `lower`, look-alike form `look`) may join now.
+    fn check_free(&self, name: &str, lower: &str, look: &str) -> Result<(), Refusal> {
+        let taken = |text: String| Refusal { code: ErrorCode::NameTaken, text };
+        if self.shutting_down {
+            let text = "the server is shutting down".into();
+            return Err(Refusal { code: ErrorCode::ShuttingDown, text });
+        }
+        if let Some(other) = self.looks.get(look).filter(|other| *other != lower) {
+            let other = self.members.get(other).map_or(other.clone(), |m| m.user.name.clone());
+            return Err(taken(format!(
+                "the name {name} looks too much like {other}, who is online"
+            )));
+        }
+        if let Some(member) = self.members.get(lower) {
+            let name = &member.user.name;
+            return Err(taken(format!(
+                "the name {name} is taken (names are unique ignoring case)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Offers `frame` to every member; returns those whose lane was full.
     fn broadcast(&self, frame: &wire::EncodedFrame) -> Vec<ConnId> {
         self.members.values().filter(|m| !m.outbox.offer(frame.clone())).map(|m| m.id).collect()

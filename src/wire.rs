@@ -556,17 +556,7 @@ impl ServerMsg {
             }
             ServerMsg::VideoList(videos) => {
                 w.u16(videos.len() as u16);
-                for video in videos {
-                    w.str8(&video.name);
-                    w.u32(video.frames);
-                    w.f32(video.fps);
-                    w.u8(video.resolutions.len() as u8);
-                    for res in &video.resolutions {
-                        w.str8(&res.label);
-                        w.u16(res.width);
-                        w.u16(res.height);
-                    }
-                }
+                videos.iter().for_each(|video| w.video(video));
             }
             ServerMsg::StreamStart { video, frames, fps, plan } => {
                 w.str8(video);
@@ -620,12 +610,7 @@ impl ServerMsg {
                 from: r.str8("sender", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
             },
-            Tag::ERROR => {
-                let code = r.u16("error code")?;
-                let code =
-                    ErrorCode::from_u16(code).ok_or(WireError::BadValue { what: "error code" })?;
-                ServerMsg::Error { code, text: r.str16("error text", MAX_ERROR_TEXT)? }
-            }
+            Tag::ERROR => r.error()?,
             Tag::VIDEO_LIST => {
                 let count = r.u16("video count")? as usize;
                 ServerMsg::VideoList(r.list("video list", count, MAX_VIDEOS, 10, Reader::video)?)
@@ -820,6 +805,18 @@ impl FrameWriter {
             self.user(user);
         }
     }
+    fn video(&mut self, video: &VideoInfo) {
+        self.str8(&video.name);
+        self.u32(video.frames);
+        self.f32(video.fps);
+        self.u8(video.resolutions.len() as u8);
+        for res in &video.resolutions {
+            self.str8(&res.label);
+            self.u16(res.width);
+            self.u16(res.height);
+        }
+    }
+
     fn user(&mut self, user: &User) {
         self.str8(&user.name);
         self.blob16(&user.key);
@@ -965,6 +962,12 @@ impl<'a> Reader<'a> {
             start: self.u32("segment start")?,
             frames: self.u32("segment frames")?,
         })
+    }
+
+    fn error(&mut self) -> Result<ServerMsg, WireError> {
+        let code = self.u16("error code")?;
+        let code = ErrorCode::from_u16(code).ok_or(WireError::BadValue { what: "error code" })?;
+        Ok(ServerMsg::Error { code, text: self.str16("error text", MAX_ERROR_TEXT)? })
     }
 
     fn user(&mut self) -> Result<User, WireError> {

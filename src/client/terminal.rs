@@ -452,28 +452,7 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
             }
             *shared.directory() = directory;
         }
-        ServerMsg::Error { code: ErrorCode::ShuttingDown, .. } => {
-            say!("Server is shutting down")
-        }
-        ServerMsg::Error {
-            code: code @ (ErrorCode::UnknownVideo | ErrorCode::VideoFailed),
-            text,
-        } => {
-            say!("Error: {}", text);
-            log::debug!("stream refused: {code:?}");
-            let _ = replies.send(Reply::Refused);
-        }
-        ServerMsg::Error {
-            code:
-                ErrorCode::UnknownUser
-                | ErrorCode::RateLimited
-                | ErrorCode::RecipientTooSlow
-                | ErrorCode::MailboxFull,
-            text,
-        } => {
-            let _ = replies.send(Reply::NotSent(text));
-        }
-        ServerMsg::Error { text, .. } => say!("Error: {}", text),
+        ServerMsg::Error { code, text } => show_error(code, text, replies),
         ServerMsg::Sent { queued, .. } => {
             let _ = replies.send(Reply::Sent { queued });
         }
@@ -488,6 +467,26 @@ fn show(msg: ServerMsg, shared: &Shared, replies: &Sender<Reply>) {
             let _ = replies.send(Reply::Videos(videos));
         }
         other => log::debug!("ignoring unexpected {} frame", other.tag()),
+    }
+}
+
+/// An error from the server: printed, or handed to `send_chat` when it answers a request.
+fn show_error(code: ErrorCode, text: String, replies: &Sender<Reply>) {
+    match code {
+        ErrorCode::ShuttingDown => say!("Server is shutting down"),
+        ErrorCode::UnknownVideo | ErrorCode::VideoFailed => {
+            say!("Error: {}", text);
+            log::debug!("stream refused: {code:?}");
+            let _ = replies.send(Reply::Refused);
+        }
+        // What became of a chat message (or a key lookup): send_chat says it.
+        ErrorCode::UnknownUser
+        | ErrorCode::RateLimited
+        | ErrorCode::RecipientTooSlow
+        | ErrorCode::MailboxFull => {
+            let _ = replies.send(Reply::NotSent(text));
+        }
+        _ => say!("Error: {}", text),
     }
 }
 
@@ -599,27 +598,53 @@ fn chat_mode(
             say!("Empty message not sent.");
             continue;
         }
-        let msg = match sealer.seal(&peer, &text) {
-            Ok(msg) => msg,
-            Err(e) => {
-                say!("Message not sent: {}", Chain(&e));
-                continue;
+        match deliver(sealer, shared, replies, &peer, &text) {
+            Delivery::Lost => return Some(()),
+            Delivery::Refused if input.editing() => {
+                say!("Your message is kept: it is typed for you at the next message prompt.");
+                kept = Some(text);
             }
-        };
-        if shared.writer.send(&msg).is_err() {
-            // The recv_chat thread reports the lost connection.
-            return Some(());
+            _ => {}
         }
-        match outcome(replies) {
-            Ok(false) => {}
-            Ok(true) => say!("[QUEUED] {} is offline; delivered when they return", peer.name),
-            Err(why) => {
-                say!("Error: {why}");
-                if input.editing() {
-                    say!("Your message is kept: it is typed for you at the next message prompt.");
-                    kept = Some(text);
-                }
-            }
+    }
+}
+
+/// What became of one message.
+enum Delivery {
+    Done,
+    /// The server did not take it (said why).
+    Refused,
+    /// The connection is gone (`recv_chat` says so).
+    Lost,
+}
+
+/// Seals `text` for `peer`, sends it, and says what the server did with it.
+fn deliver(
+    sealer: &mut Sealer,
+    shared: &Shared,
+    replies: &Receiver<Reply>,
+    peer: &Peer,
+    text: &str,
+) -> Delivery {
+    let msg = match sealer.seal(peer, text) {
+        Ok(msg) => msg,
+        Err(e) => {
+            say!("Message not sent: {}", Chain(&e));
+            return Delivery::Done;
+        }
+    };
+    if shared.writer.send(&msg).is_err() {
+        return Delivery::Lost;
+    }
+    match outcome(replies) {
+        Ok(false) => Delivery::Done,
+        Ok(true) => {
+            say!("[QUEUED] {} is offline; delivered when they return", peer.name);
+            Delivery::Done
+        }
+        Err(why) => {
+            say!("Error: {why}");
+            Delivery::Refused
         }
     }
 }

@@ -538,7 +538,7 @@ impl<'a> Session<'a> {
                 let text = format!("no user named {to:?} is online or registered");
                 self.send_error(ErrorCode::UnknownUser, text);
             }
-            Err(e @ HoldError::Full { .. }) => {
+            Err(e @ (HoldError::Full { .. } | HoldError::SenderShare { .. })) => {
                 self.send_error(ErrorCode::MailboxFull, e.to_string())
             }
             Err(e @ HoldError::Failed) => self.send_error(ErrorCode::Unexpected, e.to_string()),

@@ -27,6 +27,9 @@ pub const MAILBOX_MESSAGES: i64 = 1000;
 pub const MAILBOX_BYTES: i64 = 10 * 1024 * 1024;
 /// ...each kept at most this long.
 pub const MAILBOX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Held messages from any one sender in one mailbox: a stranger cannot fill someone's whole
+/// mailbox and so keep everyone else's messages out.
+pub const MAILBOX_PER_SENDER: i64 = 100;
 
 /// Why the database cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,10 @@ pub enum HoldError {
     Unregistered(String),
     #[error("{name}'s mailbox is full ({MAILBOX_MESSAGES} messages or {} MB waiting)", MAILBOX_BYTES / (1024 * 1024))]
     Full { name: String },
+    #[error(
+        "{name}'s mailbox already holds {MAILBOX_PER_SENDER} messages from you; more once {name} has read them"
+    )]
+    SenderShare { name: String },
     #[error("the server could not store the message")]
     Failed,
 }
@@ -212,6 +219,14 @@ impl Store {
             if count >= MAILBOX_MESSAGES || bytes + envelope.len() as i64 > MAILBOX_BYTES {
                 return Ok(Err(HoldError::Full { name }));
             }
+            let from_sender: i64 = tx.query_row(
+                "SELECT count(*) FROM mailbox WHERE recipient = ?1 AND lower(sender) = ?2",
+                params![lower, from.to_ascii_lowercase()],
+                |r| r.get(0),
+            )?;
+            if from_sender >= MAILBOX_PER_SENDER {
+                return Ok(Err(HoldError::SenderShare { name }));
+            }
             tx.execute(
                 "INSERT INTO mailbox (recipient, sender, envelope, queued_at) VALUES (?1, ?2, ?3, ?4)",
                 params![lower, from, envelope, now()],
@@ -328,10 +343,23 @@ mod tests {
         // 10 MB in all: a message that would pass it is refused.
         let big = vec![0u8; MAILBOX_BYTES as usize];
         assert_eq!(store.hold("bob", "alice", &big), Err(HoldError::Full { name: "bob".into() }));
-        for _ in 2..MAILBOX_MESSAGES {
-            store.hold("bob", "alice", b"m").unwrap();
+        // One sender may hold 100 of bob's 1000 places, whatever case it writes its name in.
+        for _ in 2..MAILBOX_PER_SENDER {
+            store.hold("bob", "Alice", b"m").unwrap();
         }
-        assert_eq!(store.hold("bob", "alice", b"m"), Err(HoldError::Full { name: "bob".into() }));
+        let share = HoldError::SenderShare { name: "bob".into() };
+        assert_eq!(store.hold("bob", "alice", b"m"), Err(share.clone()));
+        let message = share.to_string();
+        assert!(message.contains("holds 100 messages from you; more once bob has"), "{message}");
+        // The other senders share the rest, until the mailbox is full.
+        for i in MAILBOX_PER_SENDER..MAILBOX_MESSAGES {
+            store.hold("bob", &format!("s{}", i / MAILBOX_PER_SENDER), b"m").unwrap();
+        }
+        assert_eq!(store.hold("bob", "carol", b"m"), Err(HoldError::Full { name: "bob".into() }));
+        // Once bob has read one of alice's, she may leave another.
+        let first = store.held_for("bob").unwrap()[0].id;
+        store.delivered(first).unwrap();
+        assert_eq!(store.hold("bob", "alice", b"m"), Ok(()));
     }
 
     #[test]

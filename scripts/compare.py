@@ -141,7 +141,7 @@ def start_original(scratch, shim, python):
 
 def start_ours(videos):
     proc = subprocess.Popen([BIN, "server", "--bind", OURS, "--videos", videos, "--no-pace",
-                             "--chat-rate", "0", "--jpeg-quality", "90",
+                             "--chat-rate", "0", "--join-rate", "0", "--jpeg-quality", "90",
                              # The bench's keys are 1024 bits, as the original's; keep no names.
                              "--min-key-bits", "1024", "--db", ":memory:"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

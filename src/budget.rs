@@ -4,9 +4,12 @@
 //! - A [`Bucket`] lets `rate` actions a second through, with `burst` saved up: each client's
 //!   chat messages, its other requests, its messages to any one recipient, and the messages any
 //!   one recipient receives from everyone together.
+//! - [`Buckets`] keeps one bucket per key: the joins from each source address.
 //! - [`Strikes`] counts what was dropped over a window: a client whose messages keep being
 //!   dropped is cut off, however its sending is spread over time.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 /// A token bucket. A rate of 0 lets everything through (for benchmarks).
@@ -20,8 +23,13 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn new(rate: u32, burst: u32, now: Instant) -> Bucket {
+        Bucket::per_second(f64::from(rate), burst, now)
+    }
+
+    /// `rate` actions a second, which may be a fraction (`1.0 / 6.0`: one every 6 s).
+    pub fn per_second(rate: f64, burst: u32, now: Instant) -> Bucket {
         let burst = f64::from(burst.max(1));
-        Bucket { rate: f64::from(rate), burst, tokens: burst, last: now }
+        Bucket { rate, burst, tokens: burst, last: now }
     }
 
     /// Takes one token if there is one.
@@ -29,14 +37,82 @@ impl Bucket {
         if self.rate == 0.0 {
             return true;
         }
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return true;
         }
         false
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+    }
+
+    /// How long until a token is there (zero if one is).
+    pub fn wait(&mut self, now: Instant) -> Duration {
+        if self.rate == 0.0 {
+            return Duration::ZERO;
+        }
+        self.refill(now);
+        Duration::from_secs_f64(((1.0 - self.tokens) / self.rate).max(0.0))
+    }
+
+    /// Whether the bucket is full again by `now`: as good as a new one.
+    fn is_full(&mut self, now: Instant) -> bool {
+        self.rate == 0.0 || {
+            self.refill(now);
+            self.tokens >= self.burst
+        }
+    }
+}
+
+/// Keys remembered before [`Buckets`] first forgets those whose bucket is full again.
+const KEYS_BEFORE_PRUNING: usize = 1024;
+
+/// One [`Bucket`] per key, each made full the first time its key is seen. A key whose bucket
+/// has filled up again is forgotten once many keys are remembered, so the map holds only the
+/// keys that used part of their budget lately: its size follows the senders, not the time.
+#[derive(Debug)]
+pub struct Buckets<K> {
+    rate: f64,
+    burst: u32,
+    buckets: HashMap<K, Bucket>,
+    /// The size at which full buckets are next forgotten: twice what the last pruning kept,
+    /// so pruning costs each `take` O(1) on average even when nothing can be forgotten.
+    prune_at: usize,
+}
+
+impl<K: Hash + Eq> Buckets<K> {
+    /// `rate` actions a second for each key (0: no limit), bursts of `burst`.
+    pub fn new(rate: f64, burst: u32) -> Buckets<K> {
+        Buckets { rate, burst, buckets: HashMap::new(), prune_at: KEYS_BEFORE_PRUNING }
+    }
+
+    /// Takes one of `key`'s tokens; if there is none, how long until there is.
+    pub fn take(&mut self, key: K, now: Instant) -> Result<(), Duration> {
+        if self.rate == 0.0 {
+            return Ok(());
+        }
+        if self.buckets.len() >= self.prune_at {
+            self.buckets.retain(|_, bucket| !bucket.is_full(now));
+            self.prune_at = (2 * self.buckets.len()).max(KEYS_BEFORE_PRUNING);
+        }
+        let (rate, burst) = (self.rate, self.burst);
+        let bucket =
+            self.buckets.entry(key).or_insert_with(|| Bucket::per_second(rate, burst, now));
+        if bucket.take(now) { Ok(()) } else { Err(bucket.wait(now)) }
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
     }
 }
 
@@ -96,6 +172,41 @@ mod tests {
         // Rate 0: no limit.
         let mut free = Bucket::new(0, 0, t0);
         assert!((0..10_000).all(|_| free.take(t0)));
+    }
+
+    #[test]
+    fn each_key_has_its_own_bucket_and_idle_keys_are_forgotten() {
+        let t0 = Instant::now();
+        // One every 6 s, bursts of 2.
+        let mut joins = Buckets::new(1.0 / 6.0, 2);
+        let secs = |r: Result<(), Duration>| r.map_err(|d| d.as_secs_f64().round() as u64);
+        assert_eq!(joins.take("10.0.0.1", t0), Ok(()));
+        assert_eq!(joins.take("10.0.0.1", t0), Ok(()));
+        assert_eq!(secs(joins.take("10.0.0.1", t0)), Err(6));
+        // Another key is not held back by the first.
+        assert_eq!(joins.take("10.0.0.2", t0), Ok(()));
+        // 3 s on: half a token, 3 s to wait.
+        let t1 = t0 + Duration::from_secs(3);
+        assert_eq!(secs(joins.take("10.0.0.1", t1)), Err(3));
+        assert_eq!(joins.take("10.0.0.1", t1 + Duration::from_millis(3001)), Ok(()));
+
+        // Thousands of keys, each used once: once they are full again they are forgotten.
+        let mut many = Buckets::new(1.0, 1);
+        for i in 0..5000u32 {
+            many.take(i, t0).unwrap();
+        }
+        assert_eq!(many.len(), 5000, "a key whose bucket is not full is remembered");
+        // 2 s later the first 5000 are full again. New keys: at the next pruning (the map has
+        // grown past twice what the last one kept) the old ones go, the new ones stay.
+        let later = t0 + Duration::from_secs(2);
+        for i in 0..4000u32 {
+            many.take(10_000 + i, later).unwrap();
+        }
+        assert_eq!(many.len(), 4000);
+        // Rate 0: no limit, nothing remembered.
+        let mut free = Buckets::new(0.0, 0);
+        assert!((0..100).all(|_| free.take(1, t0).is_ok()));
+        assert!(free.is_empty());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub const DEFAULT_PAIR_RATE: u32 = 100;
 pub const DEFAULT_REQUEST_RATE: u32 = 20;
 /// Dropped messages and requests within 10 s before a client is cut off.
 pub const DEFAULT_STRIKE_LIMIT: u32 = 100;
+/// Joins a minute from one source address, once its burst is spent.
+pub const DEFAULT_JOIN_RATE: u32 = 10;
 /// The smallest RSA key a client may join with.
 pub const DEFAULT_MIN_KEY_BITS: usize = 2048;
 /// Where the server keeps names and held messages (`--db`).
@@ -45,6 +47,10 @@ pub struct Admission {
     /// ...and from one source: fewer than `unjoined`, so one source cannot keep everyone
     /// else from joining.
     pub unjoined_per_source: usize,
+    /// Joins a minute from one source (0: no limit), after a burst of `per_source`: every
+    /// connection a source may hold can join at once, but nobody can join and leave over and
+    /// over (each time a line on every user's screen) or register names without end.
+    pub joins_per_minute: u32,
 }
 
 /// Every limit of the server.
@@ -78,6 +84,9 @@ pub struct ServerConfig {
     pub inbound_rate: u32,
     /// Other requests a second (list, play, stop, key lookup), bursts of twice that.
     pub request_rate: u32,
+    /// Joins a minute from one source address, after a burst (`Admission::joins_per_minute`;
+    /// 0: no limit, for benchmarks).
+    pub join_rate: u32,
     /// Dropped messages and requests within 10 s before a client is cut off.
     pub strike_limit: u32,
     /// Relayed chat waiting in all clients' queues together, in MiB: past it, messages are
@@ -119,6 +128,7 @@ impl Default for ServerConfig {
             pair_rate: DEFAULT_PAIR_RATE,
             inbound_rate: DEFAULT_CHAT_RATE,
             request_rate: DEFAULT_REQUEST_RATE,
+            join_rate: DEFAULT_JOIN_RATE,
             strike_limit: DEFAULT_STRIKE_LIMIT,
             chat_memory_mb: 64,
             ping_after: Duration::from_secs(60),
@@ -150,6 +160,7 @@ impl ServerConfig {
             per_source,
             unjoined: three_quarters,
             unjoined_per_source,
+            joins_per_minute: self.join_rate,
         }
     }
 }

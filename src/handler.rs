@@ -288,6 +288,12 @@ impl Handshake<'_> {
                     continue;
                 }
             };
+            // Before any work: a source that joins too often is told when to come back.
+            if let Err(refusal) = ctx.registry.take_join(id) {
+                info!("{peer} refused: {}", refusal.text);
+                self.reply(ServerMsg::Error { code: refusal.code, text: refusal.text.clone() })?;
+                return Err(End::Failed(refusal.text));
+            }
             if let Err(refusal) = self.check_join(&name, &key, &proof, ctx) {
                 info!("{peer} refused as {name:?}: {}", refusal.text);
                 self.refuse(refusal.code, refusal.text)?;

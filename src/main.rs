@@ -54,6 +54,10 @@ struct ServerArgs {
     /// Chat messages a second each client may send (0: no limit, for benchmarks).
     #[arg(long, default_value_t = config::DEFAULT_CHAT_RATE)]
     chat_rate: u32,
+    /// Joins a minute from one address once it has used its burst (as many joins as it may
+    /// hold connections): no endless join-and-leave, no endless new names (0: no limit).
+    #[arg(long, default_value_t = config::DEFAULT_JOIN_RATE)]
+    join_rate: u32,
     /// What decodes videos and encodes JPEGs: ffmpeg (FFmpeg to YUV, libjpeg-turbo from
     /// the planes) or opencv (the original's engine: OpenCV's VideoCapture and imencode).
     #[arg(long, default_value = "ffmpeg", value_parser = ["ffmpeg", "opencv"])]
@@ -277,6 +281,7 @@ fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
         // No chat limit (for benchmarks) lifts the per-recipient limits too.
         pair_rate: if args.chat_rate == 0 { 0 } else { config::DEFAULT_PAIR_RATE },
         inbound_rate: args.chat_rate,
+        join_rate: args.join_rate,
         decoder,
         min_key_bits: args.min_key_bits as usize,
         db: args.db,

@@ -10,7 +10,9 @@ use log::warn;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
+use crate::budget::Buckets;
 use crate::config::Admission;
 use crate::outbox::{Outbox, Outgoing};
 use crate::wire::{self, ErrorCode, NameError, ServerMsg, User};
@@ -73,8 +75,11 @@ struct Member {
     outbox: Outbox,
 }
 
-#[derive(Default)]
 struct State {
+    /// How many connections are admitted, and how often one source may join.
+    limits: Admission,
+    /// Joins from each source (`Admission::joins_per_minute`).
+    joins: Buckets<IpAddr>,
     next_id: ConnId,
     next_join: u64,
     connections: HashMap<ConnId, Connection>,
@@ -95,7 +100,7 @@ struct State {
 
 /// The shared directory of connections and users: a small `Clone` handle around
 /// `Arc<Mutex<State>>`. Lock, change, unlock: no method blocks while holding the lock.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Registry {
     state: Arc<Mutex<State>>,
 }
@@ -109,6 +114,27 @@ pub struct Recipient {
 }
 
 impl Registry {
+    /// An empty registry that admits connections and joins within `limits`.
+    pub fn new(limits: Admission) -> Registry {
+        let per_second = f64::from(limits.joins_per_minute) / 60.0;
+        let burst = u32::try_from(limits.per_source).unwrap_or(u32::MAX);
+        let state = State {
+            limits,
+            joins: Buckets::new(per_second, burst),
+            next_id: 0,
+            next_join: 0,
+            connections: HashMap::new(),
+            per_source: HashMap::new(),
+            unjoined: 0,
+            unjoined_from: HashMap::new(),
+            members: HashMap::new(),
+            looks: HashMap::new(),
+            order: BTreeMap::new(),
+            shutting_down: false,
+        };
+        Registry { state: Arc::new(Mutex::new(state)) }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in another thread while it held the lock leaves the maps consistent (every
         // change is a single insert or remove), so keep serving rather than cascade the panic.
@@ -117,15 +143,11 @@ impl Registry {
 
     /// Admits a new connection from `peer` if there is room, keeping `socket` to cut it later;
     /// otherwise says why not.
-    pub fn open(
-        &self,
-        socket: Arc<TcpStream>,
-        peer: IpAddr,
-        limits: Admission,
-    ) -> Result<ConnId, Refusal> {
+    pub fn open(&self, socket: Arc<TcpStream>, peer: IpAddr) -> Result<ConnId, Refusal> {
         let source = source_of(peer);
         let full = |text: String| Refusal { code: ErrorCode::ServerFull, text };
         let mut state = self.lock();
+        let limits = state.limits;
         if state.shutting_down {
             return Err(Refusal {
                 code: ErrorCode::ShuttingDown,
@@ -157,6 +179,22 @@ impl Registry {
         *state.unjoined_from.entry(source).or_insert(0) += 1;
         state.unjoined += 1;
         Ok(id)
+    }
+
+    /// Counts a join attempt against the budget of connection `id`'s source: past it, the
+    /// refusal says when to try again. Checked before any key is verified or name registered,
+    /// so the budget also bounds the names one source can register.
+    pub fn take_join(&self, id: ConnId) -> Result<(), Refusal> {
+        let mut state = self.lock();
+        let Some(source) = state.connections.get(&id).map(|c| c.source) else { return Ok(()) };
+        let per_minute = state.limits.joins_per_minute;
+        state.joins.take(source, Instant::now()).map_err(|wait| Refusal {
+            code: ErrorCode::RateLimited,
+            text: format!(
+                "too many joins from your address (at most {per_minute} a minute); try again in {} s",
+                wait.as_secs() + 1
+            ),
+        })
     }
 
     /// Registers connection `id` as `name`. On success the new user's chat lane already holds

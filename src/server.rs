@@ -66,7 +66,7 @@ impl Server {
         let frames = FrameCache::new(budget, config.jpeg_quality, config.decoder);
         let store = Store::open(&config.db).map_err(io::Error::other)?;
         let chat_memory = ChatMemory::new(config.chat_memory_mb * 1024 * 1024);
-        let registry = Registry::default();
+        let registry = Registry::new(config.admission());
         let ctx = Arc::new(Context { config, registry, catalog, frames, store, chat_memory });
         let local_addr = listener.local_addr()?;
         let mut wake = local_addr;
@@ -156,7 +156,7 @@ fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
         let Ok(peer_addr) = stream.peer_addr() else { continue };
         let peer = peer_addr.to_string();
         let socket = Arc::new(stream);
-        let id = match ctx.registry.open(socket.clone(), peer_addr.ip(), ctx.config.admission()) {
+        let id = match ctx.registry.open(socket.clone(), peer_addr.ip()) {
             Ok(id) => id,
             Err(refusal) => {
                 warn!("{peer} refused: {}", refusal.text);

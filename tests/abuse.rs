@@ -304,3 +304,52 @@ fn stalled_receivers_together_hold_no_more_chat_than_the_server_budget() {
     assert!(peak <= 1024 * 1024 + frame_len, "{peak} bytes of chat queued");
     drop(stalled);
 }
+
+#[test]
+fn an_address_that_joins_and_leaves_over_and_over_is_held_to_its_join_budget() {
+    // 8 slots: one address may hold 6, so it may join 6 times at once, then once a second.
+    let config = ServerConfig { max_clients: 8, join_rate: 60, ..ServerConfig::default() };
+    let server = start_server(config);
+    let addr = server.local_addr();
+    let mut watcher = TestClient::join(addr, "watcher", 0);
+    // Join, quit, join again as fast as the server answers, for 2 s. Unchecked, this put
+    // 450 [JOINED]/[LEFT] lines a second on every screen, and registered a name each time.
+    let started = Instant::now();
+    let (mut joins, mut refusal) = (0, None);
+    while started.elapsed() < Duration::from_secs(2) {
+        let mut raw = RawClient::connect_from(addr, "127.0.0.2").unwrap();
+        raw.hello();
+        raw.send_msg(&raw.join_msg(&format!("churn{joins}"), &identity(1)));
+        match raw.recv() {
+            Some(ServerMsg::Welcome { .. }) => joins += 1,
+            Some(ServerMsg::Error { code: ErrorCode::RateLimited, text }) => {
+                assert!(raw.closed_within(Duration::from_secs(2)), "a refused join stays open");
+                refusal = Some(text);
+            }
+            other => panic!("expected a welcome or a refusal, got {other:?}"),
+        }
+        raw.send_msg(&ClientMsg::Quit);
+        let _ = raw.closed_within(Duration::from_secs(2));
+    }
+    let refusal = refusal.expect("never refused");
+    assert!(
+        refusal.contains("too many joins from your address (at most 60 a minute)"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("try again in 1 s"), "{refusal}");
+    // The burst (6), then about one a second.
+    assert!((6..=9).contains(&joins), "{joins} joins in 2 s");
+    // Another address is not held back.
+    let other = TestClient::join(addr, "other", 2);
+    // The watcher saw each join and leave once: no more than the budget let through.
+    let mut events = 0;
+    while let Some(msg) = watcher.recv_within(Duration::from_millis(300)) {
+        match msg {
+            ServerMsg::Joined(user) if user.name == "other" => break,
+            ServerMsg::Joined(_) | ServerMsg::Left { .. } => events += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(events, 2 * joins);
+    drop(other);
+}

@@ -341,6 +341,8 @@ fn help_names_every_flag_and_the_defaults_users_script_against() {
         "--cache-mb <CACHE_MB>",
         "[default: 256]",
         "--chat-rate <CHAT_RATE>",
+        "--join-rate <JOIN_RATE>",
+        "[default: 10]",
     ] {
         assert!(server.contains(flag), "server --help lacks {flag}:\n{server}");
     }

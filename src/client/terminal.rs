@@ -265,7 +265,13 @@ fn join_as(
     loop {
         match join(reader, writer, &name, &*key.for_name(&name)?) {
             Ok(joined) => return Ok(Some(joined)),
-            Err(e @ ClientError::Refused { code: ErrorCode::ShuttingDown, .. }) => return Err(e),
+            // Not about the name: another name would fare no better.
+            Err(
+                e @ ClientError::Refused {
+                    code: ErrorCode::ShuttingDown | ErrorCode::RateLimited,
+                    ..
+                },
+            ) => return Err(e),
             Err(ClientError::Refused { text, .. }) => say!("Name rejected: {text}"),
             Err(e) => return Err(e),
         }

@@ -4,8 +4,9 @@
 //! (`COLORTERM=truecolor`), else the nearest of the 256 xterm colours.
 //!
 //! The picture sits in the top rows of the screen; a scroll region below it keeps chat lines
-//! and the prompt usable. Each frame redraws only the cells whose colour changed, in one
-//! write that saves and restores the cursor, so the prompt being typed is never disturbed.
+//! and the prompt usable. Each frame redraws only the cells whose colour changed (by a step,
+//! or to another palette colour), in one write that saves and restores the cursor, so the
+//! prompt being typed is never disturbed.
 //!
 //! Everything here is pure: pixels in, escape sequences out, tested without a terminal. The
 //! player (`player.rs`) decodes and scales frames and writes what this returns.
@@ -111,12 +112,23 @@ pub fn palette_rgb(index: u8) -> Rgb {
     }
 }
 
-/// Two colours this close in every channel are drawn as one: JPEG noise between frames does
-/// not make every cell change.
-const SAME_COLOR: u8 = 6;
+/// Colours are compared in steps of this many levels a channel: a cell is redrawn when its
+/// colour moves to another step. JPEG noise between frames then seldom redraws a cell, and a
+/// colour that drifts (a background changing hue) crosses a step in every cell at once:
+/// nothing is left behind as a trail or a band of older colour, and nothing shown is more
+/// than a step off.
+const COLOR_STEP: u8 = 8;
 
-fn close(a: Rgb, b: Rgb) -> bool {
-    (0..3).all(|i| a[i].abs_diff(b[i]) <= SAME_COLOR)
+impl Colors {
+    /// What decides whether a cell must be redrawn: the palette colour the terminal will show
+    /// (256 colours), or the colour in steps of `COLOR_STEP` (24-bit).
+    fn shown(self, cell: Cell) -> Cell {
+        let step = |rgb: Rgb| match self {
+            Colors::TrueColor => rgb.map(|c| c / COLOR_STEP),
+            Colors::Palette256 => [palette_index(rgb), 0, 0],
+        };
+        Cell { top: step(cell.top), bottom: step(cell.bottom) }
+    }
 }
 
 /// The picture area of the screen and what is drawn in it, to redraw only what changes.
@@ -125,7 +137,7 @@ pub struct Canvas {
     cols: u16,
     rows: u16,
     colors: Colors,
-    /// What each cell shows now (`None` until first drawn).
+    /// What each cell shows now, as `Colors::shown` (`None` until first drawn).
     drawn: Vec<Option<Cell>>,
 }
 
@@ -150,9 +162,8 @@ impl Canvas {
             for col in 0..self.cols {
                 let i = usize::from(row) * usize::from(self.cols) + usize::from(col);
                 let Some(&cell) = cells.get(i) else { return out };
-                let unchanged = self.drawn[i]
-                    .is_some_and(|d| close(d.top, cell.top) && close(d.bottom, cell.bottom));
-                if unchanged {
+                let shown = self.colors.shown(cell);
+                if self.drawn[i] == Some(shown) {
                     cursor_here = false;
                     continue;
                 }
@@ -168,7 +179,7 @@ impl Canvas {
                     last_colors = Some(cell);
                 }
                 out.push('▀');
-                self.drawn[i] = Some(cell);
+                self.drawn[i] = Some(shown);
             }
         }
         if !out.is_empty() {
@@ -257,14 +268,42 @@ mod tests {
             "\x1b7\x1b[1;1H\x1b[38;2;255;0;0;48;2;255;0;0m▀▀\x1b[2;1H▀\
              \x1b[38;2;0;0;255;48;2;0;0;200m▀\x1b[0m\x1b8"
         );
-        // The same picture, with a little noise: nothing to draw.
-        let noisy = Cell { top: [250, 3, 0], bottom: [255, 0, 4] };
+        // The same picture, with a little noise (within a step of 4): nothing to draw.
+        let noisy = Cell { top: [253, 3, 0], bottom: [255, 0, 2] };
         assert_eq!(canvas.draw(&[noisy, red, red, blue]), "");
         // One cell changes: one move, one colour, one block.
         assert_eq!(
             canvas.draw(&[red, red, blue, blue]),
             "\x1b7\x1b[2;1H\x1b[38;2;0;0;255;48;2;0;0;200m▀\x1b[0m\x1b8"
         );
+    }
+
+    #[test]
+    fn a_colour_that_drifts_is_redrawn_everywhere_at_once() {
+        // A flat background that darkens by 1 a frame. Compared with what each cell last
+        // drew, cells the picture's motion had redrawn at other times would each lag by a
+        // different amount: a trail. In steps, every cell changes in the same frame.
+        let mut canvas = Canvas::new(4, 4, Colors::TrueColor);
+        let shade = |v: u8| vec![Cell { top: [v, 0, 0], bottom: [v, 0, 0] }; 16];
+        let mut frame = shade(103);
+        // A moving object redraws one cell on its own, in the middle of a step.
+        frame[5] = Cell { top: [0, 0, 255], bottom: [0, 0, 255] };
+        canvas.draw(&frame);
+        canvas.draw(&shade(102));
+        let mut redrawn = Vec::new();
+        for v in (80..102).rev() {
+            let out = canvas.draw(&shade(v));
+            redrawn.push(out.matches('▀').count());
+        }
+        // Each frame redraws all 16 cells or none: never some of them.
+        assert!(redrawn.iter().all(|&n| n == 0 || n == 16), "{redrawn:?}");
+        assert!(redrawn.contains(&16));
+        // In 256 colours, a cell is redrawn when its palette colour changes, and only then.
+        let mut canvas = Canvas::new(1, 1, Colors::Palette256);
+        let cell = |v: u8| [Cell { top: [v, v, v], bottom: [0, 0, 0] }];
+        canvas.draw(&cell(120));
+        assert_eq!(canvas.draw(&cell(122)), "", "both show grey 243, (118, 118, 118)");
+        assert_ne!(canvas.draw(&cell(140)), "");
     }
 
     #[test]

@@ -61,9 +61,11 @@ def main():
     cols = 0
     out = []
     rects = []
+    # tmux sets a colour once and keeps it over the next rows until it changes: the colours
+    # carry from one row to the next (a row that starts with none is not the default colour).
+    fg = bg = None
     for y, row in enumerate(rows):
         runs = {}
-        fg = bg = None
         x = 0
         for token in re.findall(r"\x1b\[[0-9;]*[A-Za-z]|.", row):
             if token.startswith("\x1b["):

@@ -163,7 +163,8 @@ fn pane_dir(pane: &Pane) -> std::path::PathBuf {
 const TOP: [[u8; 3]; 2] = [[255, 0, 0], [0, 200, 0]];
 const BOTTOM: [[u8; 3]; 2] = [[0, 0, 255], [255, 255, 255]];
 
-/// Writes `stripes_240p.mp4`: 320x240, 60 identical frames at 10 fps.
+/// Writes `stripes_240p.mp4`: 320x240, 150 identical frames at 10 fps (longer than the test
+/// waits for the picture: it is still on screen when a wrong one is reported).
 fn write_stripes(dir: &Path, band: i32) {
     let mut frame = Mat::new_rows_cols_with_default(240, 320, CV_8UC3, Scalar::all(0.0)).unwrap();
     for y in 0..240 {
@@ -178,7 +179,7 @@ fn write_stripes(dir: &Path, band: i32) {
     let mut writer =
         videoio::VideoWriter::new(path.to_str().unwrap(), fourcc, 10.0, Size::new(320, 240), true)
             .unwrap();
-    for _ in 0..60 {
+    for _ in 0..150 {
         writer.write(&frame).unwrap();
     }
 }
@@ -191,32 +192,37 @@ struct Shown {
     bg: Option<[u8; 3]>,
 }
 
-/// Reads one row of `capture-pane -e` output into cells, following the SGR colour commands
-/// (24-bit `38;2;R;G;B`, palette `38;5;N`, resets).
-fn parse_row(row: &str) -> Vec<Shown> {
-    let mut cells = Vec::new();
+/// Reads the rows of `capture-pane -e` output into cells, following the SGR colour commands
+/// (24-bit `38;2;R;G;B`, palette `38;5;N`, resets). tmux sets a colour once and keeps it over
+/// the next rows until it changes, so the colours carry from one row to the next.
+fn parse_screen(rows: &[String]) -> Vec<Vec<Shown>> {
     let (mut fg, mut bg) = (None, None);
-    let mut chars = row.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            cells.push(Shown { ch: c, fg, bg });
-            continue;
-        }
-        if chars.next() != Some('[') {
-            continue;
-        }
-        let mut params = String::new();
-        for c in chars.by_ref() {
-            if c.is_ascii_alphabetic() {
-                if c == 'm' {
-                    apply_sgr(&params, &mut fg, &mut bg);
-                }
-                break;
+    let mut screen = Vec::new();
+    for row in rows {
+        let mut cells = Vec::new();
+        let mut chars = row.chars();
+        while let Some(c) = chars.next() {
+            if c != '\x1b' {
+                cells.push(Shown { ch: c, fg, bg });
+                continue;
             }
-            params.push(c);
+            if chars.next() != Some('[') {
+                continue;
+            }
+            let mut params = String::new();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    if c == 'm' {
+                        apply_sgr(&params, &mut fg, &mut bg);
+                    }
+                    break;
+                }
+                params.push(c);
+            }
         }
+        screen.push(cells);
     }
-    cells
+    screen
 }
 
 fn apply_sgr(params: &str, fg: &mut Option<[u8; 3]>, bg: &mut Option<[u8; 3]>) {
@@ -275,45 +281,62 @@ fn check_drawn_stripes(env: &str, tolerance: u8) {
     pane.keys(&["1", "Enter"]);
     pane.wait_for("the stream menu", |l| l.contains("4. STOP"));
     let picture = || -> Vec<Vec<Shown>> {
-        pane.colored()
-            .iter()
-            .map(|r| parse_row(r))
+        parse_screen(&pane.colored())
+            .into_iter()
             .take_while(|cells| cells.first().is_some_and(|c| c.ch == '▀'))
             .collect()
     };
-    assert!(
-        eventually(Duration::from_secs(10), || picture().len() >= 20),
-        "no picture drawn; the screen:\n{}",
-        pane.text().join("\n")
-    );
-    let rows = picture();
-    // 320x240 in 80 columns: 60 pixels, 30 rows, the chat below.
-    assert_eq!(rows.len(), 30, "{}", pane.text().join("\n"));
+    // The screen may be read in the middle of a frame being drawn (or of the first frames,
+    // which the encoder makes rougher): wait for the whole picture, right to the last cell.
+    let mut last = String::new();
+    let drawn =
+        eventually(Duration::from_secs(10), || match stripes_shown(&picture(), tolerance) {
+            Ok(checked) => {
+                assert_eq!(checked, 30 * 76);
+                true
+            }
+            Err(why) => {
+                last = why;
+                false
+            }
+        });
+    assert!(drawn, "{last}; the screen:\n{}", pane.text().join("\n"));
+    // Chat goes on below the picture: the prompt is on the last row.
+    assert_eq!(pane.last_row(), ">");
+    pane.keys(&["3", "Enter"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
+    assert_settings_restored(&pane);
+}
+
+/// Whether `rows` show the stripes video fitted to 80 columns (320x240: 60 pixels, 30 rows):
+/// every cell a half block whose top colour is the video's top band and bottom colour its
+/// bottom band, on each side. The cells checked, or the first that is wrong.
+fn stripes_shown(rows: &[Vec<Shown>], tolerance: u8) -> Result<usize, String> {
+    if rows.len() != 30 {
+        return Err(format!("{} rows of picture, not 30", rows.len()));
+    }
     let mut checked = 0;
     for (y, row) in rows.iter().enumerate() {
-        assert_eq!(row.len(), 80, "row {y}");
+        if row.len() != 80 {
+            return Err(format!("row {y} is {} cells wide, not 80", row.len()));
+        }
         for (x, cell) in row.iter().enumerate() {
             // Cells on the seam between the halves are a mix of both.
             if (38..42).contains(&x) {
                 continue;
             }
             let side = usize::from(x >= 40);
-            let (fg, bg) = (cell.fg.unwrap(), cell.bg.unwrap());
-            assert!(
-                near(fg, TOP[side], tolerance) && near(bg, BOTTOM[side], tolerance),
-                "cell ({x},{y}): top {fg:?} bottom {bg:?}, expected {:?} over {:?}",
-                TOP[side],
-                BOTTOM[side]
-            );
+            let (fg, bg) = (cell.fg.unwrap_or_default(), cell.bg.unwrap_or_default());
+            if !(near(fg, TOP[side], tolerance) && near(bg, BOTTOM[side], tolerance)) {
+                return Err(format!(
+                    "cell ({x},{y}): top {fg:?} bottom {bg:?}, expected {:?} over {:?}",
+                    TOP[side], BOTTOM[side]
+                ));
+            }
             checked += 1;
         }
     }
-    assert_eq!(checked, 30 * 76);
-    // Chat goes on below the picture: the prompt is on the last row.
-    assert_eq!(pane.last_row(), ">");
-    pane.keys(&["3", "Enter"]);
-    pane.wait_for("the exit status", |l| l == "EXIT=0");
-    assert_settings_restored(&pane);
+    Ok(checked)
 }
 
 #[test]

@@ -587,6 +587,43 @@ fn losing_the_server_mid_stream_prints_disconnected_last_and_exits_1_at_once() {
 }
 
 #[test]
+fn a_stream_cut_by_a_lost_connection_ends_and_is_forgotten_when_the_client_reconnects() {
+    // A paced stream of 20 s; the server dies a second in, and comes back on the same address.
+    let videos = videos_dir(10.0, 200);
+    let videos = videos.to_str().unwrap();
+    let (mut server, addr) = server(&["--videos", videos]);
+    let mut bob = Proc::client(&addr, &["--name", "bob", "--headless", "--reconnect"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    bob.type_line("2");
+    bob.type_line("1");
+    bob.expect("a progress line", |l| l.starts_with("Streaming clip: "));
+    server.child.kill().unwrap();
+    server.wait();
+    // The stream is over: said, summed up, and the plain menu is back. (It used to stay
+    // "playing": `4. STOP` on offer, and `4` asked the new server to stop nothing.)
+    bob.expect_line("The connection to the server was lost: the stream ended.");
+    bob.expect("the summary", |l| l.starts_with("Stream ended: ") && l.contains("(144p: "));
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut server = Proc::start(&[
+        "server",
+        "--bind",
+        &addr,
+        "--videos",
+        videos,
+        "--db",
+        ":memory:",
+        "--min-key-bits",
+        "1024",
+    ]);
+    server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    bob.expect_line("[RECONNECTED]");
+    bob.type_line("4");
+    bob.expect_line("No stream is playing.");
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+}
+
+#[test]
 fn a_stream_plays_in_the_background_while_the_user_chats_and_4_stops_it() {
     let (_server, mut bob, mut alice) = bob_and_alice_streaming();
     // Back at the menu at once, with STOP on offer; alice chats while her stream plays.

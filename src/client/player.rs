@@ -25,6 +25,16 @@ const WINDOW_SIZE: (i32, i32) = (640, 360);
 /// Headless progress lines come at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
+/// What `recv_chat` hands the player.
+#[derive(Debug)]
+pub enum Feed {
+    /// A stream's start, one of its frames, or its end.
+    Server(ServerMsg),
+    /// The connection was lost (and is being made again, `--reconnect`): the stream playing,
+    /// if any, is over; the server that comes back knows nothing of it.
+    Lost,
+}
+
 /// What the player tells the `send_chat` thread.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -291,14 +301,15 @@ fn is_label(label: &str) -> bool {
 
 /// Runs the `stream` thread until the connection ends (its channel closes). `notify` hears
 /// when each stream starts and ends.
-pub fn run(frames: Receiver<ServerMsg>, mut notify: impl FnMut(StreamEvent), config: PlayerConfig) {
+pub fn run(frames: Receiver<Feed>, mut notify: impl FnMut(StreamEvent), config: PlayerConfig) {
     quiet_opencv_logs();
     let mut player = Player { playing: None, warned_save: false };
     let mut frames = frames;
     loop {
         crossbeam_channel::select! {
             recv(frames) -> msg => match msg {
-                Ok(msg) => player.handle(msg, &config, &mut notify),
+                Ok(Feed::Server(msg)) => player.handle(msg, &config, &mut notify),
+                Ok(Feed::Lost) => player.lost(&mut notify),
                 // The connection is gone: the exit code comes next.
                 Err(_) => frames = crossbeam_channel::never(),
             },
@@ -352,6 +363,15 @@ impl Player {
                 notify(StreamEvent::Ended);
             }
             _ => {}
+        }
+    }
+
+    /// The connection is gone: the stream playing, if any, ends with what arrived.
+    fn lost(&mut self, notify: &mut impl FnMut(StreamEvent)) {
+        if let Some(p) = self.playing.take() {
+            say!("The connection to the server was lost: the stream ended.");
+            finish(p, None);
+            notify(StreamEvent::Ended);
         }
     }
 

@@ -15,7 +15,7 @@ use super::ClientError;
 use super::input::Input;
 use super::link::{Joined, LinkReader, LinkWriter, REPLY_TIMEOUT, connect, join};
 use super::peers::{Directory, Opener, Peer, Sealer, Seen, Trust};
-use super::player::{self, PlayerConfig, Render, StreamEvent};
+use super::player::{self, Feed, PlayerConfig, Render, StreamEvent};
 use super::profile::{self, Profile};
 use crate::keys::{Identity, KeyError};
 use crate::report::Chain;
@@ -342,7 +342,7 @@ fn recv_chat(
     mut opener: Opener,
     shared: Arc<Shared>,
     replies: Sender<Reply>,
-    frames: Sender<ServerMsg>,
+    frames: Sender<Feed>,
 ) {
     loop {
         match reader.recv() {
@@ -365,7 +365,7 @@ fn recv_chat(
                 | ServerMsg::Frame { .. }
                 | ServerMsg::StreamEnd { .. }),
             ) => {
-                let _ = frames.send(msg);
+                let _ = frames.send(Feed::Server(msg));
             }
             Ok(msg) => show(msg, &shared, &replies),
             Err(e) => {
@@ -377,6 +377,7 @@ fn recv_chat(
                     log::debug!("connection lost: {}", Chain(&e));
                 }
                 if let Some(server) = &shared.reconnect {
+                    let _ = frames.send(Feed::Lost);
                     if let Some(again) = reconnect(&shared, server) {
                         reader = again;
                         continue;

@@ -1,10 +1,12 @@
 //! What the server keeps on disk, in one SQLite file (`--db`, default `chatroom.db`):
 //!
-//! - `names`: each registered name (lowercase, as names are one ignoring case) and the public
-//!   key it was first joined with. A join with another key is refused.
+//! - `names`: each registered name (lowercase, as names are one ignoring case), the public
+//!   key it was first joined with, and when it was last joined with. A join with another key is
+//!   refused. A name nobody has joined with for [`NAME_EXPIRY`] is released.
 //! - `mailbox`: sealed envelopes for users who were offline, in the order they came, until
 //!   they next join. The server cannot read them: they are the same bytes a `CHAT` carries.
-//! - `meta`: the schema version, to know the file is ours and how to bring it up to date.
+//! - `meta`: the schema version, to know the file is ours and how to bring it up to date
+//!   (`migrate`: a file of schema 1 gains `names.last_seen` when it is opened).
 //!
 //! Each change is one transaction, and the file is in WAL mode: a server killed with SIGKILL
 //! loses nothing it had answered `SENT` for. A file that is not SQLite, or is SQLite of some
@@ -18,9 +20,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The schema this code reads and writes. Version 1 is the first; a later version adds a step
-/// to `migrate`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema this code reads and writes. Version 2 added `names.last_seen`; a later version
+/// adds a step to `migrate`.
+pub const SCHEMA_VERSION: i64 = 2;
+/// A registered name nobody has joined with for this long is released (with what was held for
+/// it) the next time a name is claimed: names taken once and never used do not stay taken
+/// for ever.
+pub const NAME_EXPIRY: Duration = Duration::from_secs(180 * 24 * 3600);
 /// Held messages for one recipient: at most this many...
 pub const MAILBOX_MESSAGES: i64 = 1000;
 /// ...and this many bytes of envelopes...
@@ -101,6 +107,11 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// Names last joined with before this time have expired.
+fn expired_before(now: i64) -> i64 {
+    now - NAME_EXPIRY.as_secs() as i64
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`; `:memory:` keeps nothing.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -108,7 +119,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let db = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        let mut db = Connection::open_with_flags(path, flags).map_err(open_err)?;
         let foreign = |why: String| StoreError::Foreign { path: path.to_owned(), why };
         // Reading the schema is the first touch of the file: a file that is not SQLite fails
         // here, before anything is written.
@@ -133,7 +144,10 @@ impl Store {
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew { path: path.to_owned(), found });
         }
-        migrate(&db, found)?;
+        if found < SCHEMA_VERSION {
+            migrate(&mut db, found)?;
+            log::info!("{}: schema {found} brought up to {SCHEMA_VERSION}", path.display());
+        }
         Ok(Store { db: Mutex::new(db) })
     }
 
@@ -141,46 +155,62 @@ impl Store {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The key `name` is registered with, if any.
+    /// The key `name` is registered with, if any (and not expired).
     pub fn key_of(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
         Ok(self
             .db()
             .query_row(
-                "SELECT name, key FROM names WHERE lower_name = ?1",
-                [name.to_ascii_lowercase()],
+                "SELECT name, key FROM names WHERE lower_name = ?1 AND last_seen >= ?2",
+                params![name.to_ascii_lowercase(), expired_before(now())],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
     }
 
-    /// Whether `key` may join as `name`: binds a free name to it.
+    /// Whether `key` may join as `name`: binds a free name to it, and notes that a name is in
+    /// use (`last_seen`). Expired names are released first.
     pub fn claim(&self, name: &str, key: &[u8]) -> Result<Claim, StoreError> {
-        let db = self.db();
-        let (lower, look) = (name.to_ascii_lowercase(), crate::wire::look_alike(name));
-        let alike: Option<String> = db
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let (lower, look, now) = (name.to_ascii_lowercase(), crate::wire::look_alike(name), now());
+        release_expired(&tx, now)?;
+        let alike: Option<String> = tx
             .query_row(
                 "SELECT name FROM names WHERE look = ?1 AND lower_name != ?2 LIMIT 1",
                 params![look, lower],
                 |r| r.get(0),
             )
             .optional()?;
-        if let Some(other) = alike {
-            return Ok(Claim::LooksLike(other));
-        }
-        let inserted = db.execute(
-            "INSERT INTO names (lower_name, name, key, created, look) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (lower_name) DO NOTHING",
-            params![lower, name, key, now(), look],
-        )?;
-        if inserted == 1 {
-            return Ok(Claim::New);
-        }
-        let bound: Vec<u8> = db.query_row(
-            "SELECT key FROM names WHERE lower_name = ?1",
-            [name.to_ascii_lowercase()],
-            |r| r.get(0),
-        )?;
-        Ok(if bound == key { Claim::Same } else { Claim::Other })
+        let claim = match alike {
+            Some(other) => Claim::LooksLike(other),
+            None => {
+                let inserted = tx.execute(
+                    "INSERT INTO names (lower_name, name, key, created, look, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT (lower_name) DO NOTHING",
+                    params![lower, name, key, now, look],
+                )?;
+                let bound: Vec<u8> =
+                    tx.query_row("SELECT key FROM names WHERE lower_name = ?1", [&lower], |r| {
+                        r.get(0)
+                    })?;
+                match (inserted, bound == key) {
+                    (1, _) => Claim::New,
+                    (_, true) => {
+                        // Expiry counts in months: a day's precision is plenty, and spares
+                        // most joins a write (and its sync to disk).
+                        tx.execute(
+                            "UPDATE names SET last_seen = ?1
+                             WHERE lower_name = ?2 AND last_seen < ?1 - 86400",
+                            params![now, lower],
+                        )?;
+                        Claim::Same
+                    }
+                    _ => Claim::Other,
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(claim)
     }
 
     /// Releases `name` (and drops what was held for it). False if it was not registered.
@@ -201,7 +231,11 @@ impl Store {
         let result = (|| -> Result<Result<(), HoldError>, rusqlite::Error> {
             let tx = db.transaction()?;
             let registered: Option<String> = tx
-                .query_row("SELECT name FROM names WHERE lower_name = ?1", [&lower], |r| r.get(0))
+                .query_row(
+                    "SELECT name FROM names WHERE lower_name = ?1 AND last_seen >= ?2",
+                    params![lower, expired_before(now())],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let Some(name) = registered else {
                 return Ok(Err(HoldError::Unregistered(to.to_owned())));
@@ -264,19 +298,36 @@ impl Store {
     }
 }
 
+/// Releases the names nobody has joined with for `NAME_EXPIRY`, and what was held for them.
+fn release_expired(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<(), rusqlite::Error> {
+    let before = expired_before(now);
+    tx.execute(
+        "DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE last_seen < ?1)",
+        [before],
+    )?;
+    let released = tx.execute("DELETE FROM names WHERE last_seen < ?1", [before])?;
+    if released > 0 {
+        log::info!("released {released} names unused for {} days", NAME_EXPIRY.as_secs() / 86_400);
+    }
+    Ok(())
+}
+
+/// A new database, at the current schema.
 fn create(db: &Connection) -> Result<(), rusqlite::Error> {
     db.execute_batch(
         "BEGIN;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema', 1);
+         INSERT INTO meta (key, value) VALUES ('schema', 2);
          CREATE TABLE names (
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
              key BLOB NOT NULL,
              created INTEGER NOT NULL,
-             look TEXT NOT NULL
+             look TEXT NOT NULL,
+             last_seen INTEGER NOT NULL
          );
          CREATE INDEX names_look ON names (look);
+         CREATE INDEX names_last_seen ON names (last_seen);
          CREATE TABLE mailbox (
              id INTEGER PRIMARY KEY AUTOINCREMENT,
              recipient TEXT NOT NULL,
@@ -290,10 +341,20 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
 }
 
 /// Brings a database of schema `found` up to `SCHEMA_VERSION`, one step a version, each in a
-/// transaction. (Version 1 is the first: nothing to do yet. Version 2 would add
-/// `if found < 2 { ... ALTER TABLE ...; UPDATE meta SET value = 2 ... }` here.)
-fn migrate(_db: &Connection, found: i64) -> Result<(), rusqlite::Error> {
-    debug_assert!(found <= SCHEMA_VERSION);
+/// transaction: a server killed in the middle leaves the file at the last whole step.
+fn migrate(db: &mut Connection, found: i64) -> Result<(), rusqlite::Error> {
+    if found < 2 {
+        // 2: when each name was last joined with, to release names nobody uses. Names from
+        // before count as seen when they were registered.
+        let tx = db.transaction()?;
+        tx.execute_batch(
+            "ALTER TABLE names ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+             UPDATE names SET last_seen = created;
+             CREATE INDEX names_last_seen ON names (last_seen);
+             UPDATE meta SET value = 2 WHERE key = 'schema';",
+        )?;
+        tx.commit()?;
+    }
     Ok(())
 }
 
@@ -360,6 +421,86 @@ mod tests {
         let first = store.held_for("bob").unwrap()[0].id;
         store.delivered(first).unwrap();
         assert_eq!(store.hold("bob", "alice", b"m"), Ok(()));
+    }
+
+    /// Ages `name`'s `last_seen` by `days`, as if that long had passed since.
+    fn age(store: &Store, name: &str, days: i64) {
+        store
+            .db()
+            .execute(
+                "UPDATE names SET last_seen = last_seen - ?1 WHERE lower_name = ?2",
+                params![days * 86_400, name],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_name_nobody_joins_with_for_180_days_is_released_and_one_in_use_is_kept() {
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        assert_eq!(store.claim("bob", b"k1").unwrap(), Claim::New);
+        assert_eq!(store.claim("carol", b"k2").unwrap(), Claim::New);
+        store.hold("bob", "carol", b"x").unwrap();
+        // carol joins every 100 days: 200 days after she registered, her name is hers.
+        age(&store, "carol", 100);
+        assert_eq!(store.claim("carol", b"k2").unwrap(), Claim::Same);
+        age(&store, "carol", 100);
+        // bob has not been back for 181 days: no longer registered, for a key lookup or a
+        // held message; his name, its look-alikes and his mailbox are free again.
+        age(&store, "bob", 181);
+        assert_eq!(store.key_of("bob").unwrap(), None);
+        assert_eq!(store.hold("bob", "carol", b"y"), Err(HoldError::Unregistered("bob".into())));
+        assert_eq!(store.claim("b0b", b"k3").unwrap(), Claim::New);
+        assert_eq!(store.claim("carol", b"other").unwrap(), Claim::Other);
+        assert!(store.held_for("bob").unwrap().is_empty());
+        let left: i64 =
+            store.db().query_row("SELECT count(*) FROM mailbox", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_schema_1_file_is_brought_up_to_2_and_keeps_its_names_and_mail() {
+        let path = temp("schema1");
+        // What the first release wrote (schema 1: names had no `last_seen`).
+        let registered = now() - 10 * 86_400;
+        let v1 = Connection::open(&path).unwrap();
+        v1.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             INSERT INTO meta (key, value) VALUES ('schema', 1);
+             CREATE TABLE names (lower_name TEXT PRIMARY KEY, name TEXT NOT NULL,
+                 key BLOB NOT NULL, created INTEGER NOT NULL, look TEXT NOT NULL);
+             CREATE INDEX names_look ON names (look);
+             CREATE TABLE mailbox (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 recipient TEXT NOT NULL, sender TEXT NOT NULL, envelope BLOB NOT NULL,
+                 queued_at INTEGER NOT NULL);
+             CREATE INDEX mailbox_recipient ON mailbox (recipient, id);",
+        )
+        .unwrap();
+        v1.execute("INSERT INTO names VALUES ('bob', 'Bob', x'6b31', ?1, 'bob')", [registered])
+            .unwrap();
+        v1.execute("INSERT INTO mailbox VALUES (NULL, 'bob', 'alice', x'01', ?1)", [now()])
+            .unwrap();
+        drop(v1);
+
+        let store = Store::open(&path).unwrap();
+        let (schema, seen): (i64, i64) = store
+            .db()
+            .query_row(
+                "SELECT (SELECT value FROM meta WHERE key = 'schema'), last_seen FROM names",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((schema, seen), (2, registered), "seen when registered");
+        assert_eq!(store.claim("bob", b"k1").unwrap(), Claim::Same);
+        assert_eq!(store.claim("bob", b"k2").unwrap(), Claim::Other);
+        assert_eq!(store.held_for("bob").unwrap().len(), 1);
+        // Opened again: already at 2, nothing to do.
+        drop(store);
+        assert_eq!(Store::open(&path).unwrap().claim("bob", b"k1").unwrap(), Claim::Same);
+        // A file from a newer release is refused, not downgraded.
+        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 3", []).unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(err.to_string().contains("schema 3, this one knows 2"), "{err}");
     }
 
     #[test]

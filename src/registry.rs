@@ -192,7 +192,7 @@ impl Registry {
             code: ErrorCode::RateLimited,
             text: format!(
                 "too many joins from your address (at most {per_minute} a minute); try again in {} s",
-                wait.as_secs() + 1
+                wait.as_secs_f64().ceil().max(1.0)
             ),
         })
     }

@@ -268,7 +268,7 @@ mod tests {
             "\x1b7\x1b[1;1H\x1b[38;2;255;0;0;48;2;255;0;0m▀▀\x1b[2;1H▀\
              \x1b[38;2;0;0;255;48;2;0;0;200m▀\x1b[0m\x1b8"
         );
-        // The same picture, with a little noise (within a step of 4): nothing to draw.
+        // The same picture, with a little noise (within a step): nothing to draw.
         let noisy = Cell { top: [253, 3, 0], bottom: [255, 0, 2] };
         assert_eq!(canvas.draw(&[noisy, red, red, blue]), "");
         // One cell changes: one move, one colour, one block.

@@ -587,6 +587,23 @@ fn losing_the_server_mid_stream_prints_disconnected_last_and_exits_1_at_once() {
 }
 
 #[test]
+fn the_end_of_input_while_a_stream_plays_stops_it_and_quits() {
+    // A paced stream of 20 s; stdin closes (Ctrl-D, or a script's end) a moment in.
+    let videos = videos_dir(10.0, 200);
+    let (_server, addr) = server(&["--videos", videos.to_str().unwrap()]);
+    let mut bob = Proc::client(&addr, &["--name", "bob", "--headless"]);
+    bob.type_line("2\n1");
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT  4. STOP");
+    bob.expect("a progress line", |l| l.starts_with("Streaming clip: "));
+    let closed = Instant::now();
+    drop(bob.stdin.take());
+    bob.expect_line("Stream stopped.");
+    bob.expect("the summary", |l| l.starts_with("Stream ended: "));
+    assert_eq!(bob.wait(), 0);
+    assert!(closed.elapsed() < Duration::from_secs(5), "quit took {:?}", closed.elapsed());
+}
+
+#[test]
 fn a_stream_cut_by_a_lost_connection_ends_and_is_forgotten_when_the_client_reconnects() {
     // A paced stream of 20 s; the server dies a second in, and comes back on the same address.
     let videos = videos_dir(10.0, 200);

@@ -203,6 +203,15 @@ mod tests {
             many.take(10_000 + i, later).unwrap();
         }
         assert_eq!(many.len(), 4000);
+        // Writing to thousands of other keys never gives one key its burst back: a sender
+        // cannot rotate through recipients to reset its budget for one of them.
+        let mut pairs = Buckets::new(1.0, 1);
+        assert_eq!(pairs.take("bob".to_string(), t0), Ok(()));
+        assert!(pairs.take("bob".to_string(), t0).is_err());
+        for i in 0..5000 {
+            let _ = pairs.take(format!("user{i}"), t0);
+        }
+        assert!(pairs.take("bob".to_string(), t0).is_err());
         // Rate 0: no limit, nothing remembered.
         let mut free = Buckets::new(0.0, 0);
         assert!((0..100).all(|_| free.take(1, t0).is_ok()));

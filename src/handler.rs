@@ -5,14 +5,13 @@
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
 use log::{debug, info, warn};
-use std::collections::HashMap;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::budget::{Bucket, Strike, Strikes};
+use crate::budget::{Bucket, Buckets, Strike, Strikes};
 use crate::cache::FrameCache;
 use crate::config::ServerConfig;
 use crate::keys;
@@ -134,17 +133,16 @@ struct Session<'a> {
 struct Budgets {
     /// Chat messages, to anyone.
     chat: Bucket,
-    /// Messages to each recipient (a few hundred recipients at most are remembered).
-    pairs: HashMap<String, Bucket>,
+    /// Messages to each recipient, by lower-cased name. Only recipients written to lately are
+    /// remembered (their bucket is not full yet), and only online users can be written to: the
+    /// map is bounded, and writing to many others never gives one recipient's budget back.
+    pairs: Buckets<String>,
     /// Every other request: video lists, plays, stops, key lookups.
     requests: Bucket,
     /// What was dropped: too much of it and the client is cut off.
     strikes: Strikes,
 }
 
-/// Recipients whose budgets one client's session remembers; past it they start afresh (the
-/// map cannot grow with the number of names a client writes to).
-const MAX_PAIRS: usize = 256;
 /// What a message dropped for a full queue weighs against its sender (`budget::Strikes`):
 /// at the default limit, 10 of them in 10 s and the sender is cut off.
 const FULL_QUEUE_STRIKE: u32 = 10;
@@ -156,19 +154,15 @@ impl Budgets {
         let now = Instant::now();
         Budgets {
             chat: Bucket::new(config.chat_rate, config.chat_burst, now),
-            pairs: HashMap::new(),
+            pairs: Buckets::new(f64::from(config.pair_rate), config.pair_rate),
             requests: Bucket::new(config.request_rate, config.request_rate * 2, now),
             strikes: Strikes::new(config.strike_limit, now),
         }
     }
 
     /// A message to `to` is within this client's budget for that recipient.
-    fn pair(&mut self, to: &str, rate: u32, now: Instant) -> bool {
-        if self.pairs.len() >= MAX_PAIRS && !self.pairs.contains_key(to) {
-            self.pairs.clear();
-        }
-        let bucket = self.pairs.entry(to.to_ascii_lowercase());
-        bucket.or_insert_with(|| Bucket::new(rate, rate, now)).take(now)
+    fn pair(&mut self, to: &str, now: Instant) -> bool {
+        self.pairs.take(to.to_ascii_lowercase(), now).is_ok()
     }
 }
 
@@ -472,7 +466,7 @@ impl<'a> Session<'a> {
             self.hold(to, &envelope);
             return None;
         };
-        if !self.budgets.pair(&recipient.name, config.pair_rate, now) {
+        if !self.budgets.pair(&recipient.name, now) {
             let text = format!(
                 "too many messages to {}: at most {} a second; messages are being dropped",
                 recipient.name, config.pair_rate

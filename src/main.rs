@@ -290,8 +290,6 @@ fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
     serve(&args.bind, config)
 }
 
-/// Runs a server until Ctrl-C (or SIGTERM): it tells the clients, then returns once every
-/// thread has ended.
 /// Descriptors the server needs besides one a client: the listener, the database, the
 /// videos being read, the libraries' own.
 const SPARE_FILES: u64 = 64;
@@ -319,6 +317,8 @@ fn fit_file_limit(config: &mut ServerConfig) {
     }
 }
 
+/// Runs a server until Ctrl-C (or SIGTERM): it tells the clients, then returns once every
+/// thread has ended.
 fn serve(bind: &str, mut config: ServerConfig) -> Result<(), Box<dyn Error>> {
     fit_file_limit(&mut config);
     let listener = TcpListener::bind(bind).map_err(failed(format!("cannot listen on {bind}")))?;

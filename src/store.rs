@@ -157,14 +157,7 @@ impl Store {
 
     /// The key `name` is registered with, if any (and not expired).
     pub fn key_of(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        Ok(self
-            .db()
-            .query_row(
-                "SELECT name, key FROM names WHERE lower_name = ?1 AND last_seen >= ?2",
-                params![name.to_ascii_lowercase(), expired_before(now())],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+        Ok(registered(&self.db(), &name.to_ascii_lowercase())?)
     }
 
     /// Whether `key` may join as `name`: binds a free name to it, and notes that a name is in
@@ -189,13 +182,17 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT (lower_name) DO NOTHING",
                     params![lower, name, key, now, look],
                 )?;
-                let bound: Vec<u8> =
-                    tx.query_row("SELECT key FROM names WHERE lower_name = ?1", [&lower], |r| {
-                        r.get(0)
-                    })?;
-                match (inserted, bound == key) {
-                    (1, _) => Claim::New,
-                    (_, true) => {
+                if inserted == 1 {
+                    Claim::New
+                } else {
+                    let bound: Vec<u8> = tx.query_row(
+                        "SELECT key FROM names WHERE lower_name = ?1",
+                        [&lower],
+                        |r| r.get(0),
+                    )?;
+                    if bound != key {
+                        Claim::Other
+                    } else {
                         // Expiry counts in months: a day's precision is plenty, and spares
                         // most joins a write (and its sync to disk).
                         tx.execute(
@@ -205,7 +202,6 @@ impl Store {
                         )?;
                         Claim::Same
                     }
-                    _ => Claim::Other,
                 }
             }
         };
@@ -230,14 +226,7 @@ impl Store {
         let mut db = self.db();
         let result = (|| -> Result<Result<(), HoldError>, rusqlite::Error> {
             let tx = db.transaction()?;
-            let registered: Option<String> = tx
-                .query_row(
-                    "SELECT name FROM names WHERE lower_name = ?1 AND last_seen >= ?2",
-                    params![lower, expired_before(now())],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(name) = registered else {
+            let Some((name, _)) = registered(&tx, &lower)? else {
                 return Ok(Err(HoldError::Unregistered(to.to_owned())));
             };
             tx.execute(
@@ -296,6 +285,17 @@ impl Store {
         self.db().execute("DELETE FROM mailbox WHERE id = ?1", [id])?;
         Ok(())
     }
+}
+
+/// The name (as registered) and key of `lower`, if it is registered and has not expired: the
+/// one place that says what "registered" means.
+fn registered(db: &Connection, lower: &str) -> Result<Option<(String, Vec<u8>)>, rusqlite::Error> {
+    db.query_row(
+        "SELECT name, key FROM names WHERE lower_name = ?1 AND last_seen >= ?2",
+        params![lower, expired_before(now())],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }
 
 /// Releases the names nobody has joined with for `NAME_EXPIRY`, and what was held for them.

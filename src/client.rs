@@ -1,30 +1,36 @@
-//! The client, in four parts that import only downwards:
+//! The client, in parts that import only downwards:
 //!
-//! - [`link`]: the connection to the server: connect and handshake, join, and the reader and
-//!   writer halves (with `--trace`). Programs and tests drive a server through it.
-//! - [`peers`]: the other users: the directory of names and keys, sealing messages for them and
-//!   opening theirs.
+//! - [`start`]: settings, the key, the name, joining; then the session's threads.
+//! - [`session`]: the `send_chat` thread, which owns everything the client knows and handles
+//!   every line typed, every server message and every stream event in one loop; and the
+//!   `recv_chat` thread, which only reads the server and forwards.
+//! - [`menu`]: the menus and prompts as text, and each typed line parsed. Pure.
+//! - [`player`]: the `stream` thread: shows the frames of a stream in a window, in the
+//!   terminal or headless. It uses `link` (to send `STOP`), never `session`.
 //! - [`blocks`]: video as coloured half blocks in a plain terminal; pure (pixels in, escape
 //!   sequences out).
-//! - [`player`]: the `stream` thread: shows the frames of a stream in a window, in the
-//!   terminal or headless. It uses `link` (to send `STOP`), never `terminal`.
+//! - [`input`]: the keyboard, on the `input` thread: plain lines from a pipe, or a line editor
+//!   on a terminal whose prompt incoming lines never break.
 //! - [`screen`]: every line the terminal client prints, made harmless (network text cannot
 //!   act on the terminal) and quiet on a closed stdout.
-//! - [`input`]: the keyboard: plain lines from a pipe, or a line editor on a terminal whose
-//!   prompt incoming lines never break.
-//! - [`terminal`]: the terminal program: the menu flow and the `send_chat` and `recv_chat`
-//!   threads, on top of the others.
+//! - [`peers`]: the other users: the directory of names and keys, trust on first use, sealing
+//!   messages for them and opening theirs.
+//! - [`profile`]: keys, pins and sequence numbers kept between sessions in the config folder.
+//! - [`link`]: the connection to the server: connect and handshake, join, and the reader and
+//!   writer halves (with `--trace`). Programs and tests drive a server through it.
 //!
 //! Their one error type, [`ClientError`], is here.
 
 pub mod blocks;
 pub mod input;
 pub mod link;
+pub mod menu;
 pub mod peers;
 pub mod player;
 pub mod profile;
 pub mod screen;
-pub mod terminal;
+pub mod session;
+pub mod start;
 
 use std::io;
 

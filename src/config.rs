@@ -68,7 +68,8 @@ pub struct ServerConfig {
     /// How long one socket write may block; a client that stops reading is cut after it.
     pub write_timeout: Duration,
     /// How long a broadcast or a reply waits for room in a client's chat queue, and a stream
-    /// in its video queue, before the client is cut off as too slow. (Relayed chat never waits.)
+    /// in its video queue, before the client is cut off as too slow. (Relayed chat waits at
+    /// most 200 ms, `Outbox::relay`, and is then dropped: its recipient is never cut for it.)
     pub outbox_timeout: Duration,
     /// Frames queued for one client's chat lane (chat, directory events, replies).
     pub outbox_frames: usize,
@@ -123,10 +124,11 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(10),
             outbox_timeout: Duration::from_secs(5),
             outbox_frames: 256,
-            chat_rate: DEFAULT_CHAT_RATE,
-            chat_burst: DEFAULT_CHAT_RATE,
-            pair_rate: DEFAULT_PAIR_RATE,
-            inbound_rate: DEFAULT_CHAT_RATE,
+            // Set by `with_chat_rate`, below.
+            chat_rate: 0,
+            chat_burst: 0,
+            pair_rate: 0,
+            inbound_rate: 0,
             request_rate: DEFAULT_REQUEST_RATE,
             join_rate: DEFAULT_JOIN_RATE,
             strike_limit: DEFAULT_STRIKE_LIMIT,
@@ -141,10 +143,25 @@ impl Default for ServerConfig {
             min_key_bits: DEFAULT_MIN_KEY_BITS,
             db: PathBuf::from(":memory:"),
         }
+        .with_chat_rate(DEFAULT_CHAT_RATE)
     }
 }
 
 impl ServerConfig {
+    /// The chat limits that follow from one rate (`--chat-rate`): a client may send `rate`
+    /// messages a second, in bursts of as many, and receive as many from everyone together;
+    /// to one recipient it may send `DEFAULT_PAIR_RATE` a second. Rate 0 lifts every chat
+    /// limit, the per-recipient ones too (for benchmarks).
+    pub fn with_chat_rate(self, rate: u32) -> ServerConfig {
+        ServerConfig {
+            chat_rate: rate,
+            chat_burst: rate.max(1),
+            pair_rate: if rate == 0 { 0 } else { DEFAULT_PAIR_RATE },
+            inbound_rate: rate,
+            ..self
+        }
+    }
+
     /// The connection limits: `max_clients` in all; from one address, `max_per_address` (by
     /// default three quarters of them); not yet joined, three quarters of them, and half of
     /// them from one address: an address that opens connections and never joins leaves a

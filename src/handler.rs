@@ -1,85 +1,26 @@
-//! One client's session on the server: the handshake, the join, then a reader loop that maps
-//! each message to an action. Its writer thread is the only code that writes to its socket.
+//! One client's session on the server: after the handshake and the join (`handshake.rs`), a
+//! reader loop that maps each message to an action. Its writer thread is the only code that
+//! writes to its socket.
 //!
 //! A malformed frame ends this connection (with an error frame and a log line) and nothing
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
 use log::{debug, info, warn};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::budget::{Bucket, Buckets, Strike, Strikes};
-use crate::cache::FrameCache;
 use crate::config::ServerConfig;
-use crate::keys;
-use crate::outbox::{self, ChatMemory, Lanes, Liveness, Outbox, Undelivered};
-use crate::registry::{self, ConnId, Refusal, Registry};
-use crate::store::{Claim, HoldError, Store};
+use crate::context::Context;
+use crate::handshake::{self, End, Joined, SocketReader, error_code};
+use crate::outbox::{self, Liveness, Outbox, Undelivered};
+use crate::registry::ConnId;
+use crate::store::HoldError;
 use crate::stream::{StreamConfig, StreamHandle};
-use crate::video::catalog::LiveCatalog;
-use crate::wire::{
-    self, ClientMsg, EncodedFrame, ErrorCode, NameError, PlayMode, ReadError, ServerMsg, WireError,
-};
-
-/// What every session needs from the server, shared by all of them. The server makes one
-/// and hands each connection's thread an `Arc` of it; this file never sees the listener.
-pub struct Context {
-    pub config: ServerConfig,
-    /// Who is online.
-    pub registry: Registry,
-    /// The videos on offer.
-    pub catalog: LiveCatalog,
-    /// Encoded frames, shared by every stream.
-    pub frames: FrameCache,
-    /// Names bound to keys, and messages held for users who are offline.
-    pub store: Store,
-    /// Relayed chat waiting in every lane, against the server's budget.
-    pub chat_memory: Arc<ChatMemory>,
-}
-
-/// Reads from the socket, enforcing an overall deadline while one is set (the handshake).
-/// A per-read timeout alone would let a client trickle one byte every few seconds forever.
-struct SocketReader {
-    stream: Arc<TcpStream>,
-    deadline: Option<Instant>,
-}
-
-impl Read for SocketReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(deadline) = self.deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            self.stream.set_read_timeout(Some(left))?;
-        }
-        (&*self.stream).read(buf)
-    }
-}
-
-impl SocketReader {
-    fn clear_deadline(&mut self) -> io::Result<()> {
-        self.deadline = None;
-        self.stream.set_read_timeout(None)
-    }
-}
-
-/// How a session ended, for the log line and for how to close.
-enum End {
-    /// The client sent `QUIT`.
-    Quit,
-    /// The client closed the connection.
-    Closed,
-    /// The client broke the protocol; it has been sent an error frame.
-    Protocol(String),
-    /// The connection failed (reset, timed out...).
-    Failed(String),
-    /// The server is shutting down; the client is being told.
-    ServerStopping,
-}
+use crate::wire::{self, ClientMsg, EncodedFrame, ErrorCode, PlayMode, ReadError, ServerMsg};
 
 /// Runs one connection from accept to close. Called on the connection's own thread.
 pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) {
@@ -166,194 +107,6 @@ impl Budgets {
     }
 }
 
-/// The connection before its writer thread exists: this thread is its only writer, so it
-/// replies directly. Every read counts against the handshake deadline.
-struct Handshake<'a> {
-    socket: &'a TcpStream,
-    peer: &'a str,
-    reader: BufReader<SocketReader>,
-    timeout_secs: u64,
-    /// After a refused `JOIN`, the time the client has to send another (a person is typing).
-    retry: Duration,
-    refusals: u32,
-    /// Fresh random bytes the client signs to prove it holds the key it joins with.
-    challenge: [u8; wire::CHALLENGE_LEN],
-}
-
-/// Refused joins one connection may have before it is closed: enough for a person, few enough
-/// that refusals cannot hold a connection open for long.
-const MAX_REFUSALS: u32 = 16;
-
-impl Handshake<'_> {
-    fn reply(&self, msg: ServerMsg) -> Result<(), End> {
-        let mut socket = self.socket;
-        socket.write_all(&msg.encode()).map_err(|e| End::Failed(e.to_string()))
-    }
-
-    /// Reads one message, answering a timeout or a malformed frame with an error frame before
-    /// giving up on the connection. A `JOIN` whose name or key is too long is a refusal the
-    /// client may retry, as for any other bad name or key: the whole frame was read, so the
-    /// connection is still in step.
-    fn read(&mut self) -> Result<ClientMsg, End> {
-        loop {
-            let refusal = match wire::read_client(&mut self.reader) {
-                Err(ReadError::Wire(WireError::TooLong { what: "name", .. })) => {
-                    registry::refusal(NameError::TooLong)
-                }
-                Err(ReadError::Wire(WireError::TooLong { what: "public key", len, max })) => {
-                    let text = format!("invalid public key: {len} bytes, over {max}");
-                    Refusal { code: ErrorCode::BadKey, text }
-                }
-                other => return self.read_result(other),
-            };
-            self.refuse(refusal.code, refusal.text)?;
-        }
-    }
-
-    /// Tells the client why its `JOIN` was refused, and gives it `retry` to send another (the
-    /// handshake deadline counted the time to connect, not a person typing a new name).
-    fn refuse(&mut self, code: ErrorCode, text: String) -> Result<(), End> {
-        self.reply(ServerMsg::Error { code, text })?;
-        self.refusals += 1;
-        if self.refusals >= MAX_REFUSALS {
-            let text = format!("{MAX_REFUSALS} refused joins; connect again to retry");
-            self.reply(ServerMsg::Error { code: ErrorCode::Unexpected, text: text.clone() })?;
-            return Err(End::Protocol(text));
-        }
-        self.reader.get_mut().deadline = Some(Instant::now() + self.retry);
-        Ok(())
-    }
-
-    fn read_result(&self, read: Result<ClientMsg, ReadError>) -> Result<ClientMsg, End> {
-        match read {
-            Ok(msg) => Ok(msg),
-            Err(ReadError::Closed) => Err(End::Closed),
-            Err(ReadError::Io(e))
-                if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) =>
-            {
-                let text = format!("no handshake within {} s", self.timeout_secs);
-                let _ =
-                    self.reply(ServerMsg::Error { code: ErrorCode::Timeout, text: text.clone() });
-                Err(End::Failed(text))
-            }
-            Err(ReadError::Io(e)) => Err(End::Failed(e.to_string())),
-            Err(ReadError::Wire(e)) => {
-                let text = format!("protocol error: {e}");
-                let _ = self.reply(ServerMsg::Error { code: error_code(&e), text });
-                Err(End::Protocol(e.to_string()))
-            }
-        }
-    }
-
-    /// The `HELO` exchange: the right magic and version, or a clear error and the end.
-    fn greet(&mut self) -> Result<(), End> {
-        let text = match self.read()? {
-            ClientMsg::Hello { magic, version }
-                if magic == wire::MAGIC && version == wire::VERSION =>
-            {
-                let (magic, version, challenge) = (wire::MAGIC, wire::VERSION, self.challenge);
-                return self.reply(ServerMsg::Hello { magic, version, challenge });
-            }
-            ClientMsg::Hello { magic, .. } if magic != wire::MAGIC => format!(
-                "this is a chatroom server; bad magic {:?}",
-                String::from_utf8_lossy(&magic)
-            ),
-            ClientMsg::Hello { version, .. } => format!(
-                "protocol version mismatch: server speaks {}, client {version}",
-                wire::VERSION
-            ),
-            other => format!("expected HELO first, got {}", other.tag()),
-        };
-        self.reply(ServerMsg::Error { code: ErrorCode::BadHandshake, text: text.clone() })?;
-        Err(End::Failed(text))
-    }
-
-    /// `JOIN` until a name and key are accepted (a refusal may be retried on the same
-    /// connection). `Ok(None)` when the client quits first.
-    fn join(&mut self, id: ConnId, ctx: &Context) -> Result<Option<(String, Outbox, Lanes)>, End> {
-        let peer = self.peer;
-        loop {
-            let (name, key, proof) = match self.read()? {
-                ClientMsg::Join { name, key, proof } => (name, key, proof),
-                ClientMsg::Quit => return Ok(None),
-                other => {
-                    let text = format!("join first (got {})", other.tag());
-                    self.refuse(ErrorCode::Unexpected, text)?;
-                    continue;
-                }
-            };
-            // Before any work: a source that joins too often is told when to come back.
-            if let Err(refusal) = ctx.registry.take_join(id) {
-                info!("{peer} refused: {}", refusal.text);
-                self.reply(ServerMsg::Error { code: refusal.code, text: refusal.text.clone() })?;
-                return Err(End::Failed(refusal.text));
-            }
-            if let Err(refusal) = self.check_join(&name, &key, &proof, ctx) {
-                info!("{peer} refused as {name:?}: {}", refusal.text);
-                self.refuse(refusal.code, refusal.text)?;
-                continue;
-            }
-            let config = &ctx.config;
-            let (outbox, lanes) =
-                Outbox::new(config.outbox_frames, config.inbound_rate, ctx.chat_memory.clone());
-            match ctx.registry.join(id, &name, key, &outbox) {
-                Ok(()) => {
-                    info!("{peer} joined as {name}");
-                    return Ok(Some((name, outbox, lanes)));
-                }
-                Err(refusal) => {
-                    info!("{peer} refused the name {name:?}: {}", refusal.text);
-                    self.refuse(refusal.code, refusal.text)?;
-                }
-            }
-        }
-    }
-}
-
-impl Handshake<'_> {
-    /// Whether `key` may join as `name`: a key of an accepted size, a valid name, a proof
-    /// that the client holds the key (its signature of our challenge), and, if the name is
-    /// registered, the key it was registered with. A free name is bound to the key here.
-    fn check_join(
-        &self,
-        name: &str,
-        key: &[u8],
-        proof: &[u8],
-        ctx: &Context,
-    ) -> Result<(), Refusal> {
-        let bad_key = |text: String| Refusal { code: ErrorCode::BadKey, text };
-        let parsed = keys::parse_public_key(key).map_err(|e| bad_key(e.to_string()))?;
-        let bits = rsa::traits::PublicKeyParts::size(&parsed) * 8;
-        if bits < ctx.config.min_key_bits {
-            let min = ctx.config.min_key_bits;
-            return Err(bad_key(format!("{bits}-bit key; this server wants at least {min} bits")));
-        }
-        registry::validate_name(name)?;
-        keys::verify_join(key, &self.challenge, name, proof)
-            .map_err(|_| bad_key("the join proof does not match the key".into()))?;
-        let registered = |name: &str| Refusal {
-            code: ErrorCode::NameRegistered,
-            text: format!("the name {name} is registered to another key"),
-        };
-        match ctx.store.claim(name, key) {
-            Ok(Claim::New) => info!("{} registered the name {name}", self.peer),
-            Ok(Claim::Same) => {}
-            Ok(Claim::Other) => return Err(registered(name)),
-            Ok(Claim::LooksLike(other)) => {
-                let text =
-                    format!("the name {name} looks too much like {other}, who is registered");
-                return Err(Refusal { code: ErrorCode::NameTaken, text });
-            }
-            Err(e) => {
-                log::error!("cannot check the name {name}: {}", crate::report::Chain(&e));
-                let text = "the server cannot check names now; try again later".into();
-                return Err(Refusal { code: ErrorCode::Unexpected, text });
-            }
-        }
-        Ok(())
-    }
-}
-
 impl<'a> Session<'a> {
     /// Handshake and join, then the writer thread. `Ok(None)` when the client quit before
     /// joining.
@@ -367,20 +120,10 @@ impl<'a> Session<'a> {
         let fail = |e: io::Error| End::Failed(e.to_string());
         socket.set_write_timeout(Some(config.write_timeout)).map_err(fail)?;
         let _ = socket.set_nodelay(true);
-        let deadline = Some(Instant::now() + config.handshake_timeout);
-        let mut handshake = Handshake {
-            socket,
-            peer,
-            reader: BufReader::new(SocketReader { stream: socket.clone(), deadline }),
-            timeout_secs: config.handshake_timeout.as_secs(),
-            retry: config.join_retry_timeout,
-            refusals: 0,
-            challenge: rand::random(),
+        let Some(Joined { name, outbox, lanes, reader }) = handshake::run(socket, peer, id, ctx)?
+        else {
+            return Ok(None);
         };
-        handshake.greet()?;
-        let Some((name, outbox, lanes)) = handshake.join(id, ctx)? else { return Ok(None) };
-        let mut reader = handshake.reader;
-        reader.get_mut().clear_deadline().map_err(fail)?;
         let liveness = Arc::new(Liveness::new(config.ping_after, config.ping_grace));
         liveness.heard();
         let writer = outbox::spawn_writer(&name, socket.clone(), lanes, liveness.clone())
@@ -475,7 +218,8 @@ impl<'a> Session<'a> {
         }
         debug!("relay {} -> {}: {} bytes", self.name, recipient.name, envelope.len());
         let chat = ServerMsg::Chat { from: self.name.clone(), envelope };
-        // Never waits, never cuts the recipient: what does not fit is this sender's to bear.
+        // Waits at most 200 ms (on this sender's thread), never cuts the recipient: what does
+        // not fit is this sender's to bear.
         match recipient.outbox.relay(chat.encode_shared()) {
             Ok(()) => {
                 let sent = ServerMsg::Sent { to: recipient.name.clone(), queued: false };
@@ -668,10 +412,3 @@ fn linger(socket: &Arc<TcpStream>) {
 
 /// How long a connection cut for a protocol error is drained before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
-
-fn error_code(e: &WireError) -> ErrorCode {
-    match e {
-        WireError::UnknownTag(_) => ErrorCode::UnknownTag,
-        _ => ErrorCode::Malformed,
-    }
-}

@@ -89,6 +89,9 @@ pub enum KeyError {
     /// A sequence number already seen (or older) from this sender and key.
     #[error("replayed message (sequence {seq}, already saw up to {last})")]
     Replay { seq: u64, last: u64 },
+    /// A usable key, but smaller than this server accepts.
+    #[error("{bits}-bit key; this server wants at least {min} bits")]
+    TooSmall { bits: usize, min: usize },
     /// Encrypting or signing failed (should not happen with valid keys).
     #[error("crypto failure: {0}")]
     Crypto(String),
@@ -182,6 +185,16 @@ pub fn parse_public_key(der: &[u8]) -> Result<PublicKey, KeyError> {
         return Err(KeyError::BadPublicKey("not an RSA modulus".into()));
     }
     Ok(key)
+}
+
+/// Checks the key a client joins with: a usable RSA key (`parse_public_key`) of at least
+/// `min_bits` bits.
+pub fn check_join_key(der: &[u8], min_bits: usize) -> Result<(), KeyError> {
+    let bits = parse_public_key(der)?.size() * 8;
+    if bits < min_bits {
+        return Err(KeyError::TooSmall { bits, min: min_bits });
+    }
+    Ok(())
 }
 
 /// A big-endian number without its leading zero bytes.

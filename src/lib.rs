@@ -6,10 +6,11 @@
 //!
 //! # Layout
 //! Each module has one job, and imports only modules listed above it.
-//! - [`wire`]: messages to bytes and back, and the encoded frame every writer sends. Pure;
-//!   every length bounded before allocating.
-//! - [`keys`]: RSA identities, sealed envelopes (AES-256-GCM + RSA-OAEP + RSA-PSS),
-//!   fingerprints, replay detection. Bytes in, bytes out.
+//! - [`names`]: the rules every user name follows, and look-alike names. Pure.
+//! - [`wire`]: messages to bytes and back (one table of message kinds), and the encoded frame
+//!   every writer sends. Pure; every length bounded before allocating.
+//! - [`keys`]: RSA identities, the keys a client may join with, sealed envelopes
+//!   (AES-256-GCM + RSA-OAEP + RSA-PSS), fingerprints, replay detection. Bytes in, bytes out.
 //! - [`report`]: an error and its causes, shown on one line.
 //! - [`budget`]: token buckets and strike counts: how much one client may ask. Pure.
 //! - [`video`]: the server's videos: `catalog` (the folder, the split plan), `source` (reading
@@ -17,18 +18,21 @@
 //!   YUV, libjpeg-turbo from the planes), `demo` (the demo and benchmark videos).
 //! - [`store`]: what the server keeps on disk (SQLite): names bound to keys, and messages
 //!   held for users who are offline.
-//! - [`config`]: the server's settings and the command line's defaults.
+//! - [`config`]: the server's settings, the command line's defaults, and the chat rate policy.
 //! - [`outbox`]: one client's two queues (chat, video) and the writer thread that drains them.
-//! - [`registry`]: who is online: connections, members, joins and leaves, name rules.
+//! - [`registry`]: who is online: connections, members, joins and leaves, joins per source.
 //! - `cache`: the shared frame cache: each frame decoded and encoded once, for every stream.
+//! - `context`: what every session on the server shares (settings, registry, store, cache).
 //! - `stream`: one stream on the server, on its own thread: pacing, stop, end.
-//! - `handler`: one client's session on the server: handshake, join, then one action per
-//!   message.
+//! - `handshake`: the start of a connection: `HELO`, then `JOIN`s until one is accepted,
+//!   within a deadline.
+//! - `handler`: one client's session on the server after its join: one action per message.
 //! - [`server`]: only the listener: accept, one thread per client, stop.
-//! - [`client`]: `link` (the connection), `peers` (the directory, sealing, opening, trust),
-//!   `profile` (keys and pins kept between sessions), `player` (the stream thread), `input` and
-//!   `screen` (the terminal's two directions), `terminal` (the menu and the
-//!   `send_chat`/`recv_chat` threads).
+//! - [`client`]: `start` (the key, the name, the threads), `session` (the `send_chat` thread
+//!   that owns the client's state, and `recv_chat`), `menu` (prompts and parsing, pure),
+//!   `player` (the `stream` thread), `input` and `screen` (the terminal's two directions),
+//!   `peers` (the directory, sealing, opening, trust), `profile` (what is kept between
+//!   sessions), `link` (the connection).
 //! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server.
 //!
 //! A chat message goes one way through them: socket → `wire` → `handler` → `registry` (who is
@@ -38,8 +42,11 @@ pub mod budget;
 mod cache;
 pub mod client;
 pub mod config;
+mod context;
 mod handler;
+mod handshake;
 pub mod keys;
+pub mod names;
 pub mod outbox;
 pub mod registry;
 pub mod report;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chatroom::bench;
 use chatroom::client::player::Render;
-use chatroom::client::terminal::{self, ClientConfig, KeySource};
+use chatroom::client::start::{self, ClientConfig, KeySource};
 use chatroom::config::{self, ServerConfig};
 use chatroom::keys;
 use chatroom::report::Chain;
@@ -60,8 +60,8 @@ struct ServerArgs {
     join_rate: u32,
     /// What decodes videos and encodes JPEGs: ffmpeg (FFmpeg to YUV, libjpeg-turbo from
     /// the planes) or opencv (the original's engine: OpenCV's VideoCapture and imencode).
-    #[arg(long, default_value = "ffmpeg", value_parser = ["ffmpeg", "opencv"])]
-    decoder: String,
+    #[arg(long, value_enum, default_value_t = Decoder::Ffmpeg)]
+    decoder: Decoder,
     /// SQLite file of registered names and messages held for offline users (`:memory:`:
     /// keep nothing).
     #[arg(long, default_value = config::DEFAULT_DB)]
@@ -88,8 +88,8 @@ struct ClientArgs {
     headless: bool,
     /// Where video is drawn: an OpenCV window, or the terminal with half blocks. Default:
     /// the window when there is a display, else the terminal when stdout is one.
-    #[arg(long, value_parser = ["window", "terminal"], conflicts_with = "headless")]
-    render: Option<String>,
+    #[arg(long, value_enum, conflicts_with = "headless")]
+    render: Option<Render>,
     /// Save every received video frame as DIR/{index:06}_{label}.jpg.
     #[arg(long, value_name = "DIR")]
     save_frames: Option<PathBuf>,
@@ -150,8 +150,8 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         senders: usize,
         /// relay: pre-built envelopes (measures the server); e2e: real encryption and signatures.
-        #[arg(long, default_value = "relay", value_parser = ["relay", "e2e"])]
-        mode: String,
+        #[arg(long, value_enum, default_value_t = bench::ChatMode::Relay)]
+        mode: bench::ChatMode,
         /// Messages a second per sender (0: as fast as possible).
         #[arg(long, default_value_t = 0)]
         rate: u32,
@@ -220,11 +220,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
         Command::Server(args) => run_server(args),
         Command::Client(args) => {
-            let render = match (args.headless, args.render.as_deref()) {
+            let render = match (args.headless, args.render) {
                 (true, _) => Render::Headless,
-                (_, Some("window")) => Render::Window,
-                (_, Some("terminal")) => Render::Terminal,
-                _ => Render::Auto,
+                (false, render) => render.unwrap_or(Render::Auto),
             };
             let keys = match (args.ephemeral, args.identity) {
                 (true, _) => KeySource::Ephemeral,
@@ -241,7 +239,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 reconnect: args.reconnect,
                 trace: args.trace,
             };
-            Ok(terminal::run(config)?)
+            Ok(start::run(config)?)
         }
         Command::Bench(command) => run_bench(command),
         Command::MakeVideos { dir, bench, frames } => {
@@ -269,24 +267,19 @@ fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
         }
         return Ok(());
     }
-    let decoder = if args.decoder == "opencv" { Decoder::OpenCv } else { Decoder::Ffmpeg };
     let config = ServerConfig {
         max_clients: args.max_clients as usize,
         videos: args.videos,
         jpeg_quality: args.jpeg_quality,
         pace: !args.no_pace,
         cache_mb: args.cache_mb,
-        chat_rate: args.chat_rate,
-        chat_burst: args.chat_rate.max(1),
-        // No chat limit (for benchmarks) lifts the per-recipient limits too.
-        pair_rate: if args.chat_rate == 0 { 0 } else { config::DEFAULT_PAIR_RATE },
-        inbound_rate: args.chat_rate,
         join_rate: args.join_rate,
-        decoder,
+        decoder: args.decoder,
         min_key_bits: args.min_key_bits as usize,
         db: args.db,
         ..ServerConfig::default()
-    };
+    }
+    .with_chat_rate(args.chat_rate);
     serve(&args.bind, config)
 }
 
@@ -345,8 +338,6 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
             json,
             original,
         } => {
-            let mode =
-                if mode == "e2e" { bench::ChatMode::EndToEnd } else { bench::ChatMode::Relay };
             let wait = Duration::from_secs(10);
             let hold =
                 Duration::try_from_secs_f64(hold).map_err(failed(format!("--hold {hold}")))?;

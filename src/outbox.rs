@@ -142,8 +142,9 @@ impl Outbox {
         (outbox, Lanes { chat, video })
     }
 
-    /// Puts a relayed chat message in the lane, never waiting: the recipient's budget and the
-    /// room left for relays decide, and a message that does not fit is the *sender's* problem
+    /// Puts a relayed chat message in the lane, waiting at most `RELAY_PATIENCE` (200 ms) for
+    /// room: the recipient's budget and the room left for relays decide, the wait slows only
+    /// the sender's own thread, and a message that does not fit is the *sender's* problem
     /// (dropped, and the sender told), never a reason to cut the recipient.
     pub fn relay(&self, frame: EncodedFrame) -> Result<(), Undelivered> {
         if !self.inbound.lock().unwrap_or_else(|p| p.into_inner()).take(Instant::now()) {

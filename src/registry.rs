@@ -1,5 +1,5 @@
 //! Who is online: every open connection, and the users who have joined, behind one
-//! `Arc<Mutex<..>>`. The name rules live here too, since the registry is what enforces them.
+//! `Arc<Mutex<..>>`. It enforces the name rules of `names.rs` at every join.
 //!
 //! The lock is held only to read or change the maps and to put frames into in-memory queues
 //! (never to wait for room in one); never across socket I/O, never to encode a list. A client
@@ -14,8 +14,9 @@ use std::time::Instant;
 
 use crate::budget::Buckets;
 use crate::config::Admission;
+use crate::names::{self, NameError};
 use crate::outbox::{Outbox, Outgoing};
-use crate::wire::{self, ErrorCode, NameError, ServerMsg, User};
+use crate::wire::{self, ErrorCode, ServerMsg, User};
 
 /// Identifies one connection for its whole life, joined or not.
 pub type ConnId = u64;
@@ -27,10 +28,10 @@ pub struct Refusal {
     pub text: String,
 }
 
-/// Checks a user name against the rules (`wire::check_name`; README, "Using it"), as the
+/// Checks a user name against the rules (`names::check`; README, "Using it"), as the
 /// refusal a client is sent.
 pub fn validate_name(name: &str) -> Result<(), Refusal> {
-    wire::check_name(name).map_err(refusal)
+    names::check(name).map_err(refusal)
 }
 
 /// The refusal a client is sent for a name that breaks the rules.
@@ -90,7 +91,7 @@ struct State {
     unjoined_from: HashMap<IpAddr, usize>,
     /// Joined users by lower-cased name (names are unique ignoring case).
     members: HashMap<String, Member>,
-    /// Joined users' look-alike forms (`wire::look_alike`), to their lower-cased names.
+    /// Joined users' look-alike forms (`names::look_alike`), to their lower-cased names.
     looks: HashMap<String, String>,
     /// Joined users in the order they came: the directory, kept sorted as it changes.
     order: BTreeMap<u64, Arc<User>>,
@@ -209,7 +210,7 @@ impl Registry {
     ) -> Result<(), Refusal> {
         validate_name(name)?;
         let lower = name.to_ascii_lowercase();
-        let look = wire::look_alike(name);
+        let look = names::look_alike(name);
         let user = Arc::new(User { name: name.to_owned(), key });
         // Encoded before locking: under the lock, only pointers are copied.
         let joined_frame = ServerMsg::Joined((*user).clone()).encode_shared();
@@ -258,7 +259,7 @@ impl Registry {
                 return None;
             };
             let member = state.members.remove(&lower)?;
-            state.looks.remove(&wire::look_alike(&lower));
+            state.looks.remove(&names::look_alike(&lower));
             state.order.remove(&member.joined);
             let laggards = if state.shutting_down {
                 Vec::new()

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use crate::cache::{CacheStats, FrameCache};
 use crate::config::ServerConfig;
-use crate::handler::{self, Context};
+use crate::context::Context;
+use crate::handler;
 use crate::outbox::{CLIENT_STACK, ChatMemory};
 use crate::registry::Registry;
 use crate::store::Store;

@@ -65,7 +65,7 @@ pub enum Claim {
     Same,
     /// The name is bound to another key.
     Other,
-    /// Another registered name looks like it (`wire::look_alike`): that one, as registered.
+    /// Another registered name looks like it (`names::look_alike`): that one, as registered.
     LooksLike(String),
 }
 
@@ -165,7 +165,7 @@ impl Store {
     pub fn claim(&self, name: &str, key: &[u8]) -> Result<Claim, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        let (lower, look, now) = (name.to_ascii_lowercase(), crate::wire::look_alike(name), now());
+        let (lower, look, now) = (name.to_ascii_lowercase(), crate::names::look_alike(name), now());
         release_expired(&tx, now)?;
         let alike: Option<String> = tx
             .query_row(

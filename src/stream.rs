@@ -87,7 +87,10 @@ impl Stream {
     fn run(mut self) {
         let (user, name) = (self.config.user.clone(), self.video.name.clone());
         let total: u32 = self.plan.iter().map(|s| s.frames).sum();
-        info!("{user} started {name} ({total} frames, {})", Segment::describe(&self.plan));
+        info!(
+            "{user} started {name} ({total} frames, {})",
+            crate::video::catalog::describe_plan(&self.plan)
+        );
         let reason = match self.play(total) {
             Ok(()) => EndReason::Complete,
             Err(Halt::End(reason)) => reason,

@@ -257,13 +257,11 @@ fn stalled_receivers_together_hold_no_more_chat_than_the_server_budget() {
     // 1 MiB for everyone's queued chat; no other limit, so only the budget stops the flood.
     let config = ServerConfig {
         chat_memory_mb: 1,
-        chat_rate: 0,
-        pair_rate: 0,
-        inbound_rate: 0,
         strike_limit: 100_000,
         write_timeout: Duration::from_secs(30),
         ..ServerConfig::default()
-    };
+    }
+    .with_chat_rate(0);
     let server = start_server(config);
     let addr = server.local_addr();
     // Four receivers that never read.

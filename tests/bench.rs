@@ -8,7 +8,7 @@ use chatroom::config::ServerConfig;
 
 #[test]
 fn bench_chat_counts_every_message_in_both_modes() {
-    let server = common::start_server(ServerConfig { chat_rate: 0, ..ServerConfig::default() });
+    let server = common::start_server(ServerConfig::default().with_chat_rate(0));
     // Flooding and paced (5000 a second: the pacing sleeps only every few messages).
     for (mode, rate) in [(ChatMode::Relay, 0), (ChatMode::EndToEnd, 0), (ChatMode::Relay, 5000)] {
         let report = bench::chat::run(&ChatBench {

@@ -220,8 +220,7 @@ fn two_senders_flooding_one_recipient_lose_and_corrupt_nothing() {
     // The original had no framing: two senders' messages interleaved and corrupted each other.
     const EACH: usize = 400;
     // Framing is under test, not the budgets: no limits (a real client would be told to slow).
-    let no_limits =
-        ServerConfig { chat_rate: 0, pair_rate: 0, inbound_rate: 0, ..ServerConfig::default() };
+    let no_limits = ServerConfig::default().with_chat_rate(0);
     let server = start_server(no_limits);
     let addr = server.local_addr();
     let mut bob = TestClient::join(addr, "bob", 0);
@@ -319,12 +318,10 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
         write_timeout: Duration::from_secs(2),
         outbox_timeout: Duration::from_secs(1),
         outbox_frames: 32,
-        // The flooder must get through to fill frozen's socket: no rate limits here.
-        chat_rate: 0,
-        pair_rate: 0,
-        inbound_rate: 0,
         ..ServerConfig::default()
-    };
+    }
+    // The flooder must get through to fill frozen's socket: no rate limits here.
+    .with_chat_rate(0);
     let server = start_server(config);
     let addr = server.local_addr();
     let mut alice = TestClient::join(addr, "alice", 0);

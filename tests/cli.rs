@@ -710,3 +710,45 @@ fn an_idle_client_answers_the_servers_pings_and_stays() {
     alice.send_text("bob", "still with us?");
     bob.expect_line("[CHAT] alice: still with us?");
 }
+
+/// What a confused server sends bob: its video list replaced by a refusal, and each `SENT`
+/// twice.
+fn confused(msg: ServerMsg) -> Vec<ServerMsg> {
+    use chatroom::wire::ErrorCode;
+    match msg {
+        ServerMsg::VideoList(_) => {
+            vec![ServerMsg::Error { code: ErrorCode::RateLimited, text: "slow down".into() }]
+        }
+        sent @ ServerMsg::Sent { .. } => vec![sent.clone(), sent],
+        other => vec![other],
+    }
+}
+
+#[test]
+fn an_error_answering_a_request_ends_its_wait_and_an_unasked_reply_is_shown_not_eaten() {
+    let server = common::default_server();
+    let via = common::proxy(server.local_addr(), confused);
+    let mut bob = Proc::client(&via.to_string(), &["--name", "bob", "--headless"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut alice = common::TestClient::join(server.local_addr(), "alice", 0);
+    bob.expect_line("[JOINED] alice");
+    // The refusal answers the list request: said, and the menu is back (the client used to
+    // wait out its 10 s, then say the list never came).
+    bob.type_line("2");
+    bob.expect_line("Error: slow down");
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    // The first SENT answers the message; the second answers nothing and is said all the same.
+    for line in ["1", "alice", "hello twice"] {
+        bob.type_line(line);
+    }
+    assert_eq!(alice.next_chat(), ("bob".to_string(), Ok("hello twice".to_string())));
+    bob.expect_line("The server took your earlier message to alice after all.");
+    for line in ["QUIT", "3"] {
+        bob.type_line(line);
+    }
+    assert_eq!(bob.wait(), 0);
+    let out = bob.rest();
+    assert!(!out.iter().any(|l| l.contains("did not send its video list")), "{out:?}");
+    alice.quit();
+    server.shutdown();
+}

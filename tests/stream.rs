@@ -301,7 +301,7 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
         real,
         [("72p".into(), 128, 72), ("108p".into(), 192, 108), ("1080p".into(), 160, 90)]
     );
-    let lines = chatroom::client::terminal::video_lines(&list);
+    let lines = chatroom::client::menu::video_lines(&list);
     assert_eq!(
         lines[1],
         "  2. my_trip  [72p, 108p, 1080p (really 160x90)]  12 frames, 1.2 s at 10 fps"
@@ -342,7 +342,7 @@ fn resolutions_of_different_lengths_play_the_shortest_timeline() {
 
 #[test]
 fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
-    use chatroom::client::terminal::{VideoChoice, parse_video_choice};
+    use chatroom::client::menu::{VideoChoice, parse_video_choice};
     let dir = three_resolutions(25.0, 3);
     let (catalog, _) = video::catalog::scan(&dir).unwrap();
     let list = catalog.infos();

@@ -48,8 +48,7 @@ fn largest_allocation(f: impl FnOnce()) -> usize {
 
 /// Bytes that often start like a real frame (a known tag), so the parser gets past the header.
 fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
-    let tags: Vec<[u8; 4]> =
-        ClientMsg::TAGS.iter().chain(ServerMsg::TAGS.iter()).map(|t| t.0).collect();
+    let tags: Vec<[u8; 4]> = wire::MESSAGES.iter().map(|(t, _)| t.0).collect();
     (
         proptest::sample::select(tags),
         any::<u32>(),

@@ -16,11 +16,12 @@ use crate::keys::Identity;
 use crate::wire::{ClientMsg, ServerMsg};
 
 /// How `bench chat` builds its messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ChatMode {
     /// Pre-built envelopes: measures the server's relay alone.
     Relay,
     /// Real sealing and opening: encryption, signatures, verification, decryption.
+    #[value(name = "e2e")]
     EndToEnd,
 }
 
@@ -226,12 +227,10 @@ fn receive(
                     _ => tally.corrupted += 1,
                 }
             }
-            Ok(ServerMsg::Joined(u)) => {
-                directory.add(u);
-            }
-            Ok(ServerMsg::Directory(users)) => directory = Directory::new(users),
             Ok(ServerMsg::Error { .. }) => tally.errors += 1,
-            Ok(_) => {}
+            Ok(msg) => {
+                directory.apply(&msg);
+            }
             Err(_) => break,
         }
     }

@@ -1,8 +1,9 @@
-//! The keyboard: the lines the user types, read on an `input` thread so that the `send_chat`
-//! thread can wait for a line and for the server's replies at the same time.
+//! The keyboard: the lines the user types, read on an `input` thread that only reads and
+//! forwards, so that the `send_chat` thread can wait for a line and for the server at the
+//! same time.
 //!
 //! - stdin a pipe (tests, scripts): plain lines, and every prompt printed as a line of its own,
-//!   the contract of SPEC §4.
+//!   so a script can wait for a prompt before it writes (README, "Using it").
 //! - stdin and stdout a terminal: a line editor (`rustyline`): the prompt stays on the last
 //!   line, lines that arrive meanwhile print above it and what was typed is drawn again below
 //!   them; arrow keys and history; Tab completes user names at the recipient prompt and video
@@ -32,14 +33,12 @@ struct Ask {
     initial: String,
 }
 
-/// The lines typed, from the `input` thread. `None` is the end of input.
+/// The lines typed, from the `input` thread. `None` (or a closed channel) is the end of
+/// input. Each [`Input::ask`] is answered by one line on [`Input::lines`].
 pub struct Input {
     lines: Receiver<Option<String>>,
-    ended: bool,
-    /// With a line editor: where to send what the next line is asked with, and whether a
-    /// line is being asked for already.
-    editor: Option<(Sender<Ask>, bool)>,
-    next: Ask,
+    /// With a line editor: where to send what the next line is asked with.
+    editor: Option<Sender<Ask>>,
 }
 
 impl Input {
@@ -48,25 +47,30 @@ impl Input {
         let terminal = io::stdin().is_terminal() && io::stdout().is_terminal();
         let (tx, lines) = unbounded();
         let editor = if terminal { start_editor(tx)? } else { start_plain(tx).map(|()| None)? };
-        let next = Ask { prompt: String::new(), words: Vec::new(), initial: String::new() };
-        Ok(Input { lines, ended: false, editor: editor.map(|asks| (asks, false)), next })
+        Ok(Input { lines, editor })
     }
 
-    /// Asks a question: printed as a line of its own when piped, the editor's prompt on a
-    /// terminal. `words` are what Tab completes.
-    pub fn prompt(&mut self, text: &str, words: Vec<String>) {
-        if self.editor.is_none() {
-            say!("{text}");
+    /// Asks for the next line: the prompt is printed as a line of its own when piped, and is
+    /// the editor's prompt on a terminal, with `initial` already typed. `words` are what Tab
+    /// completes.
+    pub fn ask(&mut self, prompt: &str, words: Vec<String>, initial: &str) {
+        match &self.editor {
+            None => say!("{prompt}"),
+            Some(editor) => {
+                let ask = Ask { prompt: prompt.to_owned(), words, initial: initial.to_owned() };
+                // A closed editor has sent its end of input already.
+                let _ = editor.send(ask);
+            }
         }
-        self.next.prompt = text.to_owned();
-        self.next.words = words;
     }
 
-    /// Shows a menu: a line of its own either way; on a terminal the prompt is then `> `.
-    pub fn menu(&mut self, text: &str) {
-        say!("{text}");
-        self.next.prompt = "> ".to_owned();
-        self.next.words = Vec::new();
+    /// Shows a menu, a line of its own either way, and asks for a choice (on a terminal the
+    /// prompt is then `> `).
+    pub fn ask_menu(&mut self, menu: &str) {
+        say!("{menu}");
+        if self.editor.is_some() {
+            self.ask("> ", Vec::new(), "");
+        }
     }
 
     /// Whether lines are edited on a terminal (not piped).
@@ -74,48 +78,14 @@ impl Input {
         self.editor.is_some()
     }
 
-    /// The next line starts with `text` already typed, to send or edit (on a terminal).
-    pub fn offer(&mut self, text: &str) {
-        self.next.initial = text.to_owned();
+    /// Where the lines asked for arrive, to wait on them beside other channels.
+    pub fn lines(&self) -> &Receiver<Option<String>> {
+        &self.lines
     }
 
-    /// The next line without its line ending; `None` at end of input.
-    pub fn line(&mut self) -> Option<String> {
-        self.line_or(&crossbeam_channel::never::<()>(), |_| {})
-    }
-
-    /// The next line, handing what arrives on `replies` meanwhile to `on_reply`. `None` at end
-    /// of input, or once `replies` is closed.
-    pub fn line_or<R>(
-        &mut self,
-        replies: &Receiver<R>,
-        mut on_reply: impl FnMut(R),
-    ) -> Option<String> {
-        if let Some((asks, asked)) = self.editor.as_mut()
-            && !*asked
-            && !self.ended
-        {
-            let ask = std::mem::replace(
-                &mut self.next,
-                Ask { prompt: String::new(), words: Vec::new(), initial: String::new() },
-            );
-            self.next.prompt = ask.prompt.clone();
-            *asked = asks.send(ask).is_ok();
-        }
-        while !self.ended {
-            crossbeam_channel::select! {
-                recv(self.lines) -> line => {
-                    let line = line.unwrap_or(None);
-                    self.ended = line.is_none();
-                    if let Some((_, asked)) = self.editor.as_mut() {
-                        *asked = false;
-                    }
-                    return line;
-                }
-                recv(replies) -> reply => on_reply(reply.ok()?),
-            }
-        }
-        None
+    /// Waits for the line asked for; `None` at the end of input.
+    pub fn line(&self) -> Option<String> {
+        self.lines.recv().unwrap_or(None)
     }
 }
 

@@ -236,3 +236,32 @@ pub fn join(
     reader.set_timeout(None)?;
     result
 }
+
+/// A connection made again, joined as the same user (`--reconnect`).
+pub struct Relinked {
+    pub reader: LinkReader,
+    pub writer: LinkWriter,
+    pub joined: Joined,
+}
+
+/// The longest wait between two tries to reconnect.
+const RECONNECT_MAX: Duration = Duration::from_secs(60);
+
+/// Connects and joins again as `name` with `identity`, waiting 1, 2, 4... and at most 60 s
+/// between tries, until it works. Runs on a thread of its own (`reconnect`): the session
+/// goes on meanwhile, and the process may end at any time.
+pub fn rejoin(server: &str, name: &str, identity: &Identity, trace: bool) -> Relinked {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        std::thread::sleep(wait);
+        let attempt = connect(server, trace).and_then(|(mut reader, writer)| {
+            let joined = join(&mut reader, &writer, name, identity)?;
+            Ok(Relinked { reader, writer, joined })
+        });
+        match attempt {
+            Ok(relinked) => return relinked,
+            Err(e) => log::debug!("reconnecting: {}", crate::report::Chain(&e)),
+        }
+        wait = (wait * 2).min(RECONNECT_MAX);
+    }
+}

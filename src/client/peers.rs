@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::profile::{self, ProfileError};
 use crate::keys::{self, Identity, KeyError, ReplayGuard};
-use crate::wire::{self, ClientMsg, User};
+use crate::names;
+use crate::wire::{ClientMsg, ServerMsg, User};
 
 /// A user as the client knows them.
 #[derive(Debug, Clone)]
@@ -26,52 +27,109 @@ impl From<User> for Peer {
     }
 }
 
-/// Everyone online, in join order, kept up to date from `URIF`, `JOND` and `LEFT`.
+/// The users this client knows: everyone online, in join order, kept up to date from `URIF`,
+/// `JOND` and `LEFT`; and the keys of registered users who are offline, as the server sent
+/// them (`USER`: to write to them, or to check messages they left for us).
 #[derive(Debug, Default, Clone)]
 pub struct Directory {
-    peers: Vec<Peer>,
+    online: Vec<Peer>,
+    offline: Vec<Peer>,
+}
+
+/// What one server message changed in the directory, for the caller to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `name` came online.
+    Joined(String),
+    /// `name` went offline.
+    Left(String),
+    /// The whole list was replaced; `ignored` entries broke the name rules or repeated a name.
+    Listed { ignored: usize },
+    /// An offline user's key was learned.
+    KeyLearned(String),
+    /// The server named a user with a name that breaks the rules: nothing was changed.
+    Refused(String),
+    /// Not a directory message.
+    None,
 }
 
 impl Directory {
-    /// The directory of a `URIF` list. Names that break the rules (`wire::check_name`) are left
+    /// The directory of a `URIF` list. Names that break the rules (`names::check`) are left
     /// out, and of two entries with one name the later wins. Linear in the list's length: a
     /// hostile server's 65 536 entries cost milliseconds, not seconds.
     pub fn new(users: Vec<User>) -> Directory {
         let mut seen = HashSet::new();
-        let mut peers: Vec<Peer> = users
+        let mut online: Vec<Peer> = users
             .into_iter()
             .rev()
-            .filter(|u| {
-                wire::check_name(&u.name).is_ok() && seen.insert(u.name.to_ascii_lowercase())
-            })
+            .filter(|u| names::check(&u.name).is_ok() && seen.insert(u.name.to_ascii_lowercase()))
             .map(Peer::from)
             .collect();
-        peers.reverse();
-        Directory { peers }
+        online.reverse();
+        Directory { online, offline: Vec::new() }
     }
 
-    /// Adds (or replaces) a user; false, and nothing added, if the name breaks the rules.
-    pub fn add(&mut self, user: User) -> bool {
-        if wire::check_name(&user.name).is_err() {
-            return false;
+    /// Applies one message from the server: `URIF`, `JOND`, `LEFT` and `USER` change the
+    /// directory; anything else is `Change::None`. The terminal, the tests and the benchmarks
+    /// all keep their directory with this one function.
+    pub fn apply(&mut self, msg: &ServerMsg) -> Change {
+        match msg {
+            ServerMsg::Directory(users) => {
+                let listed = users.len();
+                let offline = std::mem::take(&mut self.offline);
+                *self = Directory::new(users.clone());
+                self.offline = offline;
+                self.offline.retain(|p| !self.online.iter().any(|o| same(&o.name, &p.name)));
+                Change::Listed { ignored: listed - self.online.len() }
+            }
+            ServerMsg::Joined(user) if names::check(&user.name).is_ok() => {
+                self.remove(&user.name);
+                self.offline.retain(|p| !same(&p.name, &user.name));
+                self.online.push(Peer::from(user.clone()));
+                Change::Joined(user.name.clone())
+            }
+            ServerMsg::Left { name } => {
+                self.remove(name);
+                Change::Left(name.clone())
+            }
+            ServerMsg::UserKey(user) if names::check(&user.name).is_ok() => {
+                if self.online(&user.name).is_none() {
+                    self.offline.retain(|p| !same(&p.name, &user.name));
+                    self.offline.push(Peer::from(user.clone()));
+                }
+                Change::KeyLearned(user.name.clone())
+            }
+            ServerMsg::Joined(user) | ServerMsg::UserKey(user) => {
+                Change::Refused(user.name.clone())
+            }
+            _ => Change::None,
         }
-        self.remove(&user.name);
-        self.peers.push(Peer::from(user));
-        true
     }
 
+    /// Takes `name` off the online list.
     pub fn remove(&mut self, name: &str) {
-        self.peers.retain(|p| !p.name.eq_ignore_ascii_case(name));
+        self.online.retain(|p| !same(&p.name, name));
     }
 
-    /// Names are unique ignoring case, and so is this lookup.
+    /// A user online. Names are unique ignoring case, and so is this lookup.
+    pub fn online(&self, name: &str) -> Option<&Peer> {
+        self.online.iter().find(|p| same(&p.name, name))
+    }
+
+    /// A user online, or else one whose key the server sent while they are offline.
     pub fn get(&self, name: &str) -> Option<&Peer> {
-        self.peers.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        self.online(name).or_else(|| self.offline.iter().find(|p| same(&p.name, name)))
     }
 
+    /// Everyone online, in join order.
     pub fn peers(&self) -> &[Peer] {
-        &self.peers
+        &self.online
     }
+}
+
+/// Names are one ignoring case.
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
 }
 
 /// Seals outgoing messages: our identity, our name, and the sequence number that makes
@@ -285,6 +343,29 @@ mod tests {
     }
 
     #[test]
+    fn the_directory_follows_joins_leaves_lists_and_offline_keys() {
+        let mut d = Directory::default();
+        assert_eq!(d.apply(&ServerMsg::Joined(user("alice", 1))), Change::Joined("alice".into()));
+        // bob is offline: his key is known, but he is not listed as online.
+        assert_eq!(d.apply(&ServerMsg::UserKey(user("bob", 2))), Change::KeyLearned("bob".into()));
+        assert!(d.online("bob").is_none());
+        assert_eq!(d.get("BOB").map(|p| p.key.clone()), Some(vec![2]));
+        assert_eq!(d.peers().len(), 1);
+        // He joins with the same key, and leaves: his key is then unknown until told again.
+        assert_eq!(d.apply(&ServerMsg::Joined(user("bob", 2))), Change::Joined("bob".into()));
+        assert_eq!(d.apply(&ServerMsg::Left { name: "Bob".into() }), Change::Left("Bob".into()));
+        assert!(d.get("bob").is_none());
+        // A new list replaces who is online and keeps offline keys of those not listed.
+        d.apply(&ServerMsg::UserKey(user("carol", 3)));
+        let listed = ServerMsg::Directory(vec![user("dave", 4), user("bad name", 5)]);
+        assert_eq!(d.apply(&listed), Change::Listed { ignored: 1 });
+        let names: Vec<&str> = d.peers().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["dave"]);
+        assert!(d.get("carol").is_some());
+        assert_eq!(d.apply(&ServerMsg::Ping), Change::None);
+    }
+
+    #[test]
     fn a_directory_keeps_valid_names_once_and_the_later_entry_wins() {
         let listed = vec![
             user("alice", 1),
@@ -299,8 +380,9 @@ mod tests {
         assert_eq!(names, ["bob", "ALICE"]);
         assert_eq!(d.get("alice").map(|p| p.key.clone()), Some(vec![4]));
         let mut d = d;
-        assert!(!d.add(user("ev\x1bil", 7)));
-        assert!(d.add(user("carol", 8)));
+        let evil = ServerMsg::Joined(user("ev\x1bil", 7));
+        assert_eq!(d.apply(&evil), Change::Refused("ev\x1bil".into()));
+        assert_eq!(d.apply(&ServerMsg::Joined(user("carol", 8))), Change::Joined("carol".into()));
         assert_eq!(d.peers().len(), 3);
     }
 }

@@ -43,13 +43,17 @@ pub enum StreamEvent {
 }
 
 /// Where frames are shown (`--render`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Render {
     /// A window if there is a display, else the terminal if stdout is one, else headless.
+    #[value(skip)]
     Auto,
+    /// An OpenCV window.
     Window,
+    /// Half blocks in the terminal.
     Terminal,
     /// Progress lines only (`--headless`).
+    #[value(skip)]
     Headless,
 }
 
@@ -432,7 +436,10 @@ fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Seg
         say!("Cannot create {}: {e}", dir.display());
     }
     let view = open_view(config.render, &video, fps);
-    say!("Playing {video}: {total} frames at {fps:.1} fps ({})", Segment::describe(plan));
+    say!(
+        "Playing {video}: {total} frames at {fps:.1} fps ({})",
+        crate::video::catalog::describe_plan(plan)
+    );
     if let View::Window(_) = view {
         say!("Press q in the video window to stop.");
     } else {

@@ -345,6 +345,11 @@ impl ScanState {
     }
 }
 
+/// A plan as people read it: `144p: 34, 240p: 33, 360p: 33` (server log, client banner).
+pub fn describe_plan(plan: &[Segment]) -> String {
+    plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect::<Vec<_>>().join(", ")
+}
+
 /// Cuts a timeline of `total` frames into one segment per label, lowest first, as the original
 /// did: each gets `total / n` frames and the first also gets the remainder. Empty segments (more
 /// resolutions than frames) are left out. The segments cover `0..total` exactly, in order.

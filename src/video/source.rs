@@ -39,7 +39,7 @@ pub fn decode_jpeg(bytes: &[u8]) -> Result<Mat, VideoError> {
 }
 
 /// Which code reads and encodes the server's frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Decoder {
     /// FFmpeg to YUV, libjpeg-turbo from the planes.
     #[default]

@@ -108,17 +108,9 @@ impl TestClient {
             }
             Err(e) => panic!("{}: connection failed: {e}", self.name),
         };
-        match &msg {
-            ServerMsg::Joined(user) => {
-                self.directory.add(user.clone());
-            }
-            ServerMsg::Left { name } => self.directory.remove(name),
-            // An offline sender's key, before a held message: kept to check its signature.
-            ServerMsg::UserKey(user) if self.directory.get(&user.name).is_none() => {
-                self.directory.add(user.clone());
-            }
-            _ => {}
-        }
+        // Joins, leaves, and an offline sender's key before a held message (to check its
+        // signature).
+        self.directory.apply(&msg);
         Some(msg)
     }
 
@@ -142,7 +134,7 @@ impl TestClient {
 
     /// Waits until `name` has joined (as seen by this client).
     pub fn wait_joined(&mut self, name: &str) {
-        while self.directory.get(name).is_none() {
+        while self.directory.online(name).is_none() {
             match self.recv() {
                 ServerMsg::Joined(_) | ServerMsg::Left { .. } => {}
                 other => panic!("{}: expected JOINED {name}, got {other:?}", self.name),

@@ -1,0 +1,254 @@
+//! What the terminal client asks and how it reads the answers: the menus and prompts as
+//! text, and each typed line parsed into what the user meant. Pure: lines in, choices and
+//! lines to print out; tested without sockets. The session (`session.rs`) acts on them.
+
+use super::peers::Peer;
+use crate::wire::{PlayMode, VideoInfo};
+
+pub const ASK_NAME: &str = "Enter your username : ";
+pub const ASK_RECIPIENT: &str = "Enter recipient (QUIT to go back) : ";
+pub const ASK_MESSAGE: &str = "Enter message : ";
+pub const ASK_VIDEO: &str =
+    "Enter video number or name, optionally a resolution (QUIT to go back) : ";
+pub const MENU: &str = "1. CHAT  2. STREAM  3. QUIT";
+pub const MENU_STREAMING: &str = "1. CHAT  2. STREAM  3. QUIT  4. STOP";
+
+/// The home menu as it reads now.
+pub fn menu(streaming: bool) -> &'static str {
+    if streaming { MENU_STREAMING } else { MENU }
+}
+
+/// A line typed at the home menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuChoice {
+    Chat,
+    Stream,
+    Quit,
+    /// `4` or `q`: stop the stream playing.
+    Stop,
+    /// A line starting with `/`.
+    Command(Command),
+    /// An empty line: the menu again.
+    Nothing,
+    /// Anything else; the text says what to type instead.
+    Unknown(String),
+}
+
+/// Reads a line typed at the home menu; `streaming` says whether `4. STOP` is offered.
+pub fn parse_menu(line: &str, streaming: bool) -> MenuChoice {
+    match line.trim() {
+        "1" => MenuChoice::Chat,
+        "2" => MenuChoice::Stream,
+        "3" => MenuChoice::Quit,
+        "4" | "q" | "Q" => MenuChoice::Stop,
+        "" => MenuChoice::Nothing,
+        command if command.starts_with('/') => MenuChoice::Command(parse_command(command)),
+        other if streaming => {
+            MenuChoice::Unknown(format!("Unknown choice {other:?}: enter 1, 2, 3 or 4."))
+        }
+        other => MenuChoice::Unknown(format!("Unknown choice {other:?}: enter 1, 2 or 3.")),
+    }
+}
+
+/// A command, typed at the menu or at the recipient prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/trust NAME`: accept NAME's new key.
+    Trust(String),
+    /// `/verify NAME`: the safety number for NAME and us.
+    Verify(String),
+    /// Anything else: what the commands are.
+    Help,
+}
+
+pub const COMMANDS_HELP: &str =
+    "Commands: /trust NAME (accept NAME's new key), /verify NAME (safety number).";
+
+pub fn parse_command(line: &str) -> Command {
+    let mut words = line.split_whitespace();
+    let (verb, name) = (words.next(), words.next().unwrap_or("").to_owned());
+    match verb {
+        Some("/trust") => Command::Trust(name),
+        Some("/verify") => Command::Verify(name),
+        _ => Command::Help,
+    }
+}
+
+/// A line typed at the recipient prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientChoice {
+    /// `QUIT`, in any case: back to the menu.
+    Back,
+    Command(Command),
+    /// An empty line: ask again.
+    Nothing,
+    Name(String),
+}
+
+pub fn parse_recipient(line: &str) -> RecipientChoice {
+    match line.trim() {
+        "" => RecipientChoice::Nothing,
+        quit if quit.eq_ignore_ascii_case("QUIT") => RecipientChoice::Back,
+        command if command.starts_with('/') => RecipientChoice::Command(parse_command(command)),
+        name => RecipientChoice::Name(name.to_owned()),
+    }
+}
+
+/// `Online users:` and one line per user, with their key's short fingerprint.
+pub fn user_lines(peers: &[Peer], me: &str) -> Vec<String> {
+    let mut lines = vec!["Online users:".to_owned()];
+    for peer in peers {
+        let you = if peer.name.eq_ignore_ascii_case(me) { " (you)" } else { "" };
+        lines.push(format!("  {}  [{}]{you}", peer.name, peer.fingerprint));
+    }
+    lines
+}
+
+/// The warning, in three lines, when a user's key is not the one pinned for them (full
+/// fingerprints, of which the first 16 digits are shown).
+pub fn key_changed_lines(name: &str, pinned: &str, now: &str) -> [String; 3] {
+    let short = |fp: &str| fp.chars().take(16).collect::<String>();
+    [
+        format!(
+            "WARNING: {name}'s key has CHANGED: it was {}..., it is now {}...",
+            short(pinned),
+            short(now)
+        ),
+        format!(
+            "WARNING: someone may be posing as {name}. Nothing is sent to {name} until you type /trust {name}"
+        ),
+        format!("WARNING: (compare /verify {name} with them, in person or on a call, first)."),
+    ]
+}
+
+/// What the user asked for at the video prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoChoice {
+    Back,
+    Play { video: String, mode: PlayMode },
+    Invalid(String),
+}
+
+/// Reads `NUMBER|NAME [LABEL]`: a 1-based index or a name, and optionally one resolution to
+/// play the whole video at (otherwise the timeline is split across all of them).
+pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
+    let line = line.trim();
+    if line.is_empty() {
+        return VideoChoice::Invalid(String::new());
+    }
+    if line.eq_ignore_ascii_case("QUIT") {
+        return VideoChoice::Back;
+    }
+    // Names may hold spaces (`my trip_720p.mp4` is "my trip"): the whole line first, then all
+    // but its last word, which is then a resolution.
+    if let Some(video) = videos.iter().find(|v| v.name == line) {
+        return VideoChoice::Play { video: video.name.clone(), mode: PlayMode::Split };
+    }
+    let (first, label) = match line.rsplit_once(char::is_whitespace) {
+        Some((rest, last)) => (rest.trim_end(), Some(last)),
+        None => (line, None),
+    };
+    let video = match first.parse::<usize>() {
+        Ok(n) if (1..=videos.len()).contains(&n) => &videos[n - 1],
+        Ok(_) => {
+            return VideoChoice::Invalid(format!("Enter a number from 1 to {}.", videos.len()));
+        }
+        Err(_) => match videos.iter().find(|v| v.name == first) {
+            Some(v) => v,
+            None => return VideoChoice::Invalid(format!("No video named {first:?}.")),
+        },
+    };
+    let mode = match label {
+        None => PlayMode::Split,
+        Some(label) if video.resolutions.iter().any(|r| r.label == label) => {
+            PlayMode::Fixed(label.to_owned())
+        }
+        Some(label) => {
+            let have: Vec<&str> = video.resolutions.iter().map(|r| r.label.as_str()).collect();
+            return VideoChoice::Invalid(format!(
+                "{} has no {:?} resolution; it has {}.",
+                video.name,
+                label,
+                have.join(", ")
+            ));
+        }
+    };
+    VideoChoice::Play { video: video.name.clone(), mode }
+}
+
+/// One line per video: number, name, resolutions (with the real size where it differs from
+/// the label) and length.
+pub fn video_lines(videos: &[VideoInfo]) -> Vec<String> {
+    videos
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let res: Vec<String> = v
+                .resolutions
+                .iter()
+                .map(|r| {
+                    let promised = r.label.trim_end_matches('p').parse::<u16>().ok();
+                    if promised == Some(r.height) {
+                        r.label.clone()
+                    } else {
+                        format!("{} (really {}x{})", r.label, r.width, r.height)
+                    }
+                })
+                .collect();
+            let seconds = if v.fps > 0.0 { v.frames as f32 / v.fps } else { 0.0 };
+            format!(
+                "  {}. {}  [{}]  {} frames, {:.1} s at {:.0} fps",
+                i + 1,
+                v.name,
+                res.join(", "),
+                v.frames,
+                seconds,
+                v.fps
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn menu_lines_are_read_as_the_menu_offers_them() {
+        assert_eq!(parse_menu(" 1 ", false), MenuChoice::Chat);
+        assert_eq!(parse_menu("2", true), MenuChoice::Stream);
+        assert_eq!(parse_menu("3", false), MenuChoice::Quit);
+        assert_eq!(parse_menu("q", true), MenuChoice::Stop);
+        assert_eq!(parse_menu("", false), MenuChoice::Nothing);
+        assert_eq!(
+            parse_menu("/trust bob", false),
+            MenuChoice::Command(Command::Trust("bob".into()))
+        );
+        let MenuChoice::Unknown(why) = parse_menu("9", false) else { panic!() };
+        assert!(why.ends_with("enter 1, 2 or 3."), "{why}");
+        let MenuChoice::Unknown(why) = parse_menu("9", true) else { panic!() };
+        assert!(why.ends_with("enter 1, 2, 3 or 4."), "{why}");
+        assert_eq!(menu(true), MENU_STREAMING);
+    }
+
+    #[test]
+    fn commands_and_recipients_parse() {
+        assert_eq!(parse_command("/verify  alice extra"), Command::Verify("alice".into()));
+        assert_eq!(parse_command("/trust"), Command::Trust(String::new()));
+        assert_eq!(parse_command("/nope"), Command::Help);
+        assert_eq!(parse_recipient(" quit "), RecipientChoice::Back);
+        assert_eq!(parse_recipient(""), RecipientChoice::Nothing);
+        assert_eq!(parse_recipient("bob"), RecipientChoice::Name("bob".into()));
+        assert_eq!(parse_recipient("/help"), RecipientChoice::Command(Command::Help));
+    }
+
+    #[test]
+    fn the_user_list_marks_us_and_a_changed_key_warns_in_three_lines() {
+        let peer = |name: &str| Peer { name: name.into(), key: vec![], fingerprint: "ab12".into() };
+        let lines = user_lines(&[peer("alice"), peer("Bob")], "bob");
+        assert_eq!(lines, ["Online users:", "  alice  [ab12]", "  Bob  [ab12] (you)"]);
+        let [first, second, _] = key_changed_lines("bob", &"1".repeat(64), &"2".repeat(64));
+        assert!(first.contains(&format!("it was {}...", "1".repeat(16))), "{first}");
+        assert!(second.ends_with("until you type /trust bob"), "{second}");
+    }
+}

@@ -1,0 +1,609 @@
+//! The terminal client's session, on the `send_chat` thread. It alone owns what the client
+//! knows: the directory, the pinned keys, the step of the flow it is at (and the answer that
+//! step waits for), whether a stream plays. It waits on three channels at once: lines from
+//! the `input` thread, messages from the `recv_chat` thread, events from the `stream` thread.
+//! Those threads only read and forward; every server message reaches exactly one arm of
+//! [`Session::on_server`], so a late or unexpected answer is handled, never dropped unseen.
+
+use crossbeam_channel::{Receiver, Sender, never, select};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::input::Input;
+use super::link::{self, LinkReader, LinkWriter, REPLY_TIMEOUT, Relinked};
+use super::menu::{self, Command, MenuChoice, RecipientChoice, VideoChoice};
+use super::peers::{Change, Directory, Opener, Peer, Sealer, Seen, Trust};
+use super::player::{Feed, StreamEvent};
+use super::screen;
+use crate::keys::{self, Identity};
+use crate::names;
+use crate::report::Chain;
+use crate::say;
+use crate::wire::{ClientMsg, ErrorCode, ReadError, ServerMsg, VideoInfo};
+
+/// How long `QUIT` waits for the server to close the connection before exiting anyway.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+
+/// What the `recv_chat` thread (and a `reconnect` thread) hand the session.
+pub enum Incoming {
+    Msg(ServerMsg),
+    /// The connection is gone; `recv_chat` waits for a new one (`--reconnect`) or the end.
+    Lost(ReadError),
+    /// A new connection, joined as the same user (`--reconnect`).
+    Back(Box<Relinked>),
+}
+
+/// Where the session is in the flow: what it waits for next.
+enum Step {
+    /// A line at the home menu.
+    Menu,
+    /// A line: who to write to.
+    Recipient,
+    /// The server's answer to `KEYQ`: the key of `name`, registered and offline.
+    Key { name: String },
+    /// A line: the message for `to`.
+    Message { to: Peer },
+    /// The server's answer to the message `text` just sent to `to`: `SENT` or an error.
+    Sending { to: String, text: String },
+    /// The server's video list.
+    Videos,
+    /// A line: which of `videos` to play.
+    Video { videos: Vec<VideoInfo> },
+    /// The stream to start, or the server's refusal.
+    Starting,
+    /// `QUIT` is sent: the server closing the connection.
+    Quitting,
+}
+
+impl Step {
+    fn wants_line(&self) -> bool {
+        matches!(self, Step::Menu | Step::Recipient | Step::Message { .. } | Step::Video { .. })
+    }
+
+    /// Whether an `ERRR` with `code` is the server's answer to what this step waits for.
+    fn answered_by(&self, code: ErrorCode) -> bool {
+        use ErrorCode::*;
+        match self {
+            Step::Sending { .. } => {
+                matches!(code, UnknownUser | RateLimited | RecipientTooSlow | MailboxFull)
+            }
+            Step::Key { .. } => matches!(code, UnknownUser | RateLimited),
+            Step::Videos => code == RateLimited,
+            Step::Starting => matches!(code, UnknownVideo | VideoFailed | RateLimited),
+            _ => false,
+        }
+    }
+}
+
+/// The channels of the session's threads.
+pub struct Links {
+    /// Lines from the `input` thread.
+    pub input: Input,
+    /// To send on; its connection is replaced when the client reconnects.
+    pub writer: LinkWriter,
+    /// From `recv_chat` (and `reconnect`).
+    pub incoming: Receiver<Incoming>,
+    /// Kept to hand a `reconnect` thread.
+    pub incoming_tx: Sender<Incoming>,
+    /// Hands `recv_chat` its new connection after a reconnect.
+    pub readers: Sender<LinkReader>,
+    /// From the `stream` thread.
+    pub events: Receiver<StreamEvent>,
+    /// To the `stream` thread.
+    pub player: Sender<Feed>,
+    /// The process's exit code, to the main thread.
+    pub exit: Sender<i32>,
+}
+
+/// Everything the client knows, owned by the `send_chat` thread.
+pub struct Session {
+    me: String,
+    identity: Arc<Identity>,
+    directory: Directory,
+    trust: Trust,
+    sealer: Sealer,
+    opener: Opener,
+    /// `--reconnect`: the server to join again when the connection is lost.
+    reconnect: Option<String>,
+    links: Links,
+    step: Step,
+    /// When the answer `step` waits for is given up on.
+    deadline: Option<Instant>,
+    streaming: bool,
+    reconnecting: bool,
+    /// A message the server did not take, typed again at the next message prompt.
+    kept: Option<String>,
+    done: bool,
+}
+
+impl Session {
+    /// The session of `me`, who joined with `identity` and was sent `directory`.
+    pub fn new(
+        me: String,
+        identity: Arc<Identity>,
+        directory: Directory,
+        trust: Trust,
+        opener: Opener,
+        reconnect: Option<String>,
+        links: Links,
+    ) -> Session {
+        let sealer = Sealer::new(identity.clone(), &me);
+        Session {
+            me,
+            identity,
+            directory,
+            trust,
+            sealer,
+            opener,
+            reconnect,
+            links,
+            step: Step::Menu,
+            deadline: None,
+            streaming: false,
+            reconnecting: false,
+            kept: None,
+            done: false,
+        }
+    }
+
+    /// The `send_chat` thread: pins the keys of those online, shows the menu, then handles
+    /// whatever comes first until the client is done.
+    pub fn run(mut self) {
+        let peers: Vec<String> = self.directory.peers().iter().map(|p| p.name.clone()).collect();
+        peers.iter().for_each(|name| self.check_key(name));
+        self.enter(Step::Menu);
+        let (lines, incoming) = (self.links.input.lines().clone(), self.links.incoming.clone());
+        let mut events = self.links.events.clone();
+        while !self.done {
+            let wanted = if self.step.wants_line() { lines.clone() } else { never() };
+            let wait = self
+                .deadline
+                .map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
+            select! {
+                recv(wanted) -> line => self.on_line(line.unwrap_or(None)),
+                recv(incoming) -> msg => match msg {
+                    Ok(msg) => self.on_incoming(msg),
+                    Err(_) => self.exit(1),
+                },
+                recv(events) -> event => match event {
+                    Ok(event) => self.on_stream(event),
+                    Err(_) => events = never(),
+                },
+                default(wait) => self.on_timeout(),
+            }
+        }
+    }
+
+    /// Moves to `step`: asks for its line, or starts the wait for its answer.
+    fn enter(&mut self, step: Step) {
+        self.deadline = match step {
+            Step::Quitting => Some(Instant::now() + QUIT_GRACE),
+            ref s if !s.wants_line() => Some(Instant::now() + REPLY_TIMEOUT),
+            _ => None,
+        };
+        match &step {
+            Step::Menu => self.links.input.ask_menu(menu::menu(self.streaming)),
+            Step::Recipient => {
+                let names = self.directory.peers().iter().map(|p| p.name.clone()).collect();
+                self.links.input.ask(menu::ASK_RECIPIENT, names, "");
+            }
+            Step::Message { .. } => {
+                let kept = self.kept.take().unwrap_or_default();
+                self.links.input.ask(menu::ASK_MESSAGE, Vec::new(), &kept);
+            }
+            Step::Video { videos } => {
+                let names = videos.iter().map(|v| v.name.clone()).collect();
+                self.links.input.ask(menu::ASK_VIDEO, names, "");
+            }
+            _ => {}
+        }
+        self.step = step;
+    }
+
+    /// Sends a request and waits at `step` for its answer; back to the menu if the
+    /// connection is gone (`recv_chat` reports it).
+    fn request(&mut self, msg: &ClientMsg, step: Step) {
+        match self.links.writer.send(msg) {
+            Ok(()) => self.enter(step),
+            Err(_) => self.enter(Step::Menu),
+        }
+    }
+
+    fn on_line(&mut self, line: Option<String>) {
+        let Some(line) = line else { return self.quit() };
+        match std::mem::replace(&mut self.step, Step::Menu) {
+            Step::Menu => self.at_menu(&line),
+            Step::Recipient => self.at_recipient(&line),
+            Step::Message { to } => self.at_message(to, line),
+            Step::Video { videos } => self.at_video(&line, videos),
+            // Lines are only read at the steps above.
+            other => self.step = other,
+        }
+    }
+
+    fn at_menu(&mut self, line: &str) {
+        match menu::parse_menu(line, self.streaming) {
+            MenuChoice::Chat => {
+                self.print_users();
+                self.enter(Step::Recipient);
+            }
+            // While one plays, a new stream replaces it (the server stops the first).
+            MenuChoice::Stream => self.request(&ClientMsg::ListVideos, Step::Videos),
+            MenuChoice::Quit => self.quit(),
+            MenuChoice::Stop if self.streaming => {
+                let _ = self.links.writer.send(&ClientMsg::Stop);
+                self.enter(Step::Menu);
+            }
+            MenuChoice::Stop => {
+                say!("No stream is playing.");
+                self.enter(Step::Menu);
+            }
+            MenuChoice::Command(command) => {
+                self.command(command);
+                self.enter(Step::Menu);
+            }
+            MenuChoice::Nothing => self.enter(Step::Menu),
+            MenuChoice::Unknown(why) => {
+                say!("{why}");
+                self.enter(Step::Menu);
+            }
+        }
+    }
+
+    fn at_recipient(&mut self, line: &str) {
+        let name = match menu::parse_recipient(line) {
+            RecipientChoice::Back => return self.enter(Step::Menu),
+            RecipientChoice::Nothing => return self.enter(Step::Recipient),
+            RecipientChoice::Command(command) => {
+                self.command(command);
+                return self.enter(Step::Recipient);
+            }
+            RecipientChoice::Name(name) => name,
+        };
+        if let Some(peer) = self.directory.online(&name).cloned() {
+            return self.write_to(peer);
+        }
+        // Registered and offline, perhaps: the server has their key.
+        let query = ClientMsg::KeyQuery { name: name.clone() };
+        if names::check(&name).is_err() || self.links.writer.send(&query).is_err() {
+            self.unknown(&name);
+            return self.enter(Step::Recipient);
+        }
+        self.enter(Step::Key { name });
+    }
+
+    /// Asks for the message to `peer`, unless their key changed and is not yet trusted.
+    fn write_to(&mut self, peer: Peer) {
+        if self.trust.is_blocked(&peer.name) {
+            let name = &peer.name;
+            say!("Not sending to {name}: their key changed. Type /trust {name} if you are sure.");
+            return self.enter(Step::Recipient);
+        }
+        self.enter(Step::Message { to: peer });
+    }
+
+    fn at_message(&mut self, to: Peer, text: String) {
+        if text.is_empty() {
+            say!("Empty message not sent.");
+            return self.enter(Step::Recipient);
+        }
+        match self.sealer.seal(&to, &text) {
+            Ok(msg) => self.request(&msg, Step::Sending { to: to.name, text }),
+            Err(e) => {
+                say!("Message not sent: {}", Chain(&e));
+                self.enter(Step::Recipient);
+            }
+        }
+    }
+
+    fn at_video(&mut self, line: &str, videos: Vec<VideoInfo>) {
+        match menu::parse_video_choice(line, &videos) {
+            VideoChoice::Back => self.enter(Step::Menu),
+            VideoChoice::Play { video, mode } => {
+                self.request(&ClientMsg::Play { video, mode }, Step::Starting);
+            }
+            VideoChoice::Invalid(why) => {
+                if !why.is_empty() {
+                    say!("{why}");
+                }
+                self.enter(Step::Video { videos });
+            }
+        }
+    }
+
+    fn on_incoming(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::Msg(msg) => self.on_server(msg),
+            Incoming::Lost(e) => self.on_lost(e),
+            Incoming::Back(relinked) => self.on_back(*relinked),
+        }
+    }
+
+    /// Every message from the server, each to its one arm.
+    fn on_server(&mut self, msg: ServerMsg) {
+        match msg {
+            // The server checks we are still here.
+            ServerMsg::Ping => {
+                let _ = self.links.writer.send(&ClientMsg::Pong);
+            }
+            ServerMsg::Chat { from, envelope } => {
+                match self.opener.open(&self.directory, &from, &envelope) {
+                    Ok(text) => say!("[CHAT] {from}: {text}"),
+                    Err(why) => {
+                        say!(
+                            "Warning: dropped a message claiming to be from {from}: {}",
+                            Chain(&why)
+                        )
+                    }
+                }
+            }
+            ServerMsg::Joined(_)
+            | ServerMsg::Left { .. }
+            | ServerMsg::Directory(_)
+            | ServerMsg::UserKey(_) => self.on_directory(&msg),
+            ServerMsg::Sent { to, queued } => self.on_sent(&to, queued),
+            ServerMsg::Error { code, text } => self.on_error(code, text),
+            ServerMsg::VideoList(videos) => self.on_videos(videos),
+            ServerMsg::StreamStart { .. }
+            | ServerMsg::Frame { .. }
+            | ServerMsg::StreamEnd { .. } => {
+                // Bounded: if the player falls behind, so does reading from the server, and
+                // the server's own queues hold the stream back.
+                let _ = self.links.player.send(Feed::Server(msg));
+            }
+            // Handshake replies, after the handshake: a confused or hostile server.
+            ServerMsg::Hello { .. } | ServerMsg::Welcome { .. } => {
+                log::warn!("ignored an unexpected {} frame from the server", msg.tag());
+            }
+        }
+    }
+
+    fn on_directory(&mut self, msg: &ServerMsg) {
+        match self.directory.apply(msg) {
+            Change::Joined(name) => {
+                self.check_key(&name);
+                say!("[JOINED] {name}");
+            }
+            Change::Left(name) => say!("[LEFT] {name}"),
+            Change::Listed { ignored } => {
+                if ignored > 0 {
+                    say!(
+                        "Warning: ignored users the server listed with invalid or repeated names."
+                    );
+                }
+                let peers: Vec<String> =
+                    self.directory.peers().iter().map(|p| p.name.clone()).collect();
+                peers.iter().for_each(|name| self.check_key(name));
+            }
+            Change::KeyLearned(name) => {
+                self.check_key(&name);
+                if let Step::Key { name: wanted } = &self.step
+                    && wanted.eq_ignore_ascii_case(&name)
+                    && let Some(peer) = self.directory.get(&name).cloned()
+                {
+                    self.write_to(peer);
+                }
+            }
+            Change::Refused(name) => {
+                say!("Warning: ignored a user the server announced with an invalid name: {name:?}")
+            }
+            Change::None => {}
+        }
+    }
+
+    fn on_sent(&mut self, to: &str, queued: bool) {
+        match &self.step {
+            Step::Sending { to: name, .. } if name.eq_ignore_ascii_case(to) => {
+                if queued {
+                    say!("[QUEUED] {name} is offline; delivered when they return");
+                }
+                self.enter(Step::Recipient);
+            }
+            // The answer to a message whose wait ran out.
+            _ => say!("The server took your earlier message to {to} after all."),
+        }
+    }
+
+    fn on_error(&mut self, code: ErrorCode, text: String) {
+        if code == ErrorCode::ShuttingDown {
+            return say!("Server is shutting down");
+        }
+        if !self.step.answered_by(code) {
+            return say!("Error: {text}");
+        }
+        match std::mem::replace(&mut self.step, Step::Menu) {
+            Step::Key { name } => {
+                self.unknown(&name);
+                self.enter(Step::Recipient);
+            }
+            Step::Sending { text: message, .. } => {
+                say!("Error: {text}");
+                self.keep(message);
+                self.enter(Step::Recipient);
+            }
+            _ => {
+                say!("Error: {text}");
+                self.enter(Step::Menu);
+            }
+        }
+    }
+
+    fn on_videos(&mut self, videos: Vec<VideoInfo>) {
+        if !matches!(self.step, Step::Videos) {
+            return log::debug!("ignored a video list that came after its wait ran out");
+        }
+        if videos.is_empty() {
+            say!("The server has no videos.");
+            return self.enter(Step::Menu);
+        }
+        say!("Videos:");
+        menu::video_lines(&videos).iter().for_each(|line| say!("{line}"));
+        self.enter(Step::Video { videos });
+    }
+
+    fn on_stream(&mut self, event: StreamEvent) {
+        self.streaming = event == StreamEvent::Started;
+        match (event, &self.step) {
+            // The stream plays in the background: the menu is back at once.
+            (StreamEvent::Started, Step::Starting) => self.enter(Step::Menu),
+            (StreamEvent::Ended, Step::Menu) => say!("{}", menu::MENU),
+            _ => {}
+        }
+    }
+
+    /// The answer the step waits for did not come in time.
+    fn on_timeout(&mut self) {
+        if self.deadline.is_none_or(|d| Instant::now() < d) {
+            return;
+        }
+        match std::mem::replace(&mut self.step, Step::Menu) {
+            Step::Key { name } => {
+                self.unknown(&name);
+                self.enter(Step::Recipient);
+            }
+            Step::Sending { text, .. } => {
+                say!("Error: the server did not confirm the message");
+                self.keep(text);
+                self.enter(Step::Recipient);
+            }
+            Step::Videos => {
+                say!("The server did not send its video list.");
+                self.enter(Step::Menu);
+            }
+            Step::Starting => {
+                say!("The server did not start the stream.");
+                self.enter(Step::Menu);
+            }
+            Step::Quitting => self.exit(0),
+            other => self.step = other,
+        }
+    }
+
+    /// Offers a message the server did not take again, at the next message prompt.
+    fn keep(&mut self, text: String) {
+        if self.links.input.editing() {
+            say!("Your message is kept: it is typed for you at the next message prompt.");
+            self.kept = Some(text);
+        }
+    }
+
+    fn on_lost(&mut self, e: ReadError) {
+        if !matches!(e, ReadError::Closed) {
+            log::debug!("connection lost: {}", Chain(&e));
+        }
+        if matches!(self.step, Step::Quitting) {
+            return self.exit(0);
+        }
+        let Some(server) = self.reconnect.clone() else {
+            screen::say_last(format_args!("Disconnected from server"));
+            return self.exit(1);
+        };
+        let _ = self.links.player.send(Feed::Lost);
+        say!("Connection to the server lost; reconnecting...");
+        self.reconnecting = true;
+        let (me, identity) = (self.me.clone(), self.identity.clone());
+        let (trace, back) = (self.links.writer.tracing(), self.links.incoming_tx.clone());
+        let spawned = thread::Builder::new().name("reconnect".into()).spawn(move || {
+            let relinked = link::rejoin(&server, &me, &identity, trace);
+            let _ = back.send(Incoming::Back(Box::new(relinked)));
+        });
+        if let Err(e) = spawned {
+            say!("Cannot reconnect: {e}");
+            self.exit(1);
+        }
+    }
+
+    /// Joined again: the new connection replaces the old one for every sender, and
+    /// `recv_chat` reads from it. What was held for us meanwhile arrives as on any join.
+    fn on_back(&mut self, relinked: Relinked) {
+        self.links.writer.take_over(&relinked.writer);
+        self.on_directory(&ServerMsg::Directory(relinked.joined.directory));
+        self.reconnecting = false;
+        say!("[RECONNECTED]");
+        let _ = self.links.readers.send(relinked.reader);
+    }
+
+    /// Tells the server we leave, then waits (a little) for it to close the connection, so
+    /// everything we sent is delivered before the process exits.
+    fn quit(&mut self) {
+        if self.reconnecting || self.links.writer.send(&ClientMsg::Quit).is_err() {
+            return self.exit(0);
+        }
+        self.enter(Step::Quitting);
+    }
+
+    fn exit(&mut self, code: i32) {
+        let _ = self.links.exit.send(code);
+        self.done = true;
+    }
+
+    /// Checks a user's key against the one pinned for them, and warns, so it cannot be
+    /// missed, if it changed.
+    fn check_key(&mut self, name: &str) {
+        let Some(peer) = self.directory.get(name) else { return };
+        if name.eq_ignore_ascii_case(&self.me) {
+            return;
+        }
+        match self.trust.see(name, &peer.key) {
+            Ok(Seen::Changed { pinned }) => {
+                let now = keys::full_fingerprint(&peer.key);
+                menu::key_changed_lines(name, &pinned, &now).iter().for_each(|l| say!("{l}"));
+            }
+            Ok(Seen::First | Seen::Same) => {}
+            Err(e) => say!("Cannot save {name}'s key: {}", Chain(&e)),
+        }
+    }
+
+    /// `/trust NAME`, `/verify NAME`, or what the commands are.
+    fn command(&mut self, command: Command) {
+        let (Command::Trust(name) | Command::Verify(name)) = &command else {
+            return say!("{}", menu::COMMANDS_HELP);
+        };
+        let Some(key) = self.directory.get(name).map(|p| p.key.clone()) else {
+            return say!("No key is known for {name:?}.");
+        };
+        if let Command::Verify(_) = command {
+            let number = keys::safety_number(self.identity.public_der(), &key);
+            say!(
+                "Safety number for you and {name} (the same on both screens if nobody swapped keys):"
+            );
+            return say!("  {number}");
+        }
+        match self.trust.trust(name, &key) {
+            Ok(()) => say!("You now trust {name}'s key {}.", keys::fingerprint(&key)),
+            Err(e) => say!("Cannot save the key: {}", Chain(&e)),
+        }
+    }
+
+    fn unknown(&self, name: &str) {
+        say!("No user named {name:?} is online or registered.");
+        self.print_users();
+    }
+
+    fn print_users(&self) {
+        menu::user_lines(self.directory.peers(), &self.me).iter().for_each(|l| say!("{l}"));
+    }
+}
+
+/// The `recv_chat` thread: reads every frame from the server and hands it to the session.
+/// When the connection is lost it says so, then reads from the next connection it is given
+/// (`--reconnect`), or ends.
+pub fn recv_chat(mut reader: LinkReader, session: Sender<Incoming>, readers: Receiver<LinkReader>) {
+    loop {
+        let incoming = match reader.recv() {
+            Ok(msg) => Incoming::Msg(msg),
+            Err(e) => Incoming::Lost(e),
+        };
+        let lost = matches!(incoming, Incoming::Lost(_));
+        if session.send(incoming).is_err() {
+            return;
+        }
+        if lost {
+            match readers.recv() {
+                Ok(next) => reader = next,
+                Err(_) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The frame around every message: a 4-byte tag and a big-endian `u32` length, checked
+//! against the reading side's limits before the payload is read or allocated.
+
+use byteorder::{BigEndian, ByteOrder};
+use std::io::{self, Read};
+
+use super::{
+    ClientMsg, HEADER_LEN, MAX_CLIENT_FRAME, MAX_FRAME, ServerMsg, Side, Tag, WireError, tags_of,
+};
+
+/// The limits one side applies to the frames it reads: the tags the other side sends, and
+/// the largest payload.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub from: Side,
+    pub max_payload: usize,
+}
+
+impl Limits {
+    pub(super) fn accepts(&self, tag: Tag) -> bool {
+        tags_of(self.from).any(|t| t == tag)
+    }
+}
+
+/// What the server accepts from a client.
+pub const FROM_CLIENT: Limits = Limits { from: Side::Client, max_payload: MAX_CLIENT_FRAME };
+/// What a client accepts from the server.
+pub const FROM_SERVER: Limits = Limits { from: Side::Server, max_payload: MAX_FRAME };
+
+/// Checks that `buf` starts with one whole frame within `limits`, and returns its tag and
+/// total length (header included). Allocates nothing.
+pub fn check(buf: &[u8], limits: Limits) -> Result<(Tag, usize), WireError> {
+    if buf.len() < HEADER_LEN {
+        return Err(WireError::Incomplete);
+    }
+    let (tag, len) = parse_header(buf[..HEADER_LEN].try_into().expect("8 bytes"), limits)?;
+    if buf.len() < HEADER_LEN + len {
+        return Err(WireError::Incomplete);
+    }
+    Ok((tag, HEADER_LEN + len))
+}
+
+/// Reads the header's tag and length. The tag is checked first, so a stray program (a web
+/// browser, say) is told its first bytes are an unknown tag, not an absurd length.
+pub fn parse_header(header: &[u8; HEADER_LEN], limits: Limits) -> Result<(Tag, usize), WireError> {
+    let tag = Tag(header[..4].try_into().expect("4 bytes"));
+    if !limits.accepts(tag) {
+        return Err(WireError::UnknownTag(tag));
+    }
+    let len = BigEndian::read_u32(&header[4..]) as usize;
+    if len > limits.max_payload {
+        return Err(WireError::TooLong { what: "frame payload", len, max: limits.max_payload });
+    }
+    Ok((tag, len))
+}
+
+/// Parses one client frame from the front of `buf`; returns it and the bytes it took.
+pub fn parse_client(buf: &[u8]) -> Result<(ClientMsg, usize), WireError> {
+    let (tag, len) = check(buf, FROM_CLIENT)?;
+    Ok((ClientMsg::decode(tag, &buf[HEADER_LEN..len])?, len))
+}
+
+/// Parses one server frame from the front of `buf`; returns it and the bytes it took.
+pub fn parse_server(buf: &[u8]) -> Result<(ServerMsg, usize), WireError> {
+    let (tag, len) = check(buf, FROM_SERVER)?;
+    Ok((ServerMsg::decode(tag, &buf[HEADER_LEN..len])?, len))
+}
+
+/// What can go wrong reading a frame from a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The peer closed the connection cleanly, between two frames.
+    #[error("connection closed")]
+    Closed,
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// Reads one raw frame: its tag and payload, with the tag and length checked against `limits`
+/// before the payload is allocated. A clean end of stream before the first byte is `Closed`.
+pub fn read_frame(r: &mut impl Read, limits: Limits) -> Result<(Tag, Vec<u8>), ReadError> {
+    let mut header = [0u8; HEADER_LEN];
+    let mut filled = 0;
+    while filled < HEADER_LEN {
+        match r.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Err(ReadError::Closed),
+            Ok(0) => return Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+    let (tag, len) = parse_header(&header, limits)?;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok((tag, payload))
+}
+
+/// Reads and decodes one frame sent by a client.
+pub fn read_client(r: &mut impl Read) -> Result<ClientMsg, ReadError> {
+    let (tag, payload) = read_frame(r, FROM_CLIENT)?;
+    Ok(ClientMsg::decode(tag, &payload)?)
+}
+
+/// Reads and decodes one frame sent by the server.
+pub fn read_server(r: &mut impl Read) -> Result<ServerMsg, ReadError> {
+    let (tag, payload) = read_frame(r, FROM_SERVER)?;
+    Ok(ServerMsg::decode(tag, &payload)?)
+}

@@ -7,8 +7,9 @@ CARGO       ?= cargo
 # FFmpeg's libraries for the default decoder; cmake and nasm to build libjpeg-turbo 3.
 BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config \
                libavcodec-dev libavformat-dev libswscale-dev libavutil-dev cmake nasm
-# Tests only: a virtual display, and tools to find, screenshot and type into the test window.
-TEST_PKGS   := xvfb x11-utils xdotool imagemagick tmux
+# Tests only: a virtual display, and tools to find, screenshot and type into the test window;
+# faketime, to run a client whose clock is wrong.
+TEST_PKGS   := xvfb x11-utils xdotool imagemagick tmux faketime
 
 .PHONY: deps test-deps build run client test compare fmt lint clean
 

@@ -90,9 +90,6 @@ pub struct ServerConfig {
     pub join_rate: u32,
     /// Dropped messages and requests within 10 s before a client is cut off.
     pub strike_limit: u32,
-    /// Relayed chat waiting in all clients' queues together, in MiB: past it, messages are
-    /// dropped (and their senders told) until receivers catch up.
-    pub chat_memory_mb: usize,
     /// A joined client silent this long is sent a `PING`...
     pub ping_after: Duration,
     /// ...and cut off if it is still silent this much later.
@@ -132,7 +129,6 @@ impl Default for ServerConfig {
             request_rate: DEFAULT_REQUEST_RATE,
             join_rate: DEFAULT_JOIN_RATE,
             strike_limit: DEFAULT_STRIKE_LIMIT,
-            chat_memory_mb: 64,
             ping_after: Duration::from_secs(60),
             ping_grace: Duration::from_secs(30),
             videos: PathBuf::from(DEFAULT_VIDEOS),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::cache::FrameCache;
 use crate::config::ServerConfig;
-use crate::outbox::ChatMemory;
 use crate::registry::Registry;
 use crate::store::Store;
 use crate::video::catalog::LiveCatalog;
@@ -21,7 +20,5 @@ pub struct Context {
     /// Encoded frames, shared by every stream.
     pub frames: FrameCache,
     /// Names bound to keys, and messages held for users who are offline.
-    pub store: Store,
-    /// Relayed chat waiting in every lane, against the server's budget.
-    pub chat_memory: Arc<ChatMemory>,
+    pub store: Arc<Store>,
 }

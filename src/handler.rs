@@ -5,7 +5,7 @@
 //! A malformed frame ends this connection (with an error frame and a log line) and nothing
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
-use log::{debug, info, warn};
+use log::{info, warn};
 use std::io::{self, BufReader, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -16,9 +16,9 @@ use crate::budget::{Bucket, Buckets, Strike, Strikes};
 use crate::config::ServerConfig;
 use crate::context::Context;
 use crate::handshake::{self, End, Joined, SocketReader, error_code};
-use crate::outbox::{self, Liveness, Outbox, Undelivered};
+use crate::mail::Mail;
+use crate::outbox::{self, Liveness, Mailbox, Outbox};
 use crate::registry::ConnId;
-use crate::store::HoldError;
 use crate::stream::{StreamConfig, StreamHandle};
 use crate::wire::{self, ClientMsg, EncodedFrame, ErrorCode, PlayMode, ReadError, ServerMsg};
 
@@ -26,7 +26,6 @@ use crate::wire::{self, ClientMsg, EncodedFrame, ErrorCode, PlayMode, ReadError,
 pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) {
     let (end, name) = match Session::start(&socket, &peer, id, &ctx) {
         Ok(Some(mut session)) => {
-            session.deliver_held();
             let end = session.serve();
             session.finish(&end);
             (end, Some(session.name))
@@ -44,6 +43,7 @@ pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) 
     match &end {
         End::Quit => info!("{who} left"),
         End::ServerStopping => info!("{who} disconnected: server shutting down"),
+        End::Replaced => info!("{who} replaced by a newer session"),
         End::Closed => info!("{who} left: connection closed"),
         End::Protocol(why) => warn!("{who} cut off: protocol error: {why}"),
         End::Failed(why) => warn!("{who} disconnected: {why}"),
@@ -68,6 +68,8 @@ struct Session<'a> {
     budgets: Budgets,
     /// When we last heard from the client (its writer pings it when it goes quiet).
     liveness: Arc<Liveness>,
+    /// Chat sent and acknowledged, not yet written to the store.
+    mail: Mail,
 }
 
 /// What one client may ask of the server (docs/SECURITY.md, "Limits").
@@ -84,9 +86,6 @@ struct Budgets {
     strikes: Strikes,
 }
 
-/// What a message dropped for a full queue weighs against its sender (`budget::Strikes`):
-/// at the default limit, 10 of them in 10 s and the sender is cut off.
-const FULL_QUEUE_STRIKE: u32 = 10;
 /// The pause a dropped message costs its sender's connection: the flood slows its sender.
 const DROP_PAUSE: Duration = Duration::from_millis(5);
 
@@ -126,8 +125,11 @@ impl<'a> Session<'a> {
         };
         let liveness = Arc::new(Liveness::new(config.ping_after, config.ping_grace));
         liveness.heard();
-        let writer = outbox::spawn_writer(&name, socket.clone(), lanes, liveness.clone())
+        let mailbox = Mailbox { store: ctx.store.clone(), name: name.clone() };
+        let writer = outbox::spawn_writer(socket.clone(), lanes, liveness.clone(), mailbox)
             .map_err(|e| End::Failed(format!("cannot start writer thread: {e}")))?;
+        // What waited for us while we were away, after the welcome and the directory.
+        outbox.wake_mail();
         Ok(Some(Session {
             id,
             name,
@@ -139,16 +141,24 @@ impl<'a> Session<'a> {
             stream: None,
             budgets: Budgets::new(config),
             liveness,
+            mail: Mail::default(),
         }))
     }
 
-    /// The reader loop: one message, one action, until the client quits or fails.
+    /// The reader loop: one message, one action, until the client quits or fails. Chat
+    /// messages and acknowledgements are written to the store a batch at a time: once the
+    /// client has nothing more in flight (all it sent is read), or a batch is full.
     fn serve(&mut self) -> End {
         loop {
+            if self.reader.buffer().is_empty() || self.mail.full() {
+                self.flush_mail();
+            }
             let msg = match wire::read_client(&mut self.reader) {
                 Ok(msg) => msg,
-                // Shutdown closes our read side: let the writer deliver the notice.
+                // Shutdown, or a newer session of ours, closes our read side: let the writer
+                // deliver the notice.
                 Err(_) if self.ctx.registry.is_shutting_down() => return End::ServerStopping,
+                Err(_) if self.ctx.registry.is_replaced(self.id) => return End::Replaced,
                 Err(ReadError::Closed) => return End::Closed,
                 Err(ReadError::Io(e)) => return End::Failed(e.to_string()),
                 Err(ReadError::Wire(e)) => {
@@ -158,13 +168,23 @@ impl<'a> Session<'a> {
             };
             self.liveness.heard();
             match msg {
-                ClientMsg::Pong => {}
+                ClientMsg::Pong => continue,
+                ClientMsg::Ack { id } => {
+                    self.mail.ack(id);
+                    continue;
+                }
                 ClientMsg::Chat { to, envelope } => {
                     if let Some(end) = self.chat(&to, envelope) {
                         return end;
                     }
                     continue;
                 }
+                _ => {}
+            }
+            // Any other request is answered after the messages before it.
+            self.flush_mail();
+            match msg {
+                ClientMsg::Pong | ClientMsg::Ack { .. } | ClientMsg::Chat { .. } => {}
                 ClientMsg::Quit => return End::Quit,
                 // Every other request has a budget too (a list costs a folder check, a play
                 // a decoder).
@@ -192,9 +212,9 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// A `CHAT`: within our budgets, relayed to its recipient with our registered name
-    /// stamped on it (the envelope stays opaque: the server has no key to open it), or held
-    /// if they are offline. `Some` when this client is to be cut off for flooding.
+    /// A `CHAT`: within our budgets, taken to be stored for its recipient with our
+    /// registered name stamped on it (the envelope stays opaque: the server has no key to
+    /// open it). `Some` when this client is to be cut off for flooding.
     fn chat(&mut self, to: &str, envelope: Vec<u8>) -> Option<End> {
         let config = &self.ctx.config;
         let now = Instant::now();
@@ -205,59 +225,40 @@ impl<'a> Session<'a> {
             );
             return self.dropped(ErrorCode::RateLimited, text);
         }
-        let Some(recipient) = self.ctx.registry.lookup(to) else {
-            self.hold(to, &envelope);
-            return None;
-        };
-        if !self.budgets.pair(&recipient.name, now) {
-            let text = format!(
-                "too many messages to {}: at most {} a second; messages are being dropped",
-                recipient.name, config.pair_rate
-            );
-            return self.dropped(ErrorCode::RateLimited, text);
-        }
-        debug!("relay {} -> {}: {} bytes", self.name, recipient.name, envelope.len());
-        let chat = ServerMsg::Chat { from: self.name.clone(), envelope };
-        // Waits at most 200 ms (on this sender's thread), never cuts the recipient: what does
-        // not fit is this sender's to bear.
-        match recipient.outbox.relay(chat.encode_shared()) {
-            Ok(()) => {
-                let sent = ServerMsg::Sent { to: recipient.name.clone(), queued: false };
-                self.send(sent.encode_shared());
-                None
+        let online = self.ctx.registry.lookup(to);
+        if let Some(recipient) = &online {
+            if !self.budgets.pair(&recipient.name, now) {
+                let text = format!(
+                    "too many messages to {}: at most {} a second; messages are being dropped",
+                    recipient.name, config.pair_rate
+                );
+                return self.dropped(ErrorCode::RateLimited, text);
             }
-            Err(Undelivered::Busy) => {
+            // The recipient's budget is spent by its senders, never by cutting it.
+            if !recipient.outbox.take_inbound() {
                 let text =
                     format!("{} is receiving too many messages; yours was dropped", recipient.name);
-                self.dropped(ErrorCode::RateLimited, text)
-            }
-            Err(Undelivered::ServerFull) => {
-                let text = "the server holds too many undelivered messages; yours was dropped";
-                self.dropped(ErrorCode::RateLimited, text.into())
-            }
-            Err(Undelivered::Full) => {
-                let text = format!(
-                    "{} is not reading fast enough; your message was dropped",
-                    recipient.name
-                );
-                self.dropped(ErrorCode::RecipientTooSlow, text)
-            }
-            // Gone since the lookup: held as for anyone offline.
-            Err(Undelivered::Closed) => {
-                let ServerMsg::Chat { envelope, .. } = chat else { return None };
-                self.hold(&recipient.name, &envelope);
-                None
+                return self.dropped(ErrorCode::RateLimited, text);
             }
         }
+        self.mail.chat(to.to_owned(), online, envelope);
+        None
+    }
+
+    /// Stores the chat messages read so far and deletes what was acknowledged (`mail.rs`).
+    fn flush_mail(&mut self) {
+        let (name, ctx, outbox) = (&self.name, self.ctx, &self.outbox);
+        self.mail.flush(name, ctx, |frame| {
+            if let Some(outbox) = outbox {
+                let _ = outbox.send(frame, ctx.config.outbox_timeout);
+            }
+        });
     }
 
     /// A request of ours was dropped: we are told (each time: it is our own flood, on our own
     /// connection), paused a little, and cut off if it goes on.
     fn dropped(&mut self, code: ErrorCode, text: String) -> Option<End> {
-        // A message that waited for room in a full queue has cost its recipient's writer, and
-        // this thread 200 ms: it weighs more.
-        let weight = if code == ErrorCode::RecipientTooSlow { FULL_QUEUE_STRIKE } else { 1 };
-        match self.budgets.strikes.strike(Instant::now(), weight) {
+        match self.budgets.strikes.strike(Instant::now(), 1) {
             Strike::Tell => {
                 self.send_error(code, text);
                 std::thread::sleep(DROP_PAUSE);
@@ -268,24 +269,6 @@ impl<'a> Session<'a> {
                 self.send_error(ErrorCode::RateLimited, format!("disconnected: {why}"));
                 Some(End::Protocol(why))
             }
-        }
-    }
-
-    /// Keeps a message for a registered user who is offline, and tells the sender.
-    fn hold(&self, to: &str, envelope: &[u8]) {
-        match self.ctx.store.hold(to, &self.name, envelope) {
-            Ok(()) => {
-                debug!("held {} -> {to}: {} bytes", self.name, envelope.len());
-                self.send(ServerMsg::Sent { to: to.to_owned(), queued: true }.encode_shared());
-            }
-            Err(HoldError::Unregistered(_)) => {
-                let text = format!("no user named {to:?} is online or registered");
-                self.send_error(ErrorCode::UnknownUser, text);
-            }
-            Err(e @ (HoldError::Full { .. } | HoldError::SenderShare { .. })) => {
-                self.send_error(ErrorCode::MailboxFull, e.to_string())
-            }
-            Err(e @ HoldError::Failed) => self.send_error(ErrorCode::Unexpected, e.to_string()),
         }
     }
 
@@ -300,34 +283,6 @@ impl<'a> Session<'a> {
                 self.send_error(ErrorCode::UnknownUser, text);
             }
             Err(e) => self.send_error(ErrorCode::Unexpected, format!("cannot look {name} up: {e}")),
-        }
-    }
-
-    /// Delivers what was held for us while we were offline, in order, each sender's key
-    /// first (they may be offline now), and deletes each once it is in our queue.
-    fn deliver_held(&self) {
-        let held = match self.ctx.store.held_for(&self.name) {
-            Ok(held) => held,
-            Err(e) => {
-                return log::error!(
-                    "cannot read {}'s mailbox: {}",
-                    self.name,
-                    crate::report::Chain(&e)
-                );
-            }
-        };
-        let mut keys_sent = std::collections::HashSet::new();
-        for message in held {
-            if keys_sent.insert(message.from.to_ascii_lowercase())
-                && let Ok(Some((name, key))) = self.ctx.store.key_of(&message.from)
-            {
-                self.send(ServerMsg::UserKey(wire::User { name, key }).encode_shared());
-            }
-            let chat = ServerMsg::Chat { from: message.from, envelope: message.envelope };
-            self.send(chat.encode_shared());
-            if let Err(e) = self.ctx.store.delivered(message.id) {
-                log::error!("cannot delete a delivered message: {}", crate::report::Chain(&e));
-            }
         }
     }
 
@@ -386,6 +341,7 @@ impl<'a> Session<'a> {
         if let End::Closed | End::Failed(_) = end {
             let _ = self.socket.shutdown(Shutdown::Both);
         }
+        self.flush_mail();
         self.stop_stream();
         // Leave the registry first (telling everyone), so nobody else holds our chat queue...
         self.ctx.registry.close(self.id);

@@ -56,6 +56,8 @@ pub enum End {
     Failed(String),
     /// The server is shutting down; the client is being told.
     ServerStopping,
+    /// The user joined again from another connection; this one is being told.
+    Replaced,
 }
 
 /// A client that joined: its name, its queues, and the reader of its connection (with no
@@ -223,8 +225,7 @@ impl Handshake<'_> {
                 continue;
             }
             let config = &ctx.config;
-            let (outbox, lanes) =
-                Outbox::new(config.outbox_frames, config.inbound_rate, ctx.chat_memory.clone());
+            let (outbox, lanes) = Outbox::new(config.outbox_frames, config.inbound_rate);
             match ctx.registry.join(id, &name, key, &outbox) {
                 Ok(()) => {
                     info!("{peer} joined as {name}");

@@ -418,12 +418,61 @@ impl EnvelopeBody {
     }
 }
 
-/// Remembers the highest sequence number seen from each (sender, key), so a message replayed
-/// by the server or anyone on the path is dropped. The server relays in order over one TCP
-/// connection, so sequence numbers from one sender only ever grow.
+/// Remembers which sequence numbers each (sender, key) has had accepted, so a message the
+/// server delivers again, or that anyone replays, is shown once. Sequence numbers may come out
+/// of order (a message held while another went through): each sender has a window of the
+/// last [`REPLAY_WINDOW`] numbers below its highest, and a number in it is new if it was never
+/// seen; one below the window counts as seen. Bounded: one window a sender's key.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
-    last: HashMap<(String, String), u64>,
+    windows: HashMap<(String, String), Window>,
+}
+
+/// How far below a sender's highest sequence number a message may still come.
+pub const REPLAY_WINDOW: u64 = 256;
+
+/// One sender's highest sequence number, and which of the `REPLAY_WINDOW` below it were seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub top: u64,
+    /// Bit `i` of word `i / 64`: `top - 1 - i` was seen.
+    pub below: [u64; 4],
+}
+
+impl Window {
+    fn seen(&self, seq: u64) -> bool {
+        if seq == 0 || seq >= self.top {
+            return seq == 0 || seq == self.top;
+        }
+        let back = self.top - 1 - seq;
+        back >= REPLAY_WINDOW || self.below[(back / 64) as usize] & (1 << (back % 64)) != 0
+    }
+
+    fn record(&mut self, seq: u64) {
+        if seq < self.top {
+            return self.set(self.top - 1 - seq);
+        }
+        let (shift, old_top) = (seq - self.top, self.top);
+        let old = std::mem::take(&mut self.below);
+        self.top = seq;
+        // The old top and what was below it move down by `shift`, unless past the window.
+        if shift <= REPLAY_WINDOW {
+            if old_top > 0 {
+                self.set(shift - 1);
+            }
+            for back in 0..REPLAY_WINDOW - shift {
+                if old[(back / 64) as usize] & (1 << (back % 64)) != 0 {
+                    self.set(back + shift);
+                }
+            }
+        }
+    }
+
+    fn set(&mut self, back: u64) {
+        if back < REPLAY_WINDOW {
+            self.below[(back / 64) as usize] |= 1 << (back % 64);
+        }
+    }
 }
 
 /// The sequence number an envelope claims, read without any cryptography: enough to drop a
@@ -434,26 +483,35 @@ pub fn envelope_seq(envelope: &[u8]) -> Result<u64, KeyError> {
 }
 
 impl ReplayGuard {
+    fn key(sender: &str, fp: &str) -> (String, String) {
+        (sender.to_ascii_lowercase(), fp.to_owned())
+    }
+
     /// Would `seq` from `sender` (with the key fingerprint `fp`) be new? Records nothing.
     pub fn is_new(&self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
-        match self.last.get(&(sender.to_ascii_lowercase(), fp.to_owned())) {
-            Some(&last) if seq <= last => Err(KeyError::Replay { seq, last }),
+        match self.windows.get(&Self::key(sender, fp)) {
+            Some(w) if w.seen(seq) => Err(KeyError::Replay { seq, last: w.top }),
             _ => Ok(()),
         }
     }
 
-    /// Every (sender, key fingerprint, last sequence number) recorded.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u64)> {
-        self.last.iter().map(|((s, fp), seq)| (s.as_str(), fp.as_str(), *seq))
+    /// Every (sender, key fingerprint, window) recorded.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, Window)> {
+        self.windows.iter().map(|((s, fp), w)| (s.as_str(), fp.as_str(), *w))
+    }
+
+    /// Puts back a window kept from an earlier session.
+    pub fn restore(&mut self, sender: &str, fp: &str, window: Window) {
+        self.windows.insert(Self::key(sender, fp), window);
     }
 
     /// Accepts `seq` from `sender` (with the key fingerprint `fp`) if it is new, and records it.
     pub fn check(&mut self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
-        let last = self.last.entry((sender.to_ascii_lowercase(), fp.to_owned())).or_insert(0);
-        if seq <= *last {
-            return Err(KeyError::Replay { seq, last: *last });
+        let window = self.windows.entry(Self::key(sender, fp)).or_default();
+        if seq == 0 || window.seen(seq) {
+            return Err(KeyError::Replay { seq, last: window.top });
         }
-        *last = seq;
+        window.record(seq);
         Ok(())
     }
 }
@@ -586,6 +644,26 @@ mod tests {
         assert_eq!(guard.check("alice", "fp1", 2), Ok(()));
         assert_eq!(guard.check("alice", "fp1", 2), Err(KeyError::Replay { seq: 2, last: 2 }));
         assert_eq!(guard.check("ALICE", "fp1", 1), Err(KeyError::Replay { seq: 1, last: 2 }));
+        // Out of order: 5 before 4 and 3; each once.
+        assert_eq!(guard.check("alice", "fp1", 5), Ok(()));
+        assert_eq!(guard.check("alice", "fp1", 3), Ok(()));
+        assert_eq!(guard.check("alice", "fp1", 4), Ok(()));
+        for seq in 1..=5 {
+            assert_eq!(guard.check("alice", "fp1", seq), Err(KeyError::Replay { seq, last: 5 }));
+        }
+        // A jump past the window: what fell below it counts as seen.
+        assert_eq!(guard.check("alice", "fp1", 5 + REPLAY_WINDOW + 10), Ok(()));
+        assert!(guard.check("alice", "fp1", 6).is_err());
+        assert_eq!(guard.check("alice", "fp1", 5 + REPLAY_WINDOW + 9), Ok(()));
+        // Kept and put back, a window says the same.
+        let kept: Vec<_> =
+            guard.entries().map(|(s, f, w)| (s.to_owned(), f.to_owned(), w)).collect();
+        let mut again = ReplayGuard::default();
+        for (s, f, w) in &kept {
+            again.restore(s, f, *w);
+        }
+        assert!(again.check("alice", "fp1", 5 + REPLAY_WINDOW + 9).is_err());
+        assert_eq!(again.check("alice", "fp1", 5 + REPLAY_WINDOW + 8), Ok(()));
         // A new key under the same name (a new session) starts afresh; so does another sender.
         assert_eq!(guard.check("alice", "fp2", 1), Ok(()));
         assert_eq!(guard.check("bob", "fp1", 1), Ok(()));

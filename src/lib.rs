@@ -19,11 +19,14 @@
 //! - [`store`]: what the server keeps on disk (SQLite): names bound to keys, and messages
 //!   held for users who are offline.
 //! - [`config`]: the server's settings, the command line's defaults, and the chat rate policy.
-//! - [`outbox`]: one client's two queues (chat, video) and the writer thread that drains them.
+//! - [`outbox`]: one client's two queues (events, video), its mail wake-up, and the writer
+//!   thread that drains them and sends its stored chat in order.
 //! - [`registry`]: who is online: connections, members, joins and leaves, joins per source.
 //! - `cache`: the shared frame cache: each frame decoded and encoded once, for every stream.
 //! - `context`: what every session on the server shares (settings, registry, store, cache).
 //! - `stream`: one stream on the server, on its own thread: pacing, stop, end.
+//! - `mail`: one client's chat in and out of the store: kept before `SENT`, deleted on its
+//!   acknowledgement, a batch a transaction.
 //! - `handshake`: the start of a connection: `HELO`, then `JOIN`s until one is accepted,
 //!   within a deadline.
 //! - `handler`: one client's session on the server after its join: one action per message.
@@ -35,8 +38,9 @@
 //!   sessions), `link` (the connection).
 //! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server.
 //!
-//! A chat message goes one way through them: socket → `wire` → `handler` → `registry` (who is
-//! the recipient?) → `outbox` → the recipient's socket.
+//! A chat message goes one way through them: socket → `wire` → `handler` → `mail` → `store`
+//! (kept) → the recipient's `outbox` (woken) → the recipient's socket; and back, as the
+//! recipient's `ACKN`, to `mail` (deleted).
 pub mod bench;
 pub mod budget;
 mod cache;
@@ -46,6 +50,7 @@ mod context;
 mod handler;
 mod handshake;
 pub mod keys;
+mod mail;
 pub mod names;
 pub mod outbox;
 pub mod registry;

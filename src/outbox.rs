@@ -1,27 +1,32 @@
-//! One client's outbox: two bounded queues ("lanes") and the writer thread that drains them
-//! into the client's socket. Nobody else writes to a client's socket once it has joined.
+//! One client's outbox: two bounded queues ("lanes"), a wake-up for its mail, and the writer
+//! thread that drains them into the client's socket. Nobody else writes to a client's socket
+//! once it has joined.
 //!
-//! The chat lane carries chat, directory events and replies; the video lane carries one stream.
-//! The writer serves chat first, so a chat message sent to a client that is streaming goes out
-//! between two video frames. Both lanes are bounded: a client that stops reading fills them,
-//! and whoever was putting frames in finds out without waiting forever (the registry cuts a
-//! client whose chat lane is full of broadcasts; a stream cuts a client whose video lane stays
-//! full). Relayed chat never cuts anyone: it may fill only part of the lane, at a budgeted
-//! rate, and what does not fit is dropped and its sender told.
+//! The chat lane carries directory events and replies; the video lane carries one stream.
+//! Chat messages are not queued here at all: they wait in the store (`store.rs`) until the
+//! client acknowledges them, and the writer, when woken, sends what waits there in the order it
+//! came (`Pump`). So nothing a sender does can fill a recipient's memory, and held and live
+//! messages come out in one order. The writer serves the chat lane and the mail before video,
+//! so a message sent to a client that is streaming goes out between two frames. Both lanes
+//! are bounded: a client that stops reading fills them, and whoever was putting frames in finds
+//! out without waiting forever (the registry cuts a client whose chat lane is full of
+//! broadcasts; a stream cuts a client whose video lane stays full).
 
 use crossbeam_channel::{
     Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError, bounded, never, select,
 };
 use log::debug;
+use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::budget::Bucket;
-use crate::wire::{self, EncodedFrame, User};
+use crate::store::Store;
+use crate::wire::{self, EncodedFrame, ServerMsg, User};
 
 /// Stack of every per-client thread (reader and writer): they parse small frames and never
 /// recurse deeply, so a small stack lets a thousand clients run in little memory.
@@ -31,64 +36,30 @@ pub const CLIENT_STACK: usize = 256 * 1024;
 /// what the client has read, and a paused reader holds little memory.
 pub const VIDEO_LANE_FRAMES: usize = 4;
 
-/// How long a relayed message waits for room in a recipient's lane (the sender's thread
-/// waits: that is the flood's backpressure) before it is dropped and its sender told.
-const RELAY_PATIENCE: Duration = Duration::from_millis(200);
+/// Messages the writer reads from the store at a time: the most of a client's mail in
+/// memory at once.
+const MAIL_BATCH: usize = 64;
 
 /// What goes in a chat lane. A bounded lane allocates all its slots up front, 256 of them for
-/// every client, so this is kept to 24 bytes (a boxed slice, not a `Vec`).
+/// every client, so this is kept small (a boxed slice, not a `Vec`).
 pub enum Outgoing {
     /// A frame already encoded (and perhaps shared with other lanes).
     Frame(EncodedFrame),
     /// The directory, as the registry saw it when this client joined. The writer encodes it,
     /// so the registry's lock is held only to copy pointers, not to make bytes.
     Directory(Box<[Arc<User>]>),
-    /// A relayed chat message, counted against the server's chat memory until it is written
-    /// (or dropped with the lane).
-    Relayed(Box<Charge>),
+    /// Mail waits in the store: the writer sends it here, in its place among the events (a
+    /// message stored before a `LEFT` goes out before it, a `JOND` before its sender's first
+    /// message).
+    Mail,
 }
 
-/// Bytes of relayed chat waiting in every client's lane, against one budget for the whole
-/// server: many stalled receivers together cannot hold more than that.
-#[derive(Debug)]
-pub struct ChatMemory {
-    used: AtomicUsize,
-    budget: usize,
-}
-
-impl ChatMemory {
-    pub fn new(budget: usize) -> Arc<ChatMemory> {
-        Arc::new(ChatMemory { used: AtomicUsize::new(0), budget })
-    }
-
-    /// Bytes of chat queued now.
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    /// Counts `frame` in, if it fits the budget.
-    fn charge(self: &Arc<Self>, frame: EncodedFrame) -> Option<Charge> {
-        let len = frame.len();
-        let before = self.used.fetch_add(len, Ordering::Relaxed);
-        if before + len > self.budget {
-            self.used.fetch_sub(len, Ordering::Relaxed);
-            return None;
-        }
-        Some(Charge { frame, memory: self.clone() })
-    }
-}
-
-/// A relayed frame and the memory it is counted in; dropping it (written, or thrown away
-/// with a closed lane) gives the bytes back.
-pub struct Charge {
-    frame: EncodedFrame,
-    memory: Arc<ChatMemory>,
-}
-
-impl Drop for Charge {
-    fn drop(&mut self) {
-        self.memory.used.fetch_sub(self.frame.len(), Ordering::Relaxed);
-    }
+/// Whether a `Mail` wake-up is in the lane already (one is enough: the writer then reads all
+/// there is), and whether one was lost to a full lane (the writer then looks anyway).
+#[derive(Default)]
+struct MailFlags {
+    queued: AtomicBool,
+    missed: AtomicBool,
 }
 
 impl From<EncodedFrame> for Outgoing {
@@ -102,67 +73,54 @@ impl From<EncodedFrame> for Outgoing {
 pub enum Undelivered {
     /// The lane stayed full: the client is not reading.
     Full,
-    /// The client already receives all the chat it may in this second, from everyone.
-    Busy,
-    /// The server holds all the undelivered chat it may (`ChatMemory`).
-    ServerFull,
     /// The client is leaving: its writer has stopped.
     Closed,
 }
 
-/// The sending ends of a client's two lanes; clones share them.
+/// The sending ends of a client's lanes; clones share them.
 #[derive(Clone)]
 pub struct Outbox {
     chat: Sender<Outgoing>,
     video: Sender<EncodedFrame>,
-    /// Relayed chat this client may receive, from all senders together.
+    /// Chat this client may receive, from all senders together.
     inbound: Arc<Mutex<Bucket>>,
-    /// The server's budget for relayed chat waiting in lanes.
-    memory: Arc<ChatMemory>,
-    /// Relayed chat may fill the chat lane up to here: the rest is kept for directory events
-    /// and replies, so others' messages can never crowd them out.
-    relay_room: usize,
+    mail: Arc<MailFlags>,
 }
 
 /// The receiving ends, for the writer thread.
 pub struct Lanes {
     chat: Receiver<Outgoing>,
     video: Receiver<EncodedFrame>,
+    mail: Arc<MailFlags>,
 }
 
 impl Outbox {
     /// A new outbox whose chat lane holds `chat_frames` frames, receiving at most
-    /// `inbound_rate` relayed messages a second (0: no limit), within the server's `memory`.
-    pub fn new(chat_frames: usize, inbound_rate: u32, memory: Arc<ChatMemory>) -> (Outbox, Lanes) {
+    /// `inbound_rate` chat messages a second (0: no limit).
+    pub fn new(chat_frames: usize, inbound_rate: u32) -> (Outbox, Lanes) {
         let (chat_tx, chat) = bounded(chat_frames);
         let (video_tx, video) = bounded(VIDEO_LANE_FRAMES);
+        let mail = Arc::new(MailFlags::default());
         let inbound = Arc::new(Mutex::new(Bucket::new(inbound_rate, inbound_rate, Instant::now())));
-        let relay_room = (chat_frames * 3 / 4).max(1);
-        let outbox = Outbox { chat: chat_tx, video: video_tx, inbound, memory, relay_room };
-        (outbox, Lanes { chat, video })
+        let outbox = Outbox { chat: chat_tx, video: video_tx, inbound, mail: mail.clone() };
+        (outbox, Lanes { chat, video, mail })
     }
 
-    /// Puts a relayed chat message in the lane, waiting at most `RELAY_PATIENCE` (200 ms) for
-    /// room: the recipient's budget and the room left for relays decide, the wait slows only
-    /// the sender's own thread, and a message that does not fit is the *sender's* problem
-    /// (dropped, and the sender told), never a reason to cut the recipient.
-    pub fn relay(&self, frame: EncodedFrame) -> Result<(), Undelivered> {
-        if !self.inbound.lock().unwrap_or_else(|p| p.into_inner()).take(Instant::now()) {
-            return Err(Undelivered::Busy);
+    /// Takes one message from this client's inbound budget: false if it receives all it may
+    /// in this second already (the sender is refused; this client is not cut).
+    pub fn take_inbound(&self) -> bool {
+        self.inbound.lock().unwrap_or_else(|p| p.into_inner()).take(Instant::now())
+    }
+
+    /// Mail waits for this client in the store: the writer sends it, after what is in the
+    /// lane now.
+    pub fn wake_mail(&self) {
+        if self.mail.queued.swap(true, Ordering::AcqRel) {
+            return;
         }
-        // A lane full for a moment (a burst) is waited out, a little: the sender waits.
-        let deadline = Instant::now() + RELAY_PATIENCE;
-        while self.chat.len() >= self.relay_room {
-            if Instant::now() >= deadline {
-                return Err(Undelivered::Full);
-            }
-            thread::sleep(Duration::from_millis(2));
-        }
-        let charge = self.memory.charge(frame).ok_or(Undelivered::ServerFull)?;
-        match self.chat.try_send(Outgoing::Relayed(Box::new(charge))) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(Undelivered::Full),
-            Err(TrySendError::Disconnected(_)) => Err(Undelivered::Closed),
+        if let Err(TrySendError::Full(_)) = self.chat.try_send(Outgoing::Mail) {
+            self.mail.queued.store(false, Ordering::Release);
+            self.mail.missed.store(true, Ordering::Release);
         }
     }
 
@@ -215,37 +173,130 @@ impl Liveness {
     }
 }
 
+/// Where a client's chat messages wait: the store, and whose they are.
+pub struct Mailbox {
+    pub store: Arc<Store>,
+    /// The client's name, as registered.
+    pub name: String,
+}
+
+/// Sends a client what waits for it in the store, in the order it came, each message once a
+/// session: a message not acknowledged is sent again at the client's next session.
+struct Pump {
+    mailbox: Mailbox,
+    /// The id of the last message sent this session.
+    last: i64,
+    /// Messages up to this id were kept before the session began: their senders may be
+    /// offline now, so each one's key goes first.
+    backlog: i64,
+    /// Senders whose key this client was sent this session (lower-cased).
+    keyed: HashSet<String>,
+}
+
+impl Pump {
+    /// Writes the next batch of waiting messages; before the first of each sender's that
+    /// waited from before the session, its key (the sender may be offline, and the client
+    /// needs the key to check the signature; a sender of a live message is online). True if
+    /// there may be more.
+    fn run(&mut self, out: &mut impl Write) -> io::Result<bool> {
+        let Mailbox { store, name } = &self.mailbox;
+        let mail = match store.mail_after(name, self.last, MAIL_BATCH) {
+            Ok(mail) => mail,
+            Err(e) => {
+                log::error!("cannot read {name}'s mail: {}", crate::report::Chain(&e));
+                return Ok(false);
+            }
+        };
+        for message in &mail {
+            if message.id <= self.backlog
+                && self.keyed.insert(message.from.to_ascii_lowercase())
+                && let Ok(Some((name, key))) = store.key_of(&message.from)
+            {
+                out.write_all(&ServerMsg::UserKey(User { name, key }).encode())?;
+            }
+            let chat = ServerMsg::Chat {
+                id: message.id as u64,
+                from: message.from.clone(),
+                envelope: message.envelope.clone(),
+            };
+            out.write_all(&chat.encode())?;
+            self.last = message.id;
+        }
+        Ok(mail.len() == MAIL_BATCH)
+    }
+}
+
 /// Starts the writer thread `writer-NAME`. It ends when every [`Outbox`] of the client is
 /// dropped and the chat lane is drained (the session is over), or when the socket fails or
 /// the client stops answering pings: then it shuts the socket down, so the client's reader
-/// ends too.
+/// ends too. The mail that waited for the client goes when its session wakes it (after the
+/// `WLCM` and the directory).
 pub fn spawn_writer(
-    name: &str,
     socket: Arc<TcpStream>,
     lanes: Lanes,
     liveness: Arc<Liveness>,
+    mailbox: Mailbox,
 ) -> io::Result<JoinHandle<()>> {
-    thread::Builder::new().name(format!("writer-{name}")).stack_size(CLIENT_STACK).spawn(
-        move || {
-            if let Err(e) = write_loop(&socket, lanes, &liveness) {
-                debug!("writer for {:?} stopped: {e}", socket.peer_addr());
-                let _ = socket.shutdown(Shutdown::Both);
-            }
-        },
-    )
+    let name = format!("writer-{}", mailbox.name);
+    let backlog = mailbox.store.last_mail_id(&mailbox.name).unwrap_or(i64::MAX);
+    let pump = Pump { mailbox, last: 0, backlog, keyed: HashSet::new() };
+    thread::Builder::new().name(name).stack_size(CLIENT_STACK).spawn(move || {
+        if let Err(e) = write_loop(&socket, lanes, &liveness, pump) {
+            debug!("writer for {:?} stopped: {e}", socket.peer_addr());
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    })
 }
 
-/// Drains the lanes into the socket, chat first. Flushes only when both are empty, so a burst
-/// goes out in few system calls.
-fn write_loop(socket: &TcpStream, lanes: Lanes, liveness: &Liveness) -> io::Result<()> {
-    let Lanes { chat, mut video } = lanes;
+/// Keeps a joined session honest, on every turn of the writer's loop whatever the traffic:
+/// a `PING` to a client silent for `ping_after`, and an error (the session's end) once it has
+/// been silent `grace` more. A frozen client that messages still flow to is cut all the same.
+struct Keepalive<'a> {
+    liveness: &'a Liveness,
+    pinged: bool,
+}
+
+impl Keepalive<'_> {
+    fn check(&mut self, out: &mut impl Write) -> io::Result<()> {
+        let silent = self.liveness.silent_for();
+        if silent < self.liveness.ping_after {
+            self.pinged = false;
+        } else if silent >= self.liveness.ping_after + self.liveness.grace {
+            let why = format!("silent for {} s, even to a ping", silent.as_secs());
+            return Err(io::Error::new(io::ErrorKind::TimedOut, why));
+        } else if !self.pinged {
+            self.pinged = true;
+            out.write_all(&ServerMsg::Ping.encode())?;
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Drains the lanes and the mail into the socket, chat lane and mail first. Flushes only when
+/// there is nothing more to send, so a burst goes out in few system calls.
+fn write_loop(
+    socket: &TcpStream,
+    lanes: Lanes,
+    liveness: &Liveness,
+    mut pump: Pump,
+) -> io::Result<()> {
+    let Lanes { chat, mut video, mail } = lanes;
     let mut out = BufWriter::with_capacity(8 * 1024, socket);
     let tick = (liveness.ping_after / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
-    let mut pinged = false;
+    let mut keepalive = Keepalive { liveness, pinged: false };
+    // Mail not sent yet of a wake-up already taken: a batch goes before each lane item.
+    let mut more_mail = false;
     loop {
+        keepalive.check(&mut out)?;
+        more_mail |= mail.missed.swap(false, Ordering::AcqRel);
+        if more_mail {
+            more_mail = pump.run(&mut out)?;
+        }
         let item = match chat.try_recv() {
             Ok(item) => item,
             Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) if more_mail => continue,
             Err(TryRecvError::Empty) => match video.try_recv() {
                 Ok(frame) => Outgoing::Frame(frame),
                 Err(_) => {
@@ -263,21 +314,7 @@ fn write_loop(socket: &TcpStream, lanes: Lanes, liveness: &Liveness) -> io::Resu
                                 continue;
                             }
                         },
-                        default(tick) => {
-                            let silent = liveness.silent_for();
-                            if silent < liveness.ping_after {
-                                pinged = false;
-                            } else if silent >= liveness.ping_after + liveness.grace {
-                                return Err(io::Error::new(
-                                    io::ErrorKind::TimedOut,
-                                    format!("silent for {} s, even to a ping", silent.as_secs()),
-                                ));
-                            } else if !pinged {
-                                pinged = true;
-                                out.write_all(&wire::ServerMsg::Ping.encode())?;
-                            }
-                            continue;
-                        }
+                        default(tick) => continue,
                     }
                 }
             },
@@ -285,7 +322,11 @@ fn write_loop(socket: &TcpStream, lanes: Lanes, liveness: &Liveness) -> io::Resu
         match item {
             Outgoing::Frame(frame) => out.write_all(&frame)?,
             Outgoing::Directory(users) => out.write_all(&wire::encode_directory(&users))?,
-            Outgoing::Relayed(charge) => out.write_all(&charge.frame)?,
+            Outgoing::Mail => {
+                // Cleared first: a message stored from now on wakes the writer again.
+                mail.queued.store(false, Ordering::Release);
+                more_mail = pump.run(&mut out)?;
+            }
         }
     }
     out.flush()
@@ -299,21 +340,5 @@ mod tests {
     fn a_lane_slot_stays_small() {
         // 256 slots a client, allocated up front.
         assert!(std::mem::size_of::<Outgoing>() <= 24);
-    }
-
-    #[test]
-    fn relayed_chat_is_counted_until_written_or_dropped_and_refused_past_the_budget() {
-        let memory = ChatMemory::new(1000);
-        let (outbox, lanes) = Outbox::new(8, 0, memory.clone());
-        let frame = |n: usize| EncodedFrame::from(vec![0u8; n]);
-        assert_eq!(outbox.relay(frame(600)), Ok(()));
-        assert_eq!(memory.used(), 600);
-        assert_eq!(outbox.relay(frame(600)), Err(Undelivered::ServerFull));
-        assert_eq!(memory.used(), 600);
-        // The lane goes (its client left: both ends dropped) with the message in it: the bytes
-        // come back.
-        drop(lanes);
-        drop(outbox);
-        assert_eq!(memory.used(), 0);
     }
 }

@@ -50,6 +50,8 @@ struct Connection {
     member: Option<String>,
     /// Where it comes from (an IPv4 address, or an IPv6 /64).
     source: IpAddr,
+    /// Its user joined again from another connection, which took its place.
+    replaced: bool,
 }
 
 /// What counts as one source: an IPv4 address, or an IPv6 /64 (one host usually has a whole
@@ -175,7 +177,7 @@ impl Registry {
         }
         state.next_id += 1;
         let id = state.next_id;
-        state.connections.insert(id, Connection { socket, member: None, source });
+        state.connections.insert(id, Connection { socket, member: None, source, replaced: false });
         *state.per_source.entry(source).or_insert(0) += 1;
         *state.unjoined_from.entry(source).or_insert(0) += 1;
         state.unjoined += 1;
@@ -201,6 +203,11 @@ impl Registry {
     /// Registers connection `id` as `name`. On success the new user's chat lane already holds
     /// its `WLCM` and the directory, and every other user's lane a `JOND`, all put there under
     /// one lock so every client sees the same order of joins and leaves.
+    ///
+    /// If `name` is online with this same key (the join proved it holds it), that session is
+    /// stale (a dead link, a frozen or crashed client) or the user's own: either way the new
+    /// join takes its place at once, and the old one is told (`ErrorCode::Replaced`) and
+    /// closed.
     pub fn join(
         &self,
         id: ConnId,
@@ -215,8 +222,9 @@ impl Registry {
         // Encoded before locking: under the lock, only pointers are copied.
         let joined_frame = ServerMsg::Joined((*user).clone()).encode_shared();
         let welcome = ServerMsg::Welcome { name: name.to_owned() }.encode_shared();
-        let laggards = {
+        let (laggards, replaced) = {
             let mut state = self.lock();
+            let replaced = state.replace_stale(&lower, &user.key);
             state.check_free(name, &lower, &look)?;
             let laggards = state.broadcast(&joined_frame);
             state.next_join += 1;
@@ -240,10 +248,30 @@ impl Registry {
             // The new lane is empty: both fit.
             outbox.offer(welcome);
             outbox.offer(Outgoing::Directory(state.order.values().cloned().collect()));
-            laggards
+            (laggards, replaced)
         };
         self.cut_all(&laggards, "its queue is full");
+        if let Some(old) = replaced {
+            self.end_replaced(old, name);
+        }
         Ok(())
+    }
+
+    /// Tells a replaced session why it ends and closes its reading side: its handler ends,
+    /// and its writer still delivers the notice (`is_replaced`).
+    fn end_replaced(&self, (old, outbox): (ConnId, Outbox), name: &str) {
+        warn!("{name} joined again: the older session ({old}) gives way");
+        let text = format!("{name} joined again from another connection; this one is closed");
+        outbox.offer(ServerMsg::Error { code: ErrorCode::Replaced, text }.encode_shared());
+        let socket = self.lock().connections.get(&old).map(|c| c.socket.clone());
+        if let Some(socket) = socket {
+            let _ = socket.shutdown(Shutdown::Read);
+        }
+    }
+
+    /// Whether connection `id` was replaced by a newer join of its user.
+    pub fn is_replaced(&self, id: ConnId) -> bool {
+        self.lock().connections.get(&id).is_some_and(|c| c.replaced)
     }
 
     /// Removes connection `id` (and its user, telling everyone else). Returns the user's name
@@ -254,8 +282,11 @@ impl Registry {
             let conn = state.connections.remove(&id)?;
             decrement(&mut state.per_source, conn.source);
             let Some(lower) = conn.member else {
-                state.unjoined -= 1;
-                decrement(&mut state.unjoined_from, conn.source);
+                // A replaced session's member went to the connection that replaced it.
+                if !conn.replaced {
+                    state.unjoined -= 1;
+                    decrement(&mut state.unjoined_from, conn.source);
+                }
                 return None;
             };
             let member = state.members.remove(&lower)?;
@@ -346,6 +377,25 @@ fn decrement(counts: &mut HashMap<IpAddr, usize>, source: IpAddr) {
 }
 
 impl State {
+    /// Takes the member `lower` off its connection if it joined with `key`, and says everyone
+    /// saw it leave: its connection and outbox, to be told.
+    fn replace_stale(&mut self, lower: &str, key: &[u8]) -> Option<(ConnId, Outbox)> {
+        if self.members.get(lower)?.user.key != key {
+            return None;
+        }
+        let member = self.members.remove(lower)?;
+        self.looks.retain(|_, name| name != lower);
+        self.order.remove(&member.joined);
+        if let Some(conn) = self.connections.get_mut(&member.id) {
+            conn.member = None;
+            conn.replaced = true;
+        }
+        let left = ServerMsg::Left { name: member.user.name.clone() }.encode_shared();
+        // Those whose lane is full are cut by the join's own broadcast, just after.
+        self.broadcast(&left);
+        Some((member.id, member.outbox))
+    }
+
     /// Whether `name` (lower-cased `lower`, look-alike form `look`) may join now.
     fn check_free(&self, name: &str, lower: &str, look: &str) -> Result<(), Refusal> {
         let taken = |text: String| Refusal { code: ErrorCode::NameTaken, text };

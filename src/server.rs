@@ -18,7 +18,7 @@ use crate::cache::{CacheStats, FrameCache};
 use crate::config::ServerConfig;
 use crate::context::Context;
 use crate::handler;
-use crate::outbox::{CLIENT_STACK, ChatMemory};
+use crate::outbox::CLIENT_STACK;
 use crate::registry::Registry;
 use crate::store::Store;
 use crate::video::catalog::LiveCatalog;
@@ -65,10 +65,9 @@ impl Server {
         info!("serving {count} videos from {}", config.videos.display());
         let budget = config.cache_mb.saturating_mul(1 << 20);
         let frames = FrameCache::new(budget, config.jpeg_quality, config.decoder);
-        let store = Store::open(&config.db).map_err(io::Error::other)?;
-        let chat_memory = ChatMemory::new(config.chat_memory_mb * 1024 * 1024);
+        let store = Arc::new(Store::open(&config.db).map_err(io::Error::other)?);
         let registry = Registry::new(config.admission());
-        let ctx = Arc::new(Context { config, registry, catalog, frames, store, chat_memory });
+        let ctx = Arc::new(Context { config, registry, catalog, frames, store });
         let local_addr = listener.local_addr()?;
         let mut wake = local_addr;
         if wake.ip().is_unspecified() {
@@ -95,12 +94,12 @@ impl Server {
         &self.ctx.registry
     }
 
-    /// What the shared frame cache has done so far.
-    /// Bytes of relayed chat waiting in clients' queues now.
-    pub fn chat_memory_used(&self) -> usize {
-        self.ctx.chat_memory.used()
+    /// The database: names, and the messages waiting for their recipients.
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
     }
 
+    /// What the shared frame cache has done so far.
     pub fn cache_stats(&self) -> CacheStats {
         self.ctx.frames.stats()
     }

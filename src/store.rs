@@ -3,26 +3,27 @@
 //! - `names`: each registered name (lowercase, as names are one ignoring case), the public
 //!   key it was first joined with, and when it was last joined with. A join with another key is
 //!   refused. A name nobody has joined with for [`NAME_EXPIRY`] is released.
-//! - `mailbox`: sealed envelopes for users who were offline, in the order they came, until
-//!   they next join. The server cannot read them: they are the same bytes a `CHAT` carries.
+//! - `mailbox`: every sealed envelope sent to a registered user, online or not, in the order
+//!   they came, from before the sender is told `SENT` until the recipient's client
+//!   acknowledges it (`ACKN`). The server cannot read them: they are the same bytes a `CHAT`
+//!   carries. `held` says whether the recipient was offline when it came (for `DLVD`).
 //! - `meta`: the schema version, to know the file is ours and how to bring it up to date
-//!   (`migrate`: a file of schema 1 gains `names.last_seen` when it is opened).
+//!   (`migrate`: schema 1 gains `names.last_seen`, schema 2 `mailbox.held`).
 //!
 //! Each change is one transaction, and the file is in WAL mode: a server killed with SIGKILL
 //! loses nothing it had answered `SENT` for. A file that is not SQLite, or is SQLite of some
 //! other program, is refused at start and never written to.
 //!
-//! One connection behind a mutex serves every client thread: joins and offline messages are
-//! rare next to chat, which never touches the file.
+//! One connection behind a mutex serves every client thread.
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The schema this code reads and writes. Version 2 added `names.last_seen`; a later version
-/// adds a step to `migrate`.
-pub const SCHEMA_VERSION: i64 = 2;
+/// The schema this code reads and writes. Version 2 added `names.last_seen`, 3
+/// `mailbox.held`; a later version adds a step to `migrate`.
+pub const SCHEMA_VERSION: i64 = 3;
 /// A registered name nobody has joined with for this long is released (with what was held for
 /// it) the next time a name is claimed: names taken once and never used do not stay taken
 /// for ever.
@@ -84,12 +85,27 @@ pub enum HoldError {
     Failed,
 }
 
-/// A message held for a user: its sender and the sealed envelope.
+/// A message kept for a user: its id, its sender and the sealed envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub id: i64,
     pub from: String,
     pub envelope: Vec<u8>,
+}
+
+/// A message to keep: for whom, the sealed envelope, and whether its recipient is offline.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep<'a> {
+    pub to: &'a str,
+    pub envelope: &'a [u8],
+    pub held: bool,
+}
+
+/// A message stored: its id, and its recipient's name as registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub id: i64,
+    pub to: String,
 }
 
 /// The database.
@@ -220,71 +236,166 @@ impl Store {
         Ok(removed == 1)
     }
 
-    /// Holds `envelope` from `from` for the registered user `to`, within the mailbox bounds.
+    /// Holds `envelope` from `from` for the registered user `to`, who is offline, within the
+    /// mailbox bounds.
     pub fn hold(&self, to: &str, from: &str, envelope: &[u8]) -> Result<(), HoldError> {
-        let lower = to.to_ascii_lowercase();
+        self.keep(to, from, envelope, true).map(|_| ())
+    }
+
+    /// Keeps `envelope` from `from` for the registered user `to` (`held`: who is offline),
+    /// within the mailbox bounds, until `to` acknowledges it. Committed when this returns.
+    pub fn keep(
+        &self,
+        to: &str,
+        from: &str,
+        envelope: &[u8],
+        held: bool,
+    ) -> Result<Kept, HoldError> {
+        let batch = [Keep { to, envelope, held }];
+        self.keep_batch(from, &batch).pop().unwrap_or(Err(HoldError::Failed))
+    }
+
+    /// Keeps each of a sender's messages as [`Store::keep`] does, all in one transaction (one
+    /// sync to disk for the lot). If the transaction fails, none is kept: each says `Failed`.
+    pub fn keep_batch(&self, from: &str, batch: &[Keep<'_>]) -> Vec<Result<Kept, HoldError>> {
         let mut db = self.db();
-        let result = (|| -> Result<Result<(), HoldError>, rusqlite::Error> {
+        let result = (|| -> Result<Vec<Result<Kept, HoldError>>, rusqlite::Error> {
             let tx = db.transaction()?;
-            let Some((name, _)) = registered(&tx, &lower)? else {
-                return Ok(Err(HoldError::Unregistered(to.to_owned())));
-            };
             tx.execute(
                 "DELETE FROM mailbox WHERE queued_at < ?1",
                 [now() - MAILBOX_AGE.as_secs() as i64],
             )?;
-            let (count, bytes): (i64, i64) = tx.query_row(
-                "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM mailbox
-                 WHERE recipient = ?1",
-                [&lower],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if count >= MAILBOX_MESSAGES || bytes + envelope.len() as i64 > MAILBOX_BYTES {
-                return Ok(Err(HoldError::Full { name }));
+            // Once one message to a recipient is refused, so is every later one to them in
+            // the batch: a smaller message after a large one must not overtake it.
+            let mut refused: Vec<(String, HoldError)> = Vec::new();
+            let mut kept = Vec::with_capacity(batch.len());
+            for k in batch {
+                let lower = k.to.to_ascii_lowercase();
+                if let Some((_, e)) = refused.iter().find(|(to, _)| *to == lower) {
+                    kept.push(Err(e.clone()));
+                    continue;
+                }
+                let result = keep_in(&tx, from, k)?;
+                if let Err(e) = &result {
+                    refused.push((lower, e.clone()));
+                }
+                kept.push(result);
             }
-            let from_sender: i64 = tx.query_row(
-                "SELECT count(*) FROM mailbox WHERE recipient = ?1 AND lower(sender) = ?2",
-                params![lower, from.to_ascii_lowercase()],
-                |r| r.get(0),
-            )?;
-            if from_sender >= MAILBOX_PER_SENDER {
-                return Ok(Err(HoldError::SenderShare { name }));
-            }
-            tx.execute(
-                "INSERT INTO mailbox (recipient, sender, envelope, queued_at) VALUES (?1, ?2, ?3, ?4)",
-                params![lower, from, envelope, now()],
-            )?;
             tx.commit()?;
-            Ok(Ok(()))
+            Ok(kept)
         })();
         result.unwrap_or_else(|e| {
-            log::error!("cannot hold a message for {to}: {e}");
-            Err(HoldError::Failed)
+            log::error!("cannot keep {} messages from {from}: {e}", batch.len());
+            batch.iter().map(|_| Err(HoldError::Failed)).collect()
         })
     }
 
-    /// The messages held for `name`, oldest first (expired ones are dropped).
+    /// The messages kept for `name`, oldest first (expired ones are dropped).
     pub fn held_for(&self, name: &str) -> Result<Vec<Held>, StoreError> {
+        self.mail_after(name, 0, MAILBOX_MESSAGES as usize)
+    }
+
+    /// At most `limit` of the messages kept for `name` after the one with id `after`, oldest
+    /// first (expired ones are dropped).
+    pub fn mail_after(
+        &self,
+        name: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Held>, StoreError> {
         let db = self.db();
         db.execute(
             "DELETE FROM mailbox WHERE queued_at < ?1",
             [now() - MAILBOX_AGE.as_secs() as i64],
         )?;
-        let mut query = db
-            .prepare("SELECT id, sender, envelope FROM mailbox WHERE recipient = ?1 ORDER BY id")?;
+        let mut query = db.prepare_cached(
+            "SELECT id, sender, envelope FROM mailbox WHERE recipient = ?1 AND id > ?2
+             ORDER BY id LIMIT ?3",
+        )?;
         let held = query
-            .query_map([name.to_ascii_lowercase()], |r| {
+            .query_map(params![name.to_ascii_lowercase(), after, limit as i64], |r| {
                 Ok(Held { id: r.get(0)?, from: r.get(1)?, envelope: r.get(2)? })
             })?
             .collect::<Result<_, _>>()?;
         Ok(held)
     }
 
-    /// Deletes one held message, once it is on its way to its recipient.
+    /// The id of the last message kept for `name` (0 if none).
+    pub fn last_mail_id(&self, name: &str) -> Result<i64, StoreError> {
+        let last = self.db().query_row(
+            "SELECT coalesce(max(id), 0) FROM mailbox WHERE recipient = ?1",
+            [name.to_ascii_lowercase()],
+            |r| r.get(0),
+        )?;
+        Ok(last)
+    }
+
+    /// Deletes one kept message.
     pub fn delivered(&self, id: i64) -> Result<(), StoreError> {
         self.db().execute("DELETE FROM mailbox WHERE id = ?1", [id])?;
         Ok(())
     }
+
+    /// Deletes the messages `ids` that `name` acknowledged, in one transaction (only its own:
+    /// an id of someone else's mail is ignored). Returns, for each sender, how many of those
+    /// had been held while `name` was offline.
+    pub fn ack(&self, name: &str, ids: &[i64]) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let lower = name.to_ascii_lowercase();
+        let mut held: Vec<(String, u32)> = Vec::new();
+        {
+            let mut delete = tx.prepare_cached(
+                "DELETE FROM mailbox WHERE id = ?1 AND recipient = ?2 RETURNING sender, held",
+            )?;
+            for id in ids {
+                let row: Option<(String, bool)> = delete
+                    .query_row(params![id, lower], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((sender, true)) = row {
+                    match held.iter_mut().find(|(s, _)| s.eq_ignore_ascii_case(&sender)) {
+                        Some((_, n)) => *n += 1,
+                        None => held.push((sender, 1)),
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(held)
+    }
+}
+
+/// Keeps one message within the mailbox bounds, in the caller's transaction.
+fn keep_in(
+    tx: &rusqlite::Transaction<'_>,
+    from: &str,
+    keep: &Keep<'_>,
+) -> Result<Result<Kept, HoldError>, rusqlite::Error> {
+    let Keep { to, envelope, held } = *keep;
+    let lower = to.to_ascii_lowercase();
+    let Some((name, _)) = registered(tx, &lower)? else {
+        return Ok(Err(HoldError::Unregistered(to.to_owned())));
+    };
+    let (count, bytes): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM mailbox WHERE recipient = ?1",
+        )?
+        .query_row([&lower], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if count >= MAILBOX_MESSAGES || bytes + envelope.len() as i64 > MAILBOX_BYTES {
+        return Ok(Err(HoldError::Full { name }));
+    }
+    let from_sender: i64 = tx
+        .prepare_cached("SELECT count(*) FROM mailbox WHERE recipient = ?1 AND lower(sender) = ?2")?
+        .query_row(params![lower, from.to_ascii_lowercase()], |r| r.get(0))?;
+    if from_sender >= MAILBOX_PER_SENDER {
+        return Ok(Err(HoldError::SenderShare { name }));
+    }
+    tx.prepare_cached(
+        "INSERT INTO mailbox (recipient, sender, envelope, queued_at, held)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![lower, from, envelope, now(), held])?;
+    Ok(Ok(Kept { id: tx.last_insert_rowid(), to: name }))
 }
 
 /// The name (as registered) and key of `lower`, if it is registered and has not expired: the
@@ -317,7 +428,7 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
     db.execute_batch(
         "BEGIN;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema', 2);
+         INSERT INTO meta (key, value) VALUES ('schema', 3);
          CREATE TABLE names (
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
@@ -333,7 +444,8 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
              recipient TEXT NOT NULL,
              sender TEXT NOT NULL,
              envelope BLOB NOT NULL,
-             queued_at INTEGER NOT NULL
+             queued_at INTEGER NOT NULL,
+             held INTEGER NOT NULL DEFAULT 1
          );
          CREATE INDEX mailbox_recipient ON mailbox (recipient, id);
          COMMIT;",
@@ -352,6 +464,16 @@ fn migrate(db: &mut Connection, found: i64) -> Result<(), rusqlite::Error> {
              UPDATE names SET last_seen = created;
              CREATE INDEX names_last_seen ON names (last_seen);
              UPDATE meta SET value = 2 WHERE key = 'schema';",
+        )?;
+        tx.commit()?;
+    }
+    if found < 3 {
+        // 3: whether a message was held for someone offline (every message is kept now, until
+        // acknowledged). What was kept before was all held.
+        let tx = db.transaction()?;
+        tx.execute_batch(
+            "ALTER TABLE mailbox ADD COLUMN held INTEGER NOT NULL DEFAULT 1;
+             UPDATE meta SET value = 3 WHERE key = 'schema';",
         )?;
         tx.commit()?;
     }
@@ -458,7 +580,7 @@ mod tests {
     }
 
     #[test]
-    fn a_schema_1_file_is_brought_up_to_2_and_keeps_its_names_and_mail() {
+    fn a_schema_1_file_is_brought_up_to_date_and_keeps_its_names_and_mail() {
         let path = temp("schema1");
         // What the first release wrote (schema 1: names had no `last_seen`).
         let registered = now() - 10 * 86_400;
@@ -490,17 +612,17 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!((schema, seen), (2, registered), "seen when registered");
+        assert_eq!((schema, seen), (SCHEMA_VERSION, registered), "seen when registered");
         assert_eq!(store.claim("bob", b"k1").unwrap(), Claim::Same);
         assert_eq!(store.claim("bob", b"k2").unwrap(), Claim::Other);
         assert_eq!(store.held_for("bob").unwrap().len(), 1);
-        // Opened again: already at 2, nothing to do.
+        // Opened again: already up to date, nothing to do.
         drop(store);
         assert_eq!(Store::open(&path).unwrap().claim("bob", b"k1").unwrap(), Claim::Same);
         // A file from a newer release is refused, not downgraded.
-        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 3", []).unwrap();
+        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 4", []).unwrap();
         let err = Store::open(&path).unwrap_err();
-        assert!(err.to_string().contains("schema 3, this one knows 2"), "{err}");
+        assert!(err.to_string().contains("schema 4, this one knows 3"), "{err}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use frame::{
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
@@ -108,6 +108,11 @@ impl Tag {
     pub const PING: Tag = Tag(*b"PING");
     pub const PONG: Tag = Tag(*b"PONG");
     pub const USER_KEY: Tag = Tag(*b"USER");
+    /// The client has shown (or dropped for good) the message with this id: the server may
+    /// delete it.
+    pub const ACK: Tag = Tag(*b"ACKN");
+    /// A recipient acknowledged messages of ours that the server held for them.
+    pub const DELIVERED: Tag = Tag(*b"DLVD");
 }
 
 /// Who sends a kind of message.
@@ -142,6 +147,8 @@ pub const MESSAGES: &[(Tag, Side)] = &[
     (Tag::PING, Side::Server),
     (Tag::PONG, Side::Client),
     (Tag::USER_KEY, Side::Server),
+    (Tag::ACK, Side::Client),
+    (Tag::DELIVERED, Side::Server),
 ];
 
 /// The tags `side` sends.
@@ -260,15 +267,21 @@ error_codes! {
     ShuttingDown = 12,
     /// The sender exceeded its chat rate.
     RateLimited = 13,
-    /// The recipient could not keep up and was disconnected.
+    /// Not sent since protocol 4 (a recipient's full queue); a full mailbox is `MailboxFull`.
     RecipientTooSlow = 14,
     UnknownVideo = 15,
     /// A video could not be read or encoded.
     VideoFailed = 16,
     /// The name is registered to another key.
     NameRegistered = 17,
-    /// The offline recipient's mailbox is full.
+    /// The recipient's mailbox (what waits for it, unacknowledged) is full.
     MailboxFull = 18,
+    /// The server could not store the message (its disk, its database): it was not taken,
+    /// and the client offers it again.
+    NotStored = 19,
+    /// The same user joined again from another connection (the same key, proved): this
+    /// session is closed. A client does not reconnect on it.
+    Replaced = 20,
 }
 
 impl ErrorCode {
@@ -348,6 +361,9 @@ pub enum ClientMsg {
     Join { name: String, key: Vec<u8>, proof: Vec<u8> },
     /// `CHAT`: a sealed envelope for one recipient. The server cannot read it.
     Chat { to: String, envelope: Vec<u8> },
+    /// `ACKN`: the message `id` (a `CHAT` from the server) is shown, or dropped for good: the
+    /// server deletes it. Until then it is sent again at every join.
+    Ack { id: u64 },
     /// `KEYQ`: ask for a registered user's key (to write to them while they are offline).
     KeyQuery { name: String },
     /// `PONG`: the answer to a `PING`.
@@ -376,7 +392,7 @@ pub enum ServerMsg {
     /// `LEFT`: a user left.
     Left { name: String },
     /// `CHAT`: an envelope, with the sender's registered name stamped by the server.
-    Chat { from: String, envelope: Vec<u8> },
+    Chat { id: u64, from: String, envelope: Vec<u8> },
     /// `ERRR`: a refusal or a failure, with a code and an explanation.
     Error { code: ErrorCode, text: String },
     /// `STLI`: the videos the server offers, sorted by name.
@@ -396,6 +412,8 @@ pub enum ServerMsg {
     UserKey(User),
     /// `PING`: the client has been silent a while; it answers `PONG` or is cut off.
     Ping,
+    /// `DLVD`: `to` has acknowledged `count` messages of ours that were held for them.
+    Delivered { to: String, count: u32 },
 }
 
 #[cfg(test)]
@@ -414,6 +432,7 @@ mod tests {
             ClientMsg::KeyQuery { name: "bob".into() },
             ClientMsg::Pong,
             ClientMsg::Chat { to: "bob".into(), envelope: vec![9; 700] },
+            ClientMsg::Ack { id: 42 },
             ClientMsg::ListVideos,
             ClientMsg::Play { video: "demo".into(), mode: PlayMode::Split },
             ClientMsg::Play { video: "demo".into(), mode: PlayMode::Fixed("360p".into()) },
@@ -430,7 +449,8 @@ mod tests {
             ServerMsg::Directory(vec![]),
             ServerMsg::Joined(user("bob")),
             ServerMsg::Left { name: "bob".into() },
-            ServerMsg::Chat { from: "alice".into(), envelope: vec![1, 2, 3] },
+            ServerMsg::Chat { id: u64::MAX - 7, from: "alice".into(), envelope: vec![1, 2, 3] },
+            ServerMsg::Delivered { to: "bob".into(), count: 3 },
             ServerMsg::Sent { to: "bob".into(), queued: false },
             ServerMsg::Sent { to: "bob".into(), queued: true },
             ServerMsg::UserKey(user("carol")),

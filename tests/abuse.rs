@@ -90,7 +90,7 @@ fn a_replay_flood_from_several_connections_leaves_the_victim_connected_and_serve
         let Some(msg) = bob.recv_within(left) else {
             panic!("alice's message did not reach bob within 2 s of the flood");
         };
-        if let ServerMsg::Chat { from, envelope } = msg
+        if let ServerMsg::Chat { from, envelope, .. } = msg
             && from == "alice"
         {
             assert_eq!(bob.opener.open(&bob.directory, &from, &envelope), Ok("lunch?".into()));
@@ -253,10 +253,10 @@ fn a_silent_session_is_pinged_and_cut_if_it_does_not_answer() {
 }
 
 #[test]
-fn stalled_receivers_together_hold_no_more_chat_than_the_server_budget() {
-    // 1 MiB for everyone's queued chat; no other limit, so only the budget stops the flood.
+fn chat_for_stalled_receivers_waits_on_disk_within_each_mailbox_and_the_flooder_is_told() {
+    // No rate limit, so only the mailboxes stop the flood. Chat never queues in memory: it
+    // waits in the store until its recipient acknowledges it.
     let config = ServerConfig {
-        chat_memory_mb: 1,
         strike_limit: 100_000,
         write_timeout: Duration::from_secs(30),
         ..ServerConfig::default()
@@ -264,7 +264,7 @@ fn stalled_receivers_together_hold_no_more_chat_than_the_server_budget() {
     .with_chat_rate(0);
     let server = start_server(config);
     let addr = server.local_addr();
-    // Four receivers that never read.
+    // Four receivers that never read (nor acknowledge).
     let stalled: Vec<RawClient> = (0..4)
         .map(|i| joined_from(addr, &format!("127.0.0.{}", 10 + i), &format!("s{i}"), i))
         .collect();
@@ -273,33 +273,34 @@ fn stalled_receivers_together_hold_no_more_chat_than_the_server_budget() {
     let said = thread::spawn(move || {
         let mut raw = RawClient { stream: reader, challenge: [0; 32] };
         raw.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut full = 0;
         while let Some(msg) = raw.recv() {
-            if let ServerMsg::Error { text, .. } = msg
-                && text.contains("too many undelivered messages")
+            if let ServerMsg::Error { code: ErrorCode::MailboxFull, text } = msg
+                && text.contains("messages from you")
             {
-                return true;
+                full += 1;
+                if full == 4 {
+                    return true;
+                }
             }
         }
         false
     });
-    let mut peak = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
     let junk = vec![0xAB; chatroom::wire::MAX_ENVELOPE];
-    'flood: while Instant::now() < deadline {
+    'flood: while Instant::now() < deadline && !said.is_finished() {
         for i in 0..4 {
             let frame = ClientMsg::Chat { to: format!("s{i}"), envelope: junk.clone() }.encode();
             if flooder.stream.write_all(&frame).is_err() {
                 break 'flood;
             }
         }
-        peak = peak.max(server.chat_memory_used());
-        if said.is_finished() {
-            break;
-        }
     }
-    assert!(said.join().unwrap(), "the flooder was never told the server is full");
-    let frame_len = chatroom::wire::MAX_ENVELOPE + 64;
-    assert!(peak <= 1024 * 1024 + frame_len, "{peak} bytes of chat queued");
+    assert!(said.join().unwrap(), "the flooder was never told the mailboxes are full");
+    for i in 0..4 {
+        let kept = server.store().held_for(&format!("s{i}")).unwrap().len() as i64;
+        assert_eq!(kept, chatroom::store::MAILBOX_PER_SENDER, "s{i}'s mailbox");
+    }
     drop(stalled);
 }
 

@@ -49,10 +49,12 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
     let id = identity(1);
     let (mut reader, writer) =
         chatroom::client::link::connect(&server.local_addr().to_string(), false).unwrap();
-    // With alice's own key (a second session): taken. With another key: registered to it.
+    // A look-alike of alice's name, even with her key: taken. (Her own name with her key is a
+    // second session of hers, which replaces the first: see the next test.) With another key:
+    // registered to it.
     for (taken, key, code, says) in [
-        ("alice", identity(0), ErrorCode::NameTaken, "taken"),
-        ("ALICE", identity(0), ErrorCode::NameTaken, "taken"),
+        ("a1ice", identity(0), ErrorCode::NameTaken, "looks too much like alice"),
+        ("ALlCE", identity(0), ErrorCode::NameTaken, "looks too much like alice"),
         (
             "Alice",
             id.clone(),
@@ -88,6 +90,34 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
     let joined = chatroom::client::link::join(&mut reader, &writer, "alice2", &id).unwrap();
     assert_eq!(joined.name, "alice2");
     assert_eq!(joined.directory.len(), 2);
+    server.shutdown();
+}
+
+#[test]
+fn a_join_with_the_same_key_replaces_a_stale_session_at_once() {
+    let server = default_server();
+    let addr = server.local_addr();
+    let mut bob = TestClient::join(addr, "bob", 1);
+    // alice's first session goes silent (a dead link, a frozen client): she joins again.
+    let mut stale = TestClient::join(addr, "alice", 0);
+    bob.wait_joined("alice");
+    let mut alice = TestClient::join(addr, "ALICE", 0);
+    assert_eq!(alice.name, "ALICE");
+    // The stale session is told why, then closed.
+    match stale.recv() {
+        ServerMsg::Error { code: ErrorCode::Replaced, text } => {
+            assert!(text.contains("joined again from another connection"), "{text}")
+        }
+        other => panic!("the old session should be told, got {other:?}"),
+    }
+    assert!(stale.reader.recv().is_err(), "the old session stays open");
+    // Everyone saw alice leave and come back, once; she is online once.
+    assert!(matches!(bob.recv(), ServerMsg::Left { name } if name == "alice"));
+    assert!(matches!(bob.recv(), ServerMsg::Joined(user) if user.name == "ALICE"));
+    assert_eq!(server.registry().member_count(), 2);
+    // What is sent to her now reaches the new session.
+    bob.send_text("alice", "are you back?");
+    assert_eq!(alice.next_chat(), ("bob".to_string(), Ok("are you back?".to_string())));
     server.shutdown();
 }
 
@@ -142,7 +172,7 @@ fn the_server_relays_ciphertext_only() {
     let frame = bob.recv_raw().unwrap();
     assert!(!frame.windows(secret.len()).any(|w| w == secret.as_bytes()), "plaintext on the wire");
     let (msg, _) = wire::parse_server(&frame).unwrap();
-    let ServerMsg::Chat { from, envelope } = msg else { panic!("expected CHAT, got {msg:?}") };
+    let ServerMsg::Chat { from, envelope, .. } = msg else { panic!("expected CHAT, got {msg:?}") };
     assert_eq!(from, "alice");
     // ...and yet bob, with his key, reads it.
     let opened = bob_id.open("alice", alice.identity.public_der(), "bob", &envelope).unwrap();
@@ -318,6 +348,10 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
         write_timeout: Duration::from_secs(2),
         outbox_timeout: Duration::from_secs(1),
         outbox_frames: 32,
+        // Chat waits on disk now, so frozen's socket may never fill: its silence to the
+        // server's pings is what ends it.
+        ping_after: Duration::from_secs(1),
+        ping_grace: Duration::from_secs(1),
         ..ServerConfig::default()
     }
     // The flooder must get through to fill frozen's socket: no rate limits here.
@@ -504,8 +538,8 @@ fn a_forged_sender_is_dropped() {
     let server = default_server();
     // The path stamps every chat as coming from carol.
     let via = proxy(server.local_addr(), |msg| match msg {
-        ServerMsg::Chat { envelope, .. } => {
-            vec![ServerMsg::Chat { from: "carol".into(), envelope }]
+        ServerMsg::Chat { id, envelope, .. } => {
+            vec![ServerMsg::Chat { id, from: "carol".into(), envelope }]
         }
         other => vec![other],
     });

@@ -199,8 +199,9 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     for (name, code) in [
         ("QUIT", ErrorCode::NameReserved),
         ("Quit", ErrorCode::NameReserved),
-        // alice is online with this key; bob with another, to which his name is bound.
-        ("ALICE", ErrorCode::NameTaken),
+        // alice is online with this key (joining as her would replace her session: see
+        // tests/chat.rs); a look-alike of her name is taken; bob is bound to another key.
+        ("a1ice", ErrorCode::NameTaken),
         ("bob", ErrorCode::NameRegistered),
         ("a/b", ErrorCode::NameInvalid),
     ] {

@@ -6,25 +6,9 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use common::proc::Proc;
+use common::proc::{Proc, client_at as client, server_at as server_with_db};
 use common::temp_dir;
-
-/// `chatroom server` keeping its names and mailboxes in `db`.
-fn server_with_db(db: &Path) -> (Proc, String) {
-    let db = db.to_str().unwrap();
-    let mut server =
-        Proc::start(&["server", "--bind", "127.0.0.1:0", "--db", db, "--min-key-bits", "1024"]);
-    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
-    (server, line.trim_start_matches("Server listening on ").to_owned())
-}
-
-/// A client named `name` whose config folder is `config` (keys, pins, sequence numbers).
-fn client(addr: &str, config: &Path, name: &str) -> Proc {
-    let args = ["client", "--server", addr, "--key-bits", "1024", "--name", name];
-    Proc::start_with(&args, &[("XDG_CONFIG_HOME", config.to_str().unwrap())])
-}
 
 /// The fingerprint in the welcome line.
 fn welcome(p: &mut Proc, name: &str) -> String {

@@ -60,7 +60,7 @@ fn five_hundred_clients_each_message_arrives_exactly_once() {
                     let mut left = inbox.len();
                     while left > 0 {
                         match me.recv() {
-                            ServerMsg::Chat { from, envelope } => {
+                            ServerMsg::Chat { from, envelope, .. } => {
                                 let text = me.opener.open(&me.directory, &from, &envelope).unwrap();
                                 assert!(
                                     text.starts_with(&format!("from {from} #")),

@@ -96,6 +96,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         name().prop_map(|name| ClientMsg::KeyQuery { name }),
         Just(ClientMsg::Pong),
         (name(), bytes(2000)).prop_map(|(to, envelope)| ClientMsg::Chat { to, envelope }),
+        any::<u64>().prop_map(|id| ClientMsg::Ack { id }),
         Just(ClientMsg::ListVideos),
         (text(wire::MAX_VIDEO_NAME), mode)
             .prop_map(|(video, mode)| ClientMsg::Play { video, mode }),
@@ -139,7 +140,12 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         (name(), any::<bool>()).prop_map(|(to, queued)| ServerMsg::Sent { to, queued }),
         user().prop_map(ServerMsg::UserKey),
         Just(ServerMsg::Ping),
-        (name(), bytes(2000)).prop_map(|(from, envelope)| ServerMsg::Chat { from, envelope }),
+        (any::<u64>(), name(), bytes(2000)).prop_map(|(id, from, envelope)| ServerMsg::Chat {
+            id,
+            from,
+            envelope
+        }),
+        (name(), any::<u32>()).prop_map(|(to, count)| ServerMsg::Delivered { to, count }),
         (code, text(wire::MAX_ERROR_TEXT)).prop_map(|(code, text)| ServerMsg::Error { code, text }),
         proptest::collection::vec(video, 0..5).prop_map(ServerMsg::VideoList),
         (

@@ -50,6 +50,8 @@ pub struct ChatReport {
     pub sent: u64,
     pub delivered: u64,
     pub lost: u64,
+    /// Delivered more than once (the server sends a message again until it is acknowledged).
+    pub duplicated: u64,
     pub corrupted: u64,
     pub errors: u64,
     pub seconds: f64,
@@ -114,6 +116,7 @@ pub(super) fn expected_counts(n: usize, senders: usize, messages: usize) -> Vec<
 #[derive(Default)]
 pub(super) struct Tally {
     pub(super) delivered: u64,
+    pub(super) duplicated: u64,
     pub(super) corrupted: u64,
     pub(super) errors: u64,
     pub(super) latencies_ms: Vec<f64>,
@@ -125,10 +128,12 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    /// Counts message `seq` of `sender`, sent at `nanos` after `start`, if it is new.
+    /// Counts message `seq` of `sender`, sent at `nanos` after `start`, if it is new; one seen
+    /// already (a sender's messages come in order) is counted as duplicated.
     pub(super) fn deliver(&mut self, sender: u32, seq: u64, nanos: u64, start: Instant) -> bool {
         if self.last.get(&sender).is_some_and(|last| seq <= *last) {
-            return false;
+            self.duplicated += 1;
+            return true;
         }
         self.last.insert(sender, seq);
         self.delivered += 1;
@@ -193,26 +198,33 @@ fn spawn_receiver(
 ) -> std::io::Result<JoinHandle<Tally>> {
     let plan = plan.clone();
     thread::Builder::new().name(format!("bench-recv-{i}")).spawn(move || {
-        let Member { name, mut reader, directory, .. } = member;
+        let Member { name, mut reader, writer, directory } = member;
         let opener = Opener::new(id, &name);
         plan.barrier.wait();
         let _ = reader.stream().set_read_timeout(Some(plan.wait));
-        receive(&mut reader, opener, directory, want, &plan)
+        receive((&mut reader, &writer), opener, directory, want, &plan)
     })
 }
 
-/// Reads until `want` messages have come (or the wait for the next one runs out).
+/// Reads until `want` messages have come (or the wait for the next one runs out), and
+/// acknowledges each, as a client does once it has shown it: in one write for all that came
+/// in one read.
 fn receive(
-    reader: &mut LinkReader,
+    (reader, writer): (&mut LinkReader, &LinkWriter),
     mut opener: Opener,
     mut directory: Directory,
     want: u64,
     plan: &Plan,
 ) -> Tally {
     let mut tally = Tally::default();
+    let mut acks = Vec::new();
     while tally.delivered + tally.corrupted < want {
+        if !acks.is_empty() && (!reader.buffered() || acks.len() >= 64 * 16) {
+            let _ = writer.send_frame(&std::mem::take(&mut acks));
+        }
         match reader.recv() {
-            Ok(ServerMsg::Chat { from, envelope }) => {
+            Ok(ServerMsg::Chat { id, from, envelope }) => {
+                acks.extend_from_slice(&ClientMsg::Ack { id }.encode());
                 let parsed = match plan.mode {
                     ChatMode::Relay => parse_relay(&envelope),
                     ChatMode::EndToEnd => opener
@@ -349,6 +361,7 @@ impl ChatReport {
         let mut last_at = Duration::ZERO;
         for tally in tallies {
             report.delivered += tally.delivered;
+            report.duplicated += tally.duplicated;
             report.corrupted += tally.corrupted;
             report.errors += tally.errors;
             latencies.extend(tally.latencies_ms);
@@ -368,9 +381,11 @@ impl ChatReport {
         let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
         let (seconds, rate, p50, p99) =
             (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
+        let duplicated = self.duplicated;
         format!(
             "chat: {clients} clients, {senders} senders: {sent} sent, {delivered} delivered, \
-             {lost} lost, {corrupted} corrupted, {errors} errors in {seconds:.2} s\n\
+             {lost} lost, {duplicated} duplicated, {corrupted} corrupted, {errors} errors in \
+             {seconds:.2} s\n\
              throughput: {rate:.0} messages/s delivered; \
              latency p50 {p50:.3} ms, p99 {p99:.3} ms"
         )
@@ -378,11 +393,13 @@ impl ChatReport {
 
     pub fn json(&self) -> String {
         let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
+        let duplicated = self.duplicated;
         let (seconds, rate, p50, p99) =
             (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
         format!(
             "{{\"bench\":\"chat\",\"clients\":{clients},\"senders\":{senders},\"sent\":{sent},\
-             \"delivered\":{delivered},\"lost\":{lost},\"corrupted\":{corrupted},\
+             \"delivered\":{delivered},\"lost\":{lost},\"duplicated\":{duplicated},\
+             \"corrupted\":{corrupted},\
              \"errors\":{errors},\"seconds\":{seconds:.4},\"messages_per_second\":{rate:.1},\
              \"latency_p50_ms\":{p50:.4},\"latency_p99_ms\":{p99:.4}}}"
         )

@@ -80,6 +80,11 @@ impl LinkReader {
         Ok(ServerMsg::decode(tag, &payload)?)
     }
 
+    /// Whether bytes already read wait in the buffer (so `recv` may not block).
+    pub fn buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
+    }
+
     fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.inner.get_ref().set_read_timeout(timeout)
     }

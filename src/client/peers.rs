@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::profile::{self, ProfileError};
-use crate::keys::{self, Identity, KeyError, ReplayGuard};
+use crate::keys::{self, Identity, KeyError, ReplayGuard, Window};
 use crate::names;
 use crate::wire::{ClientMsg, ServerMsg, User};
 
@@ -89,7 +89,13 @@ impl Directory {
                 Change::Joined(user.name.clone())
             }
             ServerMsg::Left { name } => {
-                self.remove(name);
+                // Still a registered user: their key stays known, to write to them offline
+                // and to check what they sent before they left.
+                if let Some(at) = self.online.iter().position(|p| same(&p.name, name)) {
+                    let peer = self.online.remove(at);
+                    self.offline.retain(|p| !same(&p.name, name));
+                    self.offline.push(peer);
+                }
                 Change::Left(name.clone())
             }
             ServerMsg::UserKey(user) if names::check(&user.name).is_ok() => {
@@ -133,28 +139,63 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// Seals outgoing messages: our identity, our name, and the sequence number that makes
-/// each of our messages unique.
+/// each of our messages unique: a counter that only grows, kept in our profile (`counter`),
+/// never read from the clock after it first starts.
 pub struct Sealer {
     identity: Arc<Identity>,
     me: String,
     next_seq: u64,
+    /// Where the counter is kept, and the number up to which it is written there.
+    counter: Option<(PathBuf, u64)>,
 }
 
+/// Sequence numbers taken from the counter file at a time: one write a thousand messages,
+/// and after a crash at most a thousand numbers are skipped, never one used twice.
+const COUNTER_BLOCK: u64 = 1000;
+
 impl Sealer {
+    /// A sealer whose counter starts at the clock (microseconds since 1970) and is kept in
+    /// memory only: for a key used once (`--ephemeral`, tests, benchmarks), whose recipients
+    /// have never seen a number from it.
     pub fn new(identity: Arc<Identity>, me: &str) -> Sealer {
-        Sealer { identity, me: me.to_owned(), next_seq: 1 }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_micros() as u64);
+        Sealer { identity, me: me.to_owned(), next_seq: now.max(1), counter: None }
     }
 
-    /// The `CHAT` frame carrying `text` sealed for `to`. Sequence numbers are microseconds
-    /// since 1970 (or one more than the last, if the clock has not moved): they keep growing
-    /// across sessions, as recipients remember the last one they saw from us.
+    /// A sealer whose counter is kept in `file` across sessions. A missing file starts it at
+    /// the clock, above any number this key sent before the counter was kept.
+    pub fn counting(identity: Arc<Identity>, me: &str, file: PathBuf) -> Sealer {
+        let mut sealer = Sealer::new(identity, me);
+        let kept = std::fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<u64>().ok());
+        if let Some(next) = kept {
+            sealer.next_seq = next.max(1);
+        }
+        sealer.counter = Some((file, sealer.next_seq));
+        sealer
+    }
+
+    /// The `CHAT` frame carrying `text` sealed for `to`, with the next sequence number.
     pub fn seal(&mut self, to: &Peer, text: &str) -> Result<ClientMsg, KeyError> {
         let key = keys::parse_public_key(&to.key)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-        let seq = self.next_seq.max(now);
+        let seq = self.next_seq;
+        self.reserve(seq)?;
         let envelope = self.identity.seal(&self.me, &to.name, &key, seq, text)?;
         self.next_seq = seq + 1;
         Ok(ClientMsg::Chat { to: to.name.clone(), envelope })
+    }
+
+    /// Writes the counter ahead of `seq` before `seq` is used: a crash can skip numbers, never
+    /// send one twice.
+    fn reserve(&mut self, seq: u64) -> Result<(), KeyError> {
+        let Some((file, written)) = &mut self.counter else { return Ok(()) };
+        if seq < *written {
+            return Ok(());
+        }
+        let next = seq + COUNTER_BLOCK;
+        profile::write_whole(file, format!("{next}\n").as_bytes())
+            .map_err(|e| KeyError::Crypto(format!("cannot keep the message counter: {e}")))?;
+        *written = next;
+        Ok(())
     }
 }
 
@@ -229,6 +270,10 @@ impl Trust {
 /// Why an incoming message was dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DropReason {
+    /// Shown in an earlier session: the server sent it again because our acknowledgement did
+    /// not reach it. Not shown again, and nothing to warn about.
+    #[error("shown before")]
+    ShownBefore,
     /// The server stamped a name that is not in our directory.
     #[error("the sender is not in the directory")]
     UnknownSender,
@@ -243,25 +288,37 @@ pub struct Opener {
     identity: Arc<Identity>,
     me: String,
     guard: ReplayGuard,
-    /// Where the last sequence number from each sender is kept between sessions, if it is.
+    /// Where the sequence numbers seen from each sender are kept between sessions, if they are.
     seen: Option<PathBuf>,
+    /// Each sender's highest number when this session began: a number seen then is a message
+    /// sent again (`ShownBefore`), one seen since is a replay.
+    earlier: std::collections::HashMap<(String, String), u64>,
 }
 
 impl Opener {
     pub fn new(identity: Arc<Identity>, me: &str) -> Opener {
-        Opener { identity, me: me.to_owned(), guard: ReplayGuard::default(), seen: None }
+        let (guard, earlier) = (ReplayGuard::default(), Default::default());
+        Opener { identity, me: me.to_owned(), guard, seen: None, earlier }
     }
 
-    /// An opener that remembers, in `file`, the last sequence number accepted from each
-    /// sender's key: a message replayed in a later session is dropped too.
+    /// An opener that remembers, in `file`, the sequence numbers accepted from each sender's
+    /// key: a message shown in an earlier session is not shown again.
     pub fn remembering(identity: Arc<Identity>, me: &str, file: PathBuf) -> Opener {
-        let mut guard = ReplayGuard::default();
-        for (who, seq) in profile::read_pairs(&file) {
-            if let (Some((sender, fp)), Ok(seq)) = (who.split_once(':'), seq.parse()) {
-                let _ = guard.check(sender, fp, seq);
+        let mut opener = Opener::new(identity, me);
+        for (who, kept) in profile::read_pairs(&file) {
+            if let (Some((sender, fp)), Some(window)) = (who.split_once(':'), parse_window(&kept)) {
+                opener.guard.restore(sender, fp, window);
             }
         }
-        Opener { identity, me: me.to_owned(), guard, seen: Some(file) }
+        opener.seen = Some(file);
+        opener.new_session();
+        opener
+    }
+
+    /// A new session begins (a reconnect): what was seen until now was seen "before".
+    pub fn new_session(&mut self) {
+        let tops = self.guard.entries().map(|(s, fp, w)| ((s.to_owned(), fp.to_owned()), w.top));
+        self.earlier = tops.collect();
     }
 
     /// The text of an envelope the server says is from `from`.
@@ -284,21 +341,51 @@ impl Opener {
         // Cheap checks first: a replayed number costs a parse, not an RSA verification and
         // decryption (which a flood of replays would make the victim pay for).
         let claimed = keys::envelope_seq(envelope)?;
-        self.guard.is_new(&peer.name, &peer.fingerprint, claimed)?;
+        if let Err(replay) = self.guard.is_new(&peer.name, &peer.fingerprint, claimed) {
+            let who = (peer.name.to_ascii_lowercase(), peer.fingerprint.clone());
+            let before = self.earlier.get(&who).is_some_and(|top| claimed <= *top);
+            return Err(if before { DropReason::ShownBefore } else { DropReason::Key(replay) });
+        }
         let opened = self
             .identity
             .open(&peer.name, &peer.key, &self.me, envelope)
             .map_err(DropReason::Key)?;
         self.guard.check(&peer.name, &peer.fingerprint, opened.seq).map_err(DropReason::Key)?;
-        if let Some(file) = &self.seen {
-            let pairs =
-                self.guard.entries().map(|(s, fp, seq)| (format!("{s}:{fp}"), seq.to_string()));
-            if let Err(e) = profile::write_pairs(file, &pairs.collect()) {
-                log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
-            }
-        }
         Ok(opened.text)
     }
+
+    /// Writes down what was accepted, so a message the server sends again in a later session
+    /// is not shown again. Called once the message is shown: a crash in between shows it
+    /// twice at worst, never loses it.
+    pub fn remember(&self) {
+        let Some(file) = &self.seen else { return };
+        let pairs = self.guard.entries().map(|(s, fp, w)| (format!("{s}:{fp}"), show_window(&w)));
+        if let Err(e) = profile::write_pairs(file, &pairs.collect()) {
+            log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
+        }
+    }
+}
+
+/// A window as kept in the `seen` file: its top, then the four words of the bits below it,
+/// `top/w0/w1/w2/w3` in hex.
+fn show_window(w: &Window) -> String {
+    let words: Vec<String> = w.below.iter().map(|b| format!("{b:x}")).collect();
+    format!("{}/{}", w.top, words.join("/"))
+}
+
+/// A window read back; a bare number (what earlier versions kept: the highest only) has every
+/// number below it seen.
+fn parse_window(kept: &str) -> Option<Window> {
+    let mut parts = kept.split('/');
+    let top = parts.next()?.parse().ok()?;
+    let words: Vec<u64> =
+        parts.map(|p| u64::from_str_radix(p, 16)).collect::<Result<_, _>>().ok()?;
+    let below = match words.len() {
+        0 => [u64::MAX; 4],
+        4 => [words[0], words[1], words[2], words[3]],
+        _ => return None,
+    };
+    Some(Window { top, below })
 }
 
 #[cfg(test)]
@@ -351,10 +438,12 @@ mod tests {
         assert!(d.online("bob").is_none());
         assert_eq!(d.get("BOB").map(|p| p.key.clone()), Some(vec![2]));
         assert_eq!(d.peers().len(), 1);
-        // He joins with the same key, and leaves: his key is then unknown until told again.
+        // He joins with the same key, and leaves: offline again, his key still known.
         assert_eq!(d.apply(&ServerMsg::Joined(user("bob", 2))), Change::Joined("bob".into()));
+        assert_eq!(d.peers().len(), 2);
         assert_eq!(d.apply(&ServerMsg::Left { name: "Bob".into() }), Change::Left("Bob".into()));
-        assert!(d.get("bob").is_none());
+        assert!(d.online("bob").is_none());
+        assert_eq!(d.get("bob").map(|p| p.key.clone()), Some(vec![2]));
         // A new list replaces who is online and keeps offline keys of those not listed.
         d.apply(&ServerMsg::UserKey(user("carol", 3)));
         let listed = ServerMsg::Directory(vec![user("dave", 4), user("bad name", 5)]);

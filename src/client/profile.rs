@@ -80,6 +80,11 @@ impl Profile {
     pub fn seen_path(&self, me: &str) -> PathBuf {
         self.dir.join("seen").join(me.to_ascii_lowercase())
     }
+
+    /// Where the sequence counter of `me`'s messages is kept.
+    pub fn counter_path(&self, me: &str) -> PathBuf {
+        self.dir.join("counters").join(me.to_ascii_lowercase())
+    }
 }
 
 /// The key pair in `path`, made (with `bits` bits) and written there, readable by its owner
@@ -141,15 +146,20 @@ pub fn read_pairs(path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Writes `pairs` to `path` whole, through a temporary file renamed over it, so a crash
-/// never leaves half a file.
+/// Writes `pairs` to `path` whole (`write_whole`).
 pub fn write_pairs(path: &Path, pairs: &BTreeMap<String, String>) -> Result<(), ProfileError> {
+    let text: String = pairs.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
+    write_whole(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed over it, so a crash never leaves
+/// half a file.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_error(parent))?;
     }
     let tmp = path.with_extension("tmp");
-    let text: String = pairs.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
-    fs::write(&tmp, text).and_then(|()| fs::rename(&tmp, path)).map_err(io_error(path))
+    fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path)).map_err(io_error(path))
 }
 
 #[cfg(test)]

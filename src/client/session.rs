@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::input::Input;
 use super::link::{self, LinkReader, LinkWriter, REPLY_TIMEOUT, Relinked};
 use super::menu::{self, Command, MenuChoice, RecipientChoice, VideoChoice};
-use super::peers::{Change, Directory, Opener, Peer, Sealer, Seen, Trust};
+use super::peers::{Change, Directory, DropReason, Opener, Peer, Sealer, Seen, Trust};
 use super::player::{Feed, StreamEvent};
 use super::screen;
 use crate::keys::{self, Identity};
@@ -44,8 +44,10 @@ enum Step {
     Key { name: String },
     /// A line: the message for `to`.
     Message { to: Peer },
-    /// The server's answer to the message `text` just sent to `to`: `SENT` or an error.
-    Sending { to: String, text: String },
+    /// The server's answer to the message `text` just sent to `to`, sealed as `sealed`:
+    /// `SENT` or an error. Until then the same envelope is sent again after a reconnect, or
+    /// once after a wait that ran out (`tries`), so the recipient shows it once.
+    Sending { to: String, text: String, sealed: ClientMsg, tries: u8 },
     /// The server's video list.
     Videos,
     /// A line: which of `videos` to play.
@@ -65,9 +67,10 @@ impl Step {
     fn answered_by(&self, code: ErrorCode) -> bool {
         use ErrorCode::*;
         match self {
-            Step::Sending { .. } => {
-                matches!(code, UnknownUser | RateLimited | RecipientTooSlow | MailboxFull)
-            }
+            Step::Sending { .. } => matches!(
+                code,
+                UnknownUser | RateLimited | RecipientTooSlow | MailboxFull | NotStored
+            ),
             Step::Key { .. } => matches!(code, UnknownUser | RateLimited),
             Step::Videos => code == RateLimited,
             Step::Starting => matches!(code, UnknownVideo | VideoFailed | RateLimited),
@@ -96,6 +99,13 @@ pub struct Links {
     pub exit: Sender<i32>,
 }
 
+/// The two ends of direct messages, and the keys pinned for each user.
+pub struct Crypto {
+    pub sealer: Sealer,
+    pub opener: Opener,
+    pub trust: Trust,
+}
+
 /// Everything the client knows, owned by the `send_chat` thread.
 pub struct Session {
     me: String,
@@ -114,6 +124,8 @@ pub struct Session {
     reconnecting: bool,
     /// A message the server did not take, typed again at the next message prompt.
     kept: Option<String>,
+    /// The server closed this session for a newer one of ours: no reconnecting.
+    replaced: bool,
     done: bool,
 }
 
@@ -123,12 +135,11 @@ impl Session {
         me: String,
         identity: Arc<Identity>,
         directory: Directory,
-        trust: Trust,
-        opener: Opener,
+        crypto: Crypto,
         reconnect: Option<String>,
         links: Links,
     ) -> Session {
-        let sealer = Sealer::new(identity.clone(), &me);
+        let Crypto { sealer, opener, trust } = crypto;
         Session {
             me,
             identity,
@@ -143,6 +154,7 @@ impl Session {
             streaming: false,
             reconnecting: false,
             kept: None,
+            replaced: false,
             done: false,
         }
     }
@@ -289,7 +301,10 @@ impl Session {
             return self.enter(Step::Recipient);
         }
         match self.sealer.seal(&to, &text) {
-            Ok(msg) => self.request(&msg, Step::Sending { to: to.name, text }),
+            Ok(sealed) => {
+                let msg = sealed.clone();
+                self.request(&msg, Step::Sending { to: to.name, text, sealed, tries: 1 });
+            }
             Err(e) => {
                 say!("Message not sent: {}", Chain(&e));
                 self.enter(Step::Recipient);
@@ -327,16 +342,25 @@ impl Session {
             ServerMsg::Ping => {
                 let _ = self.links.writer.send(&ClientMsg::Pong);
             }
-            ServerMsg::Chat { from, envelope } => {
+            ServerMsg::Chat { id, from, envelope } => {
                 match self.opener.open(&self.directory, &from, &envelope) {
-                    Ok(text) => say!("[CHAT] {from}: {text}"),
-                    Err(why) => {
-                        say!(
-                            "Warning: dropped a message claiming to be from {from}: {}",
-                            Chain(&why)
-                        )
+                    Ok(text) => {
+                        say!("[CHAT] {from}: {text}");
+                        self.opener.remember();
                     }
+                    // Sent again because our acknowledgement was lost: shown once already.
+                    Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),
+                    Err(why) => say!(
+                        "Warning: dropped a message claiming to be from {from}: {}",
+                        Chain(&why)
+                    ),
                 }
+                // Shown (and remembered), or dropped for good: the server may delete it.
+                let _ = self.links.writer.send(&ClientMsg::Ack { id });
+            }
+            ServerMsg::Delivered { to, count } => {
+                let messages = if count == 1 { "message" } else { "messages" };
+                say!("[DELIVERED] {to} got your {count} held {messages}");
             }
             ServerMsg::Joined(_)
             | ServerMsg::Left { .. }
@@ -409,6 +433,10 @@ impl Session {
         if code == ErrorCode::ShuttingDown {
             return say!("Server is shutting down");
         }
+        if code == ErrorCode::Replaced {
+            self.replaced = true;
+            return say!("Error: {text}");
+        }
         if !self.step.answered_by(code) {
             return say!("Error: {text}");
         }
@@ -462,6 +490,10 @@ impl Session {
                 self.unknown(&name);
                 self.enter(Step::Recipient);
             }
+            Step::Sending { to, text, sealed, tries: 1 } => {
+                say!("The server has not confirmed your message to {to} yet; sending it again.");
+                self.request(&sealed.clone(), Step::Sending { to, text, sealed, tries: 2 });
+            }
             Step::Sending { text, .. } => {
                 say!("Error: the server did not confirm the message");
                 self.keep(text);
@@ -495,7 +527,7 @@ impl Session {
         if matches!(self.step, Step::Quitting) {
             return self.exit(0);
         }
-        let Some(server) = self.reconnect.clone() else {
+        let Some(server) = self.reconnect.clone().filter(|_| !self.replaced) else {
             screen::say_last(format_args!("Disconnected from server"));
             return self.exit(1);
         };
@@ -520,8 +552,15 @@ impl Session {
         self.links.writer.take_over(&relinked.writer);
         self.on_directory(&ServerMsg::Directory(relinked.joined.directory));
         self.reconnecting = false;
+        self.opener.new_session();
         say!("[RECONNECTED]");
         let _ = self.links.readers.send(relinked.reader);
+        // A message the old connection took without a word is sent again, the same envelope:
+        // if the server had kept it, the recipient shows it once all the same.
+        if let Step::Sending { sealed, .. } = &self.step {
+            let _ = self.links.writer.send(&sealed.clone());
+            self.deadline = Some(Instant::now() + REPLY_TIMEOUT);
+        }
     }
 
     /// Tells the server we leave, then waits (a little) for it to close the connection, so

@@ -13,10 +13,10 @@ use super::ClientError;
 use super::input::Input;
 use super::link::{Joined, LinkReader, LinkWriter, connect, join};
 use super::menu;
-use super::peers::{Directory, Opener, Trust};
+use super::peers::{Directory, Opener, Sealer, Trust};
 use super::player::{self, PlayerConfig, Render};
 use super::profile::{self, Profile};
-use super::session::{Links, Session, recv_chat};
+use super::session::{Crypto, Links, Session, recv_chat};
 use crate::keys::{Identity, KeyError};
 use crate::names;
 use crate::say;
@@ -210,15 +210,20 @@ fn start_threads(
         KeySource::Ephemeral => None,
         _ => Some(Profile::open()?),
     };
+    let me = &joined.name;
     let trust = Trust::new(profile.as_ref().map(Profile::known_users_path));
-    let opener = match profile {
-        Some(p) => Opener::remembering(identity.clone(), &joined.name, p.seen_path(&joined.name)),
-        None => Opener::new(identity.clone(), &joined.name),
+    let (sealer, opener) = match profile {
+        Some(p) => (
+            Sealer::counting(identity.clone(), me, p.counter_path(me)),
+            Opener::remembering(identity.clone(), me, p.seen_path(me)),
+        ),
+        None => (Sealer::new(identity.clone(), me), Opener::new(identity.clone(), me)),
     };
     let links = Links { input, writer, incoming, incoming_tx, readers, events, player, exit };
     let reconnect = config.reconnect.then(|| config.server.clone());
     let directory = Directory::new(joined.directory);
-    let session = Session::new(joined.name, identity, directory, trust, opener, reconnect, links);
+    let crypto = Crypto { sealer, opener, trust };
+    let session = Session::new(joined.name, identity, directory, crypto, reconnect, links);
     thread::Builder::new().name("send_chat".into()).spawn(move || session.run())?;
     Ok((exit_rx, gui_exit_tx))
 }

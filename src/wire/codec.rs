@@ -9,6 +9,7 @@ impl ClientMsg {
             ClientMsg::Hello { .. } => Tag::HELLO,
             ClientMsg::Join { .. } => Tag::JOIN,
             ClientMsg::Chat { .. } => Tag::CHAT,
+            ClientMsg::Ack { .. } => Tag::ACK,
             ClientMsg::KeyQuery { .. } => Tag::KEY_QUERY,
             ClientMsg::Pong => Tag::PONG,
             ClientMsg::ListVideos => Tag::VIDEO_LIST,
@@ -36,6 +37,7 @@ impl ClientMsg {
                 w.str8(to);
                 w.blob16(envelope);
             }
+            ClientMsg::Ack { id } => w.u64(*id),
             ClientMsg::Play { video, mode } => {
                 w.str8(video);
                 match mode {
@@ -67,6 +69,7 @@ impl ClientMsg {
                 to: r.str8("recipient", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
             },
+            Tag::ACK => ClientMsg::Ack { id: r.u64("message id")? },
             Tag::VIDEO_LIST => ClientMsg::ListVideos,
             Tag::STREAM => {
                 let video = r.str8("video name", MAX_VIDEO_NAME)?;
@@ -95,6 +98,7 @@ impl ServerMsg {
             ServerMsg::Joined(_) => Tag::JOINED,
             ServerMsg::Left { .. } => Tag::LEFT,
             ServerMsg::Chat { .. } => Tag::CHAT,
+            ServerMsg::Delivered { .. } => Tag::DELIVERED,
             ServerMsg::Error { .. } => Tag::ERROR,
             ServerMsg::VideoList(_) => Tag::VIDEO_LIST,
             ServerMsg::StreamStart { .. } => Tag::STREAM,
@@ -127,9 +131,14 @@ impl ServerMsg {
             }
             ServerMsg::Directory(users) => w.users(users.iter()),
             ServerMsg::Joined(user) | ServerMsg::UserKey(user) => w.user(user),
-            ServerMsg::Chat { from, envelope } => {
+            ServerMsg::Chat { id, from, envelope } => {
+                w.u64(*id);
                 w.str8(from);
                 w.blob16(envelope);
+            }
+            ServerMsg::Delivered { to, count } => {
+                w.str8(to);
+                w.u32(*count);
             }
             ServerMsg::Error { code, text } => {
                 w.u16(*code as u16);
@@ -187,7 +196,12 @@ impl ServerMsg {
             }
             Tag::USER_KEY => ServerMsg::UserKey(r.user()?),
             Tag::PING => ServerMsg::Ping,
+            Tag::DELIVERED => ServerMsg::Delivered {
+                to: r.str8("name", MAX_NAME)?,
+                count: r.u32("message count")?,
+            },
             Tag::CHAT => ServerMsg::Chat {
+                id: r.u64("message id")?,
                 from: r.str8("sender", MAX_NAME)?,
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
             },

@@ -111,6 +111,11 @@ impl TestClient {
         // Joins, leaves, and an offline sender's key before a held message (to check its
         // signature).
         self.directory.apply(&msg);
+        // Acknowledged as it comes, as a client does once it has shown it (tests of what
+        // happens without acknowledgements speak the protocol by hand).
+        if let ServerMsg::Chat { id, .. } = msg {
+            self.writer.send(&ClientMsg::Ack { id }).unwrap();
+        }
         Some(msg)
     }
 
@@ -122,11 +127,14 @@ impl TestClient {
     pub fn next_chat(&mut self) -> (String, Result<String, peers::DropReason>) {
         loop {
             match self.recv() {
-                ServerMsg::Chat { from, envelope } => {
+                ServerMsg::Chat { from, envelope, .. } => {
                     let opened = self.opener.open(&self.directory, &from, &envelope);
                     return (from, opened);
                 }
-                ServerMsg::Joined(_) | ServerMsg::Left { .. } | ServerMsg::UserKey(_) => {}
+                ServerMsg::Joined(_)
+                | ServerMsg::Left { .. }
+                | ServerMsg::UserKey(_)
+                | ServerMsg::Delivered { .. } => {}
                 other => panic!("{}: expected a chat, got {other:?}", self.name),
             }
         }
@@ -150,6 +158,28 @@ impl TestClient {
             .clone();
         let msg = self.sealer.seal(&peer, text).unwrap();
         self.writer.send(&msg).unwrap();
+    }
+
+    /// Asks the server for the key of `name`, registered and offline (to write to them).
+    pub fn ask_key(&mut self, name: &str) {
+        self.writer.send(&ClientMsg::KeyQuery { name: name.to_owned() }).unwrap();
+        while !matches!(self.recv(), ServerMsg::UserKey(user) if user.name.eq_ignore_ascii_case(name))
+        {
+        }
+    }
+
+    /// Sends `text` to `to` and waits for the server's answer: `Ok(queued)` once it is kept,
+    /// the error if not.
+    pub fn send_confirmed(&mut self, to: &str, text: &str) -> Result<bool, ServerMsg> {
+        self.send_text(to, text);
+        loop {
+            match self.recv_any() {
+                ServerMsg::Sent { queued, .. } => return Ok(queued),
+                err @ ServerMsg::Error { .. } => return Err(err),
+                ServerMsg::Ping => self.writer.send(&ClientMsg::Pong).unwrap(),
+                _ => {}
+            }
+        }
     }
 
     pub fn quit(self) {
@@ -361,7 +391,7 @@ impl TestClient {
                     got.end = Some((sent, reason));
                     return got;
                 }
-                ServerMsg::Chat { from, envelope } => {
+                ServerMsg::Chat { from, envelope, .. } => {
                     let text = self.opener.open(&self.directory, &from, &envelope).unwrap();
                     got.chats.push((from, text, got.frames.len()));
                 }

@@ -24,7 +24,12 @@ impl Proc {
 
     /// Starts `chatroom ARGS` with more environment variables (`XDG_CONFIG_HOME`, say).
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut child = Command::new(BIN)
+        Proc::start_command(BIN, args, env)
+    }
+
+    /// Starts `program ARGS` (a wrapper such as `faketime`, or `chatroom` itself).
+    pub fn start_command(program: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut child = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
@@ -81,6 +86,16 @@ impl Proc {
         self.expect(exact, |l| l == exact);
     }
 
+    /// Waits until every one of `lines` has been printed, in any order.
+    pub fn expect_all(&mut self, lines: &[String]) {
+        let mut left: Vec<&String> = lines.iter().collect();
+        while !left.is_empty() {
+            let what = format!("{left:?}");
+            let line = self.expect(&what, |l| left.iter().any(|want| *want == l));
+            left.retain(|want| **want != line);
+        }
+    }
+
     /// Everything printed until the process closes stdout.
     pub fn rest(&mut self) -> Vec<String> {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
@@ -126,4 +141,32 @@ pub fn server(extra: &[&str]) -> (Proc, String) {
     let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
     let addr = line.trim_start_matches("Server listening on ").to_owned();
     (server, addr)
+}
+
+/// `chatroom server` keeping its names and mailboxes in the SQLite file `db`.
+pub fn server_at(db: &std::path::Path) -> (Proc, String) {
+    let db = db.to_str().unwrap();
+    let mut server =
+        Proc::start(&["server", "--bind", "127.0.0.1:0", "--db", db, "--min-key-bits", "1024"]);
+    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    (server, line.trim_start_matches("Server listening on ").to_owned())
+}
+
+/// A client named `name` whose config folder is `config` (keys, pins, sequence numbers).
+pub fn client_at(addr: &str, config: &std::path::Path, name: &str) -> Proc {
+    let args = ["client", "--server", addr, "--key-bits", "1024", "--name", name];
+    Proc::start_with(&args, &[("XDG_CONFIG_HOME", config.to_str().unwrap())])
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`...) to the process.
+pub fn signal(p: &Proc, signal: &str) {
+    let pid = p.child.id().to_string();
+    let ok = Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+/// The texts of the `[CHAT] FROM: TEXT` lines among `lines`, in order.
+pub fn chats_from(lines: &[String], from: &str) -> Vec<String> {
+    let prefix = format!("[CHAT] {from}: ");
+    lines.iter().filter_map(|l| l.strip_prefix(&prefix)).map(str::to_owned).collect()
 }

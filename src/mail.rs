@@ -1,0 +1,152 @@
+//! One client's chat on the server, in and out of the store. What it sends is kept in the
+//! database before it is told `SENT`; what it acknowledges (`ACKN`) is deleted, and the
+//! senders of messages that were held for it while it was away are told (`DLVD`). Each is done
+//! a batch at a time, one transaction (and one sync to disk) a batch: the session flushes
+//! when it has read everything the client sent so far, or a batch is full.
+//!
+//! The recipient's writer sends what is kept (`outbox::Pump`); this file only stores, wakes it
+//! and deletes.
+
+use log::{debug, warn};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::context::Context;
+use crate::registry::Recipient;
+use crate::report::Chain;
+use crate::store::{HoldError, Keep, Kept};
+use crate::wire::{EncodedFrame, ErrorCode, ServerMsg};
+
+/// Messages or acknowledgements kept in hand before they are written in one transaction.
+pub const BATCH: usize = 64;
+
+/// How long a sender waits for an online recipient to make room in its mailbox (by
+/// acknowledging what it has read) before its message is refused.
+const PATIENCE: Duration = Duration::from_millis(200);
+
+/// Keeps `messages` from `me`, in one transaction (`Store::keep_batch`).
+fn keep(me: &str, ctx: &Context, messages: &[&Pending]) -> Vec<Result<Kept, HoldError>> {
+    let batch: Vec<Keep<'_>> = messages
+        .iter()
+        .map(|p| Keep { to: &p.to, envelope: &p.envelope, held: p.online.is_none() })
+        .collect();
+    ctx.store.keep_batch(me, &batch)
+}
+
+/// A chat message read from the client, within its budgets, not yet stored.
+struct Pending {
+    to: String,
+    /// The recipient, if online (to wake its writer once the message is stored).
+    online: Option<Recipient>,
+    envelope: Vec<u8>,
+}
+
+/// What one client has sent and acknowledged since the last flush.
+#[derive(Default)]
+pub struct Mail {
+    pending: Vec<Pending>,
+    acks: Vec<i64>,
+}
+
+impl Mail {
+    /// Takes a chat message for `to` (`online`: its session, if any) to store at the next
+    /// flush.
+    pub fn chat(&mut self, to: String, online: Option<Recipient>, envelope: Vec<u8>) {
+        self.pending.push(Pending { to, online, envelope });
+    }
+
+    /// Takes the client's acknowledgement of message `id` (deleted at the next flush).
+    pub fn ack(&mut self, id: u64) {
+        // An id beyond i64 names no row: the delete finds nothing.
+        self.acks.push(i64::try_from(id).unwrap_or(-1));
+    }
+
+    /// Whether a flush is due even though the client may be sending more.
+    pub fn full(&self) -> bool {
+        self.pending.len() >= BATCH || self.acks.len() >= BATCH
+    }
+
+    /// Stores what `me` sent and deletes what it acknowledged, each in one transaction; `reply`
+    /// sends `me` its answers (`SENT`, or why not), in the order the messages came.
+    pub fn flush(&mut self, me: &str, ctx: &Context, reply: impl Fn(EncodedFrame)) {
+        if !self.pending.is_empty() {
+            self.store(me, ctx, &reply);
+        }
+        if !self.acks.is_empty() {
+            self.delete(me, ctx);
+        }
+    }
+
+    fn store(&mut self, me: &str, ctx: &Context, reply: &impl Fn(EncodedFrame)) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut results = keep(me, ctx, &pending.iter().collect::<Vec<_>>());
+        // A reader that is online and reading makes room as it acknowledges: the sender (this
+        // thread, nobody else) waits a little for it before being refused.
+        let patience = Instant::now() + PATIENCE;
+        loop {
+            let waiting: Vec<usize> = (0..pending.len())
+                .filter(|&i| {
+                    pending[i].online.is_some()
+                        && matches!(
+                            results[i],
+                            Err(HoldError::Full { .. } | HoldError::SenderShare { .. })
+                        )
+                })
+                .collect();
+            if waiting.is_empty() || Instant::now() >= patience {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+            let again = keep(me, ctx, &waiting.iter().map(|&i| &pending[i]).collect::<Vec<_>>());
+            for (i, result) in waiting.into_iter().zip(again) {
+                results[i] = result;
+            }
+        }
+        for (message, result) in pending.iter().zip(results) {
+            match result {
+                Ok(kept) => {
+                    debug!("relay {me} -> {}: {} bytes", kept.to, message.envelope.len());
+                    if let Some(recipient) = &message.online {
+                        recipient.outbox.wake_mail();
+                    }
+                    let queued = message.online.is_none();
+                    reply(ServerMsg::Sent { to: kept.to, queued }.encode_shared());
+                }
+                Err(e) => reply(refusal(&message.to, &e).encode_shared()),
+            }
+        }
+    }
+
+    fn delete(&mut self, me: &str, ctx: &Context) {
+        let acks = std::mem::take(&mut self.acks);
+        match ctx.store.ack(me, &acks) {
+            Ok(held) => {
+                for (sender, count) in held {
+                    let mark = ServerMsg::Delivered { to: me.to_owned(), count };
+                    // The mark is a courtesy: a sender offline, or whose lane is full, misses it.
+                    if let Some(sender) = ctx.registry.lookup(&sender) {
+                        sender.outbox.offer(mark.encode_shared());
+                    }
+                }
+            }
+            // Not deleted: sent again at the next session, and shown once all the same.
+            Err(e) => {
+                warn!("cannot delete {} messages {me} acknowledged: {}", acks.len(), Chain(&e))
+            }
+        }
+    }
+}
+
+/// The answer to a message the store did not take.
+fn refusal(to: &str, e: &HoldError) -> ServerMsg {
+    let (code, text) = match e {
+        HoldError::Unregistered(_) => {
+            (ErrorCode::UnknownUser, format!("no user named {to:?} is online or registered"))
+        }
+        HoldError::Full { .. } | HoldError::SenderShare { .. } => {
+            (ErrorCode::MailboxFull, e.to_string())
+        }
+        HoldError::Failed => (ErrorCode::NotStored, e.to_string()),
+    };
+    ServerMsg::Error { code, text }
+}

@@ -1,0 +1,249 @@
+//! Delivery that loses nothing, tried by breaking things: real `chatroom server` and `chatroom
+//! client` processes over a real SQLite file, the recipient killed, frozen or replaced, the
+//! server killed, a sender's clock set back. Each test counts what the recipient's terminal
+//! showed: every message the server took (`SENT`) exactly once, in order per sender.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::proc::{Proc, chats_from, client_at, server_at, signal};
+use common::{TestClient, temp_dir};
+
+fn numbered(from: usize, to: usize) -> Vec<String> {
+    (from..=to).map(|i| format!("m{i}")).collect()
+}
+
+/// Starts a client and waits for its menu.
+fn joined(addr: &str, home: &std::path::Path, name: &str) -> Proc {
+    let mut p = client_at(addr, home, name);
+    p.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    p
+}
+
+/// Kills `p` (SIGKILL) and returns everything it printed.
+fn killed(mut p: Proc) -> Vec<String> {
+    p.child.kill().unwrap();
+    p.wait();
+    p.rest()
+}
+
+/// A protocol-level sender (fast, and `SENT` is checked for every message).
+fn sender(addr: &str, name: &str, key: usize) -> TestClient {
+    TestClient::join(addr.parse::<SocketAddr>().unwrap(), name, key)
+}
+
+fn send_all(alice: &mut TestClient, to: &str, texts: &[String]) {
+    for text in texts {
+        assert!(alice.send_confirmed(to, text).is_ok(), "the server refused {text}");
+    }
+}
+
+#[test]
+fn a_recipient_killed_mid_stream_gets_every_message_once_at_its_next_session() {
+    let db = temp_dir("killed").join("chatroom.db");
+    let bob_home = temp_dir("bob");
+    let (_server, addr) = server_at(&db);
+    let mut bob = joined(&addr, &bob_home, "bob");
+    let mut alice = sender(&addr, "alice", 0);
+    alice.wait_joined("bob");
+    let texts = numbered(1, 30);
+    send_all(&mut alice, "bob", &texts);
+    bob.expect_line("[CHAT] alice: m3");
+    let mut shown = chats_from(&killed(bob), "alice");
+    let mut bob = joined(&addr, &bob_home, "bob");
+    bob.expect_line("[CHAT] alice: m30");
+    bob.type_line("3");
+    bob.wait();
+    shown.extend(chats_from(&bob.rest(), "alice"));
+    assert_eq!(shown, texts, "lost or shown twice");
+}
+
+#[test]
+fn a_frozen_recipient_then_killed_loses_nothing_and_a_new_session_replaces_it_at_once() {
+    let db = temp_dir("frozen").join("chatroom.db");
+    let bob_home = temp_dir("bob");
+    let (_server, addr) = server_at(&db);
+    let bob = joined(&addr, &bob_home, "bob");
+    let mut alice = sender(&addr, "alice", 0);
+    alice.wait_joined("bob");
+    // bob freezes with his connection open (no FIN): the server sends into it, nobody reads.
+    signal(&bob, "STOP");
+    let texts = numbered(1, 80);
+    send_all(&mut alice, "bob", &texts);
+    // bob starts again on another terminal, with the same key, while the frozen one is still
+    // connected: the new session takes the name at once (it used to be "taken" for minutes).
+    let mut again = joined(&addr, &bob_home, "bob");
+    again.expect_line("[CHAT] alice: m80");
+    // Killed while still frozen: what it had in its socket never reaches its screen.
+    let frozen = killed(bob);
+    again.type_line("3");
+    again.wait();
+    let mut shown = chats_from(&frozen, "alice");
+    shown.extend(chats_from(&again.rest(), "alice"));
+    assert_eq!(shown, texts, "lost or shown twice");
+}
+
+#[test]
+fn messages_kept_for_a_frozen_recipient_survive_a_server_kill() {
+    let db = temp_dir("server-kill").join("chatroom.db");
+    let bob_home = temp_dir("bob");
+    let (mut server, addr) = server_at(&db);
+    let bob = joined(&addr, &bob_home, "bob");
+    let mut alice = sender(&addr, "alice", 0);
+    alice.wait_joined("bob");
+    signal(&bob, "STOP");
+    let texts = numbered(1, 40);
+    send_all(&mut alice, "bob", &texts);
+    // The server dies at once, with every message taken and none acknowledged.
+    server.child.kill().unwrap();
+    server.wait();
+    let frozen = killed(bob);
+    let (_server, addr) = server_at(&db);
+    let mut bob = joined(&addr, &bob_home, "bob");
+    bob.expect_line("[CHAT] alice: m40");
+    bob.type_line("3");
+    bob.wait();
+    let mut shown = chats_from(&frozen, "alice");
+    shown.extend(chats_from(&bob.rest(), "alice"));
+    assert_eq!(shown, texts, "lost or shown twice");
+}
+
+#[test]
+fn held_messages_come_before_live_ones_while_the_sender_keeps_writing() {
+    let db = temp_dir("race").join("chatroom.db");
+    let bob_home = temp_dir("bob");
+    let (_server, addr) = server_at(&db);
+    let mut bob = joined(&addr, &bob_home, "bob");
+    bob.type_line("3");
+    bob.wait();
+    let mut alice = sender(&addr, "alice", 0);
+    alice.ask_key("bob");
+    let held = numbered(1, 50);
+    for text in &held {
+        assert_eq!(alice.send_confirmed("bob", text), Ok(true), "{text} was not held");
+    }
+    // alice goes on writing while bob joins.
+    let live = numbered(51, 100);
+    let writing = thread::spawn(move || {
+        send_all(&mut alice, "bob", &live);
+        alice
+    });
+    let mut bob = joined(&addr, &bob_home, "bob");
+    let _alice = writing.join().unwrap();
+    bob.expect_line("[CHAT] alice: m100");
+    bob.type_line("3");
+    bob.wait();
+    assert_eq!(chats_from(&bob.rest(), "alice"), numbered(1, 100), "lost, reordered or twice");
+}
+
+#[test]
+fn a_sender_whose_clock_is_an_hour_behind_is_still_heard() {
+    let db = temp_dir("clock").join("chatroom.db");
+    let (alice_home, bob_home) = (temp_dir("alice"), temp_dir("bob"));
+    let (_server, addr) = server_at(&db);
+    let mut bob = joined(&addr, &bob_home, "bob");
+    let say = |alice: &mut Proc, texts: &[String]| {
+        alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+        alice.type_line("1");
+        for text in texts {
+            alice.type_line("bob");
+            alice.type_line(text);
+        }
+        alice.type_line("QUIT");
+        alice.type_line("3");
+        assert_eq!(alice.wait(), 0);
+    };
+    let mut alice = client_at(&addr, &alice_home, "alice");
+    say(&mut alice, &numbered(1, 5));
+    bob.expect_line("[CHAT] alice: m5");
+    // Sequence numbers come from a counter in alice's profile, not from her clock.
+    let args = ["-f", "-1h", common::proc::BIN, "client", "--server", &addr, "--name", "alice"];
+    let config = alice_home.to_str().unwrap();
+    let mut alice = Proc::start_command("faketime", &args, &[("XDG_CONFIG_HOME", config)]);
+    say(&mut alice, &numbered(6, 15));
+    bob.expect_line("[CHAT] alice: m15");
+    bob.type_line("3");
+    bob.wait();
+    let rest = bob.rest();
+    assert_eq!(chats_from(&rest, "alice"), numbered(1, 15), "{rest:?}");
+    assert!(!rest.iter().any(|l| l.starts_with("Warning:")), "{rest:?}");
+}
+
+/// 4 senders write to 2 recipients, which are killed and started again at random for the
+/// soak's length; then each recipient stays until it has everything.
+#[test]
+fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
+    const SOAK: Duration = Duration::from_secs(60);
+    let db = temp_dir("soak").join("chatroom.db");
+    let homes = [temp_dir("r0"), temp_dir("r1")];
+    let (_server, addr) = server_at(&db);
+    // Register both recipients' names first.
+    for (i, home) in homes.iter().enumerate() {
+        let mut r = joined(&addr, home, &format!("r{i}"));
+        r.type_line("3");
+        r.wait();
+    }
+    let end = Instant::now() + SOAK;
+    let senders: Vec<_> = (0..4)
+        .map(|s| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut me = sender(&addr, &format!("s{s}"), s);
+                me.ask_key("r0");
+                me.ask_key("r1");
+                let mut sent = [0usize; 2];
+                while Instant::now() < end {
+                    let to = (sent[0] + sent[1] + s) % 2;
+                    let text = format!("m{}", sent[to] + 1);
+                    // A full mailbox (its recipient down a while) is offered again, as a
+                    // client does; the server took nothing.
+                    while me.send_confirmed(&format!("r{to}"), &text).is_err() {
+                        thread::sleep(Duration::from_millis(100));
+                    }
+                    sent[to] += 1;
+                    thread::sleep(Duration::from_millis(40));
+                }
+                sent
+            })
+        })
+        .collect();
+    // Each recipient lives 0.5 to 3 s, then is killed; the pattern comes from the clock.
+    let recipients: Vec<_> = (0..2)
+        .map(|r| {
+            let (addr, home) = (addr.clone(), homes[r].clone());
+            thread::spawn(move || {
+                let mut shown = Vec::new();
+                let mut seed = Instant::now().elapsed().subsec_nanos() as u64 + r as u64;
+                while Instant::now() < end {
+                    let p = joined(&addr, &home, &format!("r{r}"));
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    thread::sleep(Duration::from_millis(500 + (seed >> 33) % 2500));
+                    shown.extend(killed(p));
+                }
+                shown
+            })
+        })
+        .collect();
+    let sent: Vec<[usize; 2]> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+    for (r, handle) in recipients.into_iter().enumerate() {
+        let mut shown = handle.join().unwrap();
+        let mut last = joined(&addr, &homes[r], &format!("r{r}"));
+        // Each sender's last message, unless an earlier life of the recipient showed it.
+        let lasts: Vec<String> = (sent.iter().enumerate())
+            .filter(|(_, counts)| counts[r] > 0)
+            .map(|(s, counts)| format!("[CHAT] s{s}: m{}", counts[r]))
+            .filter(|line| !shown.contains(line))
+            .collect();
+        last.expect_all(&lasts);
+        last.type_line("3");
+        last.wait();
+        shown.extend(last.rest());
+        for (s, counts) in sent.iter().enumerate() {
+            let got = chats_from(&shown, &format!("s{s}"));
+            assert_eq!(got, numbered(1, counts[r]), "r{r} from s{s}: lost, reordered or twice");
+        }
+    }
+}

@@ -109,6 +109,8 @@ pub struct ServerConfig {
     /// The SQLite file of names and held messages; `:memory:` keeps nothing after the
     /// server stops (the default here, for tests; the command line's is `chatroom.db`).
     pub db: PathBuf,
+    /// Begin a new, empty database where one that held names is missing (`--init-db`).
+    pub init_db: bool,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +140,7 @@ impl Default for ServerConfig {
             decoder: Decoder::default(),
             min_key_bits: DEFAULT_MIN_KEY_BITS,
             db: PathBuf::from(":memory:"),
+            init_db: false,
         }
         .with_chat_rate(DEFAULT_CHAT_RATE)
     }

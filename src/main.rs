@@ -17,7 +17,7 @@ use chatroom::config::{self, ServerConfig};
 use chatroom::keys;
 use chatroom::report::Chain;
 use chatroom::server::Server;
-use chatroom::store::Store;
+use chatroom::store::{Opening, Store};
 use chatroom::video::demo;
 use chatroom::video::source::Decoder;
 
@@ -69,9 +69,14 @@ struct ServerArgs {
     /// Smallest RSA key a client may join with, in bits.
     #[arg(long, default_value_t = config::DEFAULT_MIN_KEY_BITS as u32, value_parser = key_bits())]
     min_key_bits: u32,
-    /// Release NAME in the database (its key and held messages), then exit without serving.
+    /// Release NAME in the database (its key, the messages waiting for it, and those it sent
+    /// that wait for others), say what was deleted, then exit without serving.
     #[arg(long, value_name = "NAME")]
     forget: Option<String>,
+    /// Begin a new, empty database where one that held names is missing or empty (otherwise
+    /// the server refuses to start, rather than lose every name binding without a word).
+    #[arg(long)]
+    init_db: bool,
 }
 
 #[derive(Args)]
@@ -103,8 +108,8 @@ struct ClientArgs {
     /// A throwaway key: nothing is read from or written to the config folder.
     #[arg(long)]
     ephemeral: bool,
-    /// When the server goes away, reconnect (with backoff, up to 60 s between tries) instead
-    /// of exiting.
+    /// When the server is not there yet, or goes away, try again (with backoff, up to 60 s
+    /// between tries) instead of exiting; a message not yet confirmed is sent again.
     #[arg(long)]
     reconnect: bool,
     /// Print every frame sent and received (direction, tag, length, first bytes) to stderr.
@@ -259,13 +264,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
 
 fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
     if let Some(name) = args.forget {
-        let store = Store::open(&args.db)?;
-        if store.forget(&name)? {
-            println!("Released the name {name} in {}.", args.db.display());
-        } else {
-            println!("No name {name} is registered in {}.", args.db.display());
-        }
-        return Ok(());
+        return forget(&args.db, &name);
     }
     let config = ServerConfig {
         max_clients: args.max_clients as usize,
@@ -277,10 +276,27 @@ fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
         decoder: args.decoder,
         min_key_bits: args.min_key_bits as usize,
         db: args.db,
+        init_db: args.init_db,
         ..ServerConfig::default()
     }
     .with_chat_rate(args.chat_rate);
     serve(&args.bind, config)
+}
+
+/// `--forget NAME`: releases the name and says exactly what went with it.
+fn forget(db: &std::path::Path, name: &str) -> Result<(), Box<dyn Error>> {
+    let store = Store::open_as(db, Opening::Existing)?;
+    let gone = store.forget(name)?;
+    if !gone.released {
+        return Err(format!("no name {name} is registered in {}", db.display()).into());
+    }
+    println!("Released the name {name} in {}.", db.display());
+    println!(
+        "Deleted {} messages waiting for {name}, and {} from {name} that waited for others \
+         (they could no longer be checked without {name}'s key).",
+        gone.to, gone.from
+    );
+    Ok(())
 }
 
 /// Descriptors the server needs besides one a client: the listener, the database, the
@@ -315,8 +331,10 @@ fn fit_file_limit(config: &mut ServerConfig) {
 fn serve(bind: &str, mut config: ServerConfig) -> Result<(), Box<dyn Error>> {
     fit_file_limit(&mut config);
     let listener = TcpListener::bind(bind).map_err(failed(format!("cannot listen on {bind}")))?;
-    println!("Server listening on {}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    // Said once the database is open and the threads run: a bad --db fails before it.
     let server = Server::spawn(listener, config)?;
+    println!("Server listening on {local}");
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
     server.wait();

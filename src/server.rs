@@ -20,7 +20,7 @@ use crate::context::Context;
 use crate::handler;
 use crate::outbox::CLIENT_STACK;
 use crate::registry::Registry;
-use crate::store::Store;
+use crate::store::{Opening, Store};
 use crate::video::catalog::LiveCatalog;
 use crate::video::source::quiet_opencv_logs;
 use crate::wire::{ErrorCode, ServerMsg};
@@ -65,7 +65,8 @@ impl Server {
         info!("serving {count} videos from {}", config.videos.display());
         let budget = config.cache_mb.saturating_mul(1 << 20);
         let frames = FrameCache::new(budget, config.jpeg_quality, config.decoder);
-        let store = Arc::new(Store::open(&config.db).map_err(io::Error::other)?);
+        let opening = if config.init_db { Opening::Init } else { Opening::Normal };
+        let store = Arc::new(Store::open_as(&config.db, opening).map_err(io::Error::other)?);
         let registry = Registry::new(config.admission());
         let ctx = Arc::new(Context { config, registry, catalog, frames, store });
         let local_addr = listener.local_addr()?;

@@ -53,9 +53,48 @@ pub enum StoreError {
         "{path} was written by a newer chatroom (schema {found}, this one knows {SCHEMA_VERSION})"
     )]
     TooNew { path: PathBuf, found: i64 },
+    #[error(
+        "{path} is missing or empty, but it held registered names ({marker} says so): their \
+         keys and the messages waiting in it are gone. Put it back from a backup, or start with \
+         --init-db to begin a new, empty database"
+    )]
+    Lost { path: PathBuf, marker: PathBuf },
+    #[error("there is no database at {path}")]
+    Missing { path: PathBuf },
+    #[error("cannot write {path}")]
+    Marker {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database error")]
     Sql(#[from] rusqlite::Error),
 }
+
+/// How to open the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Opening {
+    /// Use the file, or make a new one where none has held names yet.
+    #[default]
+    Normal,
+    /// Make a new, empty database even where one that held names is missing (`--init-db`).
+    Init,
+    /// The file must be there already (`--forget`: nothing is made).
+    Existing,
+}
+
+/// The file beside a database that says it has held names: if the database goes missing,
+/// the server will not silently start empty (`Opening`). `None` for `:memory:`.
+pub fn marker_path(db: &Path) -> Option<PathBuf> {
+    (db != Path::new(":memory:")).then(|| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".names");
+        PathBuf::from(name)
+    })
+}
+
+const MARKER_TEXT: &str = "chatroom: the database beside this file has held registered names. \
+If it goes missing, `chatroom server` will not start without --init-db.\n";
 
 /// What a join's name and key amount to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +132,17 @@ pub struct Held {
     pub envelope: Vec<u8>,
 }
 
+/// What `Store::forget` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forgotten {
+    /// The name was registered, and is free now.
+    pub released: bool,
+    /// Messages that waited for the name, deleted.
+    pub to: usize,
+    /// Messages from the name that waited for others, deleted.
+    pub from: usize,
+}
+
 /// A message to keep: for whom, the sealed envelope, and whether its recipient is offline.
 #[derive(Debug, Clone, Copy)]
 pub struct Keep<'a> {
@@ -111,6 +161,8 @@ pub struct Kept {
 /// The database.
 pub struct Store {
     db: Mutex<Connection>,
+    /// The marker to write once the database holds a name, if not written yet.
+    marker: Mutex<Option<PathBuf>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -131,6 +183,47 @@ fn expired_before(now: i64) -> i64 {
 impl Store {
     /// Opens (or creates) the database at `path`; `:memory:` keeps nothing.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_as(path, Opening::Normal)
+    }
+
+    /// Opens the database at `path` as `opening` says. A database that held names and is now
+    /// missing or empty is refused unless `Opening::Init`.
+    pub fn open_as(path: &Path, opening: Opening) -> Result<Store, StoreError> {
+        let marker = marker_path(path);
+        if let Some(marker) = &marker
+            && std::fs::metadata(path).map_or(true, |m| m.len() == 0)
+        {
+            match opening {
+                Opening::Existing => return Err(StoreError::Missing { path: path.to_owned() }),
+                Opening::Normal if marker.exists() => {
+                    let (path, marker) = (path.to_owned(), marker.clone());
+                    return Err(StoreError::Lost { path, marker });
+                }
+                _ => log::info!("making a new database at {}", path.display()),
+            }
+        }
+        let store = Store::open_file(path)?;
+        *store.marker.lock().unwrap_or_else(|p| p.into_inner()) = marker;
+        store.mark_if_named()?;
+        Ok(store)
+    }
+
+    /// Writes the marker once the database holds a name (`marker_path`).
+    fn mark_if_named(&self) -> Result<(), StoreError> {
+        let mut marker = self.marker.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(path) = marker.as_ref() else { return Ok(()) };
+        let named: i64 = self.db().query_row("SELECT count(*) FROM names", [], |r| r.get(0))?;
+        if named > 0 {
+            if !path.exists() {
+                std::fs::write(path, MARKER_TEXT)
+                    .map_err(|source| StoreError::Marker { path: path.clone(), source })?;
+            }
+            *marker = None;
+        }
+        Ok(())
+    }
+
+    fn open_file(path: &Path) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_owned(), source };
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -142,7 +235,13 @@ impl Store {
         let tables: Vec<String> = db
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| foreign(e.to_string()))?;
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                    foreign(e.to_string())
+                }
+                // Anything else (permissions, the disk) is said as it is.
+                _ => StoreError::Open { path: path.to_owned(), source: e },
+            })?;
         if !tables.is_empty() && !tables.iter().any(|t| t == "meta") {
             return Err(foreign(format!("it holds other tables: {}", tables.join(", "))));
         }
@@ -164,7 +263,7 @@ impl Store {
             migrate(&mut db, found)?;
             log::info!("{}: schema {found} brought up to {SCHEMA_VERSION}", path.display());
         }
-        Ok(Store { db: Mutex::new(db) })
+        Ok(Store { db: Mutex::new(db), marker: Mutex::new(None) })
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -222,18 +321,29 @@ impl Store {
             }
         };
         tx.commit()?;
+        // The lock is let go first: the marker takes it again.
+        drop(db);
+        if claim == Claim::New {
+            self.mark_if_named()?;
+        }
         Ok(claim)
     }
 
-    /// Releases `name` (and drops what was held for it). False if it was not registered.
-    pub fn forget(&self, name: &str) -> Result<bool, StoreError> {
+    /// Releases `name`, and deletes the messages waiting for it and those it sent that wait
+    /// for others (their recipients could no longer check them: the key goes with the name).
+    /// Says what it did; nothing if `name` was not registered.
+    pub fn forget(&self, name: &str) -> Result<Forgotten, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let lower = name.to_ascii_lowercase();
-        tx.execute("DELETE FROM mailbox WHERE recipient = ?1", [&lower])?;
-        let removed = tx.execute("DELETE FROM names WHERE lower_name = ?1", [&lower])?;
+        let released = tx.execute("DELETE FROM names WHERE lower_name = ?1", [&lower])? == 1;
+        let (mut to, mut from) = (0, 0);
+        if released {
+            to = tx.execute("DELETE FROM mailbox WHERE recipient = ?1", [&lower])?;
+            from = tx.execute("DELETE FROM mailbox WHERE lower(sender) = ?1", [&lower])?;
+        }
         tx.commit()?;
-        Ok(removed == 1)
+        Ok(Forgotten { released, to, from })
     }
 
     /// Holds `envelope` from `from` for the registered user `to`, who is offline, within the
@@ -503,8 +613,8 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.claim("bob", b"key2").unwrap(), Claim::Other);
         assert_eq!(store.key_of("bob").unwrap(), Some(("Bob".into(), b"key1".to_vec())));
-        assert!(store.forget("bob").unwrap());
-        assert!(!store.forget("bob").unwrap());
+        assert!(store.forget("bob").unwrap().released);
+        assert!(!store.forget("bob").unwrap().released);
         assert_eq!(store.claim("bob", b"key2").unwrap(), Claim::New);
         // A look-alike of a registered name, whatever its key.
         assert_eq!(store.claim("b0b", b"key2").unwrap(), Claim::LooksLike("bob".into()));
@@ -623,6 +733,32 @@ mod tests {
         Connection::open(&path).unwrap().execute("UPDATE meta SET value = 4", []).unwrap();
         let err = Store::open(&path).unwrap_err();
         assert!(err.to_string().contains("schema 4, this one knows 3"), "{err}");
+    }
+
+    #[test]
+    fn a_database_that_held_names_and_went_missing_is_refused_unless_made_anew() {
+        let path = temp("marker");
+        let marker = marker_path(&path).unwrap();
+        // Never there: nothing to forget in, and nothing made.
+        assert!(matches!(
+            Store::open_as(&path, Opening::Existing),
+            Err(StoreError::Missing { .. })
+        ));
+        assert!(!path.exists());
+        // A new database gets its marker with its first name, not before.
+        let store = Store::open(&path).unwrap();
+        assert!(!marker.exists());
+        store.claim("bob", b"k").unwrap();
+        assert!(marker.exists());
+        drop(store);
+        std::fs::remove_file(&path).unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Lost { .. }), "{err}");
+        assert!(err.to_string().contains("--init-db"), "{err}");
+        assert!(!path.exists());
+        // Told to, it begins anew.
+        let store = Store::open_as(&path, Opening::Init).unwrap();
+        assert_eq!(store.key_of("bob").unwrap(), None);
     }
 
     #[test]

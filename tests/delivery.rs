@@ -35,6 +35,20 @@ fn sender(addr: &str, name: &str, key: usize) -> TestClient {
     TestClient::join(addr.parse::<SocketAddr>().unwrap(), name, key)
 }
 
+/// Quits `p` (at its menu) and returns everything it printed.
+fn quit(mut p: Proc) -> Vec<String> {
+    p.type_line("3");
+    p.wait();
+    p.rest()
+}
+
+/// What alice's messages the two lives of a recipient showed, the first then the second.
+fn shown_by(first: &[String], second: &[String]) -> Vec<String> {
+    let mut shown = chats_from(first, "alice");
+    shown.extend(chats_from(second, "alice"));
+    shown
+}
+
 fn send_all(alice: &mut TestClient, to: &str, texts: &[String]) {
     for text in texts {
         assert!(alice.send_confirmed(to, text).is_ok(), "the server refused {text}");
@@ -52,13 +66,10 @@ fn a_recipient_killed_mid_stream_gets_every_message_once_at_its_next_session() {
     let texts = numbered(1, 30);
     send_all(&mut alice, "bob", &texts);
     bob.expect_line("[CHAT] alice: m3");
-    let mut shown = chats_from(&killed(bob), "alice");
+    let first = killed(bob);
     let mut bob = joined(&addr, &bob_home, "bob");
     bob.expect_line("[CHAT] alice: m30");
-    bob.type_line("3");
-    bob.wait();
-    shown.extend(chats_from(&bob.rest(), "alice"));
-    assert_eq!(shown, texts, "lost or shown twice");
+    assert_eq!(shown_by(&first, &quit(bob)), texts, "lost or shown twice");
 }
 
 #[test]
@@ -79,11 +90,7 @@ fn a_frozen_recipient_then_killed_loses_nothing_and_a_new_session_replaces_it_at
     again.expect_line("[CHAT] alice: m80");
     // Killed while still frozen: what it had in its socket never reaches its screen.
     let frozen = killed(bob);
-    again.type_line("3");
-    again.wait();
-    let mut shown = chats_from(&frozen, "alice");
-    shown.extend(chats_from(&again.rest(), "alice"));
-    assert_eq!(shown, texts, "lost or shown twice");
+    assert_eq!(shown_by(&frozen, &quit(again)), texts, "lost or shown twice");
 }
 
 #[test]
@@ -104,11 +111,7 @@ fn messages_kept_for_a_frozen_recipient_survive_a_server_kill() {
     let (_server, addr) = server_at(&db);
     let mut bob = joined(&addr, &bob_home, "bob");
     bob.expect_line("[CHAT] alice: m40");
-    bob.type_line("3");
-    bob.wait();
-    let mut shown = chats_from(&frozen, "alice");
-    shown.extend(chats_from(&bob.rest(), "alice"));
-    assert_eq!(shown, texts, "lost or shown twice");
+    assert_eq!(shown_by(&frozen, &quit(bob)), texts, "lost or shown twice");
 }
 
 #[test]
@@ -116,9 +119,7 @@ fn held_messages_come_before_live_ones_while_the_sender_keeps_writing() {
     let db = temp_dir("race").join("chatroom.db");
     let bob_home = temp_dir("bob");
     let (_server, addr) = server_at(&db);
-    let mut bob = joined(&addr, &bob_home, "bob");
-    bob.type_line("3");
-    bob.wait();
+    quit(joined(&addr, &bob_home, "bob"));
     let mut alice = sender(&addr, "alice", 0);
     alice.ask_key("bob");
     let held = numbered(1, 50);
@@ -134,9 +135,7 @@ fn held_messages_come_before_live_ones_while_the_sender_keeps_writing() {
     let mut bob = joined(&addr, &bob_home, "bob");
     let _alice = writing.join().unwrap();
     bob.expect_line("[CHAT] alice: m100");
-    bob.type_line("3");
-    bob.wait();
-    assert_eq!(chats_from(&bob.rest(), "alice"), numbered(1, 100), "lost, reordered or twice");
+    assert_eq!(chats_from(&quit(bob), "alice"), numbered(1, 100), "lost, reordered or twice");
 }
 
 #[test]
@@ -165,9 +164,7 @@ fn a_sender_whose_clock_is_an_hour_behind_is_still_heard() {
     let mut alice = Proc::start_command("faketime", &args, &[("XDG_CONFIG_HOME", config)]);
     say(&mut alice, &numbered(6, 15));
     bob.expect_line("[CHAT] alice: m15");
-    bob.type_line("3");
-    bob.wait();
-    let rest = bob.rest();
+    let rest = quit(bob);
     assert_eq!(chats_from(&rest, "alice"), numbered(1, 15), "{rest:?}");
     assert!(!rest.iter().any(|l| l.starts_with("Warning:")), "{rest:?}");
 }
@@ -182,9 +179,7 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
     let (_server, addr) = server_at(&db);
     // Register both recipients' names first.
     for (i, home) in homes.iter().enumerate() {
-        let mut r = joined(&addr, home, &format!("r{i}"));
-        r.type_line("3");
-        r.wait();
+        quit(joined(&addr, home, &format!("r{i}")));
     }
     let end = Instant::now() + SOAK;
     let senders: Vec<_> = (0..4)
@@ -238,12 +233,30 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
             .filter(|line| !shown.contains(line))
             .collect();
         last.expect_all(&lasts);
-        last.type_line("3");
-        last.wait();
-        shown.extend(last.rest());
+        shown.extend(quit(last));
         for (s, counts) in sent.iter().enumerate() {
             let got = chats_from(&shown, &format!("s{s}"));
             assert_eq!(got, numbered(1, counts[r]), "r{r} from s{s}: lost, reordered or twice");
         }
     }
+}
+
+#[test]
+fn with_reconnect_a_client_started_before_its_server_waits_for_it() {
+    let addr = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().to_string()
+    };
+    let home = temp_dir("early");
+    let args = ["client", "--server", &addr, "--key-bits", "1024", "--name", "bob", "--reconnect"];
+    let mut bob = Proc::start_with(&args, &[("XDG_CONFIG_HOME", home.to_str().unwrap())]);
+    bob.expect("a retry", |l| {
+        l.starts_with(&format!("cannot connect to {addr}")) && l.ends_with("trying again in 1 s")
+    });
+    let db = temp_dir("early-db").join("chatroom.db");
+    let args = ["server", "--bind", &addr, "--db", db.to_str().unwrap(), "--min-key-bits", "1024"];
+    let _server = Proc::start(&args);
+    bob.expect("the welcome", |l| l.starts_with("Welcome, bob!"));
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    quit(bob);
 }

@@ -204,3 +204,66 @@ fn a_reconnecting_client_comes_back_and_gets_what_was_held_meanwhile() {
     bob.type_line("3");
     assert_eq!(bob.wait(), 0);
 }
+
+#[test]
+fn a_database_that_held_names_is_never_replaced_by_an_empty_one_without_a_word() {
+    let db = temp_dir("lost").join("chatroom.db");
+    let (server, addr) = server_with_db(&db);
+    let mut bob = client(&addr, &temp_dir("bob"), "bob");
+    welcome(&mut bob, "bob");
+    drop(bob);
+    drop(server);
+    // The file is deleted (or emptied): the server will not start empty on its own...
+    for damage in ["delete", "empty"] {
+        match damage {
+            "delete" => std::fs::remove_file(&db).unwrap(),
+            _ => std::fs::write(&db, b"").unwrap(),
+        }
+        let args = ["server", "--bind", "127.0.0.1:0", "--db", db.to_str().unwrap()];
+        let mut refused = Proc::start_with(&args, &[("RUST_LOG", "off")]);
+        assert_eq!(refused.wait(), 1, "{damage}");
+        assert!(refused.rest().iter().all(|l| !l.starts_with("Server listening")), "{damage}");
+    }
+    // ...unless told to.
+    let args = ["server", "--bind", "127.0.0.1:0", "--db", db.to_str().unwrap(), "--init-db"];
+    let mut fresh = Proc::start(&args);
+    fresh.expect("the listening line", |l| l.starts_with("Server listening on "));
+}
+
+#[test]
+fn forget_says_what_it_deleted_and_makes_no_database() {
+    let db = temp_dir("forget").join("chatroom.db");
+    let forget = |name: &str| {
+        let mut p = Proc::start(&["server", "--db", db.to_str().unwrap(), "--forget", name]);
+        let code = p.wait();
+        (code, p.rest())
+    };
+    // No database: an error, and none is made.
+    assert_eq!(forget("alice").0, 1);
+    assert!(!db.exists());
+    let (server, addr) = server_with_db(&db);
+    let (alice_home, bob_home) = (temp_dir("alice"), temp_dir("bob"));
+    let mut bob = client(&addr, &bob_home, "bob");
+    welcome(&mut bob, "bob");
+    bob.type_line("3");
+    bob.wait();
+    let mut alice = client(&addr, &alice_home, "alice");
+    welcome(&mut alice, "alice");
+    alice.type_line("1");
+    for i in 1..=2 {
+        alice.type_line("bob");
+        alice.type_line(&format!("held {i}"));
+        alice.expect_line("[QUEUED] bob is offline; delivered when they return");
+    }
+    drop(alice);
+    drop(server);
+    let (code, said) = forget("ALICE");
+    assert_eq!(code, 0, "{said:?}");
+    assert!(said.iter().any(|l| l.starts_with("Released the name ALICE")), "{said:?}");
+    assert!(
+        said.iter().any(|l| l.contains("0 messages waiting for ALICE, and 2 from ALICE")),
+        "{said:?}"
+    );
+    // A name nobody has: an error, not a silent success.
+    assert_eq!(forget("nosuch").0, 1);
+}

@@ -250,7 +250,7 @@ pub struct Relinked {
 }
 
 /// The longest wait between two tries to reconnect.
-const RECONNECT_MAX: Duration = Duration::from_secs(60);
+pub const RECONNECT_MAX: Duration = Duration::from_secs(60);
 
 /// Connects and joins again as `name` with `identity`, waiting 1, 2, 4... and at most 60 s
 /// between tries, until it works. Runs on a thread of its own (`reconnect`): the session

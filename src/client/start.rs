@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::ClientError;
 use super::input::Input;
-use super::link::{Joined, LinkReader, LinkWriter, connect, join};
+use super::link::{self, Joined, LinkReader, LinkWriter, connect, join};
 use super::menu;
 use super::peers::{Directory, Opener, Sealer, Trust};
 use super::player::{self, PlayerConfig, Render};
@@ -117,9 +117,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
             None => return Ok(()),
         },
     };
-    let (mut reader, writer) = connect(&config.server, config.trace)?;
-    let Some(joined) = join_as(first, &mut reader, &writer, &mut input, &mut key)? else {
-        let _ = writer.send(&ClientMsg::Quit);
+    let Some((reader, writer, joined)) = first_join(&config, first, &mut input, &mut key)? else {
         return Ok(());
     };
     let identity = key.for_name(&joined.name)?;
@@ -143,6 +141,47 @@ fn ask_name(input: &mut Input) -> Option<String> {
             }
         }
     }
+}
+
+/// Connects and joins as `first` (then as names asked for). With `--reconnect`, a server that
+/// is not there yet, goes away, or refuses for a reason that is not the name (it is stopping,
+/// or this address joined too often) is tried again, waiting 1, 2, 4... at most 60 s. `None`
+/// at end of input.
+fn first_join(
+    config: &ClientConfig,
+    first: String,
+    input: &mut Input,
+    key: &mut Keys,
+) -> Result<Option<(LinkReader, LinkWriter, Joined)>, ClientError> {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let attempt = connect(&config.server, config.trace).and_then(|(mut reader, writer)| {
+            let joined = join_as(first.clone(), &mut reader, &writer, input, key);
+            if let Ok(None) = joined {
+                let _ = writer.send(&ClientMsg::Quit);
+            }
+            Ok(joined?.map(|joined| (reader, writer, joined)))
+        });
+        match attempt {
+            Err(e) if config.reconnect && worth_retrying(&e) => {
+                say!("{}; trying again in {} s", crate::report::Chain(&e), wait.as_secs());
+                thread::sleep(wait);
+                wait = (wait * 2).min(link::RECONNECT_MAX);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether trying again later may succeed: the server is not there, or says so.
+fn worth_retrying(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Connect { .. }
+            | ClientError::Closed
+            | ClientError::Io(_)
+            | ClientError::Refused { code: ErrorCode::ShuttingDown | ErrorCode::RateLimited, .. }
+    )
 }
 
 /// Joins as `name`, then as names asked for, until one is accepted. `None` at end of input.

@@ -17,6 +17,7 @@
 //! One connection behind a mutex serves every client thread.
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -158,9 +159,90 @@ pub struct Kept {
     pub to: String,
 }
 
+/// How many messages (and bytes of them) wait for one recipient, in all and from each sender:
+/// the mailbox bounds, checked at every message, without counting rows each time.
+#[derive(Debug, Clone, Default)]
+struct MailCount {
+    count: i64,
+    bytes: i64,
+    /// By lower-cased sender.
+    from: HashMap<String, i64>,
+}
+
+/// The connection, and what it holds counted, behind one lock: a count changes only with the
+/// commit that changes the rows.
+struct Db {
+    conn: Connection,
+    /// By lower-cased recipient.
+    boxes: HashMap<String, MailCount>,
+    /// When expired messages were last deleted (a scan of the table: once a minute at most).
+    expired_at: Option<std::time::Instant>,
+}
+
+impl std::ops::Deref for Db {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Db {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Db {
+    /// Counts every mailbox again from the rows (at open, and after rare bulk deletes).
+    fn recount(&mut self) -> Result<(), rusqlite::Error> {
+        let mut boxes: HashMap<String, MailCount> = HashMap::new();
+        let mut query = self.conn.prepare(
+            "SELECT recipient, lower(sender), count(*), sum(length(envelope)) FROM mailbox
+             GROUP BY 1, 2",
+        )?;
+        let rows = query.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get(3)?))
+        })?;
+        for row in rows {
+            let (to, from, count, bytes): (String, String, i64, i64) = row?;
+            let mailbox = boxes.entry(to).or_default();
+            mailbox.count += count;
+            mailbox.bytes += bytes;
+            mailbox.from.insert(from, count);
+        }
+        drop(query);
+        self.boxes = boxes;
+        Ok(())
+    }
+
+    /// Deletes messages older than `MAILBOX_AGE`, at most once a minute.
+    fn expire(&mut self) -> Result<(), rusqlite::Error> {
+        if self.expired_at.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return Ok(());
+        }
+        self.expired_at = Some(std::time::Instant::now());
+        let old = now() - MAILBOX_AGE.as_secs() as i64;
+        if self.conn.execute("DELETE FROM mailbox WHERE queued_at < ?1", [old])? > 0 {
+            self.recount()?;
+        }
+        Ok(())
+    }
+
+    /// Takes one message of `bytes` from `sender` off `recipient`'s count.
+    fn uncount(&mut self, recipient: &str, sender: &str, bytes: i64) {
+        if let Some(mailbox) = self.boxes.get_mut(recipient) {
+            mailbox.count -= 1;
+            mailbox.bytes -= bytes;
+            if let Some(n) = mailbox.from.get_mut(&sender.to_ascii_lowercase()) {
+                *n -= 1;
+            }
+        }
+    }
+}
+
 /// The database.
 pub struct Store {
-    db: Mutex<Connection>,
+    db: Mutex<Db>,
     /// The marker to write once the database holds a name, if not written yet.
     marker: Mutex<Option<PathBuf>>,
 }
@@ -263,10 +345,12 @@ impl Store {
             migrate(&mut db, found)?;
             log::info!("{}: schema {found} brought up to {SCHEMA_VERSION}", path.display());
         }
+        let mut db = Db { conn: db, boxes: HashMap::new(), expired_at: None };
+        db.recount()?;
         Ok(Store { db: Mutex::new(db), marker: Mutex::new(None) })
     }
 
-    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn db(&self) -> std::sync::MutexGuard<'_, Db> {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -281,7 +365,7 @@ impl Store {
         let mut db = self.db();
         let tx = db.transaction()?;
         let (lower, look, now) = (name.to_ascii_lowercase(), crate::names::look_alike(name), now());
-        release_expired(&tx, now)?;
+        let released = release_expired(&tx, now)?;
         let alike: Option<String> = tx
             .query_row(
                 "SELECT name FROM names WHERE look = ?1 AND lower_name != ?2 LIMIT 1",
@@ -321,6 +405,9 @@ impl Store {
             }
         };
         tx.commit()?;
+        if released > 0 {
+            db.recount()?;
+        }
         // The lock is let go first: the marker takes it again.
         drop(db);
         if claim == Claim::New {
@@ -343,6 +430,7 @@ impl Store {
             from = tx.execute("DELETE FROM mailbox WHERE lower(sender) = ?1", [&lower])?;
         }
         tx.commit()?;
+        db.recount()?;
         Ok(Forgotten { released, to, from })
     }
 
@@ -368,13 +456,13 @@ impl Store {
     /// Keeps each of a sender's messages as [`Store::keep`] does, all in one transaction (one
     /// sync to disk for the lot). If the transaction fails, none is kept: each says `Failed`.
     pub fn keep_batch(&self, from: &str, batch: &[Keep<'_>]) -> Vec<Result<Kept, HoldError>> {
-        let mut db = self.db();
+        let mut guard = self.db();
         let result = (|| -> Result<Vec<Result<Kept, HoldError>>, rusqlite::Error> {
-            let tx = db.transaction()?;
-            tx.execute(
-                "DELETE FROM mailbox WHERE queued_at < ?1",
-                [now() - MAILBOX_AGE.as_secs() as i64],
-            )?;
+            guard.expire()?;
+            let Db { conn, boxes, .. } = &mut *guard;
+            let tx = conn.transaction()?;
+            // Counts as they will be once this commits; kept only if it does.
+            let mut counting: HashMap<String, MailCount> = HashMap::new();
             // Once one message to a recipient is refused, so is every later one to them in
             // the batch: a smaller message after a large one must not overtake it.
             let mut refused: Vec<(String, HoldError)> = Vec::new();
@@ -385,13 +473,17 @@ impl Store {
                     kept.push(Err(e.clone()));
                     continue;
                 }
-                let result = keep_in(&tx, from, k)?;
+                let mailbox = counting
+                    .entry(lower.clone())
+                    .or_insert_with(|| boxes.get(&lower).cloned().unwrap_or_default());
+                let result = keep_in(&tx, from, k, mailbox)?;
                 if let Err(e) = &result {
                     refused.push((lower, e.clone()));
                 }
                 kept.push(result);
             }
             tx.commit()?;
+            boxes.extend(counting);
             Ok(kept)
         })();
         result.unwrap_or_else(|e| {
@@ -413,11 +505,8 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Held>, StoreError> {
-        let db = self.db();
-        db.execute(
-            "DELETE FROM mailbox WHERE queued_at < ?1",
-            [now() - MAILBOX_AGE.as_secs() as i64],
-        )?;
+        let mut db = self.db();
+        db.expire()?;
         let mut query = db.prepare_cached(
             "SELECT id, sender, envelope FROM mailbox WHERE recipient = ?1 AND id > ?2
              ORDER BY id LIMIT ?3",
@@ -442,7 +531,9 @@ impl Store {
 
     /// Deletes one kept message.
     pub fn delivered(&self, id: i64) -> Result<(), StoreError> {
-        self.db().execute("DELETE FROM mailbox WHERE id = ?1", [id])?;
+        let mut db = self.db();
+        db.execute("DELETE FROM mailbox WHERE id = ?1", [id])?;
+        db.recount()?;
         Ok(())
     }
 
@@ -454,15 +545,20 @@ impl Store {
         let tx = db.transaction()?;
         let lower = name.to_ascii_lowercase();
         let mut held: Vec<(String, u32)> = Vec::new();
+        let mut deleted: Vec<(String, i64)> = Vec::new();
         {
             let mut delete = tx.prepare_cached(
-                "DELETE FROM mailbox WHERE id = ?1 AND recipient = ?2 RETURNING sender, held",
+                "DELETE FROM mailbox WHERE id = ?1 AND recipient = ?2
+                 RETURNING sender, held, length(envelope)",
             )?;
             for id in ids {
-                let row: Option<(String, bool)> = delete
-                    .query_row(params![id, lower], |r| Ok((r.get(0)?, r.get(1)?)))
+                let row: Option<(String, bool, i64)> = delete
+                    .query_row(params![id, lower], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
-                if let Some((sender, true)) = row {
+                if let Some((sender, _, bytes)) = &row {
+                    deleted.push((sender.clone(), *bytes));
+                }
+                if let Some((sender, true, _)) = row {
                     match held.iter_mut().find(|(s, _)| s.eq_ignore_ascii_case(&sender)) {
                         Some((_, n)) => *n += 1,
                         None => held.push((sender, 1)),
@@ -471,33 +567,32 @@ impl Store {
             }
         }
         tx.commit()?;
+        for (sender, bytes) in deleted {
+            db.uncount(&lower, &sender, bytes);
+        }
         Ok(held)
     }
 }
 
-/// Keeps one message within the mailbox bounds, in the caller's transaction.
+/// Keeps one message within the mailbox bounds (`mailbox`: its recipient's counts, updated),
+/// in the caller's transaction.
 fn keep_in(
     tx: &rusqlite::Transaction<'_>,
     from: &str,
     keep: &Keep<'_>,
+    mailbox: &mut MailCount,
 ) -> Result<Result<Kept, HoldError>, rusqlite::Error> {
     let Keep { to, envelope, held } = *keep;
     let lower = to.to_ascii_lowercase();
     let Some((name, _)) = registered(tx, &lower)? else {
         return Ok(Err(HoldError::Unregistered(to.to_owned())));
     };
-    let (count, bytes): (i64, i64) = tx
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM mailbox WHERE recipient = ?1",
-        )?
-        .query_row([&lower], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if count >= MAILBOX_MESSAGES || bytes + envelope.len() as i64 > MAILBOX_BYTES {
+    let len = envelope.len() as i64;
+    if mailbox.count >= MAILBOX_MESSAGES || mailbox.bytes + len > MAILBOX_BYTES {
         return Ok(Err(HoldError::Full { name }));
     }
-    let from_sender: i64 = tx
-        .prepare_cached("SELECT count(*) FROM mailbox WHERE recipient = ?1 AND lower(sender) = ?2")?
-        .query_row(params![lower, from.to_ascii_lowercase()], |r| r.get(0))?;
-    if from_sender >= MAILBOX_PER_SENDER {
+    let sender = from.to_ascii_lowercase();
+    if mailbox.from.get(&sender).copied().unwrap_or(0) >= MAILBOX_PER_SENDER {
         return Ok(Err(HoldError::SenderShare { name }));
     }
     tx.prepare_cached(
@@ -505,6 +600,9 @@ fn keep_in(
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![lower, from, envelope, now(), held])?;
+    mailbox.count += 1;
+    mailbox.bytes += len;
+    *mailbox.from.entry(sender).or_insert(0) += 1;
     Ok(Ok(Kept { id: tx.last_insert_rowid(), to: name }))
 }
 
@@ -519,8 +617,9 @@ fn registered(db: &Connection, lower: &str) -> Result<Option<(String, Vec<u8>)>,
     .optional()
 }
 
-/// Releases the names nobody has joined with for `NAME_EXPIRY`, and what was held for them.
-fn release_expired(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<(), rusqlite::Error> {
+/// Releases the names nobody has joined with for `NAME_EXPIRY`, and what was held for them;
+/// returns how many.
+fn release_expired(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<usize, rusqlite::Error> {
     let before = expired_before(now);
     tx.execute(
         "DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE last_seen < ?1)",
@@ -530,7 +629,7 @@ fn release_expired(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<(), rusql
     if released > 0 {
         log::info!("released {released} names unused for {} days", NAME_EXPIRY.as_secs() / 86_400);
     }
-    Ok(())
+    Ok(released)
 }
 
 /// A new database, at the current schema.

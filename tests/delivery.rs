@@ -260,3 +260,49 @@ fn with_reconnect_a_client_started_before_its_server_waits_for_it() {
     bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
     quit(bob);
 }
+
+#[test]
+fn a_full_disk_refuses_new_messages_clearly_and_loses_none_it_took() {
+    let db = temp_dir("full").join("chatroom.db");
+    let bob_home = temp_dir("bob");
+    // Register bob with room to spare, then serve with a 256 KiB limit on any file's size.
+    let (server, addr) = server_at(&db);
+    quit(joined(&addr, &bob_home, "bob"));
+    drop(server);
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 256; exec {} server --bind 127.0.0.1:0 --db {} --min-key-bits 1024",
+        common::proc::BIN,
+        db.display()
+    );
+    let mut full = Proc::start_command("bash", &["-c", &script], &[]);
+    let line = full.expect("the listening line", |l| l.starts_with("Server listening on "));
+    let addr = line.trim_start_matches("Server listening on ").to_owned();
+    let mut alice = sender(&addr, "alice", 0);
+    alice.ask_key("bob");
+    // 3 KB a message: the limit is reached within a hundred.
+    let mut taken = Vec::new();
+    let refusal = loop {
+        let text = format!("m{} {}", taken.len() + 1, "x".repeat(3000));
+        match alice.send_confirmed("bob", &text) {
+            Ok(_) => taken.push(text),
+            Err(refusal) => break refusal,
+        }
+        assert!(taken.len() < 100, "the file-size limit never bit");
+    };
+    match refusal {
+        chatroom::wire::ServerMsg::Error { code: chatroom::wire::ErrorCode::NotStored, text } => {
+            assert!(text.contains("could not store"), "{text}")
+        }
+        other => panic!("expected ERRR NotStored, got {other:?}"),
+    }
+    assert!(!taken.is_empty());
+    // The server kept serving; started again with room, it delivers everything it took.
+    assert!(full.child.try_wait().unwrap().is_none(), "the server died of a full disk");
+    drop(alice);
+    drop(full);
+    let (_server, addr) = server_at(&db);
+    let mut bob = joined(&addr, &bob_home, "bob");
+    let last = taken.last().unwrap().clone();
+    bob.expect_line(&format!("[CHAT] alice: {last}"));
+    assert_eq!(chats_from(&quit(bob), "alice"), taken, "lost or shown twice");
+}

@@ -500,6 +500,11 @@ impl ReplayGuard {
         self.windows.iter().map(|((s, fp), w)| (s.as_str(), fp.as_str(), *w))
     }
 
+    /// The window of `sender` with the key fingerprint `fp`, if any number was accepted.
+    pub fn window(&self, sender: &str, fp: &str) -> Option<Window> {
+        self.windows.get(&Self::key(sender, fp)).copied()
+    }
+
     /// Puts back a window kept from an earlier session.
     pub fn restore(&mut self, sender: &str, fp: &str, window: Window) {
         self.windows.insert(Self::key(sender, fp), window);

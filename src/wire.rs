@@ -403,9 +403,10 @@ pub enum ServerMsg {
     Frame { index: u32, label: String, jpeg: Vec<u8> },
     /// `SEND`: the stream ended after `sent` frames.
     StreamEnd { sent: u32, reason: EndReason },
-    /// `SENT`: the sender's last `CHAT` to `to` was taken: in the recipient's queue. (A
-    /// `CHAT` that is not taken gets an `ERRR` instead.) The client waits for one or the
-    /// other before its next prompt, so an error never lands after it.
+    /// `SENT`: the sender's last `CHAT` to `to` was taken: written to the server's database,
+    /// kept until `to` acknowledges it (`queued`: `to` is offline). (A `CHAT` that is not
+    /// taken gets an `ERRR` instead.) The client waits for one or the other before its next
+    /// prompt, so an error never lands after it.
     Sent { to: String, queued: bool },
     /// `USER`: a registered user's key: the answer to `KEYQ`, and, before messages held for
     /// us, the key of each of their senders.

@@ -293,12 +293,20 @@ pub struct Opener {
     /// Each sender's highest number when this session began: a number seen then is a message
     /// sent again (`ShownBefore`), one seen since is a replay.
     earlier: std::collections::HashMap<(String, String), u64>,
+    /// The sender of the message accepted last, for `remember`.
+    accepted: Option<(String, String)>,
+    /// Lines appended to `seen` since it was last written whole.
+    appended: u32,
 }
+
+/// Lines appended to the `seen` file before it is written anew, whole (later lines win).
+const SEEN_COMPACT: u32 = 256;
 
 impl Opener {
     pub fn new(identity: Arc<Identity>, me: &str) -> Opener {
         let (guard, earlier) = (ReplayGuard::default(), Default::default());
-        Opener { identity, me: me.to_owned(), guard, seen: None, earlier }
+        let me = me.to_owned();
+        Opener { identity, me, guard, seen: None, earlier, accepted: None, appended: 0 }
     }
 
     /// An opener that remembers, in `file`, the sequence numbers accepted from each sender's
@@ -351,17 +359,28 @@ impl Opener {
             .open(&peer.name, &peer.key, &self.me, envelope)
             .map_err(DropReason::Key)?;
         self.guard.check(&peer.name, &peer.fingerprint, opened.seq).map_err(DropReason::Key)?;
+        self.accepted = Some((peer.name.to_ascii_lowercase(), peer.fingerprint.clone()));
         Ok(opened.text)
     }
 
     /// Writes down what was accepted, so a message the server sends again in a later session
     /// is not shown again. Called once the message is shown: a crash in between shows it
-    /// twice at worst, never loses it.
-    pub fn remember(&self) {
-        let Some(file) = &self.seen else { return };
-        let pairs = self.guard.entries().map(|(s, fp, w)| (format!("{s}:{fp}"), show_window(&w)));
-        if let Err(e) = profile::write_pairs(file, &pairs.collect()) {
+    /// twice at worst, never loses it; so the step is one short append (one `write`), and the
+    /// file is written anew, whole, only every `SEEN_COMPACT` messages, after that.
+    pub fn remember(&mut self) {
+        let (Some(file), Some((sender, fp))) = (&self.seen, self.accepted.take()) else { return };
+        let Some(window) = self.guard.window(&sender, &fp) else { return };
+        let line = format!("{sender}:{fp} {}\n", show_window(&window));
+        if let Err(e) = profile::append_line(file, &line) {
             log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
+        }
+        self.appended += 1;
+        if self.appended >= SEEN_COMPACT {
+            self.appended = 0;
+            let pairs = self.guard.entries().map(|(s, f, w)| (format!("{s}:{f}"), show_window(&w)));
+            if let Err(e) = profile::write_pairs(file, &pairs.collect()) {
+                log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
+            }
         }
     }
 }

@@ -136,8 +136,9 @@ fn read_identity(path: &Path) -> Result<Identity, ProfileError> {
         .map_err(|source| ProfileError::NotAKey { path: path.to_owned(), source })
 }
 
-/// `name value` lines, as `known_users` and `seen/NAME` keep them. Lines that do not parse
-/// are skipped: a damaged file loses an entry, never the session.
+/// `name value` lines, as `known_users` and `seen/NAME` keep them; of two lines with one name,
+/// the later wins (`seen` is appended to). Lines that do not parse are skipped: a damaged file
+/// loses an entry, never the session.
 pub fn read_pairs(path: &Path) -> BTreeMap<String, String> {
     let Ok(text) = fs::read_to_string(path) else { return BTreeMap::new() };
     text.lines()
@@ -150,6 +151,16 @@ pub fn read_pairs(path: &Path) -> BTreeMap<String, String> {
 pub fn write_pairs(path: &Path, pairs: &BTreeMap<String, String>) -> Result<(), ProfileError> {
     let text: String = pairs.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
     write_whole(path, text.as_bytes())
+}
+
+/// Appends `line` to `path` in one write (the file opened for appending, made if missing).
+pub fn append_line(path: &Path, line: &str) -> Result<(), ProfileError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    let mut file =
+        OpenOptions::new().create(true).append(true).open(path).map_err(io_error(path))?;
+    file.write_all(line.as_bytes()).map_err(io_error(path))
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, so a crash never leaves

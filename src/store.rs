@@ -529,14 +529,6 @@ impl Store {
         Ok(last)
     }
 
-    /// Deletes one kept message.
-    pub fn delivered(&self, id: i64) -> Result<(), StoreError> {
-        let mut db = self.db();
-        db.execute("DELETE FROM mailbox WHERE id = ?1", [id])?;
-        db.recount()?;
-        Ok(())
-    }
-
     /// Deletes the messages `ids` that `name` acknowledged, in one transaction (only its own:
     /// an id of someone else's mail is ignored). Returns, for each sender, how many of those
     /// had been held while `name` was offline.
@@ -728,7 +720,7 @@ mod tests {
         let held = store.held_for("BOB").unwrap();
         let bytes: Vec<Vec<u8>> = held.iter().map(|h| h.envelope.clone()).collect();
         assert_eq!(bytes, [vec![0], vec![1], vec![2]]);
-        store.delivered(held[0].id).unwrap();
+        store.ack("bob", &[held[0].id]).unwrap();
         assert_eq!(store.held_for("bob").unwrap().len(), 2);
         // 10 MB in all: a message that would pass it is refused.
         let big = vec![0u8; MAILBOX_BYTES as usize];
@@ -748,7 +740,7 @@ mod tests {
         assert_eq!(store.hold("bob", "carol", b"m"), Err(HoldError::Full { name: "bob".into() }));
         // Once bob has read one of alice's, she may leave another.
         let first = store.held_for("bob").unwrap()[0].id;
-        store.delivered(first).unwrap();
+        store.ack("bob", &[first]).unwrap();
         assert_eq!(store.hold("bob", "alice", b"m"), Ok(()));
     }
 

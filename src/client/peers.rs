@@ -113,7 +113,7 @@ impl Directory {
     }
 
     /// Takes `name` off the online list.
-    pub fn remove(&mut self, name: &str) {
+    fn remove(&mut self, name: &str) {
         self.online.retain(|p| !same(&p.name, name));
     }
 

@@ -288,8 +288,9 @@ pub struct Opener {
     identity: Arc<Identity>,
     me: String,
     guard: ReplayGuard,
-    /// Where the sequence numbers seen from each sender are kept between sessions, if they are.
-    seen: Option<PathBuf>,
+    /// Where the sequence numbers seen from each sender are kept between sessions, if they are,
+    /// and that file, kept open for appending.
+    seen: Option<(PathBuf, Option<std::fs::File>)>,
     /// Each sender's highest number when this session began: a number seen then is a message
     /// sent again (`ShownBefore`), one seen since is a replay.
     earlier: std::collections::HashMap<(String, String), u64>,
@@ -318,7 +319,7 @@ impl Opener {
                 opener.guard.restore(sender, fp, window);
             }
         }
-        opener.seen = Some(file);
+        opener.seen = Some((file, None));
         opener.new_session();
         opener
     }
@@ -364,23 +365,32 @@ impl Opener {
     }
 
     /// Writes down what was accepted, so a message the server sends again in a later session
-    /// is not shown again. Called once the message is shown: a crash in between shows it
-    /// twice at worst, never loses it; so the step is one short append (one `write`), and the
-    /// file is written anew, whole, only every `SEEN_COMPACT` messages, after that.
+    /// is not shown again. Called just before the message is shown, with its line already
+    /// made, so that whatever reached the screen is written down: a line is never shown
+    /// twice, and a reader who kills the client on seeing a line never lands between the two.
+    /// The step is one `write` to a file held open; every `SEEN_COMPACT` messages the file is
+    /// written anew, whole, instead. (A crash that falls between this `write` and the print's,
+    /// with no line to time it by, leaves that one message unseen: the price of never showing
+    /// one twice.)
     pub fn remember(&mut self) {
-        let (Some(file), Some((sender, fp))) = (&self.seen, self.accepted.take()) else { return };
-        let Some(window) = self.guard.window(&sender, &fp) else { return };
-        let line = format!("{sender}:{fp} {}\n", show_window(&window));
-        if let Err(e) = profile::append_line(file, &line) {
-            log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
-        }
+        let (Some((path, append)), Some((sender, fp))) = (&mut self.seen, self.accepted.take())
+        else {
+            return;
+        };
         self.appended += 1;
-        if self.appended >= SEEN_COMPACT {
+        let written = if self.appended >= SEEN_COMPACT {
             self.appended = 0;
+            // The file is replaced: the handle open on the old one is let go.
+            *append = None;
             let pairs = self.guard.entries().map(|(s, f, w)| (format!("{s}:{f}"), show_window(&w)));
-            if let Err(e) = profile::write_pairs(file, &pairs.collect()) {
-                log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
-            }
+            profile::write_pairs(path, &pairs.collect())
+        } else {
+            let Some(window) = self.guard.window(&sender, &fp) else { return };
+            let line = format!("{sender}:{fp} {}\n", show_window(&window));
+            profile::append_line(path, append, &line)
+        };
+        if let Err(e) = written {
+            log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
         }
     }
 }

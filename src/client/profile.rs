@@ -12,7 +12,7 @@
 //! With `--ephemeral` none of it is read or written: a throwaway key, pins kept in memory.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -153,14 +153,20 @@ pub fn write_pairs(path: &Path, pairs: &BTreeMap<String, String>) -> Result<(), 
     write_whole(path, text.as_bytes())
 }
 
-/// Appends `line` to `path` in one write (the file opened for appending, made if missing).
-pub fn append_line(path: &Path, line: &str) -> Result<(), ProfileError> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(io_error(parent))?;
-    }
-    let mut file =
-        OpenOptions::new().create(true).append(true).open(path).map_err(io_error(path))?;
-    file.write_all(line.as_bytes()).map_err(io_error(path))
+/// Appends `line` to `path` in one write, through `file` (opened for appending the first time,
+/// the file made if missing, then kept open).
+pub fn append_line(path: &Path, file: &mut Option<File>, line: &str) -> Result<(), ProfileError> {
+    let open = match file {
+        Some(open) => open,
+        None => {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(io_error(parent))?;
+            }
+            let opened = OpenOptions::new().create(true).append(true).open(path);
+            file.insert(opened.map_err(io_error(path))?)
+        }
+    };
+    open.write_all(line.as_bytes()).map_err(io_error(path))
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, so a crash never leaves

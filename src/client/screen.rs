@@ -40,8 +40,18 @@ fn emit(text: &str) -> io::Result<()> {
 /// status 0 (as `head` expects of a program whose output it has stopped reading), instead of
 /// panicking as `println!` does.
 pub fn say(args: fmt::Arguments<'_>) {
-    let line = safe(&args.to_string()) + "\n";
-    if emit(&line).is_err() {
+    print_line(&line(args));
+}
+
+/// A line as [`say`] prints it, made ahead of printing it with [`print_line`] (so that nothing
+/// but the print comes after what must come just before it).
+pub fn line(args: fmt::Arguments<'_>) -> String {
+    safe(&args.to_string()) + "\n"
+}
+
+/// Prints a line made by [`line`].
+pub fn print_line(line: &str) {
+    if emit(line).is_err() {
         std::process::exit(0);
     }
 }

@@ -345,8 +345,10 @@ impl Session {
             ServerMsg::Chat { id, from, envelope } => {
                 match self.opener.open(&self.directory, &from, &envelope) {
                     Ok(text) => {
-                        say!("[CHAT] {from}: {text}");
+                        // Written down, then shown, with nothing between (`Opener::remember`).
+                        let line = screen::line(format_args!("[CHAT] {from}: {text}"));
                         self.opener.remember();
+                        screen::print_line(&line);
                     }
                     // Sent again because our acknowledgement was lost: shown once already.
                     Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::context::Context;
 use crate::registry::Recipient;
 use crate::report::Chain;
-use crate::store::{HoldError, Keep, Kept};
+use crate::store::{HeldAck, HoldError, Keep, Kept};
 use crate::wire::{EncodedFrame, ErrorCode, ServerMsg};
 
 /// Messages or acknowledgements kept in hand before they are written in one transaction.
@@ -46,6 +46,9 @@ struct Pending {
 pub struct Mail {
     pending: Vec<Pending>,
     acks: Vec<i64>,
+    /// Held messages acknowledged this session, per sender, not yet marked: the sender hears
+    /// once, when none of theirs is left waiting, not once a batch.
+    delivered: Vec<(String, u32)>,
 }
 
 impl Mail {
@@ -121,8 +124,20 @@ impl Mail {
         let acks = std::mem::take(&mut self.acks);
         match ctx.store.ack(me, &acks) {
             Ok(held) => {
-                for (sender, count) in held {
-                    let mark = ServerMsg::Delivered { to: me.to_owned(), count };
+                for HeldAck { sender, count, more } in held {
+                    let total = match self.delivered.iter().position(|(s, _)| *s == sender) {
+                        Some(i) if more => {
+                            self.delivered[i].1 += count;
+                            continue;
+                        }
+                        Some(i) => self.delivered.swap_remove(i).1 + count,
+                        None if more => {
+                            self.delivered.push((sender, count));
+                            continue;
+                        }
+                        None => count,
+                    };
+                    let mark = ServerMsg::Delivered { to: me.to_owned(), count: total };
                     // The mark is a courtesy: a sender offline, or whose lane is full, misses it.
                     if let Some(sender) = ctx.registry.lookup(&sender) {
                         sender.outbox.offer(mark.encode_shared());

@@ -531,12 +531,12 @@ impl Store {
 
     /// Deletes the messages `ids` that `name` acknowledged, in one transaction (only its own:
     /// an id of someone else's mail is ignored). Returns, for each sender, how many of those
-    /// had been held while `name` was offline.
-    pub fn ack(&self, name: &str, ids: &[i64]) -> Result<Vec<(String, u32)>, StoreError> {
+    /// had been held while `name` was offline, and whether more of theirs are still held.
+    pub fn ack(&self, name: &str, ids: &[i64]) -> Result<Vec<HeldAck>, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let lower = name.to_ascii_lowercase();
-        let mut held: Vec<(String, u32)> = Vec::new();
+        let mut held: Vec<HeldAck> = Vec::new();
         let mut deleted: Vec<(String, i64)> = Vec::new();
         {
             let mut delete = tx.prepare_cached(
@@ -551,11 +551,18 @@ impl Store {
                     deleted.push((sender.clone(), *bytes));
                 }
                 if let Some((sender, true, _)) = row {
-                    match held.iter_mut().find(|(s, _)| s.eq_ignore_ascii_case(&sender)) {
-                        Some((_, n)) => *n += 1,
-                        None => held.push((sender, 1)),
+                    match held.iter_mut().find(|h| h.sender.eq_ignore_ascii_case(&sender)) {
+                        Some(h) => h.count += 1,
+                        None => held.push(HeldAck { sender, count: 1, more: false }),
                     }
                 }
+            }
+            let mut more = tx.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM mailbox
+                 WHERE recipient = ?1 AND sender = ?2 COLLATE NOCASE AND held)",
+            )?;
+            for h in &mut held {
+                h.more = more.query_row(params![lower, h.sender], |r| r.get(0))?;
             }
         }
         tx.commit()?;
@@ -564,6 +571,15 @@ impl Store {
         }
         Ok(held)
     }
+}
+
+/// Held messages from one sender that their recipient acknowledged in one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldAck {
+    pub sender: String,
+    pub count: u32,
+    /// Whether more of theirs are still held for the recipient.
+    pub more: bool,
 }
 
 /// Keeps one message within the mailbox bounds (`mailbox`: its recipient's counts, updated),
@@ -720,7 +736,8 @@ mod tests {
         let held = store.held_for("BOB").unwrap();
         let bytes: Vec<Vec<u8>> = held.iter().map(|h| h.envelope.clone()).collect();
         assert_eq!(bytes, [vec![0], vec![1], vec![2]]);
-        store.ack("bob", &[held[0].id]).unwrap();
+        let acked = store.ack("bob", &[held[0].id]).unwrap();
+        assert_eq!(acked, [HeldAck { sender: "alice".into(), count: 1, more: true }]);
         assert_eq!(store.held_for("bob").unwrap().len(), 2);
         // 10 MB in all: a message that would pass it is refused.
         let big = vec![0u8; MAILBOX_BYTES as usize];

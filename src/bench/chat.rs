@@ -392,17 +392,22 @@ impl ChatReport {
     }
 
     pub fn json(&self) -> String {
-        let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
-        let duplicated = self.duplicated;
-        let (seconds, rate, p50, p99) =
-            (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
-        format!(
-            "{{\"bench\":\"chat\",\"clients\":{clients},\"senders\":{senders},\"sent\":{sent},\
-             \"delivered\":{delivered},\"lost\":{lost},\"duplicated\":{duplicated},\
-             \"corrupted\":{corrupted},\
-             \"errors\":{errors},\"seconds\":{seconds:.4},\"messages_per_second\":{rate:.1},\
-             \"latency_p50_ms\":{p50:.4},\"latency_p99_ms\":{p99:.4}}}"
-        )
+        serde_json::json!({
+            "bench": "chat",
+            "clients": self.clients,
+            "senders": self.senders,
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "corrupted": self.corrupted,
+            "errors": self.errors,
+            "seconds": self.seconds,
+            "messages_per_second": self.messages_per_second,
+            "latency_p50_ms": self.p50_ms,
+            "latency_p99_ms": self.p99_ms,
+        })
+        .to_string()
     }
 }
 

@@ -19,6 +19,8 @@
 //! relays them unread, so the bench sends a numbered, checksummed payload instead of real
 //! PKCS#1 v1.5 (which this project does not use anywhere).
 
+use serde::de::IgnoredAny;
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::thread;
@@ -73,9 +75,11 @@ pub fn item(buf: &[u8]) -> Result<Option<(Item, usize)>, ParseError> {
         return Ok(None);
     }
     match &buf[..4] {
-        b"URIF" => Ok(json_value(&buf[4..])?.map(|(strings, len)| {
-            (Item::Users(strings.into_iter().step_by(2).collect()), 4 + len)
-        })),
+        b"URIF" => {
+            // `{name: key PEM, ...}`: the names, in sorted order.
+            let users = json_front::<BTreeMap<String, IgnoredAny>>(&buf[4..])?;
+            Ok(users.map(|(users, len)| (Item::Users(users.into_keys().collect()), 4 + len)))
+        }
         b"CHAT" if buf.len() >= 4 + CIPHERTEXT => {
             Ok(Some((Item::Chat(buf[4..4 + CIPHERTEXT].to_vec()), 4 + CIPHERTEXT)))
         }
@@ -86,7 +90,7 @@ pub fn item(buf: &[u8]) -> Result<Option<(Item, usize)>, ParseError> {
             if len > MAX_ITEM {
                 return Err(ParseError::TooLong { what: "a video list", len });
             }
-            match json_value(&buf[8..])? {
+            match json_front::<Vec<String>>(&buf[8..])? {
                 Some((names, used)) if used == len => Ok(Some((Item::Videos(names), 8 + len))),
                 Some(_) => Err(ParseError::Json),
                 None => Ok(None),
@@ -114,98 +118,29 @@ pub fn frame(buf: &[u8]) -> Result<Option<(usize, usize)>, ParseError> {
     Ok((buf.len() >= 8 + len).then_some((len, 8 + len)))
 }
 
-/// A JSON object or array at the front of `buf`, as the strings it holds in order (an object's
-/// keys and values alternate), and its length; `Ok(None)` until it is complete. Enough JSON for
-/// what the original sends: strings inside one object or array.
-pub fn json_value(buf: &[u8]) -> Result<Option<(Vec<String>, usize)>, ParseError> {
-    let close = match buf.first() {
-        None => return Ok(None),
-        Some(b'{') => b'}',
-        Some(b'[') => b']',
-        Some(_) => return Err(ParseError::Json),
-    };
-    let mut strings = Vec::new();
-    let mut i = 1;
-    while i < buf.len() {
-        match buf[i] {
-            b'"' => match json_string(&buf[i..])? {
-                Some((s, len)) => {
-                    strings.push(s);
-                    i += len;
-                }
-                None => return Ok(None),
-            },
-            b if b == close => return Ok(Some((strings, i + 1))),
-            b',' | b':' | b' ' => i += 1,
-            _ => return Err(ParseError::Json),
+/// The JSON value that `json.dumps` wrote at the front of `buf`, and the bytes it took;
+/// `Ok(None)` until it is complete (the original sends no length before `URIF`'s object, so
+/// the value's own end is the only end there is).
+fn json_front<T: serde::de::DeserializeOwned>(
+    buf: &[u8],
+) -> Result<Option<(T, usize)>, ParseError> {
+    let mut values = serde_json::Deserializer::from_slice(buf).into_iter::<T>();
+    match values.next() {
+        Some(Ok(value)) => Ok(Some((value, values.byte_offset()))),
+        Some(Err(e)) if !e.is_eof() => Err(ParseError::Json),
+        // Incomplete: read more, up to the limit.
+        _ if buf.len() > MAX_ITEM => {
+            Err(ParseError::TooLong { what: "a JSON value", len: buf.len() })
         }
-        if i > MAX_ITEM {
-            return Err(ParseError::TooLong { what: "a JSON value", len: i });
-        }
+        _ => Ok(None),
     }
-    Ok(None)
-}
-
-/// A JSON string at the front of `buf` (it starts with `"`), unescaped, and its length.
-fn json_string(buf: &[u8]) -> Result<Option<(String, usize)>, ParseError> {
-    let mut out = Vec::new();
-    let mut i = 1;
-    while i < buf.len() {
-        match buf[i] {
-            b'"' => {
-                let s = String::from_utf8(out).map_err(|_| ParseError::Json)?;
-                return Ok(Some((s, i + 1)));
-            }
-            b'\\' if i + 1 >= buf.len() => return Ok(None),
-            b'\\' => {
-                let escaped = match buf[i + 1] {
-                    b'n' => b'\n',
-                    b't' => b'\t',
-                    b'r' => b'\r',
-                    b'"' => b'"',
-                    b'\\' => b'\\',
-                    b'/' => b'/',
-                    // Python's json.dumps writes non-ASCII as \uXXXX; names here are ASCII.
-                    _ => return Err(ParseError::Json),
-                };
-                out.push(escaped);
-                i += 2;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Ok(None)
 }
 
 /// A public key as the original's client sends it: PKCS#1, PEM (`rsa.PublicKey.save_pkcs1`).
 pub fn public_pem(identity: &Identity) -> Result<String, ClientError> {
-    use rsa::pkcs1::EncodeRsaPublicKey;
+    use rsa::pkcs1::{EncodeRsaPublicKey, LineEnding};
     let key = crate::keys::parse_public_key(identity.public_der())?;
-    let der = key.to_pkcs1_der().map_err(|e| ClientError::Handshake(e.to_string()))?;
-    let mut pem = String::from("-----BEGIN RSA PUBLIC KEY-----\n");
-    for line in base64(der.as_bytes()).as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        pem.push('\n');
-    }
-    pem.push_str("-----END RSA PUBLIC KEY-----\n");
-    Ok(pem)
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for k in 0..4 {
-            let c =
-                if k <= chunk.len() { ALPHABET[(n >> (18 - 6 * k) & 63) as usize] } else { b'=' };
-            out.push(c as char);
-        }
-    }
-    out
+    key.to_pkcs1_pem(LineEnding::LF).map_err(|e| ClientError::Handshake(e.to_string()))
 }
 
 /// The 128 bytes a bench chat message carries: sender, intended recipient, sequence number and
@@ -658,9 +593,6 @@ mod tests {
 
     #[test]
     fn keys_are_sent_as_pkcs1_pem() {
-        assert_eq!(base64(b"Man"), "TWFu");
-        assert_eq!(base64(b"Ma"), "TWE=");
-        assert_eq!(base64(b"M"), "TQ==");
         let id = Identity::generate(crate::keys::MIN_KEY_BITS).unwrap();
         let pem = public_pem(&id).unwrap();
         assert!(pem.starts_with("-----BEGIN RSA PUBLIC KEY-----\n"));

@@ -150,19 +150,21 @@ impl StreamReport {
     }
 
     pub fn json(&self) -> String {
-        let StreamReport { clients, announced, frames, missing, errors, bytes, .. } = self;
-        let (seconds, fps, mbps) =
-            (self.seconds, self.frames_per_second, self.megabytes_per_second);
-        let (p50, p99) = (self.first_frame_p50_ms, self.first_frame_p99_ms);
-        let per: Vec<String> = self.per_client_fps.iter().map(|f| format!("{f:.1}")).collect();
-        format!(
-            "{{\"bench\":\"stream\",\"clients\":{clients},\"announced\":{announced},\
-             \"frames\":{frames},\
-             \"missing\":{missing},\"errors\":{errors},\"bytes\":{bytes},\
-             \"seconds\":{seconds:.4},\"frames_per_second\":{fps:.1},\"per_client_fps\":[{}],\
-             \"megabytes_per_second\":{mbps:.2},\"first_frame_p50_ms\":{p50:.2},\
-             \"first_frame_p99_ms\":{p99:.2}}}",
-            per.join(",")
-        )
+        serde_json::json!({
+            "bench": "stream",
+            "clients": self.clients,
+            "announced": self.announced,
+            "frames": self.frames,
+            "missing": self.missing,
+            "errors": self.errors,
+            "bytes": self.bytes,
+            "seconds": self.seconds,
+            "frames_per_second": self.frames_per_second,
+            "per_client_fps": self.per_client_fps,
+            "megabytes_per_second": self.megabytes_per_second,
+            "first_frame_p50_ms": self.first_frame_p50_ms,
+            "first_frame_p99_ms": self.first_frame_p99_ms,
+        })
+        .to_string()
     }
 }

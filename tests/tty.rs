@@ -391,3 +391,44 @@ fn a_refused_message_is_kept_and_offered_again() {
         pane.text().join("\n")
     );
 }
+
+#[test]
+fn lines_keep_arriving_after_tab_completes() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr().to_string();
+    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
+    let _bea = TestClient::join(server.local_addr(), "bea", 2);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 80, 24);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    bob.wait_joined("alice");
+    // Two matches: both are listed at once, and the editor does not sit waiting for a key
+    // while lines arrive (it used to, and the client stopped answering the server).
+    pane.keys(&["b", "Tab"]);
+    pane.wait_for("the matches", |l| l.contains("bea") && l.contains("bob") && !l.contains(':'));
+    for i in 1..=3 {
+        bob.send_text("alice", &format!("after an ambiguous Tab {i}"));
+    }
+    for i in 1..=3 {
+        pane.wait_for("a message, no key pressed", |l| {
+            l == format!("[CHAT] bob: after an ambiguous Tab {i}")
+        });
+    }
+    // One match: completed, and lines still arrive above it with no key pressed.
+    pane.keys(&["o", "Tab"]);
+    assert!(
+        eventually(Duration::from_secs(5), || pane.last_row().ends_with(": bob")),
+        "Tab did not complete bob: {}",
+        pane.text().join("\n")
+    );
+    for i in 1..=3 {
+        bob.send_text("alice", &format!("after a completion {i}"));
+    }
+    for i in 1..=3 {
+        pane.wait_for("a message, no key pressed", |l| {
+            l == format!("[CHAT] bob: after a completion {i}")
+        });
+    }
+    assert!(pane.last_row().ends_with(": bob"), "{}", pane.text().join("\n"));
+}

@@ -7,7 +7,8 @@
 //! - stdin and stdout a terminal: a line editor (`rustyline`): the prompt stays on the last
 //!   line, lines that arrive meanwhile print above it and what was typed is drawn again below
 //!   them; arrow keys and history; Tab completes user names at the recipient prompt and video
-//!   names at the video prompt.
+//!   names at the video prompt. Lines to print go to the editor from a `printer` thread
+//!   (`screen.rs` says why).
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use rustyline::completion::{Completer, Pair};
@@ -16,12 +17,12 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{Context, Editor, ExternalPrinter as _, Helper};
+use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter as _, Helper};
 use std::io::{self, BufRead, IsTerminal};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use super::screen;
+use super::screen::{self, Printed};
 use crate::say;
 
 /// What the next line is asked with.
@@ -147,12 +148,36 @@ impl Helper for Words {}
 /// Starts the editor on the `input` thread; returns where to send what each line is asked
 /// with. Lines printed meanwhile go through the editor from now on.
 fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
-    let mut editor: Editor<Words, DefaultHistory> = Editor::new().map_err(io::Error::other)?;
+    // As bash completes: the common part at once, and the list of matches below if there are
+    // several. Rustyline's default cycles through the matches, and waiting for the next Tab
+    // it draws none of the lines that arrive meanwhile.
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .completion_show_all_if_ambiguous(true)
+        .build();
+    let mut editor: Editor<Words, DefaultHistory> =
+        Editor::with_config(config).map_err(io::Error::other)?;
     let words = Arc::new(Mutex::new(Vec::new()));
     editor.set_helper(Some(Words(words.clone())));
     let mut printer = editor.create_external_printer().map_err(io::Error::other)?;
     screen::remember_terminal();
-    screen::set_printer(Box::new(move |text| printer.print(text).map_err(io::Error::other)));
+    let (queue, queued) = screen::print_queue();
+    thread::Builder::new().name("printer".into()).spawn(move || {
+        for printed in queued {
+            match printed {
+                // The terminal is gone: end quietly, as `say` does when stdout is closed.
+                Printed::Text(text) => {
+                    if printer.print(text).is_err() {
+                        std::process::exit(0);
+                    }
+                }
+                Printed::Flushed(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    })?;
+    screen::set_printer(queue);
     let (asks_tx, asks) = unbounded::<Ask>();
     thread::Builder::new().name("input".into()).spawn(move || {
         while let Ok(ask) = asks.recv() {

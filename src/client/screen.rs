@@ -5,14 +5,32 @@
 //!
 //! On a terminal, the line editor (`input.rs`) installs a [`Printer`]: lines then go through
 //! it, so they print above the prompt and what is being typed is drawn again below them.
+//!
+//! The printer is a queue to a `printer` thread, not a call into the editor: while the editor
+//! waits for a key of its own (after Tab, say) it takes no lines to print, and a thread that
+//! handed it one would wait with it. That thread must not be `send_chat`, which answers the
+//! server's keep-alives: a terminal that stops drawing must not cost the connection.
 
+use crossbeam_channel::{Sender, bounded};
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-/// Prints text above the line being edited (rustyline's external printer).
-pub type Printer = Box<dyn FnMut(String) -> io::Result<()> + Send>;
+/// What the `printer` thread is handed: text to print above the prompt, or a request to say
+/// when everything handed before it is printed.
+pub enum Printed {
+    Text(String),
+    Flushed(Sender<()>),
+}
+
+/// Where lines go on a terminal: the `printer` thread's queue.
+pub type Printer = Sender<Printed>;
+
+/// How many lines may wait for a terminal that does not draw before printing waits too:
+/// a few screens' worth, a bound on what a stalled editor holds in memory.
+pub const PRINT_QUEUE: usize = 4096;
 
 static PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
 
@@ -21,16 +39,21 @@ pub fn set_printer(printer: Printer) {
     *PRINTER.lock().unwrap_or_else(|p| p.into_inner()) = Some(printer);
 }
 
+/// A queue of [`PRINT_QUEUE`] lines and its reading end, for the `printer` thread.
+pub fn print_queue() -> (Printer, crossbeam_channel::Receiver<Printed>) {
+    bounded(PRINT_QUEUE)
+}
+
 /// Writes `text` (whole lines, or terminal commands) through the printer if there is one,
 /// else to stdout.
 fn emit(text: &str) -> io::Result<()> {
-    let mut printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
+    let printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
     // Checked with the lock held: nothing prints after `say_last`'s line.
     if SILENT.load(Ordering::SeqCst) {
         return Ok(());
     }
-    if let Some(print) = printer.as_mut() {
-        return print(text.to_owned());
+    if let Some(printer) = printer.as_ref() {
+        return printer.send(Printed::Text(text.to_owned())).map_err(io::Error::other);
     }
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush())
@@ -103,14 +126,20 @@ static SILENT: AtomicBool = AtomicBool::new(false);
 pub fn say_last(args: fmt::Arguments<'_>) {
     let line = safe(&args.to_string()) + "\n";
     // Held until SILENT is set: a line already being printed comes before this one.
-    let mut printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
-    match printer.as_mut() {
-        // The editor prints lines in the order given, one at a time: a second line waits for
-        // the first to be taken. It moves the cursor up and the editor's newline brings it
-        // back: nothing shows. A moment more, and the last line is out.
-        Some(print) => {
-            let _ = print(line).and_then(|()| print("\x1b[1A".into()));
-            std::thread::sleep(std::time::Duration::from_millis(50));
+    let printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
+    match printer.as_ref() {
+        // The editor prints lines in the order given, one at a time. The second text moves
+        // the cursor up and the editor's newline brings it back: nothing shows. Then wait
+        // until the printer has handed both over, and a moment more for the editor to draw.
+        Some(printer) => {
+            let (done, flushed) = bounded(1);
+            for printed in
+                [Printed::Text(line), Printed::Text("\x1b[1A".into()), Printed::Flushed(done)]
+            {
+                let _ = printer.send_timeout(printed, Duration::from_secs(1));
+            }
+            let _ = flushed.recv_timeout(Duration::from_secs(1));
+            std::thread::sleep(Duration::from_millis(50));
         }
         None => {
             let mut out = io::stdout().lock();

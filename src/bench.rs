@@ -50,7 +50,7 @@ fn join_all(
     for i in 0..count {
         let (mut reader, writer) = link::connect(server, false)?;
         let name = format!("{prefix}{i}");
-        let joined = link::join(&mut reader, &writer, &name, &ids[i % ids.len()])?;
+        let joined = link::join(&mut reader, &writer, &name, &ids[i % ids.len()], false)?;
         let directory = Directory::new(joined.directory);
         members.push(Member { name: joined.name, reader, writer, directory });
     }

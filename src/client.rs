@@ -52,6 +52,10 @@ pub enum ClientError {
     /// The server refused a request (a name, most often).
     #[error("refused: {text}")]
     Refused { code: ErrorCode, text: String },
+    /// A name refused, by the rules or by the server, where there is nobody to ask for
+    /// another (input is piped): the client ends with exit status 2.
+    #[error("the name {name:?} was refused: {reason}")]
+    NameRefused { name: String, reason: String },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]

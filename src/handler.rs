@@ -28,6 +28,7 @@ pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) 
         Ok(Some(mut session)) => {
             let end = session.serve();
             session.finish(&end);
+            session.release_throwaway();
             (end, Some(session.name))
         }
         Ok(None) => (End::Quit, None),
@@ -70,6 +71,8 @@ struct Session<'a> {
     liveness: Arc<Liveness>,
     /// Chat sent and acknowledged, not yet written to the store.
     mail: Mail,
+    /// The key, if it is a throwaway one: the name is released when the session ends.
+    throwaway: Option<Vec<u8>>,
 }
 
 /// What one client may ask of the server (docs/SECURITY.md, "Limits").
@@ -119,7 +122,8 @@ impl<'a> Session<'a> {
         let fail = |e: io::Error| End::Failed(e.to_string());
         socket.set_write_timeout(Some(config.write_timeout)).map_err(fail)?;
         let _ = socket.set_nodelay(true);
-        let Some(Joined { name, outbox, lanes, reader }) = handshake::run(socket, peer, id, ctx)?
+        let Some(Joined { name, throwaway, outbox, lanes, reader }) =
+            handshake::run(socket, peer, id, ctx)?
         else {
             return Ok(None);
         };
@@ -142,6 +146,7 @@ impl<'a> Session<'a> {
             budgets: Budgets::new(config),
             liveness,
             mail: Mail::default(),
+            throwaway,
         }))
     }
 
@@ -349,6 +354,24 @@ impl<'a> Session<'a> {
         self.outbox = None;
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
+        }
+    }
+
+    /// Once the session is over, a name joined with a throwaway key is free again, unless a
+    /// newer session of the same key has taken it over (`End::Replaced`).
+    fn release_throwaway(&self) {
+        let Some(key) = &self.throwaway else { return };
+        if self.ctx.registry.lookup(&self.name).is_some() {
+            return;
+        }
+        match self.ctx.store.release_throwaway(&self.name, key) {
+            Ok(0) => {}
+            Ok(gone) => {
+                info!("released {}'s throwaway name with {gone} unread messages", self.name)
+            }
+            Err(e) => {
+                warn!("cannot release {}'s throwaway name: {}", self.name, crate::report::Chain(&e))
+            }
         }
     }
 }

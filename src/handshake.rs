@@ -64,6 +64,9 @@ pub enum End {
 /// deadline any more).
 pub struct Joined {
     pub name: String,
+    /// The key, if it is a throwaway one (`--ephemeral`): the name is bound to it for this
+    /// session only, and released when it ends.
+    pub throwaway: Option<Vec<u8>>,
     pub outbox: Outbox,
     pub lanes: Lanes,
     pub reader: BufReader<SocketReader>,
@@ -90,10 +93,12 @@ pub fn run(
         challenge: rand::random(),
     };
     handshake.greet()?;
-    let Some((name, outbox, lanes)) = handshake.join(id, ctx)? else { return Ok(None) };
+    let Some((name, throwaway, outbox, lanes)) = handshake.join(id, ctx)? else {
+        return Ok(None);
+    };
     let mut reader = handshake.reader;
     reader.get_mut().clear_deadline().map_err(|e| End::Failed(e.to_string()))?;
-    Ok(Some(Joined { name, outbox, lanes, reader }))
+    Ok(Some(Joined { name, throwaway, outbox, lanes, reader }))
 }
 
 /// The connection before its writer thread exists: this thread is its only writer, so it
@@ -201,11 +206,16 @@ impl Handshake<'_> {
 
     /// `JOIN` until a name and key are accepted (a refusal may be retried on the same
     /// connection). `Ok(None)` when the client quits first.
-    fn join(&mut self, id: ConnId, ctx: &Context) -> Result<Option<(String, Outbox, Lanes)>, End> {
+    #[allow(clippy::type_complexity)]
+    fn join(
+        &mut self,
+        id: ConnId,
+        ctx: &Context,
+    ) -> Result<Option<(String, Option<Vec<u8>>, Outbox, Lanes)>, End> {
         let peer = self.peer;
         loop {
-            let (name, key, proof) = match self.read()? {
-                ClientMsg::Join { name, key, proof } => (name, key, proof),
+            let (name, key, proof, throwaway) = match self.read()? {
+                ClientMsg::Join { name, key, proof, throwaway } => (name, key, proof, throwaway),
                 ClientMsg::Quit => return Ok(None),
                 other => {
                     let text = format!("join first (got {})", other.tag());
@@ -219,20 +229,31 @@ impl Handshake<'_> {
                 self.reply(ServerMsg::Error { code: refusal.code, text: refusal.text.clone() })?;
                 return Err(End::Failed(refusal.text));
             }
-            if let Err(refusal) = self.check_join(&name, &key, &proof, ctx) {
-                info!("{peer} refused as {name:?}: {}", refusal.text);
-                self.refuse(refusal.code, refusal.text)?;
-                continue;
-            }
+            let claim = match self.check_join(&name, &key, &proof, throwaway, ctx) {
+                Ok(claim) => claim,
+                Err(refusal) => {
+                    info!("{peer} refused as {name:?}: {}", refusal.text);
+                    self.refuse(refusal.code, refusal.text)?;
+                    continue;
+                }
+            };
             let config = &ctx.config;
             let (outbox, lanes) = Outbox::new(config.outbox_frames, config.inbound_rate);
+            let kept = throwaway.then(|| key.clone());
             match ctx.registry.join(id, &name, key, &outbox) {
                 Ok(()) => {
-                    info!("{peer} joined as {name}");
-                    return Ok(Some((name, outbox, lanes)));
+                    info!(
+                        "{peer} joined as {name}{}",
+                        if throwaway { " (throwaway key)" } else { "" }
+                    );
+                    return Ok(Some((name, kept, outbox, lanes)));
                 }
                 Err(refusal) => {
                     info!("{peer} refused the name {name:?}: {}", refusal.text);
+                    // A throwaway binding made for this join goes with it.
+                    if let (Claim::New, Some(key)) = (claim, &kept) {
+                        let _ = ctx.store.release_throwaway(&name, key);
+                    }
                     self.refuse(refusal.code, refusal.text)?;
                 }
             }
@@ -243,14 +264,16 @@ impl Handshake<'_> {
 impl Handshake<'_> {
     /// Whether `key` may join as `name`: a key of an accepted size, a valid name, a proof
     /// that the client holds the key (its signature of our challenge), and, if the name is
-    /// registered, the key it was registered with. A free name is bound to the key here.
+    /// registered, the key it was registered with. A free name is bound to the key here (a
+    /// `throwaway` key's binding lasts its session only).
     fn check_join(
         &self,
         name: &str,
         key: &[u8],
         proof: &[u8],
+        throwaway: bool,
         ctx: &Context,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Claim, Refusal> {
         let bad_key = |text: String| Refusal { code: ErrorCode::BadKey, text };
         keys::check_join_key(key, ctx.config.min_key_bits).map_err(|e| bad_key(e.to_string()))?;
         registry::validate_name(name)?;
@@ -260,22 +283,26 @@ impl Handshake<'_> {
             code: ErrorCode::NameRegistered,
             text: format!("the name {name} is registered to another key"),
         };
-        match ctx.store.claim(name, key) {
-            Ok(Claim::New) => info!("{} registered the name {name}", self.peer),
-            Ok(Claim::Same) => {}
-            Ok(Claim::Other) => return Err(registered(name)),
-            Ok(Claim::LooksLike(other)) => {
+        let claim = ctx.store.claim(name, key, throwaway).map_err(|e| {
+            log::error!("cannot check the name {name}: {}", crate::report::Chain(&e));
+            let text = "the server cannot check names now; try again later".into();
+            Refusal { code: ErrorCode::Unexpected, text }
+        })?;
+        match &claim {
+            Claim::New if !throwaway => info!("{} registered the name {name}", self.peer),
+            Claim::New | Claim::Same => {}
+            Claim::Other => return Err(registered(name)),
+            Claim::InUse => {
+                let text = format!("the name {name} is taken");
+                return Err(Refusal { code: ErrorCode::NameTaken, text });
+            }
+            Claim::LooksLike(other) => {
                 let text =
                     format!("the name {name} looks too much like {other}, who is registered");
                 return Err(Refusal { code: ErrorCode::NameTaken, text });
             }
-            Err(e) => {
-                log::error!("cannot check the name {name}: {}", crate::report::Chain(&e));
-                let text = "the server cannot check names now; try again later".into();
-                return Err(Refusal { code: ErrorCode::Unexpected, text });
-            }
         }
-        Ok(())
+        Ok(claim)
     }
 }
 

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chatroom::bench;
+use chatroom::client::ClientError;
 use chatroom::client::player::Render;
 use chatroom::client::start::{self, ClientConfig, KeySource};
 use chatroom::config::{self, ServerConfig};
@@ -71,7 +72,7 @@ struct ServerArgs {
     min_key_bits: u32,
     /// Release NAME in the database (its key, the messages waiting for it, and those it sent
     /// that wait for others), say what was deleted, then exit without serving.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = user_name)]
     forget: Option<String>,
     /// Begin a new, empty database where one that held names is missing or empty (otherwise
     /// the server refuses to start, rather than lose every name binding without a word).
@@ -86,7 +87,7 @@ struct ClientArgs {
     server: String,
     /// User name (1-32 ASCII letters, digits, _ . -, not starting with . or -); prompted for
     /// when absent.
-    #[arg(long)]
+    #[arg(long, value_parser = user_name)]
     name: Option<String>,
     /// Never draw video; print progress lines instead.
     #[arg(long)]
@@ -209,6 +210,12 @@ fn failed<E: Error + Send + Sync + 'static>(doing: String) -> impl FnOnce(E) -> 
     move |e| Failed { doing, source: Box::new(e) }
 }
 
+/// A user name on the command line: one that breaks the rules is a usage error, before
+/// anything is connected to or written.
+fn user_name(name: &str) -> Result<String, String> {
+    chatroom::names::check(name).map(|()| name.to_owned()).map_err(|e| format!("invalid name: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -216,7 +223,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chatroom: error: {}", Chain(&*e));
-            ExitCode::FAILURE
+            // A refused name is a usage error (2, as clap's), not a failure (1).
+            match e.downcast_ref::<ClientError>() {
+                Some(ClientError::NameRefused { .. }) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

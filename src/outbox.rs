@@ -208,11 +208,15 @@ impl Pump {
             }
         };
         for message in &mail {
-            if message.id <= self.backlog
-                && self.keyed.insert(message.from.to_ascii_lowercase())
-                && let Ok(Some((name, key))) = store.key_of(&message.from)
-            {
-                out.write_all(&ServerMsg::UserKey(User { name, key }).encode())?;
+            if message.id <= self.backlog && self.keyed.insert(message.from.to_ascii_lowercase()) {
+                // A throwaway sender's key came with its message: its name may be free now.
+                let key = match &message.sender_key {
+                    Some(key) => Some((message.from.clone(), key.clone())),
+                    None => store.key_of(&message.from).ok().flatten(),
+                };
+                if let Some((name, key)) = key {
+                    out.write_all(&ServerMsg::UserKey(User { name, key }).encode())?;
+                }
             }
             let chat = ServerMsg::Chat {
                 id: message.id as u64,

@@ -23,8 +23,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The schema this code reads and writes. Version 2 added `names.last_seen`, 3
-/// `mailbox.held`; a later version adds a step to `migrate`.
-pub const SCHEMA_VERSION: i64 = 3;
+/// `mailbox.held`, 4 `names.throwaway` and `mailbox.sender_key`; a later version adds a step
+/// to `migrate`.
+pub const SCHEMA_VERSION: i64 = 4;
 /// A registered name nobody has joined with for this long is released (with what was held for
 /// it) the next time a name is claimed: names taken once and never used do not stay taken
 /// for ever.
@@ -106,6 +107,8 @@ pub enum Claim {
     Same,
     /// The name is bound to another key.
     Other,
+    /// The name is bound, for its session only, to another throwaway key: it is in use.
+    InUse,
     /// Another registered name looks like it (`names::look_alike`): that one, as registered.
     LooksLike(String),
 }
@@ -131,6 +134,9 @@ pub struct Held {
     pub id: i64,
     pub from: String,
     pub envelope: Vec<u8>,
+    /// The sender's key, kept with the message if it was a throwaway one: the name may be
+    /// free (or someone else's) by the time it is read.
+    pub sender_key: Option<Vec<u8>>,
 }
 
 /// What `Store::forget` did.
@@ -345,6 +351,14 @@ impl Store {
             migrate(&mut db, found)?;
             log::info!("{}: schema {found} brought up to {SCHEMA_VERSION}", path.display());
         }
+        // No session is on yet: throwaway bindings left by a server that stopped during their
+        // sessions end now, as those sessions did.
+        db.execute_batch(
+            "BEGIN;
+             DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE throwaway = 1);
+             DELETE FROM names WHERE throwaway = 1;
+             COMMIT;",
+        )?;
         let mut db = Db { conn: db, boxes: HashMap::new(), expired_at: None };
         db.recount()?;
         Ok(Store { db: Mutex::new(db), marker: Mutex::new(None) })
@@ -360,8 +374,9 @@ impl Store {
     }
 
     /// Whether `key` may join as `name`: binds a free name to it, and notes that a name is in
-    /// use (`last_seen`). Expired names are released first.
-    pub fn claim(&self, name: &str, key: &[u8]) -> Result<Claim, StoreError> {
+    /// use (`last_seen`). Expired names are released first. A `throwaway` key's binding lasts
+    /// its session only: [`Store::release_throwaway`] ends it.
+    pub fn claim(&self, name: &str, key: &[u8], throwaway: bool) -> Result<Claim, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let (lower, look, now) = (name.to_ascii_lowercase(), crate::names::look_alike(name), now());
@@ -377,19 +392,21 @@ impl Store {
             Some(other) => Claim::LooksLike(other),
             None => {
                 let inserted = tx.execute(
-                    "INSERT INTO names (lower_name, name, key, created, look, last_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT (lower_name) DO NOTHING",
-                    params![lower, name, key, now, look],
+                    "INSERT INTO names (lower_name, name, key, created, look, last_seen, throwaway)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6) ON CONFLICT (lower_name) DO NOTHING",
+                    params![lower, name, key, now, look, throwaway],
                 )?;
                 if inserted == 1 {
                     Claim::New
                 } else {
-                    let bound: Vec<u8> = tx.query_row(
-                        "SELECT key FROM names WHERE lower_name = ?1",
+                    let (bound, bound_throwaway): (Vec<u8>, bool) = tx.query_row(
+                        "SELECT key, throwaway FROM names WHERE lower_name = ?1",
                         [&lower],
-                        |r| r.get(0),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
                     )?;
-                    if bound != key {
+                    if bound != key && bound_throwaway {
+                        Claim::InUse
+                    } else if bound != key {
                         Claim::Other
                     } else {
                         // Expiry counts in months: a day's precision is plenty, and spares
@@ -410,10 +427,33 @@ impl Store {
         }
         // The lock is let go first: the marker takes it again.
         drop(db);
-        if claim == Claim::New {
+        if claim == Claim::New && !throwaway {
             self.mark_if_named()?;
         }
         Ok(claim)
+    }
+
+    /// Ends the binding of `name` to the throwaway `key` (its session is over), with the
+    /// messages waiting for it: nobody can read them now. Those it sent stay, with its key
+    /// (`Held::sender_key`). Returns how many messages went; nothing if `name` is not bound
+    /// to that throwaway key.
+    pub fn release_throwaway(&self, name: &str, key: &[u8]) -> Result<usize, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let lower = name.to_ascii_lowercase();
+        let released = tx.execute(
+            "DELETE FROM names WHERE lower_name = ?1 AND key = ?2 AND throwaway = 1",
+            params![lower, key],
+        )? == 1;
+        let mut gone = 0;
+        if released {
+            gone = tx.execute("DELETE FROM mailbox WHERE recipient = ?1", [&lower])?;
+        }
+        tx.commit()?;
+        if gone > 0 {
+            db.recount()?;
+        }
+        Ok(gone)
     }
 
     /// Releases `name`, and deletes the messages waiting for it and those it sent that wait
@@ -508,12 +548,17 @@ impl Store {
         let mut db = self.db();
         db.expire()?;
         let mut query = db.prepare_cached(
-            "SELECT id, sender, envelope FROM mailbox WHERE recipient = ?1 AND id > ?2
+            "SELECT id, sender, envelope, sender_key FROM mailbox WHERE recipient = ?1 AND id > ?2
              ORDER BY id LIMIT ?3",
         )?;
         let held = query
             .query_map(params![name.to_ascii_lowercase(), after, limit as i64], |r| {
-                Ok(Held { id: r.get(0)?, from: r.get(1)?, envelope: r.get(2)? })
+                Ok(Held {
+                    id: r.get(0)?,
+                    from: r.get(1)?,
+                    envelope: r.get(2)?,
+                    sender_key: r.get(3)?,
+                })
             })?
             .collect::<Result<_, _>>()?;
         Ok(held)
@@ -595,6 +640,7 @@ fn keep_in(
     let Some((name, _)) = registered(tx, &lower)? else {
         return Ok(Err(HoldError::Unregistered(to.to_owned())));
     };
+    let sender_key = throwaway_key(tx, from)?;
     let len = envelope.len() as i64;
     if mailbox.count >= MAILBOX_MESSAGES || mailbox.bytes + len > MAILBOX_BYTES {
         return Ok(Err(HoldError::Full { name }));
@@ -604,10 +650,10 @@ fn keep_in(
         return Ok(Err(HoldError::SenderShare { name }));
     }
     tx.prepare_cached(
-        "INSERT INTO mailbox (recipient, sender, envelope, queued_at, held)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO mailbox (recipient, sender, envelope, queued_at, held, sender_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![lower, from, envelope, now(), held])?;
+    .execute(params![lower, from, envelope, now(), held, sender_key])?;
     mailbox.count += 1;
     mailbox.bytes += len;
     *mailbox.from.entry(sender).or_insert(0) += 1;
@@ -620,6 +666,13 @@ fn registered(db: &Connection, lower: &str) -> Result<Option<(String, Vec<u8>)>,
     // Cached: it runs for every message kept.
     db.prepare_cached("SELECT name, key FROM names WHERE lower_name = ?1 AND last_seen >= ?2")?
         .query_row(params![lower, expired_before(now())], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// The key of `name` if it is a throwaway one (bound for its session only).
+fn throwaway_key(db: &Connection, name: &str) -> Result<Option<Vec<u8>>, rusqlite::Error> {
+    db.prepare_cached("SELECT key FROM names WHERE lower_name = ?1 AND throwaway = 1")?
+        .query_row([name.to_ascii_lowercase()], |r| r.get(0))
         .optional()
 }
 
@@ -643,14 +696,15 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
     db.execute_batch(
         "BEGIN;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema', 3);
+         INSERT INTO meta (key, value) VALUES ('schema', 4);
          CREATE TABLE names (
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
              key BLOB NOT NULL,
              created INTEGER NOT NULL,
              look TEXT NOT NULL,
-             last_seen INTEGER NOT NULL
+             last_seen INTEGER NOT NULL,
+             throwaway INTEGER NOT NULL DEFAULT 0
          );
          CREATE INDEX names_look ON names (look);
          CREATE INDEX names_last_seen ON names (last_seen);
@@ -660,7 +714,8 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
              sender TEXT NOT NULL,
              envelope BLOB NOT NULL,
              queued_at INTEGER NOT NULL,
-             held INTEGER NOT NULL DEFAULT 1
+             held INTEGER NOT NULL DEFAULT 1,
+             sender_key BLOB
          );
          CREATE INDEX mailbox_recipient ON mailbox (recipient, id);
          COMMIT;",
@@ -692,6 +747,17 @@ fn migrate(db: &mut Connection, found: i64) -> Result<(), rusqlite::Error> {
         )?;
         tx.commit()?;
     }
+    if found < 4 {
+        // 4: names bound to a throwaway key (`--ephemeral`), for their session only, and the
+        // key kept with such a sender's messages. Every name from before was bound for good.
+        let tx = db.transaction()?;
+        tx.execute_batch(
+            "ALTER TABLE names ADD COLUMN throwaway INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE mailbox ADD COLUMN sender_key BLOB;
+             UPDATE meta SET value = 4 WHERE key = 'schema';",
+        )?;
+        tx.commit()?;
+    }
     Ok(())
 }
 
@@ -708,28 +774,66 @@ mod tests {
     }
 
     #[test]
+    fn a_throwaway_binding_lasts_its_session_only() {
+        let path = temp("throwaway");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.claim("tess", b"t1", true).unwrap(), Claim::New);
+        assert_eq!(store.claim("Tess", b"t1", true).unwrap(), Claim::Same);
+        assert_eq!(store.claim("tess", b"t2", true).unwrap(), Claim::InUse);
+        assert_eq!(store.claim("tess", b"k", false).unwrap(), Claim::InUse);
+        assert_eq!(store.claim("bob", b"b", false).unwrap(), Claim::New);
+        // To tess while she is on: kept. From her: kept with her key, which will be gone
+        // from the names when bob reads it.
+        store.keep("tess", "bob", b"e1", false).unwrap();
+        store.keep("bob", "tess", b"e2", true).unwrap();
+        // Released by her key only, with what waits for her; what she sent stays.
+        assert_eq!(store.release_throwaway("tess", b"t2").unwrap(), 0);
+        assert_eq!(store.release_throwaway("tess", b"t1").unwrap(), 1);
+        assert_eq!(store.key_of("tess").unwrap(), None);
+        let held = store.held_for("bob").unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!(
+            (held[0].from.as_str(), held[0].sender_key.as_deref()),
+            ("tess", Some(&b"t1"[..]))
+        );
+        // Nobody can write to her now; a lasting sender's key is not copied (`names` has it).
+        store.keep("tess", "bob", b"e3", true).unwrap_err();
+        store.keep("bob", "bob", b"e4", true).unwrap();
+        assert_eq!(store.held_for("bob").unwrap()[1].sender_key, None);
+        // Free again, for any key; and a server that stops mid-session ends it at its start.
+        assert_eq!(store.claim("tess", b"t3", true).unwrap(), Claim::New);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.key_of("tess").unwrap(), None);
+        assert_eq!(store.key_of("bob").unwrap(), Some(("bob".into(), b"b".to_vec())));
+        // A bound name is never released as a throwaway one.
+        assert_eq!(store.release_throwaway("bob", b"b").unwrap(), 0);
+        assert_eq!(store.claim("bob", b"b", false).unwrap(), Claim::Same);
+    }
+
+    #[test]
     fn a_name_is_bound_to_its_first_key_across_restarts() {
         let path = temp("claim");
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.claim("Bob", b"key1").unwrap(), Claim::New);
-        assert_eq!(store.claim("bob", b"key1").unwrap(), Claim::Same);
-        assert_eq!(store.claim("BOB", b"key2").unwrap(), Claim::Other);
+        assert_eq!(store.claim("Bob", b"key1", false).unwrap(), Claim::New);
+        assert_eq!(store.claim("bob", b"key1", false).unwrap(), Claim::Same);
+        assert_eq!(store.claim("BOB", b"key2", false).unwrap(), Claim::Other);
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.claim("bob", b"key2").unwrap(), Claim::Other);
+        assert_eq!(store.claim("bob", b"key2", false).unwrap(), Claim::Other);
         assert_eq!(store.key_of("bob").unwrap(), Some(("Bob".into(), b"key1".to_vec())));
         assert!(store.forget("bob").unwrap().released);
         assert!(!store.forget("bob").unwrap().released);
-        assert_eq!(store.claim("bob", b"key2").unwrap(), Claim::New);
+        assert_eq!(store.claim("bob", b"key2", false).unwrap(), Claim::New);
         // A look-alike of a registered name, whatever its key.
-        assert_eq!(store.claim("b0b", b"key2").unwrap(), Claim::LooksLike("bob".into()));
+        assert_eq!(store.claim("b0b", b"key2", false).unwrap(), Claim::LooksLike("bob".into()));
     }
 
     #[test]
     fn held_messages_come_back_in_order_within_bounds() {
         let store = Store::open(Path::new(":memory:")).unwrap();
         assert_eq!(store.hold("bob", "alice", b"x"), Err(HoldError::Unregistered("bob".into())));
-        store.claim("bob", b"k").unwrap();
+        store.claim("bob", b"k", false).unwrap();
         for i in 0..3u8 {
             store.hold("bob", "alice", &[i]).unwrap();
         }
@@ -775,20 +879,20 @@ mod tests {
     #[test]
     fn a_name_nobody_joins_with_for_180_days_is_released_and_one_in_use_is_kept() {
         let store = Store::open(Path::new(":memory:")).unwrap();
-        assert_eq!(store.claim("bob", b"k1").unwrap(), Claim::New);
-        assert_eq!(store.claim("carol", b"k2").unwrap(), Claim::New);
+        assert_eq!(store.claim("bob", b"k1", false).unwrap(), Claim::New);
+        assert_eq!(store.claim("carol", b"k2", false).unwrap(), Claim::New);
         store.hold("bob", "carol", b"x").unwrap();
         // carol joins every 100 days: 200 days after she registered, her name is hers.
         age(&store, "carol", 100);
-        assert_eq!(store.claim("carol", b"k2").unwrap(), Claim::Same);
+        assert_eq!(store.claim("carol", b"k2", false).unwrap(), Claim::Same);
         age(&store, "carol", 100);
         // bob has not been back for 181 days: no longer registered, for a key lookup or a
         // held message; his name, its look-alikes and his mailbox are free again.
         age(&store, "bob", 181);
         assert_eq!(store.key_of("bob").unwrap(), None);
         assert_eq!(store.hold("bob", "carol", b"y"), Err(HoldError::Unregistered("bob".into())));
-        assert_eq!(store.claim("b0b", b"k3").unwrap(), Claim::New);
-        assert_eq!(store.claim("carol", b"other").unwrap(), Claim::Other);
+        assert_eq!(store.claim("b0b", b"k3", false).unwrap(), Claim::New);
+        assert_eq!(store.claim("carol", b"other", false).unwrap(), Claim::Other);
         assert!(store.held_for("bob").unwrap().is_empty());
         let left: i64 =
             store.db().query_row("SELECT count(*) FROM mailbox", [], |r| r.get(0)).unwrap();
@@ -829,16 +933,16 @@ mod tests {
             )
             .unwrap();
         assert_eq!((schema, seen), (SCHEMA_VERSION, registered), "seen when registered");
-        assert_eq!(store.claim("bob", b"k1").unwrap(), Claim::Same);
-        assert_eq!(store.claim("bob", b"k2").unwrap(), Claim::Other);
+        assert_eq!(store.claim("bob", b"k1", false).unwrap(), Claim::Same);
+        assert_eq!(store.claim("bob", b"k2", false).unwrap(), Claim::Other);
         assert_eq!(store.held_for("bob").unwrap().len(), 1);
         // Opened again: already up to date, nothing to do.
         drop(store);
-        assert_eq!(Store::open(&path).unwrap().claim("bob", b"k1").unwrap(), Claim::Same);
+        assert_eq!(Store::open(&path).unwrap().claim("bob", b"k1", false).unwrap(), Claim::Same);
         // A file from a newer release is refused, not downgraded.
-        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 4", []).unwrap();
+        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 5", []).unwrap();
         let err = Store::open(&path).unwrap_err();
-        assert!(err.to_string().contains("schema 4, this one knows 3"), "{err}");
+        assert!(err.to_string().contains("schema 5, this one knows 4"), "{err}");
     }
 
     #[test]
@@ -854,7 +958,7 @@ mod tests {
         // A new database gets its marker with its first name, not before.
         let store = Store::open(&path).unwrap();
         assert!(!marker.exists());
-        store.claim("bob", b"k").unwrap();
+        store.claim("bob", b"k", false).unwrap();
         assert!(marker.exists());
         drop(store);
         std::fs::remove_file(&path).unwrap();

@@ -35,7 +35,7 @@ pub use frame::{
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
@@ -357,8 +357,9 @@ pub enum ClientMsg {
     Hello { magic: [u8; 4], version: u16 },
     /// `JOIN`: register a name and a public key, with the proof that we hold the key (our
     /// signature of the server's challenge, the name and the key). May be repeated after a
-    /// refusal.
-    Join { name: String, key: Vec<u8>, proof: Vec<u8> },
+    /// refusal. `throwaway`: the key lasts this session only (`--ephemeral`), so the server
+    /// binds the name to it only while the session lasts.
+    Join { name: String, key: Vec<u8>, proof: Vec<u8>, throwaway: bool },
     /// `CHAT`: a sealed envelope for one recipient. The server cannot read it.
     Chat { to: String, envelope: Vec<u8> },
     /// `ACKN`: the message `id` (a `CHAT` from the server) is shown, or dropped for good: the
@@ -429,7 +430,12 @@ mod tests {
     pub(crate) fn every_client_msg() -> Vec<ClientMsg> {
         vec![
             ClientMsg::Hello { magic: MAGIC, version: VERSION },
-            ClientMsg::Join { name: "alice".into(), key: vec![7; 300], proof: vec![9; 256] },
+            ClientMsg::Join {
+                name: "alice".into(),
+                key: vec![7; 300],
+                proof: vec![9; 256],
+                throwaway: true,
+            },
             ClientMsg::KeyQuery { name: "bob".into() },
             ClientMsg::Pong,
             ClientMsg::Chat { to: "bob".into(), envelope: vec![9; 700] },
@@ -606,8 +612,13 @@ mod tests {
     #[test]
     fn an_overlong_field_is_cut_never_wrapped() {
         // 300 bytes would wrap to 44 in a u8 length: the rest would be read as the key.
-        let join =
-            ClientMsg::Join { name: "n".repeat(300), key: vec![1, 2, 3], proof: vec![] }.encode();
+        let join = ClientMsg::Join {
+            name: "n".repeat(300),
+            key: vec![1, 2, 3],
+            proof: vec![],
+            throwaway: false,
+        }
+        .encode();
         assert_eq!(join[8], 255);
         let err = parse_client(&join).unwrap_err();
         assert!(matches!(err, WireError::TooLong { what: "name", len: 255, .. }), "{err:?}");

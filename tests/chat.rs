@@ -62,7 +62,7 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
             "the name Alice is registered to another key",
         ),
     ] {
-        match chatroom::client::link::join(&mut reader, &writer, taken, &key) {
+        match chatroom::client::link::join(&mut reader, &writer, taken, &key, false) {
             Err(chatroom::client::ClientError::Refused { code: got, text }) => {
                 assert_eq!(got, code, "{taken}");
                 assert!(text.contains(says), "{text}");
@@ -79,7 +79,7 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
         (long.as_str(), ErrorCode::NameInvalid),
         (very_long.as_str(), ErrorCode::NameInvalid),
     ] {
-        match chatroom::client::link::join(&mut reader, &writer, bad, &id) {
+        match chatroom::client::link::join(&mut reader, &writer, bad, &id, false) {
             Err(chatroom::client::ClientError::Refused { code: got, .. }) => {
                 assert_eq!(got, code, "{bad:?}")
             }
@@ -87,7 +87,7 @@ fn a_duplicate_name_is_refused_ignoring_case_and_retried_on_the_same_connection(
         }
     }
     // Same connection, a free name: accepted.
-    let joined = chatroom::client::link::join(&mut reader, &writer, "alice2", &id).unwrap();
+    let joined = chatroom::client::link::join(&mut reader, &writer, "alice2", &id, false).unwrap();
     assert_eq!(joined.name, "alice2");
     assert_eq!(joined.directory.len(), 2);
     server.shutdown();
@@ -331,7 +331,8 @@ fn a_directory_of_200_users_arrives_whole() {
         let id = identity(i);
         let (mut reader, writer) =
             chatroom::client::link::connect(&addr.to_string(), false).unwrap();
-        chatroom::client::link::join(&mut reader, &writer, &format!("user{i:03}"), &id).unwrap();
+        chatroom::client::link::join(&mut reader, &writer, &format!("user{i:03}"), &id, false)
+            .unwrap();
         clients.push((reader, writer));
     }
     let last = TestClient::join(addr, "last", 0);
@@ -491,6 +492,7 @@ fn requests_in_the_wrong_order_get_errors_and_the_session_goes_on() {
         name: "raw".into(),
         key: b"not a key".to_vec(),
         proof: vec![],
+        throwaway: false,
     });
     assert!(matches!(raw.recv(), Some(ServerMsg::Error { code: ErrorCode::BadKey, .. })));
     raw.send_msg(&raw.join_msg("raw", &identity(0)));

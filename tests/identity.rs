@@ -62,8 +62,8 @@ fn a_name_stays_bound_to_its_key_across_restarts_until_forgotten() {
 
     let (mut server, addr) = server_with_db(&db);
     let mut mallory = client(&addr, &mallory_home, "alice");
-    mallory.expect_line("Name rejected: the name alice is registered to another key");
-    drop(mallory);
+    assert_eq!(mallory.wait(), 2);
+    assert!(mallory.errors().contains("the name alice is registered to another key"));
     let mut alice = client(&addr, &alice_home, "alice");
     welcome(&mut alice, "alice");
     alice.type_line("3");
@@ -106,14 +106,31 @@ fn a_changed_key_warns_and_blocks_sending_until_trusted_and_both_sides_see_one_s
     let mut alice = client(&addr, &alice_home, "alice");
     alice.expect("the warning", |l| l.starts_with("WARNING: bob's key has CHANGED"));
     alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    // What the changed key says is marked as such, and so is bob in the list.
+    for line in ["1", "alice", "it's me, new laptop", "QUIT"] {
+        mallory.type_line(line);
+    }
+    alice.expect_line("[UNTRUSTED] bob: it's me, new laptop");
     alice.type_line("1");
+    alice.expect("bob, marked", |l| {
+        l.starts_with("  bob  [")
+            && l.ends_with("] UNTRUSTED: key changed (/verify bob, then /trust bob)")
+    });
     alice.type_line("bob");
     alice.expect_line("Not sending to bob: their key changed. Type /trust bob if you are sure.");
+    // A command with no name says how it is used, not `No key is known for ""`.
+    alice.type_line("/verify");
+    alice.expect("the help", |l| l.contains("/verify NAME"));
     alice.type_line("/trust bob");
     alice.expect("the trust", |l| l.starts_with("You now trust bob's key"));
     alice.type_line("bob");
     alice.type_line("hello, new bob");
     mallory.expect_line("[CHAT] alice: hello, new bob");
+    for line in ["1", "alice", "trusted now"] {
+        mallory.type_line(line);
+    }
+    alice.expect_line("[CHAT] bob: trusted now");
+    assert!(!alice.seen.iter().any(|l| l.contains("No key is known")), "{:?}", alice.seen);
 }
 
 #[test]
@@ -266,4 +283,158 @@ fn forget_says_what_it_deleted_and_makes_no_database() {
     );
     // A name nobody has: an error, not a silent success.
     assert_eq!(forget("nosuch").0, 1);
+}
+
+/// Every file under `dir`, as paths relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(at) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_refused_name_writes_no_key_and_ends_a_piped_client_with_status_2() {
+    let db = temp_dir("refused").join("chatroom.db");
+    let (_server, addr) = server_with_db(&db);
+    let (wendy_home, home) = (temp_dir("wendy"), temp_dir("newcomer"));
+    let mut wendy = client(&addr, &wendy_home, "wendy");
+    welcome(&mut wendy, "wendy");
+    wendy.type_line("3");
+    assert_eq!(wendy.wait(), 0);
+    let env = [("XDG_CONFIG_HOME", home.to_str().unwrap())];
+
+    // The script, with wendy registered to another key: the client ends at the
+    // refusal, with the way out on stderr; nothing after it is read as a name.
+    let args = ["client", "--server", &addr, "--key-bits", "1024"];
+    let mut p = Proc::start_with(&args, &env);
+    for line in ["wendy", "1", "bob", "hello", "QUIT", "3"] {
+        p.type_line(line);
+    }
+    assert_eq!(p.wait(), 2);
+    let shown = p.rest();
+    assert!(
+        !shown.iter().any(|l| l.starts_with("Welcome") || l.contains("Made a new key")),
+        "{shown:?}"
+    );
+    let err = p.errors();
+    assert!(
+        err.contains(
+            "chatroom: error: the name \"wendy\" was refused: the name wendy is registered to another key"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("chatroom server --forget NAME"), "the way out: {err}");
+
+    // A name against the rules, typed or given: refused before anything is written.
+    let mut p = Proc::start_with(&args, &env);
+    p.type_line("../../evil");
+    assert_eq!(p.wait(), 2);
+    assert!(p.errors().contains("was refused: invalid name"), "{}", p.errors());
+    for bad in ["--name=../../evil", "--name=-x", "--name=.hidden", "--name=QUIT"] {
+        let mut p = Proc::start_with(&["client", "--server", &addr, bad], &env);
+        assert_eq!(p.wait(), 2, "{bad}");
+        assert!(p.errors().contains("invalid name"), "{bad}: {}", p.errors());
+    }
+    assert_eq!(files_under(&home), Vec::<String>::new(), "nothing written for refused names");
+
+    // An accepted name: its key is written once the server has taken it.
+    let mut p = client(&addr, &home, "wanda");
+    p.expect("the new key", |l| l.starts_with("Made a new key for wanda, kept in "));
+    welcome(&mut p, "wanda");
+    p.type_line("3");
+    assert_eq!(p.wait(), 0);
+    assert_eq!(files_under(&home), ["chatroom/identities/wanda.pem"]);
+}
+
+#[test]
+fn a_throwaway_key_never_binds_its_name() {
+    let db = temp_dir("throwaway").join("chatroom.db");
+    let (mut server, addr) = server_with_db(&db);
+    let throwaway = |name: &str| {
+        let mut p = Proc::client(&addr, &["--name", name]);
+        welcome(&mut p, name);
+        p
+    };
+    let mut tess = throwaway("tess");
+    // While tess is on, the name is taken, for another throwaway key and for a lasting one.
+    let mut other = Proc::client(&addr, &["--name", "tess"]);
+    assert_eq!(other.wait(), 2);
+    assert!(other.errors().contains("the name tess is taken"), "{}", other.errors());
+    // She may leave messages for users offline: her key is kept with them, so they can be
+    // checked after she has gone.
+    let carol_home = temp_dir("carol");
+    let mut carol = client(&addr, &carol_home, "carol");
+    welcome(&mut carol, "carol");
+    carol.type_line("3");
+    assert_eq!(carol.wait(), 0);
+    for line in ["1", "carol", "are you there?"] {
+        tess.type_line(line);
+    }
+    tess.expect_line("[QUEUED] carol is offline; delivered when they return");
+    tess.type_line("QUIT");
+    tess.type_line("3");
+    assert_eq!(tess.wait(), 0);
+    let mut carol = client(&addr, &carol_home, "carol");
+    carol.expect_line("[CHAT] tess: are you there?");
+    carol.type_line("3");
+    assert_eq!(carol.wait(), 0);
+
+    // Once her session is over the name is free: for the next throwaway run...
+    let mut again = throwaway("tess");
+    again.type_line("3");
+    assert_eq!(again.wait(), 0);
+    // ...and after a server killed mid-session, too.
+    let _on = throwaway("tess");
+    server.child.kill().unwrap();
+    server.wait();
+    let (_server, addr) = server_with_db(&db);
+    let mut after = Proc::client(&addr, &["--name", "tess"]);
+    welcome(&mut after, "tess");
+    after.type_line("3");
+    assert_eq!(after.wait(), 0);
+    // A lasting key may take it for good.
+    let mut lasting = client(&addr, &temp_dir("tess"), "tess");
+    welcome(&mut lasting, "tess");
+    lasting.type_line("3");
+    assert_eq!(lasting.wait(), 0);
+    let mut late = Proc::client(&addr, &["--name", "tess"]);
+    assert_eq!(late.wait(), 2);
+    assert!(late.errors().contains("registered to another key"), "{}", late.errors());
+    assert!(late.errors().contains("throwaway key (--ephemeral) cannot use a registered name"));
+}
+
+#[test]
+fn a_key_too_small_for_the_server_says_how_to_get_in() {
+    let args = ["server", "--bind", "127.0.0.1:0", "--db", ":memory:", "--min-key-bits", "2048"];
+    let mut server = Proc::start(&args);
+    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    let addr = line.trim_start_matches("Server listening on ").to_owned();
+    let home = temp_dir("small");
+    // A new key of 1024 bits: refused, with the flag that makes a larger one.
+    let mut small = client(&addr, &home, "sam");
+    assert_eq!(small.wait(), 2);
+    let err = small.errors();
+    assert!(err.contains("this server wants at least 2048 bits"), "{err}");
+    assert!(err.contains("Start again with a larger --key-bits (default 2048)"), "{err}");
+    assert_eq!(files_under(&home), Vec::<String>::new());
+    let mut kept = Proc::start_with(
+        &["client", "--server", &addr, "--key-bits", "2048", "--name", "sam"],
+        &[("XDG_CONFIG_HOME", home.to_str().unwrap())],
+    );
+    welcome(&mut kept, "sam");
+    kept.type_line("3");
+    assert_eq!(kept.wait(), 0);
+    assert_eq!(files_under(&home), ["chatroom/identities/sam.pem"]);
 }

@@ -286,6 +286,10 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
     assert!(warnings.iter().any(|w| w.contains("empty_144p.mp4")), "{warnings:?}");
     assert!(warnings.iter().any(|w| w.contains("1080p") && w.contains("160x90")), "{warnings:?}");
     assert!(!warnings.iter().any(|w| w.contains("notes.txt")));
+    assert!(
+        warnings.iter().any(|w| w.contains("demo.mp4: not named NAME_RESOLUTION.mp4")),
+        "{warnings:?}"
+    );
 
     // The same, through the server: STLI.
     let server = server_for(&dir, false);
@@ -351,6 +355,9 @@ fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
     assert_eq!(parse_video_choice(" clip ", &list), play(PlayMode::Split));
     assert_eq!(parse_video_choice("1 360p", &list), play(PlayMode::Fixed("360p".into())));
     assert_eq!(parse_video_choice("quit", &list), VideoChoice::Back);
+    // Names ignoring case; a resolution with or without its `p`.
+    assert_eq!(parse_video_choice("CLIP 360", &list), play(PlayMode::Fixed("360p".into())));
+    assert_eq!(parse_video_choice("Clip 240P", &list), play(PlayMode::Fixed("240p".into())));
     // A name with spaces in it, alone or with a resolution.
     write_video(&dir, "my clip", "144p", (256, 144), 25.0, 3);
     let (catalog, _) = video::catalog::scan(&dir).unwrap();

@@ -431,4 +431,121 @@ fn lines_keep_arriving_after_tab_completes() {
         });
     }
     assert!(pane.last_row().ends_with(": bob"), "{}", pane.text().join("\n"));
+    // Ctrl-C quits with the status of an interrupted program, the terminal as it was.
+    pane.keys(&["C-c"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=130");
+    assert_settings_restored(&pane);
+}
+
+#[test]
+fn on_a_terminal_a_refused_name_is_asked_again_with_the_way_out_and_leaves_no_key() {
+    // A handshake deadline of 1 s: the second name is typed after it.
+    let config =
+        ServerConfig { handshake_timeout: Duration::from_secs(1), ..ServerConfig::default() };
+    let server = start_server(config);
+    let addr = server.local_addr().to_string();
+    let _bob = TestClient::join(server.local_addr(), "bob", 1);
+    let home = temp_dir("tty-home");
+    let command = format!(
+        "env -u DISPLAY XDG_CONFIG_HOME={home} {BIN} client --server {addr} --key-bits 1024; \
+         echo EXIT=$?; sleep 60",
+        home = home.display()
+    );
+    let pane = Pane::start(&command, 200, 24);
+    pane.wait_for("the name prompt", |l| l.starts_with("Enter your username :"));
+    pane.keys(&["bob", "Enter"]);
+    pane.wait_for("the refusal", |l| {
+        l.starts_with("Name rejected: the name bob is registered to another key. If the name is")
+    });
+    // The way out, whatever the lines it wraps to.
+    let screen = pane.text().concat();
+    assert!(
+        screen.contains("its key is not on this machine: put the key file back as "),
+        "{screen}"
+    );
+    assert!(screen.contains("(chatroom server --forget NAME). Or choose another name"), "{screen}");
+    assert!(
+        eventually(Duration::from_secs(5), || pane.last_row().starts_with("Enter your username :")),
+        "not asked again: {}",
+        pane.text().join("\n")
+    );
+    assert!(!home.join("chatroom/identities/bob.pem").exists(), "no key for a refused name");
+    std::thread::sleep(Duration::from_millis(1500));
+    pane.keys(&["bob2", "Enter"]);
+    pane.wait_for("the welcome", |l| l.starts_with("Welcome, bob2!"));
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    assert!(home.join("chatroom/identities/bob2.pem").exists());
+    assert!(!home.join("chatroom/identities/bob.pem").exists());
+    pane.keys(&["3", "Enter"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
+}
+
+#[test]
+fn an_overlong_message_is_typed_again_to_be_shortened() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr().to_string();
+    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 200, 50);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    pane.keys(&["bob", "Enter"]);
+    pane.wait_for("the message prompt", |l| l.starts_with("Enter message :"));
+    // 4100 bytes, 4 over the limit: refused, and typed again, to be cut.
+    // Typed a thousand keys at a time: the terminal's input queue holds 4096 bytes.
+    let text = format!("{}{}", "x".repeat(4096), "tail");
+    for chunk in text.as_bytes().chunks(1000) {
+        pane.tmux(&["send-keys", "-l", std::str::from_utf8(chunk).unwrap()]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    pane.keys(&["Enter"]);
+    pane.wait_for("the refusal", |l| {
+        l.starts_with("Message not sent: message is 4100 bytes long; the limit is 4096 bytes.")
+    });
+    pane.wait_for("the note", |l| l.contains("It is typed for you again: shorten it."));
+    pane.tmux(&["send-keys", "-N", "4", "BSpace"]);
+    pane.keys(&["Enter"]);
+    let (from, got) = bob.next_chat();
+    assert_eq!((from.as_str(), got.unwrap()), ("alice", "x".repeat(4096)));
+}
+
+#[test]
+fn the_terminal_view_keeps_the_chat_on_a_resize_and_clears_the_picture_at_the_end() {
+    let videos = temp_dir("resize");
+    write_stripes(&videos, 4);
+    let server = start_server(ServerConfig { videos: videos.clone(), ..ServerConfig::default() });
+    let addr = server.local_addr().to_string();
+    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice --render terminal"), 80, 40);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["2", "Enter"]);
+    pane.wait_for("the video list", |l| l.contains("1. stripes"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the stream menu", |l| l.contains("4. STOP"));
+    let picture_rows = || pane.text().iter().filter(|l| l.starts_with('▀')).count();
+    assert!(eventually(Duration::from_secs(10), || picture_rows() > 20), "no picture");
+    bob.wait_joined("alice");
+    bob.send_text("alice", "seen below the picture");
+    pane.wait_for("bob's message", |l| l == "[CHAT] bob: seen below the picture");
+    // Wider and shorter: the picture is laid out again; the chat rows stay.
+    pane.tmux(&["resize-window", "-x", "100", "-y", "36"]);
+    assert!(
+        eventually(Duration::from_secs(10), || pane.text().len() == 36
+            && pane.text().iter().any(|l| l.starts_with(&"▀".repeat(60)))),
+        "the picture was not laid out again: {}",
+        pane.text().join("\n")
+    );
+    let text = pane.text();
+    assert!(text.iter().any(|l| l == "[CHAT] bob: seen below the picture"), "{}", text.join("\n"));
+    assert_eq!(pane.last_row(), ">");
+    // Stopped: the last frame does not stay painted.
+    pane.keys(&["4", "Enter"]);
+    pane.wait_for("the end", |l| l.starts_with("Stream ended: "));
+    assert!(
+        eventually(Duration::from_secs(5), || picture_rows() == 0),
+        "the picture stayed: {}",
+        pane.text().join("\n")
+    );
+    pane.keys(&["3", "Enter"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
 }

@@ -82,7 +82,8 @@ fn tool(cmd: &str, args: &[&str], display: &str) -> String {
 fn the_stream_shows_in_a_real_window_and_q_stops_it() {
     let Some((_xvfb, display)) = display_or_skip() else { return };
     let videos = common::temp_dir("window");
-    for (label, size) in [("144p", (256, 144)), ("240p", (426, 240)), ("360p", (640, 360))] {
+    // The first third (144p, what shows when the screenshot is taken) is 4:3.
+    for (label, size) in [("144p", (192, 144)), ("240p", (426, 240)), ("360p", (640, 360))] {
         common::write_video(&videos, "clip", label, size, 10.0, 300);
     }
     let server = common::start_server(ServerConfig { videos, ..ServerConfig::default() });
@@ -180,6 +181,22 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
         "the frame is not on screen ({background} pixels); see {}",
         shot.display()
     );
+
+    // The 4:3 picture keeps its shape: 480x360 in the middle, black bars of 80 either side.
+    let own = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("window-only.png");
+    tool("import", &["-window", &window_id, own.to_str().unwrap()], &display);
+    let window = imgcodecs::imread(own.to_str().unwrap(), imgcodecs::IMREAD_COLOR).unwrap();
+    assert_eq!((window.cols(), window.rows()), (640, 360));
+    let dark = |x: i32| {
+        (0..360).filter(|y| window.at_2d::<Vec3b>(*y, x).unwrap().iter().all(|c| *c < 30)).count()
+    };
+    for x in [0, 40, 75, 564, 600, 639] {
+        // (The label drawn at the bottom left crosses some of them.)
+        assert!(dark(x) > 320, "column {x} is not a black bar ({} dark)", dark(x));
+    }
+    for x in [90, 320, 550] {
+        assert!(dark(x) < 100, "column {x} is not picture ({} dark)", dark(x));
+    }
 
     // q in the window stops the stream.
     tool("xdotool", &["windowfocus", "--sync", &window_id, "key", "q"], &display);

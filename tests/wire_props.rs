@@ -91,8 +91,9 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>())
             .prop_map(|(magic, version)| ClientMsg::Hello { magic, version }),
-        (name(), bytes(wire::MAX_KEY_DER), bytes(wire::MAX_PROOF))
-            .prop_map(|(name, key, proof)| ClientMsg::Join { name, key, proof }),
+        (name(), bytes(wire::MAX_KEY_DER), bytes(wire::MAX_PROOF), any::<bool>()).prop_map(
+            |(name, key, proof, throwaway)| ClientMsg::Join { name, key, proof, throwaway }
+        ),
         name().prop_map(|name| ClientMsg::KeyQuery { name }),
         Just(ClientMsg::Pong),
         (name(), bytes(2000)).prop_map(|(to, envelope)| ClientMsg::Chat { to, envelope }),

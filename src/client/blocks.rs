@@ -220,6 +220,17 @@ pub fn close_region(screen_rows: u16) -> String {
     format!("\x1b[r\x1b[{screen_rows};1H")
 }
 
+/// Blanks the top `rows` rows (where a picture was), and leaves the cursor where it was: the
+/// rows below, with the chat and the prompt, stay as they are.
+pub fn clear_top(rows: u16) -> String {
+    let mut out = String::from("\x1b7");
+    for row in 1..=rows {
+        out.push_str(&format!("\x1b[{row};1H\x1b[2K"));
+    }
+    out.push_str("\x1b8");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,11 +19,21 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter as _, Helper};
 use std::io::{self, BufRead, IsTerminal};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use super::screen::{self, Printed};
 use crate::say;
+
+/// Set when the user pressed Ctrl-C in the line editor (which reads it as a key, not a
+/// signal): the client then exits with status 130, as a program stopped by Ctrl-C does.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether input ended with Ctrl-C.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// What the next line is asked with.
 struct Ask {
@@ -189,8 +199,13 @@ fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
                     }
                     Some(line)
                 }
-                // Ctrl-D and Ctrl-C end the session, as end of input does.
-                Err(ReadlineError::Eof | ReadlineError::Interrupted) => None,
+                // Ctrl-D and Ctrl-C end the session, as end of input does; Ctrl-C with the
+                // status an interrupted program has (`interrupted`).
+                Err(ReadlineError::Eof) => None,
+                Err(ReadlineError::Interrupted) => {
+                    INTERRUPTED.store(true, Ordering::SeqCst);
+                    None
+                }
                 Err(e) => {
                     log::warn!("cannot read the terminal: {e}");
                     None

@@ -218,15 +218,18 @@ pub struct Joined {
 /// Registers `name` with our public key, signing the server's challenge to prove we hold it.
 /// A refusal (name taken, invalid...) is
 /// `ClientError::Refused`, and the same connection may try again with another name.
+/// `throwaway`: the key is made for this session only (`--ephemeral`); the server binds the
+/// name to it only while the session lasts.
 pub fn join(
     reader: &mut LinkReader,
     writer: &LinkWriter,
     name: &str,
     identity: &Identity,
+    throwaway: bool,
 ) -> Result<Joined, ClientError> {
     let proof = identity.sign_join(&reader.challenge, name)?;
     let key = identity.public_der().to_vec();
-    writer.send(&ClientMsg::Join { name: name.to_owned(), key, proof })?;
+    writer.send(&ClientMsg::Join { name: name.to_owned(), key, proof, throwaway })?;
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     let result = (|| match reader.recv()? {
         ServerMsg::Welcome { name } => match reader.recv()? {
@@ -249,18 +252,26 @@ pub struct Relinked {
     pub joined: Joined,
 }
 
+/// Where and how to join again when the connection is lost (`--reconnect`).
+#[derive(Debug, Clone)]
+pub struct Rejoin {
+    pub server: String,
+    /// The key is a throwaway one (`--ephemeral`).
+    pub throwaway: bool,
+}
+
 /// The longest wait between two tries to reconnect.
 pub const RECONNECT_MAX: Duration = Duration::from_secs(60);
 
 /// Connects and joins again as `name` with `identity`, waiting 1, 2, 4... and at most 60 s
 /// between tries, until it works. Runs on a thread of its own (`reconnect`): the session
 /// goes on meanwhile, and the process may end at any time.
-pub fn rejoin(server: &str, name: &str, identity: &Identity, trace: bool) -> Relinked {
+pub fn rejoin(to: &Rejoin, name: &str, identity: &Identity, trace: bool) -> Relinked {
     let mut wait = Duration::from_secs(1);
     loop {
         std::thread::sleep(wait);
-        let attempt = connect(server, trace).and_then(|(mut reader, writer)| {
-            let joined = join(&mut reader, &writer, name, identity)?;
+        let attempt = connect(&to.server, trace).and_then(|(mut reader, writer)| {
+            let joined = join(&mut reader, &writer, name, identity, to.throwaway)?;
             Ok(Relinked { reader, writer, joined })
         });
         match attempt {

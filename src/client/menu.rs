@@ -6,6 +6,9 @@ use super::peers::Peer;
 use crate::wire::{PlayMode, VideoInfo};
 
 pub const ASK_NAME: &str = "Enter your username : ";
+/// The name rules (`names::check`), as a refusal reminds the user of them.
+pub const NAME_RULES: &str =
+    "names are 1-32 letters, digits, _ . - and start with a letter, digit or _";
 pub const ASK_RECIPIENT: &str = "Enter recipient (QUIT to go back) : ";
 pub const ASK_MESSAGE: &str = "Enter message : ";
 pub const ASK_VIDEO: &str =
@@ -39,7 +42,9 @@ pub fn parse_menu(line: &str, streaming: bool) -> MenuChoice {
     match line.trim() {
         "1" => MenuChoice::Chat,
         "2" => MenuChoice::Stream,
+        // QUIT, as at the prompts, leaves too.
         "3" => MenuChoice::Quit,
+        quit if quit.eq_ignore_ascii_case("QUIT") => MenuChoice::Quit,
         "4" | "q" | "Q" => MenuChoice::Stop,
         "" => MenuChoice::Nothing,
         command if command.starts_with('/') => MenuChoice::Command(parse_command(command)),
@@ -68,6 +73,8 @@ pub fn parse_command(line: &str) -> Command {
     let mut words = line.split_whitespace();
     let (verb, name) = (words.next(), words.next().unwrap_or("").to_owned());
     match verb {
+        // Without a name, the help says how they are used.
+        _ if name.is_empty() => Command::Help,
         Some("/trust") => Command::Trust(name),
         Some("/verify") => Command::Verify(name),
         _ => Command::Help,
@@ -94,14 +101,29 @@ pub fn parse_recipient(line: &str) -> RecipientChoice {
     }
 }
 
-/// `Online users:` and one line per user, with their key's short fingerprint.
-pub fn user_lines(peers: &[Peer], me: &str) -> Vec<String> {
+/// `Online users:` and one line per user, with their key's short fingerprint; a user whose
+/// key changed and is not trusted yet (`untrusted`) is marked, with what ends it.
+pub fn user_lines(peers: &[Peer], me: &str, untrusted: impl Fn(&str) -> bool) -> Vec<String> {
     let mut lines = vec!["Online users:".to_owned()];
     for peer in peers {
-        let you = if peer.name.eq_ignore_ascii_case(me) { " (you)" } else { "" };
-        lines.push(format!("  {}  [{}]{you}", peer.name, peer.fingerprint));
+        let name = &peer.name;
+        let mark = if name.eq_ignore_ascii_case(me) {
+            " (you)".to_owned()
+        } else if untrusted(name) {
+            format!(" UNTRUSTED: key changed (/verify {name}, then /trust {name})")
+        } else {
+            String::new()
+        };
+        lines.push(format!("  {name}  [{}]{mark}", peer.fingerprint));
     }
     lines
+}
+
+/// How a message prints: `[CHAT] bob: text`, or `[UNTRUSTED] bob: text` while bob's key has
+/// changed and is not trusted (it may not be bob).
+pub fn chat_line(from: &str, text: &str, untrusted: bool) -> String {
+    let tag = if untrusted { "UNTRUSTED" } else { "CHAT" };
+    format!("[{tag}] {from}: {text}")
 }
 
 /// The warning, in three lines, when a user's key is not the one pinned for them (full
@@ -141,7 +163,7 @@ pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
     }
     // Names may hold spaces (`my trip_720p.mp4` is "my trip"): the whole line first, then all
     // but its last word, which is then a resolution.
-    if let Some(video) = videos.iter().find(|v| v.name == line) {
+    if let Some(video) = find_video(videos, line) {
         return VideoChoice::Play { video: video.name.clone(), mode: PlayMode::Split };
     }
     let (first, label) = match line.rsplit_once(char::is_whitespace) {
@@ -153,27 +175,43 @@ pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
         Ok(_) => {
             return VideoChoice::Invalid(format!("Enter a number from 1 to {}.", videos.len()));
         }
-        Err(_) => match videos.iter().find(|v| v.name == first) {
+        Err(_) => match find_video(videos, first) {
             Some(v) => v,
             None => return VideoChoice::Invalid(format!("No video named {first:?}.")),
         },
     };
+    // `360p`, `360P` or `360`: the height is what counts.
+    let same_label = |have: &str, typed: &str| {
+        have.eq_ignore_ascii_case(typed) || have.strip_suffix('p') == Some(typed)
+    };
     let mode = match label {
         None => PlayMode::Split,
-        Some(label) if video.resolutions.iter().any(|r| r.label == label) => {
-            PlayMode::Fixed(label.to_owned())
-        }
-        Some(label) => {
-            let have: Vec<&str> = video.resolutions.iter().map(|r| r.label.as_str()).collect();
-            return VideoChoice::Invalid(format!(
-                "{} has no {:?} resolution; it has {}.",
-                video.name,
-                label,
-                have.join(", ")
-            ));
-        }
+        Some(label) => match video.resolutions.iter().find(|r| same_label(&r.label, label)) {
+            Some(r) => PlayMode::Fixed(r.label.clone()),
+            None => {
+                let have: Vec<&str> = video.resolutions.iter().map(|r| r.label.as_str()).collect();
+                return VideoChoice::Invalid(format!(
+                    "{} has no {:?} resolution; it has {}.",
+                    video.name,
+                    label,
+                    have.join(", ")
+                ));
+            }
+        },
     };
     VideoChoice::Play { video: video.name.clone(), mode }
+}
+
+/// The video named `name`: exactly, or else ignoring case if only one is named so.
+fn find_video<'v>(videos: &'v [VideoInfo], name: &str) -> Option<&'v VideoInfo> {
+    if let Some(exact) = videos.iter().find(|v| v.name == name) {
+        return Some(exact);
+    }
+    let mut alike = videos.iter().filter(|v| v.name.eq_ignore_ascii_case(name));
+    match (alike.next(), alike.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
 }
 
 /// One line per video: number, name, resolutions (with the real size where it differs from
@@ -218,6 +256,7 @@ mod tests {
         assert_eq!(parse_menu(" 1 ", false), MenuChoice::Chat);
         assert_eq!(parse_menu("2", true), MenuChoice::Stream);
         assert_eq!(parse_menu("3", false), MenuChoice::Quit);
+        assert_eq!(parse_menu("quit", false), MenuChoice::Quit);
         assert_eq!(parse_menu("q", true), MenuChoice::Stop);
         assert_eq!(parse_menu("", false), MenuChoice::Nothing);
         assert_eq!(
@@ -234,7 +273,8 @@ mod tests {
     #[test]
     fn commands_and_recipients_parse() {
         assert_eq!(parse_command("/verify  alice extra"), Command::Verify("alice".into()));
-        assert_eq!(parse_command("/trust"), Command::Trust(String::new()));
+        assert_eq!(parse_command("/trust"), Command::Help);
+        assert_eq!(parse_command("/verify  "), Command::Help);
         assert_eq!(parse_command("/nope"), Command::Help);
         assert_eq!(parse_recipient(" quit "), RecipientChoice::Back);
         assert_eq!(parse_recipient(""), RecipientChoice::Nothing);
@@ -245,8 +285,15 @@ mod tests {
     #[test]
     fn the_user_list_marks_us_and_a_changed_key_warns_in_three_lines() {
         let peer = |name: &str| Peer { name: name.into(), key: vec![], fingerprint: "ab12".into() };
-        let lines = user_lines(&[peer("alice"), peer("Bob")], "bob");
+        let lines = user_lines(&[peer("alice"), peer("Bob")], "bob", |_| false);
         assert_eq!(lines, ["Online users:", "  alice  [ab12]", "  Bob  [ab12] (you)"]);
+        let lines = user_lines(&[peer("alice")], "bob", |n| n == "alice");
+        assert_eq!(
+            lines[1],
+            "  alice  [ab12] UNTRUSTED: key changed (/verify alice, then /trust alice)"
+        );
+        assert_eq!(chat_line("alice", "hi", false), "[CHAT] alice: hi");
+        assert_eq!(chat_line("alice", "hi", true), "[UNTRUSTED] alice: hi");
         let [first, second, _] = key_changed_lines("bob", &"1".repeat(64), &"2".repeat(64));
         assert!(first.contains(&format!("it was {}...", "1".repeat(16))), "{first}");
         assert!(second.ends_with("until you type /trust bob"), "{second}");

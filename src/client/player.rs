@@ -5,9 +5,9 @@
 //! thread ended after the first stream, so a user never got a second one.
 
 use crossbeam_channel::Receiver;
-use opencv::core::{Mat, MatTraitConst, MatTraitConstManual, Point, Scalar, Size};
+use opencv::core::{Mat, MatTrait, MatTraitConst, MatTraitConstManual, Point, Rect, Scalar, Size};
 use opencv::{highgui, imgproc};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::blocks::{self, Canvas, Colors};
@@ -74,9 +74,76 @@ pub fn summary_line(counts: &[(String, u32)]) -> String {
     format!("Stream ended: {total} frames ({})", parts.join(", "))
 }
 
+/// Where a `width` x `height` picture goes in a `frame` (width, height) box: as large as fits,
+/// its shape kept, centred.
+pub fn fit_in(width: i32, height: i32, frame: (i32, i32)) -> Rect {
+    let (w, h) = (width.max(1) as f64, height.max(1) as f64);
+    let scale = (frame.0 as f64 / w).min(frame.1 as f64 / h);
+    let fw = ((w * scale).round() as i32).clamp(1, frame.0);
+    let fh = ((h * scale).round() as i32).clamp(1, frame.1);
+    Rect::new((frame.0 - fw) / 2, (frame.1 - fh) / 2, fw, fh)
+}
+
 /// The file name `--save-frames` gives a frame: `{index:06}_{label}.jpg`.
 pub fn frame_file_name(index: u32, label: &str) -> String {
     format!("{index:06}_{label}.jpg")
+}
+
+/// Whether `name` is one [`frame_file_name`] gives: six digits, `_`, a label, `.jpg`.
+pub fn is_frame_file_name(name: &str) -> bool {
+    let (digits, rest) = name.split_at_checked(6).unwrap_or((name, ""));
+    digits.len() == 6
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && rest
+            .strip_prefix('_')
+            .and_then(|r| r.strip_suffix(".jpg"))
+            .is_some_and(|l| !l.is_empty())
+}
+
+/// Makes `dir` ready for a stream's frames: made if missing; if frames of an earlier stream
+/// are in it, they are moved into a folder beside it (`DIR.1`, `DIR.2`...), so that a stream's
+/// frames are never written over another's, nor mixed with them. Says what it did.
+fn prepare_frames_dir(dir: &Path) {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return say!("Cannot create {}: {e}", dir.display());
+    }
+    let earlier: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .filter(|e| e.file_name().to_str().is_some_and(is_frame_file_name))
+            .map(|e| e.path())
+            .collect(),
+        Err(e) => return say!("Cannot read {}: {e}", dir.display()),
+    };
+    if earlier.is_empty() {
+        return;
+    }
+    // Whole, so that `frames/` and `.` have a name to put `.1` after.
+    let whole = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let Some(aside) = (1..1000).map(|n| sibling(&whole, n)).find(|p| !p.exists()) else {
+        return say!("{} holds frames of an earlier stream; they will be mixed", dir.display());
+    };
+    let moved = std::fs::create_dir(&aside).and_then(|()| {
+        earlier.iter().try_for_each(|from| {
+            std::fs::rename(from, aside.join(from.file_name().unwrap_or_default()))
+        })
+    });
+    match moved {
+        Ok(()) => say!(
+            "Moved {} frames of an earlier stream from {} to {}.",
+            earlier.len(),
+            dir.display(),
+            aside.display()
+        ),
+        Err(e) => say!("Cannot move earlier frames to {}: {e}", aside.display()),
+    }
+}
+
+/// `DIR.n`, beside `dir`.
+fn sibling(dir: &Path, n: u32) -> PathBuf {
+    let mut name = dir.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
 }
 
 /// True if an X display named by `$DISPLAY` accepts connections. Checked before touching
@@ -109,6 +176,9 @@ pub fn display_reachable(display: &str) -> bool {
 /// The OpenCV window of one stream.
 struct Window {
     title: String,
+    /// The frame at the size that fits the window.
+    fitted: Mat,
+    /// What the window shows: the fitted frame on black, with the label drawn on.
     scaled: Mat,
 }
 
@@ -117,21 +187,28 @@ impl Window {
         let title = format!("Streaming : {video}");
         // GUI_NORMAL: no toolbar or status bar, so the window is the picture, 640x360.
         highgui::named_window(&title, highgui::WINDOW_AUTOSIZE | highgui::WINDOW_GUI_NORMAL)?;
-        Ok(Window { title, scaled: Mat::default() })
+        Ok(Window { title, fitted: Mat::default(), scaled: Mat::default() })
     }
 
     /// Shows one frame with its label and the measured frame rate drawn on. True if the user
     /// pressed `q` or closed the window.
     fn show(&mut self, jpeg: &[u8], label: &str, fps: f64) -> Result<bool, VideoError> {
         let image = decode_jpeg(jpeg)?;
-        imgproc::resize(
-            &image,
-            &mut self.scaled,
-            Size::new(WINDOW_SIZE.0, WINDOW_SIZE.1),
-            0.0,
-            0.0,
-            imgproc::INTER_LINEAR,
-        )?;
+        // Fitted whole, its shape kept, on black: a 4:3 video is not stretched to 16:9.
+        let fit = fit_in(image.cols(), image.rows(), WINDOW_SIZE);
+        imgproc::resize(&image, &mut self.fitted, fit.size(), 0.0, 0.0, imgproc::INTER_LINEAR)?;
+        if self.scaled.empty() {
+            self.scaled = Mat::new_rows_cols_with_default(
+                WINDOW_SIZE.1,
+                WINDOW_SIZE.0,
+                opencv::core::CV_8UC3,
+                Scalar::all(0.0),
+            )?;
+        } else {
+            self.scaled.set_to_def(&Scalar::all(0.0))?;
+        }
+        let mut area = Mat::roi_mut(&mut self.scaled, fit)?;
+        self.fitted.copy_to(&mut area)?;
         let text = format!("{label}  {fps:.1} fps");
         for (color, thickness) in
             [(Scalar::all(0.0), 4), (Scalar::new(255.0, 255.0, 255.0, 0.0), 1)]
@@ -211,10 +288,10 @@ impl TermView {
         let image = decode_jpeg(jpeg)?;
         let screen = crossterm::terminal::size().unwrap_or(self.screen);
         if self.canvas.is_none() || screen != self.screen {
-            // First frame, or the terminal was resized: lay the screen out again.
+            // First frame, or the terminal was resized: lay the screen out again. On a resize
+            // only the picture's rows are blanked: the chat rows below it stay in view.
             if self.canvas.take().is_some() {
-                screen::paint(&blocks::close_region(self.screen.1));
-                screen::control(&blocks::make_room(screen.1));
+                screen::paint(&blocks::clear_top(screen.1.saturating_sub(CHAT_ROWS)));
             }
             self.screen = screen;
             let (cols, rows) = blocks::fit(
@@ -236,9 +313,11 @@ impl TermView {
         Ok(())
     }
 
-    /// Gives the screen back to scrolling text, at once (the process may be ending).
+    /// Gives the screen back to scrolling text, at once (the process may be ending), with
+    /// the picture gone from it: a last frame left painted would look like a stream still on.
     fn close(self) {
-        screen::paint(&blocks::close_region(self.screen.1));
+        let rows = self.canvas.as_ref().map_or(0, |c| c.size().1);
+        screen::paint(&(blocks::clear_top(rows) + &blocks::close_region(self.screen.1)));
     }
 }
 
@@ -430,10 +509,8 @@ fn open_view(render: Render, video: &str, fps: f32) -> View {
 
 fn start(config: &PlayerConfig, video: String, total: u32, fps: f32, plan: &[Segment]) -> Playing {
     let counts: Vec<(String, u32)> = plan.iter().map(|s| (s.label.clone(), 0)).collect();
-    if let Some(dir) = &config.save_frames
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        say!("Cannot create {}: {e}", dir.display());
+    if let Some(dir) = &config.save_frames {
+        prepare_frames_dir(dir);
     }
     let view = open_view(config.render, &video, fps);
     say!(
@@ -538,9 +615,25 @@ mod tests {
     }
 
     #[test]
+    fn a_picture_fits_the_window_with_its_shape_kept() {
+        assert_eq!(fit_in(640, 360, (640, 360)), Rect::new(0, 0, 640, 360));
+        assert_eq!(fit_in(256, 144, (640, 360)), Rect::new(0, 0, 640, 360));
+        // 4:3: bars left and right; very wide: bars above and below.
+        assert_eq!(fit_in(192, 144, (640, 360)), Rect::new(80, 0, 480, 360));
+        assert_eq!(fit_in(1000, 100, (640, 360)), Rect::new(0, 148, 640, 64));
+        assert_eq!(fit_in(0, 0, (640, 360)), Rect::new(140, 0, 360, 360));
+    }
+
+    #[test]
     fn saved_frames_are_named_by_index_and_label() {
         assert_eq!(frame_file_name(7, "144p"), "000007_144p.jpg");
         assert_eq!(frame_file_name(123456, "1080p"), "123456_1080p.jpg");
+        assert!(is_frame_file_name("000007_144p.jpg"));
+        for other in
+            ["00007_144p.jpg", "000007_.jpg", "000007_144p.png", "holiday.jpg", "0000é7_x.jpg"]
+        {
+            assert!(!is_frame_file_name(other), "{other}");
+        }
     }
 
     #[test]

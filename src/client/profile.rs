@@ -1,8 +1,8 @@
 //! What the client keeps between sessions, in the user's config folder
 //! (`~/.config/chatroom` on Linux, from the `directories` crate):
 //!
-//! - `identities/NAME.pem`: one key pair per user name, made the first time that name is used
-//!   and read back after, file mode 0600. A file that is not a key, or that others can read,
+//! - `identities/NAME.pem`: one key pair per user name, made the first time that name is used,
+//!   written once the server has accepted the name, and read back after, file mode 0600. A file that is not a key, or that others can read,
 //!   is an error naming the file; it is never overwritten.
 //! - `known_users`: trust on first use. The full fingerprint of each user's key the first time
 //!   this machine saw it (`name fingerprint`, one a line).
@@ -69,8 +69,10 @@ impl Profile {
     }
 
     /// Where the key of user `name` is kept (names are one ignoring case, and so are files).
-    pub fn identity_path(&self, name: &str) -> PathBuf {
-        self.dir.join("identities").join(format!("{}.pem", name.to_ascii_lowercase()))
+    /// Only a name that follows the rules becomes a path: `../x` or `-x` never does.
+    pub fn identity_path(&self, name: &str) -> Result<PathBuf, crate::names::NameError> {
+        crate::names::check(name)?;
+        Ok(self.dir.join("identities").join(format!("{}.pem", name.to_ascii_lowercase())))
     }
 
     pub fn known_users_path(&self) -> PathBuf {
@@ -87,15 +89,21 @@ impl Profile {
     }
 }
 
-/// The key pair in `path`, made (with `bits` bits) and written there, readable by its owner
-/// only, if there is no file yet. An existing file is only ever read.
-pub fn load_or_create(path: &Path, bits: usize) -> Result<(Identity, bool), ProfileError> {
+/// The key pair kept in `path`, or `None` if there is no file yet. A file that is there is
+/// only ever read: not a key, or readable by others, is an error naming it.
+pub fn load(path: &Path) -> Result<Option<Identity>, ProfileError> {
     match read_identity(path) {
-        Err(ProfileError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
-        other => return other.map(|id| (id, false)),
+        Err(ProfileError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        other => other.map(Some),
     }
-    let identity = Identity::generate(bits)
-        .map_err(|source| ProfileError::Generate { path: path.to_owned(), source })?;
+}
+
+/// Keeps a new key pair in `path`, readable by its owner only. Called once the server has
+/// accepted the name (`start.rs`): a refused name leaves no file. If another client made the
+/// file meanwhile, theirs stands and is not overwritten: an error says so.
+pub fn save_new(path: &Path, identity: &Identity) -> Result<(), ProfileError> {
     let pem = identity
         .to_pem()
         .map_err(|source| ProfileError::Generate { path: path.to_owned(), source })?;
@@ -103,20 +111,13 @@ pub fn load_or_create(path: &Path, bits: usize) -> Result<(Identity, bool), Prof
         fs::create_dir_all(parent).map_err(io_error(parent))?;
         let _ = fs::set_permissions(parent, fs::Permissions::from_mode(0o700));
     }
-    // create_new: if another client made the file meanwhile, theirs stands and is read.
-    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
-    match file {
-        Ok(mut file) => {
-            file.write_all(pem.as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(io_error(path))?;
-            Ok((identity, true))
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            read_identity(path).map(|id| (id, false))
-        }
-        Err(e) => Err(io_error(path)(e)),
-    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error(path))?;
+    file.write_all(pem.as_bytes()).and_then(|()| file.sync_all()).map_err(io_error(path))
 }
 
 fn read_identity(path: &Path) -> Result<Identity, ProfileError> {
@@ -191,24 +192,30 @@ mod tests {
     }
 
     #[test]
-    fn a_key_is_made_once_kept_private_and_read_back() {
+    fn a_key_is_kept_private_read_back_and_never_overwritten() {
         let dir = temp("keys");
         let path = dir.join("identities").join("alice.pem");
-        let (made, created) = load_or_create(&path, crate::keys::MIN_KEY_BITS).unwrap();
-        assert!(created);
+        assert!(load(&path).unwrap().is_none());
+        assert!(!dir.exists(), "looking for a key wrote nothing");
+        let made = Identity::generate(crate::keys::MIN_KEY_BITS).unwrap();
+        save_new(&path, &made).unwrap();
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let (read, created) = load_or_create(&path, crate::keys::MIN_KEY_BITS).unwrap();
-        assert!(!created);
+        let read = load(&path).unwrap().unwrap();
         assert_eq!(read.public_der(), made.public_der());
+        // A second key for the same file is refused, and the first stays.
+        let other = Identity::generate(crate::keys::MIN_KEY_BITS).unwrap();
+        let err = save_new(&path, &other).unwrap_err();
+        assert!(err.to_string().contains("alice.pem"), "{err}");
+        assert_eq!(load(&path).unwrap().unwrap().public_der(), made.public_der());
 
         // Readable by others: refused, and left as it is.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = load_or_create(&path, 1024).unwrap_err();
+        let err = load(&path).unwrap_err();
         assert!(err.to_string().contains("alice.pem is readable by other users"), "{err}");
-        // Not a key: refused by name, never overwritten.
+        // Not a key: refused by name.
         fs::write(&path, "hello").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        let err = load_or_create(&path, 1024).unwrap_err();
+        let err = load(&path).unwrap_err();
         assert!(err.to_string().contains("alice.pem is not a key"), "{err}");
         assert_eq!(fs::read_to_string(&path).unwrap(), "hello");
         let _ = fs::remove_dir_all(dir);

@@ -11,12 +11,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::input::Input;
-use super::link::{self, LinkReader, LinkWriter, REPLY_TIMEOUT, Relinked};
+use super::link::{self, LinkReader, LinkWriter, REPLY_TIMEOUT, Rejoin, Relinked};
 use super::menu::{self, Command, MenuChoice, RecipientChoice, VideoChoice};
 use super::peers::{Change, Directory, DropReason, Opener, Peer, Sealer, Seen, Trust};
 use super::player::{Feed, StreamEvent};
 use super::screen;
-use crate::keys::{self, Identity};
+use crate::keys::{self, Identity, KeyError};
 use crate::names;
 use crate::report::Chain;
 use crate::say;
@@ -115,7 +115,7 @@ pub struct Session {
     sealer: Sealer,
     opener: Opener,
     /// `--reconnect`: the server to join again when the connection is lost.
-    reconnect: Option<String>,
+    reconnect: Option<Rejoin>,
     links: Links,
     step: Step,
     /// When the answer `step` waits for is given up on.
@@ -136,7 +136,7 @@ impl Session {
         identity: Arc<Identity>,
         directory: Directory,
         crypto: Crypto,
-        reconnect: Option<String>,
+        reconnect: Option<Rejoin>,
         links: Links,
     ) -> Session {
         let Crypto { sealer, opener, trust } = crypto;
@@ -245,7 +245,12 @@ impl Session {
             MenuChoice::Quit => self.quit(),
             MenuChoice::Stop if self.streaming => {
                 let _ = self.links.writer.send(&ClientMsg::Stop);
-                self.enter(Step::Menu);
+                // The stream's end prints "Stream stopped." and the plain menu: printing the
+                // menu with "4. STOP" here, once more, would offer what is already asked.
+                if self.links.input.editing() {
+                    self.links.input.ask("> ", Vec::new(), "");
+                }
+                self.step = Step::Menu;
             }
             MenuChoice::Stop => {
                 say!("No stream is playing.");
@@ -305,6 +310,13 @@ impl Session {
                 let msg = sealed.clone();
                 self.request(&msg, Step::Sending { to: to.name, text, sealed, tries: 1 });
             }
+            // Too long: on a terminal it is typed again at the same prompt, to be shortened,
+            // rather than lost.
+            Err(e @ KeyError::TextTooLong { .. }) if self.links.input.editing() => {
+                say!("Message not sent: {}. It is typed for you again: shorten it.", Chain(&e));
+                self.kept = Some(text);
+                self.enter(Step::Message { to });
+            }
             Err(e) => {
                 say!("Message not sent: {}", Chain(&e));
                 self.enter(Step::Recipient);
@@ -346,7 +358,11 @@ impl Session {
                 match self.opener.open(&self.directory, &from, &envelope) {
                     Ok(text) => {
                         // Written down, then shown, with nothing between (`Opener::remember`).
-                        let line = screen::line(format_args!("[CHAT] {from}: {text}"));
+                        let untrusted = self.trust.is_blocked(&from);
+                        let line = screen::line(format_args!(
+                            "{}",
+                            menu::chat_line(&from, &text, untrusted)
+                        ));
                         self.opener.remember();
                         screen::print_line(&line);
                     }
@@ -575,6 +591,8 @@ impl Session {
     }
 
     fn exit(&mut self, code: i32) {
+        // 128 + SIGINT: what a shell expects of a program the user stopped with Ctrl-C.
+        let code = if code == 0 && super::input::interrupted() { 130 } else { code };
         let _ = self.links.exit.send(code);
         self.done = true;
     }
@@ -623,7 +641,10 @@ impl Session {
     }
 
     fn print_users(&self) {
-        menu::user_lines(self.directory.peers(), &self.me).iter().for_each(|l| say!("{l}"));
+        let trust = &self.trust;
+        menu::user_lines(self.directory.peers(), &self.me, |name| trust.is_blocked(name))
+            .iter()
+            .for_each(|l| say!("{l}"));
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -49,13 +49,22 @@ pub struct ClientConfig {
 }
 
 /// The user's key: made on a `keygen` thread while the name is typed (`--ephemeral`), or
-/// read from (or made into) a file once the name is known.
+/// read from a file once the name is known, or made and written to that file once the server
+/// has accepted the name (never before: a refused name leaves no file behind).
 struct Keys {
     source: KeySource,
     bits: usize,
     thread: Option<thread::JoinHandle<Result<Identity, KeyError>>>,
-    /// The key for the name last asked for.
-    cached: Option<(String, Arc<Identity>)>,
+    /// The key for the file last asked for (any name, for a throwaway key).
+    cached: Option<Cached>,
+}
+
+struct Cached {
+    /// Where the key is kept; `None` for a throwaway key.
+    path: Option<PathBuf>,
+    identity: Arc<Identity>,
+    /// Made here and not yet written to `path`: [`Keys::keep`] writes it.
+    unsaved: bool,
 }
 
 impl Keys {
@@ -73,34 +82,64 @@ impl Keys {
         Ok(Keys { source, bits, thread, cached: None })
     }
 
-    /// The key to join as `name` with.
+    /// Where the key to join as `name` with is kept; `None` for a throwaway key.
+    fn path_for(&self, name: &str) -> Result<Option<PathBuf>, ClientError> {
+        Ok(match &self.source {
+            KeySource::Ephemeral => None,
+            KeySource::File(path) => Some(path.clone()),
+            KeySource::Profile => Some(Profile::open()?.identity_path(name).map_err(|e| {
+                ClientError::NameRefused { name: name.to_owned(), reason: e.to_string() }
+            })?),
+        })
+    }
+
+    /// The key to join as `name` with. Nothing is written here.
     fn for_name(&mut self, name: &str) -> Result<Arc<Identity>, ClientError> {
-        let path = match &self.source {
-            KeySource::Ephemeral => name.to_owned(),
-            KeySource::File(path) => path.display().to_string(),
-            KeySource::Profile => Profile::open()?.identity_path(name).display().to_string(),
-        };
-        if let Some((cached_for, identity)) = &self.cached
-            && (*cached_for == path || self.source == KeySource::Ephemeral)
+        let path = self.path_for(name)?;
+        if let Some(cached) = &self.cached
+            && (cached.path == path || (cached.unsaved && path.as_deref().is_some_and(absent)))
         {
-            return Ok(identity.clone());
+            // The same file, or a key made for a name the server refused that nobody has
+            // seen: it serves the next name as well as a new one would.
+            let identity = cached.identity.clone();
+            self.cached =
+                Some(Cached { path, identity: identity.clone(), unsaved: cached.unsaved });
+            return Ok(identity);
         }
-        let identity = match self.thread.take() {
-            Some(thread) => thread
+        let kept = match &path {
+            Some(path) => profile::load(path)?,
+            None => None,
+        };
+        let unsaved = kept.is_none() && path.is_some();
+        let identity = match (kept, self.thread.take()) {
+            (Some(identity), _) => identity,
+            (None, Some(thread)) => thread
                 .join()
                 .map_err(|_| KeyError::Generate("the key thread panicked".into()))??,
-            None => {
-                let (identity, created) = profile::load_or_create(path.as_ref(), self.bits)?;
-                if created {
-                    say!("Made a new key for {name}, kept in {path}");
-                }
-                identity
-            }
+            (None, None) => Identity::generate(self.bits)?,
         };
         let identity = Arc::new(identity);
-        self.cached = Some((path, identity.clone()));
+        self.cached = Some(Cached { path, identity: identity.clone(), unsaved });
         Ok(identity)
     }
+
+    /// Writes the key just joined with to its file, if it was made for this session: the
+    /// server has accepted the name and bound it to this key.
+    fn keep(&mut self, name: &str) -> Result<(), ClientError> {
+        if let Some(Cached { path: Some(path), unsaved: unsaved @ true, identity }) =
+            &mut self.cached
+        {
+            profile::save_new(path, identity)?;
+            *unsaved = false;
+            say!("Made a new key for {name}, kept in {}", path.display());
+        }
+        Ok(())
+    }
+}
+
+/// Whether no file is at `path` (a new key may go there).
+fn absent(path: &Path) -> bool {
+    matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
 }
 
 /// Runs the terminal client. Returns only on an error before the session starts; a session
@@ -112,7 +151,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     // against the server's handshake deadline.
     let first = match config.name.clone() {
         Some(name) => name,
-        None => match ask_name(&mut input) {
+        None => match ask_name(&mut input)? {
             Some(name) => name,
             None => return Ok(()),
         },
@@ -120,27 +159,36 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     let Some((reader, writer, joined)) = first_join(&config, first, &mut input, &mut key)? else {
         return Ok(());
     };
+    key.keep(&joined.name)?;
     let identity = key.for_name(&joined.name)?;
     say!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
     let exit = start_threads(&config, joined, identity, input, reader, writer)?;
     exit_when_told(exit.0, exit.1)
 }
 
-/// Asks for a name until one follows the rules (said before anything is sent). `None` at end
-/// of input.
-fn ask_name(input: &mut Input) -> Option<String> {
+/// Asks for a name until one follows the rules (said before anything is sent). `Ok(None)` at
+/// end of input. Piped, a name that breaks them ends the client (`refused`).
+fn ask_name(input: &mut Input) -> Result<Option<String>, ClientError> {
     loop {
         input.ask(menu::ASK_NAME, Vec::new(), "");
-        let name = input.line()?.trim().to_owned();
+        let Some(name) = input.line() else { return Ok(None) };
+        let name = name.trim().to_owned();
         match names::check(&name) {
-            Ok(()) => return Some(name),
-            Err(e) => {
-                say!(
-                    "Name rejected: invalid name: {e} (names are 1-32 letters, digits, _ . - and start with a letter, digit or _)"
-                )
-            }
+            Ok(()) => return Ok(Some(name)),
+            Err(e) => refused(input, &name, format!("invalid name: {e} ({})", menu::NAME_RULES))?,
         }
     }
+}
+
+/// A name refused, by the rules or by the server: on a terminal the user is told and asked
+/// again; piped, the client ends (exit status 2), so that the script's next lines, meant
+/// for the menu and the prompts, are never read as names.
+fn refused(input: &Input, name: &str, reason: String) -> Result<(), ClientError> {
+    if !input.editing() {
+        return Err(ClientError::NameRefused { name: name.to_owned(), reason });
+    }
+    say!("Name rejected: {reason}");
+    Ok(())
 }
 
 /// Connects and joins as `first` (then as names asked for). With `--reconnect`, a server that
@@ -193,7 +241,8 @@ fn join_as(
     key: &mut Keys,
 ) -> Result<Option<Joined>, ClientError> {
     loop {
-        match join(reader, writer, &name, &*key.for_name(&name)?) {
+        let throwaway = key.source == KeySource::Ephemeral;
+        match join(reader, writer, &name, &*key.for_name(&name)?, throwaway) {
             Ok(joined) => return Ok(Some(joined)),
             // Not about the name: another name would fare no better.
             Err(
@@ -202,11 +251,46 @@ fn join_as(
                     ..
                 },
             ) => return Err(e),
-            Err(ClientError::Refused { text, .. }) => say!("Name rejected: {text}"),
+            Err(ClientError::Refused { code, text }) => {
+                refused(input, &name, lockout_hint(code, text, key))?
+            }
             Err(e) => return Err(e),
         }
-        let Some(next) = ask_name(input) else { return Ok(None) };
+        let Some(next) = ask_name(input)? else { return Ok(None) };
         name = next;
+    }
+}
+
+/// The server's refusal of a name, and for the refusals a user cannot get past by typing
+/// the name again (a name bound to another key, a key too small) the way out.
+fn lockout_hint(code: ErrorCode, text: String, key: &Keys) -> String {
+    let cached = key.cached.as_ref();
+    // Kept in this file; `None` for a throwaway key or one just made (no file yet).
+    let kept = cached.filter(|c| !c.unsaved).and_then(|c| c.path.as_ref()).map(|p| p.display());
+    let wanted = cached.and_then(|c| c.path.as_ref()).map(|p| p.display());
+    let release = "or have the server's operator release the name (chatroom server --forget \
+                   NAME). Or choose another name";
+    let too_small = code == ErrorCode::BadKey && text.contains("at least");
+    match (code, kept, wanted) {
+        (ErrorCode::NameRegistered, _, None) => {
+            format!(
+                "{text}. A throwaway key (--ephemeral) cannot use a registered name: choose another"
+            )
+        }
+        (ErrorCode::NameRegistered, None, Some(path)) => format!(
+            "{text}. If the name is yours, its key is not on this machine: put the key file \
+             back as {path}, {release}"
+        ),
+        (ErrorCode::NameRegistered, Some(path), _) => format!(
+            "{text}. If the name is yours, {path} is not the key it was registered with: put \
+             the old file back, {release}"
+        ),
+        (_, Some(path), _) if too_small => format!(
+            "{text}. The key in {path} is too small for this server: choose a new name (its \
+             key is made with --key-bits, default 2048), or start with --identity NEW_FILE"
+        ),
+        _ if too_small => format!("{text}. Start again with a larger --key-bits (default 2048)"),
+        _ => text,
     }
 }
 
@@ -259,7 +343,10 @@ fn start_threads(
         None => (Sealer::new(identity.clone(), me), Opener::new(identity.clone(), me)),
     };
     let links = Links { input, writer, incoming, incoming_tx, readers, events, player, exit };
-    let reconnect = config.reconnect.then(|| config.server.clone());
+    let reconnect = config.reconnect.then(|| link::Rejoin {
+        server: config.server.clone(),
+        throwaway: config.keys == KeySource::Ephemeral,
+    });
     let directory = Directory::new(joined.directory);
     let crypto = Crypto { sealer, opener, trust };
     let session = Session::new(joined.name, identity, directory, crypto, reconnect, links);

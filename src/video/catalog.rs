@@ -193,6 +193,13 @@ fn resolution_file(
 ) -> Result<Option<(String, ResolutionFile)>, VideoError> {
     let file_name = entry.file_name();
     let Some((name, label, label_height)) = file_name.to_str().and_then(parse_file_name) else {
+        // A video that will never be listed is said once; other files are not ours to judge.
+        if file_name.to_string_lossy().to_ascii_lowercase().ends_with(".mp4") {
+            warnings.push(format!(
+                "skipping {}: not named NAME_RESOLUTION.mp4 (like demo_360p.mp4)",
+                entry.path().display()
+            ));
+        }
         return Ok(None);
     };
     let path = entry.path();

@@ -27,10 +27,11 @@ impl ClientMsg {
                 w.raw(magic);
                 w.u16(*version);
             }
-            ClientMsg::Join { name, key, proof } => {
+            ClientMsg::Join { name, key, proof, throwaway } => {
                 w.str8(name);
                 w.blob16(key);
                 w.blob16(proof);
+                w.u8(u8::from(*throwaway));
             }
             ClientMsg::KeyQuery { name } => w.str8(name),
             ClientMsg::Chat { to, envelope } => {
@@ -62,6 +63,11 @@ impl ClientMsg {
                 name: r.str8(JOIN_NAME, MAX_NAME)?,
                 key: r.blob16(JOIN_KEY, MAX_KEY_DER)?,
                 proof: r.blob16("proof", MAX_PROOF)?,
+                throwaway: match r.u8("join flags")? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(WireError::BadValue { what: "join flags" }),
+                },
             },
             Tag::KEY_QUERY => ClientMsg::KeyQuery { name: r.str8("name", MAX_NAME)? },
             Tag::PONG => ClientMsg::Pong,

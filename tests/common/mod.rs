@@ -59,7 +59,8 @@ impl TestClient {
     pub fn join(addr: SocketAddr, name: &str, key: usize) -> TestClient {
         let identity = identity(key);
         let (mut reader, writer) = link::connect(&addr.to_string(), false).unwrap();
-        let Joined { name, directory } = link::join(&mut reader, &writer, name, &identity).unwrap();
+        let Joined { name, directory } =
+            link::join(&mut reader, &writer, name, &identity, false).unwrap();
         TestClient {
             sealer: Sealer::new(identity.clone(), &name),
             opener: Opener::new(identity.clone(), &name),
@@ -232,7 +233,12 @@ impl RawClient {
     /// A `JOIN` as `name` with `id`'s key, proven by signing this connection's challenge.
     pub fn join_msg(&self, name: &str, id: &Identity) -> ClientMsg {
         let proof = id.sign_join(&self.challenge, name).unwrap();
-        ClientMsg::Join { name: name.into(), key: id.public_der().to_vec(), proof }
+        ClientMsg::Join {
+            name: name.into(),
+            key: id.public_der().to_vec(),
+            proof,
+            throwaway: false,
+        }
     }
 
     /// The next frame's raw bytes (header included), or `None` once the server has closed.

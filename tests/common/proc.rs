@@ -1,9 +1,10 @@
 //! A `chatroom` process driven through its pipes, as a user's script would: lines typed on
 //! stdin, lines read from stdout.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,8 @@ pub struct Proc {
     pub stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     pub seen: Vec<String>,
+    /// Everything written to stderr so far.
+    errors: Arc<Mutex<String>>,
 }
 
 impl Proc {
@@ -36,9 +39,18 @@ impl Proc {
             .env_remove("DISPLAY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let errors = Arc::new(Mutex::new(String::new()));
+        let kept = errors.clone();
+        thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                kept.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = channel();
         thread::spawn(move || {
@@ -50,13 +62,18 @@ impl Proc {
             }
         });
         let stdin = child.stdin.take();
-        Proc { child, stdin, lines, seen: Vec::new() }
+        Proc { child, stdin, lines, seen: Vec::new(), errors }
     }
 
     pub fn client(addr: &str, extra: &[&str]) -> Proc {
         let mut args = vec!["client", "--server", addr, "--key-bits", "1024", "--ephemeral"];
         args.extend_from_slice(extra);
         Proc::start(&args)
+    }
+
+    /// What the process has written to stderr so far.
+    pub fn errors(&self) -> String {
+        self.errors.lock().unwrap().clone()
     }
 
     pub fn type_line(&mut self, line: &str) {

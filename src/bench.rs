@@ -3,12 +3,15 @@
 //! only check that the counts a bench reports are right.
 //!
 //! - [`chat`]: N clients, S senders, M messages each; delivered, lost, corrupted, latency.
+//! - [`room`]: one room of N members, one writing M messages to it: the sealing cost per
+//!   member, and the envelopes a second delivered (`bench chat --room N`).
 //! - [`stream`]: N clients stream the same video at once; frames/s, time to first frame.
 //! - [`original`]: the same workloads in the Python original's protocol (`--original`), for
 //!   `make compare`. Only the bench speaks it.
 
 pub mod chat;
 pub mod original;
+pub mod room;
 pub mod stream;
 
 pub use chat::{ChatBench, ChatMode, ChatReport};

@@ -45,6 +45,21 @@ impl Bucket {
         false
     }
 
+    /// Takes `n` tokens if there is at least one: what is missing is owed, paid back by the
+    /// time the next token comes. A room message to `n` members costs its sender `n`
+    /// messages this way, however small the burst.
+    pub fn take_n(&mut self, now: Instant, n: u32) -> bool {
+        if self.rate == 0.0 {
+            return true;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= f64::from(n);
+            return true;
+        }
+        false
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
@@ -158,6 +173,18 @@ impl Strikes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fan_out_is_paid_for_in_full_even_beyond_the_burst() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(10, 5, t0);
+        // A room of 20: let through, and owed (15 tokens short).
+        assert!(b.take_n(t0, 20));
+        assert!(!b.take(t0));
+        // The debt is paid at 10 a second: 1.5 s, then one more token for the next message.
+        assert!(!b.take(t0 + Duration::from_millis(1500)));
+        assert!(b.take(t0 + Duration::from_millis(1600)));
+    }
 
     #[test]
     fn a_bucket_lets_its_burst_then_its_rate_through() {

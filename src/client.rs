@@ -28,6 +28,7 @@ pub mod menu;
 pub mod peers;
 pub mod player;
 pub mod profile;
+pub mod rooms;
 pub mod screen;
 pub mod session;
 pub mod start;

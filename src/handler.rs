@@ -19,6 +19,7 @@ use crate::handshake::{self, End, Joined, SocketReader, error_code};
 use crate::mail::Mail;
 use crate::outbox::{self, Liveness, Mailbox, Outbox};
 use crate::registry::ConnId;
+use crate::rooms;
 use crate::stream::{StreamConfig, StreamHandle};
 use crate::wire::{self, ClientMsg, EncodedFrame, ErrorCode, PlayMode, ReadError, ServerMsg};
 
@@ -184,12 +185,21 @@ impl<'a> Session<'a> {
                     }
                     continue;
                 }
+                ClientMsg::RoomChat { room, envelopes } => {
+                    if let Some(end) = self.room_chat(&room, envelopes) {
+                        return end;
+                    }
+                    continue;
+                }
                 _ => {}
             }
             // Any other request is answered after the messages before it.
             self.flush_mail();
             match msg {
-                ClientMsg::Pong | ClientMsg::Ack { .. } | ClientMsg::Chat { .. } => {}
+                ClientMsg::Pong
+                | ClientMsg::Ack { .. }
+                | ClientMsg::Chat { .. }
+                | ClientMsg::RoomChat { .. } => {}
                 ClientMsg::Quit => return End::Quit,
                 // Every other request has a budget too (a list costs a folder check, a play
                 // a decoder).
@@ -213,6 +223,16 @@ impl<'a> Session<'a> {
                 ClientMsg::Play { video, mode } => self.play(&video, &mode),
                 ClientMsg::KeyQuery { name } => self.key_query(&name),
                 ClientMsg::Stop => self.stop_stream(),
+                ClientMsg::RoomJoin { room } => {
+                    self.send(rooms::join(self.ctx, &self.name, &room).encode_shared())
+                }
+                ClientMsg::RoomLeave { room } => {
+                    self.send(rooms::leave(self.ctx, &self.name, &room).encode_shared())
+                }
+                ClientMsg::RoomList => self.send(rooms::list(self.ctx, &self.name).encode_shared()),
+                ClientMsg::RoomQuery { room } => {
+                    self.send(rooms::query(self.ctx, &self.name, &room).encode_shared())
+                }
             }
         }
     }
@@ -247,6 +267,29 @@ impl<'a> Session<'a> {
             }
         }
         self.mail.chat(to.to_owned(), online, envelope);
+        None
+    }
+
+    /// A room message: checked against the membership (`rooms.rs`), then one message of the
+    /// sender's budget for each member it goes to, never the members'.
+    fn room_chat(&mut self, room: &str, envelopes: Vec<(String, Vec<u8>)>) -> Option<End> {
+        let (room, parts) = match rooms::check_chat(self.ctx, &self.name, room, envelopes) {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                self.flush_mail();
+                self.send(refusal.encode_shared());
+                return None;
+            }
+        };
+        if !self.budgets.chat.take_n(Instant::now(), parts.len() as u32) {
+            let rate = self.ctx.config.chat_rate;
+            let text = format!(
+                "too many messages: at most {rate} a second, a room message counting one for \
+                 each member; messages are being dropped"
+            );
+            return self.dropped(ErrorCode::RateLimited, text);
+        }
+        self.mail.room_chat(&room, parts);
         None
     }
 
@@ -364,7 +407,13 @@ impl<'a> Session<'a> {
         if self.ctx.registry.lookup(&self.name).is_some() {
             return;
         }
-        match self.ctx.store.release_throwaway(&self.name, key) {
+        // Its rooms lose it with the name: their members are told.
+        let rooms = self.ctx.store.rooms_of(&self.name).unwrap_or_default();
+        let released = self.ctx.store.release_throwaway(&self.name, key);
+        if self.ctx.store.key_of(&self.name).ok().flatten().is_none() {
+            rooms::gone(self.ctx, &self.name, &rooms);
+        }
+        match released {
             Ok(0) => {}
             Ok(gone) => {
                 info!("released {}'s throwaway name with {gone} unread messages", self.name)

@@ -13,6 +13,10 @@
 //! recipient checks the signature against that name's key from the directory, so neither the
 //! server nor another user can forge a sender, and checks the sequence number, so nobody can
 //! replay an old message. PKCS#1 v1.5 is not used anywhere (Bleichenbacher and Marvin attacks).
+//!
+//! A room message is the same envelope, sealed once for each member, with the room's name in
+//! the signed body (empty for a direct message): it cannot be passed off as a direct message,
+//! nor as one to another room.
 
 use aes_gcm::aead::{Aead, Generate, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -39,8 +43,8 @@ pub const MAX_KEY_BITS: usize = 4096;
 /// name in the user list so two users can compare them.
 pub const FINGERPRINT_LEN: usize = 8;
 
-/// Layout version of the envelope itself, signed with everything else.
-const ENVELOPE_VERSION: u8 = 1;
+/// Layout version of the envelope itself, signed with everything else (2 added the room).
+const ENVELOPE_VERSION: u8 = 2;
 /// Separates our signatures from any other use of the same key.
 const SIGNING_CONTEXT: &[u8] = b"chatroom direct message\0";
 /// The join proof's context: a signed challenge can never pass for a message, or the reverse.
@@ -74,6 +78,9 @@ pub enum KeyError {
     /// The envelope is addressed to someone else.
     #[error("message is addressed to {addressed_to:?}, not to us")]
     WrongRecipient { addressed_to: String },
+    /// The envelope was written to another room (or none) than the one it came through.
+    #[error("message was written to {written:?}, not {came:?}")]
+    WrongRoom { written: String, came: String },
     /// The envelope was signed by a key other than the claimed sender's.
     #[error("message claims to be from {claimed} but was signed by key {signer}")]
     ForgedSender { claimed: String, signer: String },
@@ -289,6 +296,19 @@ impl Identity {
         seq: u64,
         text: &str,
     ) -> Result<Vec<u8>, KeyError> {
+        self.seal_in("", sender, recipient, recipient_key, seq, text)
+    }
+
+    /// Seals `text` as [`Identity::seal`] does, written to `room` (`""`: a direct message).
+    pub fn seal_in(
+        &self,
+        room: &str,
+        sender: &str,
+        recipient: &str,
+        recipient_key: &PublicKey,
+        seq: u64,
+        text: &str,
+    ) -> Result<Vec<u8>, KeyError> {
         if text.len() > MAX_TEXT {
             return Err(KeyError::TextTooLong { len: text.len() });
         }
@@ -302,6 +322,7 @@ impl Identity {
             .map_err(|e| KeyError::Crypto(e.to_string()))?;
 
         let body = EnvelopeBody {
+            room: room.to_owned(),
             recipient: recipient.to_owned(),
             seq,
             signer: fingerprint_bytes(&self.public_der),
@@ -330,9 +351,25 @@ impl Identity {
         me: &str,
         envelope: &[u8],
     ) -> Result<Opened, KeyError> {
+        self.open_in("", sender, sender_der, me, envelope)
+    }
+
+    /// Opens an envelope as [`Identity::open`] does, that came through `room` (`""`: as a
+    /// direct message): it must have been written to that room.
+    pub fn open_in(
+        &self,
+        room: &str,
+        sender: &str,
+        sender_der: &[u8],
+        me: &str,
+        envelope: &[u8],
+    ) -> Result<Opened, KeyError> {
         let (body, signature) = EnvelopeBody::parse(envelope)?;
         if !body.recipient.eq_ignore_ascii_case(me) {
             return Err(KeyError::WrongRecipient { addressed_to: body.recipient });
+        }
+        if !body.room.eq_ignore_ascii_case(room) {
+            return Err(KeyError::WrongRoom { written: body.room, came: room.to_owned() });
         }
         if body.signer != fingerprint_bytes(sender_der) {
             return Err(KeyError::ForgedSender {
@@ -367,6 +404,8 @@ impl Identity {
 
 /// The signed part of an envelope.
 struct EnvelopeBody {
+    /// The room it was written to; empty for a direct message.
+    room: String,
     recipient: String,
     seq: u64,
     /// Fingerprint of the key that signed: lets the recipient tell a forged sender (another
@@ -380,6 +419,7 @@ struct EnvelopeBody {
 impl EnvelopeBody {
     fn write(&self, w: &mut FrameWriter) {
         w.u8(ENVELOPE_VERSION);
+        w.str8(&self.room);
         w.str8(&self.recipient);
         w.u64(self.seq);
         w.raw(&self.signer);
@@ -405,6 +445,7 @@ impl EnvelopeBody {
             return Err(WireError::BadValue { what: "envelope version" });
         }
         let body = EnvelopeBody {
+            room: r.str8("room", crate::wire::MAX_ROOM)?,
             recipient: r.str8("recipient", crate::wire::MAX_NAME)?,
             seq: r.u64("sequence number")?,
             signer: r.array("signer fingerprint")?,
@@ -596,6 +637,31 @@ mod tests {
         let last_ciphertext_byte = env.len() - signature_len - 2 - 1;
         env[last_ciphertext_byte] ^= 1;
         assert_eq!(bob.open("alice", alice.public_der(), "bob", &env), Err(KeyError::Tampered));
+    }
+
+    #[test]
+    fn a_room_message_opens_in_its_room_only() {
+        let [alice, bob, _] = ids();
+        let env = alice.seal_in("#study", "alice", "bob", &key(bob), 7, "to the room").unwrap();
+        let opened = bob.open_in("#Study", "alice", alice.public_der(), "bob", &env).unwrap();
+        assert_eq!((opened.seq, opened.text.as_str()), (7, "to the room"));
+        // Passed off as a direct message, or as one to another room: refused, before any
+        // RSA work on the key.
+        let written = "#study".to_owned();
+        assert_eq!(
+            bob.open("alice", alice.public_der(), "bob", &env),
+            Err(KeyError::WrongRoom { written: written.clone(), came: String::new() })
+        );
+        assert_eq!(
+            bob.open_in("#other", "alice", alice.public_der(), "bob", &env),
+            Err(KeyError::WrongRoom { written, came: "#other".into() })
+        );
+        // And a direct message cannot be passed off as a room's.
+        let direct = alice.seal("alice", "bob", &key(bob), 8, "just you").unwrap();
+        assert!(matches!(
+            bob.open_in("#study", "alice", alice.public_der(), "bob", &direct),
+            Err(KeyError::WrongRoom { .. })
+        ));
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub mod names;
 pub mod outbox;
 pub mod registry;
 pub mod report;
+mod rooms;
 pub mod server;
 pub mod store;
 mod stream;

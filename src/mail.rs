@@ -28,7 +28,12 @@ const PATIENCE: Duration = Duration::from_millis(200);
 fn keep(me: &str, ctx: &Context, messages: &[&Pending]) -> Vec<Result<Kept, HoldError>> {
     let batch: Vec<Keep<'_>> = messages
         .iter()
-        .map(|p| Keep { to: &p.to, envelope: &p.envelope, held: p.online.is_none() })
+        .map(|p| Keep {
+            to: &p.to,
+            envelope: &p.envelope,
+            held: p.online.is_none(),
+            room: p.room.as_deref(),
+        })
         .collect();
     ctx.store.keep_batch(me, &batch)
 }
@@ -39,6 +44,10 @@ struct Pending {
     /// The recipient, if online (to wake its writer once the message is stored).
     online: Option<Recipient>,
     envelope: Vec<u8>,
+    /// The room a room message was written to: one `Pending` a member, one answer for all.
+    room: Option<String>,
+    /// The last envelope of its message: the sender is answered once it is stored.
+    last: bool,
 }
 
 /// What one client has sent and acknowledged since the last flush.
@@ -55,7 +64,17 @@ impl Mail {
     /// Takes a chat message for `to` (`online`: its session, if any) to store at the next
     /// flush.
     pub fn chat(&mut self, to: String, online: Option<Recipient>, envelope: Vec<u8>) {
-        self.pending.push(Pending { to, online, envelope });
+        self.pending.push(Pending { to, online, envelope, room: None, last: true });
+    }
+
+    /// Takes a room message, one envelope for each member it is for (`(member, session if
+    /// online, envelope)`), to store at the next flush; the sender gets one `SENT` for all.
+    pub fn room_chat(&mut self, room: &str, parts: Vec<(String, Option<Recipient>, Vec<u8>)>) {
+        let count = parts.len();
+        for (i, (to, online, envelope)) in parts.into_iter().enumerate() {
+            let room = Some(room.to_owned());
+            self.pending.push(Pending { to, online, envelope, room, last: i + 1 == count });
+        }
     }
 
     /// Takes the client's acknowledgement of message `id` (deleted at the next flush).
@@ -105,17 +124,32 @@ impl Mail {
                 results[i] = result;
             }
         }
+        // A room message is answered once, after its last envelope: `SENT`, then a refusal
+        // for each member it could not be kept for (the rest were).
+        let (mut room_queued, mut room_refusals) = (false, Vec::new());
         for (message, result) in pending.iter().zip(results) {
-            match result {
-                Ok(kept) => {
+            let queued = message.online.is_none();
+            match (&message.room, result) {
+                (_, Ok(kept)) => {
                     debug!("relay {me} -> {}: {} bytes", kept.to, message.envelope.len());
                     if let Some(recipient) = &message.online {
                         recipient.outbox.wake_mail();
                     }
-                    let queued = message.online.is_none();
-                    reply(ServerMsg::Sent { to: kept.to, queued }.encode_shared());
+                    if message.room.is_none() {
+                        reply(ServerMsg::Sent { to: kept.to, queued }.encode_shared());
+                    }
+                    room_queued |= queued;
                 }
-                Err(e) => reply(refusal(&message.to, &e).encode_shared()),
+                (None, Err(e)) => reply(refusal(&message.to, &e).encode_shared()),
+                (Some(room), Err(e)) => {
+                    let text = format!("{room}: not kept for {}: {e}", message.to);
+                    room_refusals.push(ServerMsg::Error { code: refusal_code(&e), text });
+                }
+            }
+            if let (Some(room), true) = (&message.room, message.last) {
+                reply(ServerMsg::Sent { to: room.clone(), queued: room_queued }.encode_shared());
+                room_refusals.drain(..).for_each(|r| reply(r.encode_shared()));
+                room_queued = false;
             }
         }
     }
@@ -154,14 +188,17 @@ impl Mail {
 
 /// The answer to a message the store did not take.
 fn refusal(to: &str, e: &HoldError) -> ServerMsg {
-    let (code, text) = match e {
-        HoldError::Unregistered(_) => {
-            (ErrorCode::UnknownUser, format!("no user named {to:?} is online or registered"))
-        }
-        HoldError::Full { .. } | HoldError::SenderShare { .. } => {
-            (ErrorCode::MailboxFull, e.to_string())
-        }
-        HoldError::Failed => (ErrorCode::NotStored, e.to_string()),
+    let text = match e {
+        HoldError::Unregistered(_) => format!("no user named {to:?} is online or registered"),
+        _ => e.to_string(),
     };
-    ServerMsg::Error { code, text }
+    ServerMsg::Error { code: refusal_code(e), text }
+}
+
+fn refusal_code(e: &HoldError) -> ErrorCode {
+    match e {
+        HoldError::Unregistered(_) => ErrorCode::UnknownUser,
+        HoldError::Full { .. } | HoldError::SenderShare { .. } => ErrorCode::MailboxFull,
+        HoldError::Failed => ErrorCode::NotStored,
+    }
 }

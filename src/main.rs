@@ -174,6 +174,12 @@ enum BenchCommand {
         /// (relay mode only).
         #[arg(long)]
         original: bool,
+        /// Measure a room of N members instead (2-32): one member seals --messages messages
+        /// for the others; reports the sealing cost per member and the envelopes delivered a
+        /// second.
+        #[arg(long, value_name = "N", conflicts_with = "original",
+              value_parser = clap::value_parser!(u32).range(2..=chatroom::wire::MAX_ROOM_MEMBERS as i64))]
+        room: Option<u32>,
     },
     /// N clients stream the same video at once (run the server with --no-pace).
     Stream {
@@ -366,6 +372,7 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
             hold,
             json,
             original,
+            room,
         } => {
             let wait = Duration::from_secs(10);
             let hold =
@@ -381,6 +388,11 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
                 wait,
                 hold,
             };
+            if let Some(members) = room {
+                let report = bench::room::run(&bench, members as usize)?;
+                println!("{}", if json { report.json() } else { report.text() });
+                return Ok(());
+            }
             let report =
                 if original { bench::original::chat(&bench)? } else { bench::chat::run(&bench)? };
             println!("{}", if json { report.json() } else { report.text() });

@@ -5,6 +5,28 @@
 
 /// The longest name, in bytes (names are ASCII, so also in characters).
 pub const MAX_LEN: usize = 32;
+/// The longest room name: `#` and a name's characters.
+pub const MAX_ROOM_LEN: usize = MAX_LEN + 1;
+
+/// Why a room name breaks the rules: `#` followed by 1 to 32 characters of the name alphabet
+/// (`#study`, `#year-2.b`). Rooms are one ignoring case, as names are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("a room name starts with '#'")]
+    NoHash,
+    #[error("{0}")]
+    Name(NameError),
+}
+
+/// The rules every room name follows (see [`RoomError`]).
+pub fn check_room(room: &str) -> Result<(), RoomError> {
+    let name = room.strip_prefix('#').ok_or(RoomError::NoHash)?;
+    if name.eq_ignore_ascii_case("QUIT") {
+        // `#quit` is a fine room: only a user may not be called QUIT.
+        return Ok(());
+    }
+    check(name).map_err(RoomError::Name)
+}
 
 /// Why a user name breaks the rules: 1 to 32 characters of `A-Z a-z 0-9 _ . -`, not starting
 /// with `.` or `-`, and not `QUIT` in any case (the client uses it to leave chat).
@@ -86,5 +108,19 @@ mod tests {
         for good in ["a.b", "a-b", "_x", "9lives", "c.d-e_f"] {
             assert_eq!(check(good), Ok(()), "{good}");
         }
+    }
+
+    #[test]
+    fn rooms_are_a_hash_and_a_name() {
+        for good in ["#study", "#Year-2.b", "#quit", &format!("#{}", "r".repeat(32))] {
+            assert_eq!(check_room(good), Ok(()), "{good}");
+        }
+        assert_eq!(check_room("study"), Err(RoomError::NoHash));
+        assert_eq!(check_room("#"), Err(RoomError::Name(NameError::Empty)));
+        assert_eq!(check_room("##x"), Err(RoomError::Name(NameError::BadChar('#'))));
+        assert_eq!(
+            check_room(&format!("#{}", "r".repeat(33))),
+            Err(RoomError::Name(NameError::TooLong))
+        );
     }
 }

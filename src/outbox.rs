@@ -218,10 +218,11 @@ impl Pump {
                     out.write_all(&ServerMsg::UserKey(User { name, key }).encode())?;
                 }
             }
-            let chat = ServerMsg::Chat {
-                id: message.id as u64,
-                from: message.from.clone(),
-                envelope: message.envelope.clone(),
+            let (id, from, envelope) =
+                (message.id as u64, message.from.clone(), message.envelope.clone());
+            let chat = match &message.room {
+                Some(room) => ServerMsg::RoomChat { id, room: room.clone(), from, envelope },
+                None => ServerMsg::Chat { id, from, envelope },
             };
             out.write_all(&chat.encode())?;
             self.last = message.id;

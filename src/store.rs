@@ -18,14 +18,16 @@
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashMap;
+
+use crate::wire::{MAX_ROOM_MEMBERS, MAX_ROOMS_PER_USER};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The schema this code reads and writes. Version 2 added `names.last_seen`, 3
-/// `mailbox.held`, 4 `names.throwaway` and `mailbox.sender_key`; a later version adds a step
-/// to `migrate`.
-pub const SCHEMA_VERSION: i64 = 4;
+/// `mailbox.held`, 4 `names.throwaway` and `mailbox.sender_key`, 5 the rooms (`rooms`,
+/// `room_members`, `mailbox.room`); a later version adds a step to `migrate`.
+pub const SCHEMA_VERSION: i64 = 5;
 /// A registered name nobody has joined with for this long is released (with what was held for
 /// it) the next time a name is claimed: names taken once and never used do not stay taken
 /// for ever.
@@ -137,6 +139,8 @@ pub struct Held {
     /// The sender's key, kept with the message if it was a throwaway one: the name may be
     /// free (or someone else's) by the time it is read.
     pub sender_key: Option<Vec<u8>>,
+    /// The room it was written to, if any.
+    pub room: Option<String>,
 }
 
 /// What `Store::forget` did.
@@ -156,6 +160,28 @@ pub struct Keep<'a> {
     pub to: &'a str,
     pub envelope: &'a [u8],
     pub held: bool,
+    /// The room it was written to, if any.
+    pub room: Option<&'a str>,
+}
+
+/// A room and its members, by name as registered, in the order they joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+/// Why a room request is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomRefusal {
+    #[error("You are not in {0}")]
+    NotMember(String),
+    #[error("{0} is full ({MAX_ROOM_MEMBERS} members)")]
+    Full(String),
+    #[error("you are in {MAX_ROOMS_PER_USER} rooms already; leave one first")]
+    TooMany,
+    #[error("the server cannot change rooms now; try again later")]
+    Failed,
 }
 
 /// A message stored: its id, and its recipient's name as registered.
@@ -357,6 +383,8 @@ impl Store {
             "BEGIN;
              DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE throwaway = 1);
              DELETE FROM names WHERE throwaway = 1;
+             DELETE FROM room_members WHERE member NOT IN (SELECT lower_name FROM names);
+             DELETE FROM rooms WHERE lower_name NOT IN (SELECT room FROM room_members);
              COMMIT;",
         )?;
         let mut db = Db { conn: db, boxes: HashMap::new(), expired_at: None };
@@ -448,6 +476,7 @@ impl Store {
         let mut gone = 0;
         if released {
             gone = tx.execute("DELETE FROM mailbox WHERE recipient = ?1", [&lower])?;
+            sweep_rooms(&tx)?;
         }
         tx.commit()?;
         if gone > 0 {
@@ -468,10 +497,130 @@ impl Store {
         if released {
             to = tx.execute("DELETE FROM mailbox WHERE recipient = ?1", [&lower])?;
             from = tx.execute("DELETE FROM mailbox WHERE lower(sender) = ?1", [&lower])?;
+            sweep_rooms(&tx)?;
         }
         tx.commit()?;
         db.recount()?;
         Ok(Forgotten { released, to, from })
+    }
+
+    /// Adds `member` to `room`, making the room if it is new. Returns the room as it is now,
+    /// and whether `member` was new to it.
+    pub fn join_room(&self, room: &str, member: &str) -> Result<(Room, bool), RoomRefusal> {
+        let mut db = self.db();
+        let (lower, who) = (room.to_ascii_lowercase(), member.to_ascii_lowercase());
+        let result = (|| -> Result<Result<(Room, bool), RoomRefusal>, rusqlite::Error> {
+            let tx = db.transaction()?;
+            tx.execute(
+                "INSERT INTO rooms (lower_name, name, created) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (lower_name) DO NOTHING",
+                params![lower, room, now()],
+            )?;
+            let name: String =
+                tx.query_row("SELECT name FROM rooms WHERE lower_name = ?1", [&lower], |r| {
+                    r.get(0)
+                })?;
+            let members = members_of(&tx, &lower)?;
+            let already = members.iter().any(|m| m.eq_ignore_ascii_case(member));
+            if !already {
+                if members.len() >= MAX_ROOM_MEMBERS {
+                    return Ok(Err(RoomRefusal::Full(name)));
+                }
+                let mine: i64 = tx.query_row(
+                    "SELECT count(*) FROM room_members WHERE member = ?1",
+                    [&who],
+                    |r| r.get(0),
+                )?;
+                if mine >= MAX_ROOMS_PER_USER as i64 {
+                    return Ok(Err(RoomRefusal::TooMany));
+                }
+                tx.execute(
+                    "INSERT INTO room_members (room, member, joined) VALUES (?1, ?2, ?3)",
+                    params![lower, who, now()],
+                )?;
+            }
+            let members = members_of(&tx, &lower)?;
+            tx.commit()?;
+            Ok(Ok((Room { name, members }, !already)))
+        })();
+        result.unwrap_or_else(|e| {
+            log::error!("cannot add {member} to {room}: {e}");
+            Err(RoomRefusal::Failed)
+        })
+    }
+
+    /// Takes `member` out of `room` (a room nobody is left in goes). Returns the room with
+    /// the members left.
+    pub fn leave_room(&self, room: &str, member: &str) -> Result<Room, RoomRefusal> {
+        let mut db = self.db();
+        let (lower, who) = (room.to_ascii_lowercase(), member.to_ascii_lowercase());
+        let result = (|| -> Result<Result<Room, RoomRefusal>, rusqlite::Error> {
+            let tx = db.transaction()?;
+            let name: Option<String> = tx
+                .query_row("SELECT name FROM rooms WHERE lower_name = ?1", [&lower], |r| r.get(0))
+                .optional()?;
+            let left = tx.execute(
+                "DELETE FROM room_members WHERE room = ?1 AND member = ?2",
+                params![lower, who],
+            )?;
+            let Some(name) = name.filter(|_| left == 1) else {
+                return Ok(Err(RoomRefusal::NotMember(room.to_owned())));
+            };
+            let members = members_of(&tx, &lower)?;
+            if members.is_empty() {
+                tx.execute("DELETE FROM rooms WHERE lower_name = ?1", [&lower])?;
+            }
+            tx.commit()?;
+            Ok(Ok(Room { name, members }))
+        })();
+        result.unwrap_or_else(|e| {
+            log::error!("cannot take {member} out of {room}: {e}");
+            Err(RoomRefusal::Failed)
+        })
+    }
+
+    /// `room` and its members, if `member` is one of them.
+    pub fn room_for(&self, room: &str, member: &str) -> Result<Room, RoomRefusal> {
+        let db = self.db();
+        let lower = room.to_ascii_lowercase();
+        let result = (|| -> Result<Option<Room>, rusqlite::Error> {
+            let name: Option<String> = db
+                .conn
+                .query_row("SELECT name FROM rooms WHERE lower_name = ?1", [&lower], |r| r.get(0))
+                .optional()?;
+            let Some(name) = name else { return Ok(None) };
+            let members = members_of(&db.conn, &lower)?;
+            Ok(members
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(member))
+                .then_some(Room { name, members }))
+        })();
+        match result {
+            Ok(Some(room)) => Ok(room),
+            Ok(None) => Err(RoomRefusal::NotMember(room.to_owned())),
+            Err(e) => {
+                log::error!("cannot read {room}: {e}");
+                Err(RoomRefusal::Failed)
+            }
+        }
+    }
+
+    /// The rooms `member` is in, by name, each with its members.
+    pub fn rooms_of(&self, member: &str) -> Result<Vec<Room>, StoreError> {
+        let db = self.db();
+        let rooms: Vec<(String, String)> = db
+            .conn
+            .prepare_cached(
+                "SELECT r.lower_name, r.name FROM room_members m JOIN rooms r ON r.lower_name = m.room
+                 WHERE m.member = ?1 ORDER BY r.lower_name",
+            )?
+            .query_map([member.to_ascii_lowercase()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rooms.len());
+        for (lower, name) in rooms {
+            out.push(Room { name, members: members_of(&db.conn, &lower)? });
+        }
+        Ok(out)
     }
 
     /// Holds `envelope` from `from` for the registered user `to`, who is offline, within the
@@ -489,7 +638,7 @@ impl Store {
         envelope: &[u8],
         held: bool,
     ) -> Result<Kept, HoldError> {
-        let batch = [Keep { to, envelope, held }];
+        let batch = [Keep { to, envelope, held, room: None }];
         self.keep_batch(from, &batch).pop().unwrap_or(Err(HoldError::Failed))
     }
 
@@ -548,7 +697,7 @@ impl Store {
         let mut db = self.db();
         db.expire()?;
         let mut query = db.prepare_cached(
-            "SELECT id, sender, envelope, sender_key FROM mailbox WHERE recipient = ?1 AND id > ?2
+            "SELECT id, sender, envelope, sender_key, room FROM mailbox WHERE recipient = ?1 AND id > ?2
              ORDER BY id LIMIT ?3",
         )?;
         let held = query
@@ -558,6 +707,7 @@ impl Store {
                     from: r.get(1)?,
                     envelope: r.get(2)?,
                     sender_key: r.get(3)?,
+                    room: r.get(4)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -635,7 +785,7 @@ fn keep_in(
     keep: &Keep<'_>,
     mailbox: &mut MailCount,
 ) -> Result<Result<Kept, HoldError>, rusqlite::Error> {
-    let Keep { to, envelope, held } = *keep;
+    let Keep { to, envelope, held, room } = *keep;
     let lower = to.to_ascii_lowercase();
     let Some((name, _)) = registered(tx, &lower)? else {
         return Ok(Err(HoldError::Unregistered(to.to_owned())));
@@ -650,10 +800,10 @@ fn keep_in(
         return Ok(Err(HoldError::SenderShare { name }));
     }
     tx.prepare_cached(
-        "INSERT INTO mailbox (recipient, sender, envelope, queued_at, held, sender_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO mailbox (recipient, sender, envelope, queued_at, held, sender_key, room)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![lower, from, envelope, now(), held, sender_key])?;
+    .execute(params![lower, from, envelope, now(), held, sender_key, room])?;
     mailbox.count += 1;
     mailbox.bytes += len;
     *mailbox.from.entry(sender).or_insert(0) += 1;
@@ -686,17 +836,50 @@ fn release_expired(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<usize, ru
     )?;
     let released = tx.execute("DELETE FROM names WHERE last_seen < ?1", [before])?;
     if released > 0 {
+        sweep_rooms(tx)?;
         log::info!("released {released} names unused for {} days", NAME_EXPIRY.as_secs() / 86_400);
     }
     Ok(released)
 }
 
+/// Ends the memberships of names no longer registered, then the rooms nobody is left in.
+fn sweep_rooms(db: &Connection) -> Result<(), rusqlite::Error> {
+    db.execute_batch(
+        "DELETE FROM room_members WHERE member NOT IN (SELECT lower_name FROM names);
+         DELETE FROM rooms WHERE lower_name NOT IN (SELECT room FROM room_members);",
+    )
+}
+
+/// `room`'s members, as registered, in the order they joined.
+fn members_of(db: &Connection, room: &str) -> Result<Vec<String>, rusqlite::Error> {
+    db.prepare_cached(
+        "SELECT n.name FROM room_members m JOIN names n ON n.lower_name = m.member
+         WHERE m.room = ?1 ORDER BY m.joined, m.rowid",
+    )?
+    .query_map([room], |r| r.get(0))?
+    .collect()
+}
+
+/// The rooms and their members (schema 5), for a new database and for the step up to 5.
+macro_rules! room_tables {
+    () => {
+        "CREATE TABLE rooms (lower_name TEXT PRIMARY KEY, name TEXT NOT NULL, created INTEGER NOT NULL);
+         CREATE TABLE room_members (
+             room TEXT NOT NULL,
+             member TEXT NOT NULL,
+             joined INTEGER NOT NULL,
+             PRIMARY KEY (room, member)
+         );
+         CREATE INDEX room_members_member ON room_members (member);"
+    };
+}
+
 /// A new database, at the current schema.
 fn create(db: &Connection) -> Result<(), rusqlite::Error> {
-    db.execute_batch(
+    db.execute_batch(concat!(
         "BEGIN;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema', 4);
+         INSERT INTO meta (key, value) VALUES ('schema', 5);
          CREATE TABLE names (
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
@@ -715,11 +898,13 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
              envelope BLOB NOT NULL,
              queued_at INTEGER NOT NULL,
              held INTEGER NOT NULL DEFAULT 1,
-             sender_key BLOB
+             sender_key BLOB,
+             room TEXT
          );
-         CREATE INDEX mailbox_recipient ON mailbox (recipient, id);
-         COMMIT;",
-    )
+         CREATE INDEX mailbox_recipient ON mailbox (recipient, id);",
+        room_tables!(),
+        "COMMIT;"
+    ))
 }
 
 /// Brings a database of schema `found` up to `SCHEMA_VERSION`, one step a version, each in a
@@ -758,6 +943,16 @@ fn migrate(db: &mut Connection, found: i64) -> Result<(), rusqlite::Error> {
         )?;
         tx.commit()?;
     }
+    if found < 5 {
+        // 5: rooms, their members, and the room a kept message was written to.
+        let tx = db.transaction()?;
+        tx.execute_batch(concat!(
+            room_tables!(),
+            "ALTER TABLE mailbox ADD COLUMN room TEXT;
+                 UPDATE meta SET value = 5 WHERE key = 'schema';"
+        ))?;
+        tx.commit()?;
+    }
     Ok(())
 }
 
@@ -771,6 +966,41 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("chatroom.db")
+    }
+
+    #[test]
+    fn rooms_keep_their_members_within_bounds_and_lose_released_names() {
+        let path = temp("rooms");
+        let store = Store::open(&path).unwrap();
+        for i in 0..=MAX_ROOM_MEMBERS {
+            store.claim(&format!("u{i}"), format!("k{i}").as_bytes(), false).unwrap();
+        }
+        let (room, new) = store.join_room("#Study", "u0").unwrap();
+        assert_eq!(
+            (room.name.as_str(), room.members.as_slice(), new),
+            ("#Study", &["u0".to_owned()][..], true)
+        );
+        assert!(!store.join_room("#study", "U0").unwrap().1, "already in: not new");
+        for i in 1..MAX_ROOM_MEMBERS {
+            store.join_room("#study", &format!("u{i}")).unwrap();
+        }
+        let last = format!("u{MAX_ROOM_MEMBERS}");
+        assert_eq!(store.join_room("#study", &last), Err(RoomRefusal::Full("#Study".into())));
+        for i in 0..MAX_ROOMS_PER_USER {
+            store.join_room(&format!("#r{i}"), &last).unwrap();
+        }
+        assert_eq!(store.join_room("#one-more", &last), Err(RoomRefusal::TooMany));
+        assert_eq!(store.room_for("#study", &last), Err(RoomRefusal::NotMember("#study".into())));
+        assert_eq!(store.room_for("#study", "u1").unwrap().members.len(), MAX_ROOM_MEMBERS);
+        assert_eq!(store.leave_room("#study", &last), Err(RoomRefusal::NotMember("#study".into())));
+        // Membership lasts; a released name leaves its rooms, and an empty room goes.
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.rooms_of(&last).unwrap().len(), MAX_ROOMS_PER_USER);
+        store.forget(&last).unwrap();
+        assert!(store.rooms_of(&last).unwrap().is_empty());
+        assert_eq!(store.join_room("#r0", "u1").unwrap().0.members, ["u1"]);
+        assert_eq!(store.leave_room("#study", "u0").unwrap().members.len(), MAX_ROOM_MEMBERS - 1);
     }
 
     #[test]
@@ -940,9 +1170,9 @@ mod tests {
         drop(store);
         assert_eq!(Store::open(&path).unwrap().claim("bob", b"k1", false).unwrap(), Claim::Same);
         // A file from a newer release is refused, not downgraded.
-        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 5", []).unwrap();
+        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 6", []).unwrap();
         let err = Store::open(&path).unwrap_err();
-        assert!(err.to_string().contains("schema 5, this one knows 4"), "{err}");
+        assert!(err.to_string().contains("schema 6, this one knows 5"), "{err}");
     }
 
     #[test]

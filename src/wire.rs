@@ -35,7 +35,7 @@ pub use frame::{
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 5;
+pub const VERSION: u16 = 6;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
@@ -55,6 +55,13 @@ pub const CHALLENGE_LEN: usize = 32;
 /// A sealed direct message: 4096 bytes of text + tag, a wrapped key and a signature of at most
 /// 512 bytes each (4096-bit keys), and small fields.
 pub const MAX_ENVELOPE: usize = 6 * 1024;
+/// Room names: `#` and 1 to 32 characters of the name alphabet (`names::check_room`).
+pub const MAX_ROOM: usize = crate::names::MAX_ROOM_LEN;
+/// The most members a room may have (docs/SECURITY.md, "Limits"): a room message carries one
+/// envelope per member in one client frame, which stays within `MAX_CLIENT_FRAME`.
+pub const MAX_ROOM_MEMBERS: usize = 32;
+/// The most rooms one user may be in.
+pub const MAX_ROOMS_PER_USER: usize = 16;
 /// Human-readable text in error frames.
 pub const MAX_ERROR_TEXT: usize = 1024;
 /// The most users one directory frame may list.
@@ -113,6 +120,21 @@ impl Tag {
     pub const ACK: Tag = Tag(*b"ACKN");
     /// A recipient acknowledged messages of ours that the server held for them.
     pub const DELIVERED: Tag = Tag(*b"DLVD");
+    /// Join a room (client); the server answers with `RINF`.
+    pub const ROOM_JOIN: Tag = Tag(*b"RJON");
+    /// Leave a room.
+    pub const ROOM_LEAVE: Tag = Tag(*b"RLEV");
+    /// The rooms we are in: a request (client) or the answer (server).
+    pub const ROOM_LIST: Tag = Tag(*b"RLST");
+    /// Ask for a room's members and their keys, to write to it.
+    pub const ROOM_QUERY: Tag = Tag(*b"RQRY");
+    /// A room and its members with their keys.
+    pub const ROOM_INFO: Tag = Tag(*b"RINF");
+    /// Someone joined, or left, a room we are in.
+    pub const ROOM_JOINED: Tag = Tag(*b"RJND");
+    pub const ROOM_LEFT: Tag = Tag(*b"RLFT");
+    /// A room message: one envelope per member (client), or one member's (server).
+    pub const ROOM_CHAT: Tag = Tag(*b"RCHT");
 }
 
 /// Who sends a kind of message.
@@ -149,6 +171,14 @@ pub const MESSAGES: &[(Tag, Side)] = &[
     (Tag::USER_KEY, Side::Server),
     (Tag::ACK, Side::Client),
     (Tag::DELIVERED, Side::Server),
+    (Tag::ROOM_JOIN, Side::Client),
+    (Tag::ROOM_LEAVE, Side::Client),
+    (Tag::ROOM_LIST, Side::Both),
+    (Tag::ROOM_QUERY, Side::Client),
+    (Tag::ROOM_INFO, Side::Server),
+    (Tag::ROOM_JOINED, Side::Server),
+    (Tag::ROOM_LEFT, Side::Server),
+    (Tag::ROOM_CHAT, Side::Both),
 ];
 
 /// The tags `side` sends.
@@ -282,6 +312,11 @@ error_codes! {
     /// The same user joined again from another connection (the same key, proved): this
     /// session is closed. A client does not reconnect on it.
     Replaced = 20,
+    /// A room request from someone who is not a member (writing to it, leaving it), or an
+    /// envelope for someone who is not.
+    NotInRoom = 21,
+    /// A room is full, or the user is in as many rooms as allowed.
+    RoomLimit = 22,
 }
 
 impl ErrorCode {
@@ -377,6 +412,16 @@ pub enum ClientMsg {
     Stop,
     /// `QUIT`: leave; the server closes the connection.
     Quit,
+    /// `RJON`: join `room` (made if new); answered by `RINF`.
+    RoomJoin { room: String },
+    /// `RLEV`: leave `room`; answered by `RLFT` with our own name.
+    RoomLeave { room: String },
+    /// `RLST`: the rooms we are in, with their members.
+    RoomList,
+    /// `RQRY`: `room`'s members and their keys (we must be one); answered by `RINF`.
+    RoomQuery { room: String },
+    /// `RCHT`: a room message, sealed once for each member it is for (`(member, envelope)`).
+    RoomChat { room: String, envelopes: Vec<(String, Vec<u8>)> },
 }
 
 /// Everything the server may send.
@@ -416,6 +461,16 @@ pub enum ServerMsg {
     Ping,
     /// `DLVD`: `to` has acknowledged `count` messages of ours that were held for them.
     Delivered { to: String, count: u32 },
+    /// `RINF`: a room we are in, and its members with their keys.
+    RoomInfo { room: String, members: Vec<User> },
+    /// `RLST`: the rooms we are in, each with its members' names.
+    RoomList(Vec<(String, Vec<String>)>),
+    /// `RJND`: `name` joined `room`.
+    RoomJoined { room: String, name: String },
+    /// `RLFT`: `name` left `room` (our own name: we did).
+    RoomLeft { room: String, name: String },
+    /// `RCHT`: a room message for us, from `from`, with its id to acknowledge (`ACKN`).
+    RoomChat { id: u64, room: String, from: String, envelope: Vec<u8> },
 }
 
 #[cfg(test)]
@@ -445,6 +500,14 @@ mod tests {
             ClientMsg::Play { video: "demo".into(), mode: PlayMode::Fixed("360p".into()) },
             ClientMsg::Stop,
             ClientMsg::Quit,
+            ClientMsg::RoomJoin { room: "#study".into() },
+            ClientMsg::RoomLeave { room: "#study".into() },
+            ClientMsg::RoomList,
+            ClientMsg::RoomQuery { room: "#study".into() },
+            ClientMsg::RoomChat {
+                room: "#study".into(),
+                envelopes: vec![("bob".into(), vec![1; 500]), ("carol".into(), vec![2; 500])],
+            },
         ]
     }
 
@@ -458,6 +521,20 @@ mod tests {
             ServerMsg::Left { name: "bob".into() },
             ServerMsg::Chat { id: u64::MAX - 7, from: "alice".into(), envelope: vec![1, 2, 3] },
             ServerMsg::Delivered { to: "bob".into(), count: 3 },
+            ServerMsg::RoomInfo {
+                room: "#study".into(),
+                members: vec![user("bob"), user("carol")],
+            },
+            ServerMsg::RoomList(vec![("#study".into(), vec!["bob".into(), "carol".into()])]),
+            ServerMsg::RoomJoined { room: "#study".into(), name: "carol".into() },
+            ServerMsg::RoomLeft { room: "#study".into(), name: "carol".into() },
+            ServerMsg::RoomChat {
+                id: 9,
+                room: "#study".into(),
+                from: "bob".into(),
+                envelope: vec![3; 600],
+            },
+            ServerMsg::Sent { to: "#study".into(), queued: true },
             ServerMsg::Sent { to: "bob".into(), queued: false },
             ServerMsg::Sent { to: "bob".into(), queued: true },
             ServerMsg::UserKey(user("carol")),

@@ -93,7 +93,7 @@ fn a_replay_flood_from_several_connections_leaves_the_victim_connected_and_serve
         if let ServerMsg::Chat { from, envelope, .. } = msg
             && from == "alice"
         {
-            assert_eq!(bob.opener.open(&bob.directory, &from, &envelope), Ok("lunch?".into()));
+            assert_eq!(bob.opener.open(&bob.directory, "", &from, &envelope), Ok("lunch?".into()));
             break;
         }
     }

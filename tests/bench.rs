@@ -85,3 +85,35 @@ fn bench_stream_counts_every_frame() {
     assert_eq!((report.frames, report.errors), (0, 1));
     server.shutdown();
 }
+
+#[test]
+fn bench_room_counts_every_envelope_and_what_the_budget_refused() {
+    let cfg = |server: &chatroom::server::Server| ChatBench {
+        server: server.local_addr().to_string(),
+        clients: 0,
+        messages: 30,
+        senders: 1,
+        mode: ChatMode::EndToEnd,
+        rate: 0,
+        key_bits: 1024,
+        wait: std::time::Duration::from_secs(1),
+        hold: std::time::Duration::ZERO,
+    };
+    let server = common::start_server(ServerConfig::default().with_chat_rate(0));
+    let report = bench::room::run(&cfg(&server), 5).unwrap();
+    assert_eq!(
+        (report.members, report.expected, report.delivered, report.lost, report.corrupted),
+        (5, 120, 120, 0, 0),
+        "{report:?}"
+    );
+    assert!(report.seal_ms_per_member_p50 > 0.0);
+    assert!(report.json().contains("\"delivered\":120"));
+    server.shutdown();
+    // A room message costs one message of budget a member: 100 a second and a burst of 100
+    // let about 100 / 4 messages of a room of 5 through at once; the rest are refused.
+    let server = common::start_server(ServerConfig::default().with_chat_rate(100));
+    let report = bench::room::run(&cfg(&server), 5).unwrap();
+    assert!(report.errors > 0 && report.delivered < 120, "{report:?}");
+    assert_eq!(report.delivered % 4, 0, "whole messages only: {report:?}");
+    server.shutdown();
+}

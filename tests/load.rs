@@ -61,7 +61,8 @@ fn five_hundred_clients_each_message_arrives_exactly_once() {
                     while left > 0 {
                         match me.recv() {
                             ServerMsg::Chat { from, envelope, .. } => {
-                                let text = me.opener.open(&me.directory, &from, &envelope).unwrap();
+                                let text =
+                                    me.opener.open(&me.directory, "", &from, &envelope).unwrap();
                                 assert!(
                                     text.starts_with(&format!("from {from} #")),
                                     "{text} came from {from}"

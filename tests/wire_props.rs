@@ -103,7 +103,17 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
             .prop_map(|(video, mode)| ClientMsg::Play { video, mode }),
         Just(ClientMsg::Stop),
         Just(ClientMsg::Quit),
+        room().prop_map(|room| ClientMsg::RoomJoin { room }),
+        room().prop_map(|room| ClientMsg::RoomLeave { room }),
+        room().prop_map(|room| ClientMsg::RoomQuery { room }),
+        Just(ClientMsg::RoomList),
+        (room(), proptest::collection::vec((name(), bytes(600)), 0..wire::MAX_ROOM_MEMBERS))
+            .prop_map(|(room, envelopes)| ClientMsg::RoomChat { room, envelopes }),
     ]
+}
+
+fn room() -> impl Strategy<Value = String> {
+    "#[A-Za-z0-9_.-]{1,32}"
 }
 
 fn server_msg() -> impl Strategy<Value = ServerMsg> {
@@ -138,6 +148,18 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         proptest::collection::vec(user(), 0..20).prop_map(ServerMsg::Directory),
         user().prop_map(ServerMsg::Joined),
         name().prop_map(|name| ServerMsg::Left { name }),
+        (room(), proptest::collection::vec(user(), 0..wire::MAX_ROOM_MEMBERS))
+            .prop_map(|(room, members)| ServerMsg::RoomInfo { room, members }),
+        proptest::collection::vec(
+            (room(), proptest::collection::vec(name(), 0..wire::MAX_ROOM_MEMBERS)),
+            0..wire::MAX_ROOMS_PER_USER
+        )
+        .prop_map(ServerMsg::RoomList),
+        (room(), name()).prop_map(|(room, name)| ServerMsg::RoomJoined { room, name }),
+        (room(), name()).prop_map(|(room, name)| ServerMsg::RoomLeft { room, name }),
+        (any::<u64>(), room(), name(), bytes(2000)).prop_map(|(id, room, from, envelope)| {
+            ServerMsg::RoomChat { id, room, from, envelope }
+        }),
         (name(), any::<bool>()).prop_map(|(to, queued)| ServerMsg::Sent { to, queued }),
         user().prop_map(ServerMsg::UserKey),
         Just(ServerMsg::Ping),

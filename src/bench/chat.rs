@@ -228,7 +228,7 @@ fn receive(
                 let parsed = match plan.mode {
                     ChatMode::Relay => parse_relay(&envelope),
                     ChatMode::EndToEnd => opener
-                        .open(&directory, &from, &envelope)
+                        .open(&directory, "", &from, &envelope)
                         .ok()
                         .and_then(|text| parse_text(&text)),
                 };

@@ -62,23 +62,39 @@ pub enum Command {
     Trust(String),
     /// `/verify NAME`: the safety number for NAME and us.
     Verify(String),
+    /// `/join #ROOM`: join a room, making it if it is new.
+    Join(String),
+    /// `/leave #ROOM`.
+    Leave(String),
+    /// `/rooms`: the rooms we are in, with their members.
+    Rooms,
     /// Anything else: what the commands are.
     Help,
 }
 
-pub const COMMANDS_HELP: &str =
-    "Commands: /trust NAME (accept NAME's new key), /verify NAME (safety number).";
+pub const COMMANDS_HELP: &str = "Commands: /trust NAME (accept NAME's new key), /verify NAME \
+     (safety number), /join #ROOM, /leave #ROOM, /rooms (your rooms and their members).";
 
 pub fn parse_command(line: &str) -> Command {
     let mut words = line.split_whitespace();
     let (verb, name) = (words.next(), words.next().unwrap_or("").to_owned());
     match verb {
+        Some("/rooms") => Command::Rooms,
         // Without a name, the help says how they are used.
         _ if name.is_empty() => Command::Help,
         Some("/trust") => Command::Trust(name),
         Some("/verify") => Command::Verify(name),
+        Some("/join") => Command::Join(name),
+        Some("/leave") => Command::Leave(name),
         _ => Command::Help,
     }
+}
+
+/// A command typed at a message prompt: only a whole, known one (`/rooms`, `/join #x`...); any
+/// other text, `/` or not, is a message.
+pub fn command_in_message(text: &str) -> Option<Command> {
+    Some(parse_command(text.trim()))
+        .filter(|c| text.trim_start().starts_with('/') && *c != Command::Help)
 }
 
 /// A line typed at the recipient prompt.
@@ -90,6 +106,8 @@ pub enum RecipientChoice {
     /// An empty line: ask again.
     Nothing,
     Name(String),
+    /// `#room`: write to every member of a room we are in.
+    Room(String),
 }
 
 pub fn parse_recipient(line: &str) -> RecipientChoice {
@@ -97,6 +115,7 @@ pub fn parse_recipient(line: &str) -> RecipientChoice {
         "" => RecipientChoice::Nothing,
         quit if quit.eq_ignore_ascii_case("QUIT") => RecipientChoice::Back,
         command if command.starts_with('/') => RecipientChoice::Command(parse_command(command)),
+        room if room.starts_with('#') => RecipientChoice::Room(room.to_owned()),
         name => RecipientChoice::Name(name.to_owned()),
     }
 }
@@ -280,6 +299,15 @@ mod tests {
         assert_eq!(parse_recipient(""), RecipientChoice::Nothing);
         assert_eq!(parse_recipient("bob"), RecipientChoice::Name("bob".into()));
         assert_eq!(parse_recipient("/help"), RecipientChoice::Command(Command::Help));
+        assert_eq!(parse_recipient(" #study "), RecipientChoice::Room("#study".into()));
+        assert_eq!(parse_command("/join #study"), Command::Join("#study".into()));
+        assert_eq!(parse_command("/leave #study"), Command::Leave("#study".into()));
+        assert_eq!(parse_command("/rooms"), Command::Rooms);
+        assert_eq!(parse_command("/join"), Command::Help);
+        assert_eq!(command_in_message("/rooms"), Some(Command::Rooms));
+        assert_eq!(command_in_message("/join #x"), Some(Command::Join("#x".into())));
+        assert_eq!(command_in_message("/shrug"), None);
+        assert_eq!(command_in_message("see /rooms"), None);
     }
 
     #[test]

@@ -184,6 +184,26 @@ impl Sealer {
         Ok(ClientMsg::Chat { to: to.name.clone(), envelope })
     }
 
+    /// The `RCHT` frame carrying `text` for `room`, sealed once for each of `members` with
+    /// one sequence number (each member sees it once), the room in the signed bytes.
+    pub fn seal_room(
+        &mut self,
+        room: &str,
+        members: &[&Peer],
+        text: &str,
+    ) -> Result<ClientMsg, KeyError> {
+        let seq = self.next_seq;
+        self.reserve(seq)?;
+        let mut envelopes = Vec::with_capacity(members.len());
+        for member in members {
+            let key = keys::parse_public_key(&member.key)?;
+            let envelope = self.identity.seal_in(room, &self.me, &member.name, &key, seq, text)?;
+            envelopes.push((member.name.clone(), envelope));
+        }
+        self.next_seq = seq + 1;
+        Ok(ClientMsg::RoomChat { room: room.to_owned(), envelopes })
+    }
+
     /// Writes the counter ahead of `seq` before `seq` is used: a crash can skip numbers, never
     /// send one twice.
     fn reserve(&mut self, seq: u64) -> Result<(), KeyError> {
@@ -330,20 +350,23 @@ impl Opener {
         self.earlier = tops.collect();
     }
 
-    /// The text of an envelope the server says is from `from`.
+    /// The text of an envelope the server says is from `from`, that came through `room`
+    /// (`""`: a direct message).
     pub fn open(
         &mut self,
         directory: &Directory,
+        room: &str,
         from: &str,
         envelope: &[u8],
     ) -> Result<String, DropReason> {
-        self.open_from(directory.get(from), envelope)
+        self.open_from(directory.get(from), room, envelope)
     }
 
     /// The text of an envelope from `peer` (as the server stamped it), if we know their key.
     pub fn open_from(
         &mut self,
         peer: Option<&Peer>,
+        room: &str,
         envelope: &[u8],
     ) -> Result<String, DropReason> {
         let peer = peer.ok_or(DropReason::UnknownSender)?;
@@ -357,7 +380,7 @@ impl Opener {
         }
         let opened = self
             .identity
-            .open(&peer.name, &peer.key, &self.me, envelope)
+            .open_in(room, &peer.name, &peer.key, &self.me, envelope)
             .map_err(DropReason::Key)?;
         self.guard.check(&peer.name, &peer.fingerprint, opened.seq).map_err(DropReason::Key)?;
         self.accepted = Some((peer.name.to_ascii_lowercase(), peer.fingerprint.clone()));
@@ -445,17 +468,17 @@ mod tests {
         };
         let (first, second) = (seal("one"), seal("two"));
         let mut opener = Opener::new(bob, "bob");
-        assert_eq!(opener.open(&directory, "alice", &first), Ok("one".into()));
+        assert_eq!(opener.open(&directory, "", "alice", &first), Ok("one".into()));
         // A replay whose signature is spoiled is called a replay: the signature was never
         // looked at (it would say Tampered).
         let seq = keys::envelope_seq(&first).unwrap();
-        let replay = opener.open(&directory, "alice", &spoil(first.clone()));
+        let replay = opener.open(&directory, "", "alice", &spoil(first.clone()));
         assert_eq!(replay, Err(DropReason::Key(KeyError::Replay { seq, last: seq })));
         // A new number with a bad signature is Tampered, and not recorded: the genuine message
         // with that number still opens.
-        let forged = opener.open(&directory, "alice", &spoil(second.clone()));
+        let forged = opener.open(&directory, "", "alice", &spoil(second.clone()));
         assert_eq!(forged, Err(DropReason::Key(KeyError::Tampered)));
-        assert_eq!(opener.open(&directory, "alice", &second), Ok("two".into()));
+        assert_eq!(opener.open(&directory, "", "alice", &second), Ok("two".into()));
     }
 
     #[test]

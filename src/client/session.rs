@@ -6,6 +6,7 @@
 //! [`Session::on_server`], so a late or unexpected answer is handled, never dropped unseen.
 
 use crossbeam_channel::{Receiver, Sender, never, select};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,12 +16,13 @@ use super::link::{self, LinkReader, LinkWriter, REPLY_TIMEOUT, Rejoin, Relinked}
 use super::menu::{self, Command, MenuChoice, RecipientChoice, VideoChoice};
 use super::peers::{Change, Directory, DropReason, Opener, Peer, Sealer, Seen, Trust};
 use super::player::{Feed, StreamEvent};
+use super::rooms;
 use super::screen;
 use crate::keys::{self, Identity, KeyError};
 use crate::names;
 use crate::report::Chain;
 use crate::say;
-use crate::wire::{ClientMsg, ErrorCode, ReadError, ServerMsg, VideoInfo};
+use crate::wire::{self, ClientMsg, ErrorCode, ReadError, ServerMsg, VideoInfo};
 
 /// How long `QUIT` waits for the server to close the connection before exiting anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
@@ -44,6 +46,10 @@ enum Step {
     Key { name: String },
     /// A line: the message for `to`.
     Message { to: Peer },
+    /// The server's answer to `RQRY`: the members of `room`, to write to it.
+    RoomMembers { room: String },
+    /// A line: the message for `room`, to seal for each of `members`.
+    RoomMessage { room: String, members: Vec<Peer> },
     /// The server's answer to the message `text` just sent to `to`, sealed as `sealed`:
     /// `SENT` or an error. Until then the same envelope is sent again after a reconnect, or
     /// once after a wait that ran out (`tries`), so the recipient shows it once.
@@ -60,7 +66,14 @@ enum Step {
 
 impl Step {
     fn wants_line(&self) -> bool {
-        matches!(self, Step::Menu | Step::Recipient | Step::Message { .. } | Step::Video { .. })
+        matches!(
+            self,
+            Step::Menu
+                | Step::Recipient
+                | Step::Message { .. }
+                | Step::RoomMessage { .. }
+                | Step::Video { .. }
+        )
     }
 
     /// Whether an `ERRR` with `code` is the server's answer to what this step waits for.
@@ -69,8 +82,11 @@ impl Step {
         match self {
             Step::Sending { .. } => matches!(
                 code,
-                UnknownUser | RateLimited | RecipientTooSlow | MailboxFull | NotStored
+                UnknownUser | RateLimited | RecipientTooSlow | MailboxFull | NotStored | NotInRoom
             ),
+            Step::RoomMembers { .. } => {
+                matches!(code, NotInRoom | NameInvalid | RateLimited | NotStored)
+            }
             Step::Key { .. } => matches!(code, UnknownUser | RateLimited),
             Step::Videos => code == RateLimited,
             Step::Starting => matches!(code, UnknownVideo | VideoFailed | RateLimited),
@@ -126,6 +142,10 @@ pub struct Session {
     kept: Option<String>,
     /// The server closed this session for a newer one of ours: no reconnecting.
     replaced: bool,
+    /// The rooms we are in, as far as we know (for Tab).
+    rooms: BTreeSet<String>,
+    /// The room list asked for at the start, to know our rooms, is not printed.
+    quiet_room_list: bool,
     done: bool,
 }
 
@@ -155,6 +175,8 @@ impl Session {
             reconnecting: false,
             kept: None,
             replaced: false,
+            rooms: BTreeSet::new(),
+            quiet_room_list: false,
             done: false,
         }
     }
@@ -164,6 +186,8 @@ impl Session {
     pub fn run(mut self) {
         let peers: Vec<String> = self.directory.peers().iter().map(|p| p.name.clone()).collect();
         peers.iter().for_each(|name| self.check_key(name));
+        // Our rooms, for Tab at the recipient prompt; the answer is not printed.
+        self.quiet_room_list = self.links.writer.send(&ClientMsg::RoomList).is_ok();
         self.enter(Step::Menu);
         let (lines, incoming) = (self.links.input.lines().clone(), self.links.incoming.clone());
         let mut events = self.links.events.clone();
@@ -197,10 +221,12 @@ impl Session {
         match &step {
             Step::Menu => self.links.input.ask_menu(menu::menu(self.streaming)),
             Step::Recipient => {
-                let names = self.directory.peers().iter().map(|p| p.name.clone()).collect();
+                let mut names: Vec<String> =
+                    self.directory.peers().iter().map(|p| p.name.clone()).collect();
+                names.extend(self.rooms.iter().cloned());
                 self.links.input.ask(menu::ASK_RECIPIENT, names, "");
             }
-            Step::Message { .. } => {
+            Step::Message { .. } | Step::RoomMessage { .. } => {
                 let kept = self.kept.take().unwrap_or_default();
                 self.links.input.ask(menu::ASK_MESSAGE, Vec::new(), &kept);
             }
@@ -228,6 +254,7 @@ impl Session {
             Step::Menu => self.at_menu(&line),
             Step::Recipient => self.at_recipient(&line),
             Step::Message { to } => self.at_message(to, line),
+            Step::RoomMessage { room, members } => self.at_room_message(room, members, line),
             Step::Video { videos } => self.at_video(&line, videos),
             // Lines are only read at the steps above.
             other => self.step = other,
@@ -276,6 +303,7 @@ impl Session {
                 self.command(command);
                 return self.enter(Step::Recipient);
             }
+            RecipientChoice::Room(room) => return self.ask_room(room),
             RecipientChoice::Name(name) => name,
         };
         if let Some(peer) = self.directory.online(&name).cloned() {
@@ -288,6 +316,64 @@ impl Session {
             return self.enter(Step::Recipient);
         }
         self.enter(Step::Key { name });
+    }
+
+    /// Asks the server for `room`'s members and keys, to write to it.
+    fn ask_room(&mut self, room: String) {
+        if let Err(e) = names::check_room(&room) {
+            say!("No room {room:?}: {e}.");
+            return self.enter(Step::Recipient);
+        }
+        self.request(&ClientMsg::RoomQuery { room: room.clone() }, Step::RoomMembers { room });
+    }
+
+    /// Seals `text` for each member of `room` whose key we trust, and sends it.
+    fn at_room_message(&mut self, room: String, members: Vec<Peer>, text: String) {
+        if text.is_empty() {
+            say!("Empty message not sent.");
+            return self.enter(Step::Recipient);
+        }
+        if let Some(command) = menu::command_in_message(&text) {
+            self.command(command);
+            return self.enter(Step::RoomMessage { room, members });
+        }
+        let (trusted, left_out): (Vec<&Peer>, Vec<&Peer>) =
+            members.iter().partition(|m| !self.trust.is_blocked(&m.name));
+        if !left_out.is_empty() {
+            let names: Vec<String> = left_out.iter().map(|p| p.name.clone()).collect();
+            say!("{}", rooms::left_out_line(&room, &names));
+        }
+        if trusted.is_empty() {
+            say!("Nobody else in {room} can be written to: message not sent.");
+            return self.enter(Step::Recipient);
+        }
+        let sealed = match self.sealer.seal_room(&room, &trusted, &text) {
+            Ok(sealed) if sealed.encode().len() > wire::MAX_CLIENT_FRAME + wire::HEADER_LEN => {
+                Err(format!(
+                    "sealed for {} members it is over {} KiB",
+                    trusted.len(),
+                    wire::MAX_CLIENT_FRAME / 1024
+                ))
+            }
+            Ok(sealed) => Ok(sealed),
+            Err(e) => Err(Chain(&e).to_string()),
+        };
+        match sealed {
+            Ok(sealed) => {
+                let msg = sealed.clone();
+                self.request(&msg, Step::Sending { to: room, text, sealed, tries: 1 });
+            }
+            // On a terminal, typed again at the same prompt, to be shortened.
+            Err(why) if self.links.input.editing() => {
+                say!("Message not sent: {why}. It is typed for you again: shorten it.");
+                self.kept = Some(text);
+                self.enter(Step::RoomMessage { room, members });
+            }
+            Err(why) => {
+                say!("Message not sent: {why}");
+                self.enter(Step::Recipient);
+            }
+        }
     }
 
     /// Asks for the message to `peer`, unless their key changed and is not yet trusted.
@@ -304,6 +390,10 @@ impl Session {
         if text.is_empty() {
             say!("Empty message not sent.");
             return self.enter(Step::Recipient);
+        }
+        if let Some(command) = menu::command_in_message(&text) {
+            self.command(command);
+            return self.enter(Step::Message { to });
         }
         match self.sealer.seal(&to, &text) {
             Ok(sealed) => {
@@ -325,6 +415,10 @@ impl Session {
     }
 
     fn at_video(&mut self, line: &str, videos: Vec<VideoInfo>) {
+        if line.trim_start().starts_with('/') {
+            self.command(menu::parse_command(line.trim()));
+            return self.enter(Step::Video { videos });
+        }
         match menu::parse_video_choice(line, &videos) {
             VideoChoice::Back => self.enter(Step::Menu),
             VideoChoice::Play { video, mode } => {
@@ -354,27 +448,29 @@ impl Session {
             ServerMsg::Ping => {
                 let _ = self.links.writer.send(&ClientMsg::Pong);
             }
-            ServerMsg::Chat { id, from, envelope } => {
-                match self.opener.open(&self.directory, &from, &envelope) {
-                    Ok(text) => {
-                        // Written down, then shown, with nothing between (`Opener::remember`).
-                        let untrusted = self.trust.is_blocked(&from);
-                        let line = screen::line(format_args!(
-                            "{}",
-                            menu::chat_line(&from, &text, untrusted)
-                        ));
-                        self.opener.remember();
-                        screen::print_line(&line);
-                    }
-                    // Sent again because our acknowledgement was lost: shown once already.
-                    Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),
-                    Err(why) => say!(
-                        "Warning: dropped a message claiming to be from {from}: {}",
-                        Chain(&why)
-                    ),
+            ServerMsg::Chat { id, from, envelope } => self.on_chat(id, None, &from, &envelope),
+            ServerMsg::RoomChat { id, room, from, envelope } => {
+                self.on_chat(id, Some(&room), &from, &envelope)
+            }
+            ServerMsg::RoomInfo { room, members } => self.on_room_info(room, members),
+            ServerMsg::RoomList(rooms) => {
+                self.rooms = rooms.iter().map(|(room, _)| room.clone()).collect();
+                if !std::mem::take(&mut self.quiet_room_list) {
+                    let directory = &self.directory;
+                    rooms::list_lines(&rooms, &self.me, |m| directory.online(m).is_some())
+                        .iter()
+                        .for_each(|l| say!("{l}"));
                 }
-                // Shown (and remembered), or dropped for good: the server may delete it.
-                let _ = self.links.writer.send(&ClientMsg::Ack { id });
+            }
+            ServerMsg::RoomJoined { room, name } => {
+                say!("{}", rooms::member_line(&room, &name, true))
+            }
+            ServerMsg::RoomLeft { room, name } if name.eq_ignore_ascii_case(&self.me) => {
+                self.rooms.remove(&room);
+                say!("Left {room}");
+            }
+            ServerMsg::RoomLeft { room, name } => {
+                say!("{}", rooms::member_line(&room, &name, false))
             }
             ServerMsg::Delivered { to, count } => {
                 let messages = if count == 1 { "message" } else { "messages" };
@@ -398,6 +494,56 @@ impl Session {
             ServerMsg::Hello { .. } | ServerMsg::Welcome { .. } => {
                 log::warn!("ignored an unexpected {} frame from the server", msg.tag());
             }
+        }
+    }
+
+    /// A message for us, direct or to `room`: opened, written down, shown, acknowledged.
+    fn on_chat(&mut self, id: u64, room: Option<&str>, from: &str, envelope: &[u8]) {
+        match self.opener.open(&self.directory, room.unwrap_or(""), from, envelope) {
+            Ok(text) => {
+                let untrusted = self.trust.is_blocked(from);
+                let line = match room {
+                    Some(room) => rooms::chat_line(room, from, &text, untrusted),
+                    None => menu::chat_line(from, &text, untrusted),
+                };
+                // Written down, then shown, with nothing between (`Opener::remember`).
+                let line = screen::line(format_args!("{line}"));
+                self.opener.remember();
+                screen::print_line(&line);
+            }
+            // Sent again because our acknowledgement was lost: shown once already.
+            Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),
+            Err(why) => {
+                say!("Warning: dropped a message claiming to be from {from}: {}", Chain(&why))
+            }
+        }
+        // Shown (and remembered), or dropped for good: the server may delete it.
+        let _ = self.links.writer.send(&ClientMsg::Ack { id });
+    }
+
+    /// A room and its members: the answer to `/join`, or to `#room` at the recipient prompt.
+    /// Each member's key is checked against the one pinned for them, as a user's is.
+    fn on_room_info(&mut self, room: String, members: Vec<wire::User>) {
+        let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+        let me = self.me.clone();
+        // Those online were checked when they joined; the others are checked now.
+        for member in members.iter().filter(|m| !m.name.eq_ignore_ascii_case(&me)) {
+            if self.directory.online(&member.name).is_none() {
+                self.directory.apply(&ServerMsg::UserKey(member.clone()));
+                self.check_key(&member.name);
+            }
+        }
+        self.rooms.insert(room.clone());
+        match &self.step {
+            Step::RoomMembers { room: wanted } if wanted.eq_ignore_ascii_case(&room) => {
+                let others: Vec<Peer> = names
+                    .iter()
+                    .filter(|n| !n.eq_ignore_ascii_case(&self.me))
+                    .filter_map(|n| self.directory.get(n).cloned())
+                    .collect();
+                self.enter(Step::RoomMessage { room, members: others });
+            }
+            _ => say!("{}", rooms::joined_line(&room, &names)),
         }
     }
 
@@ -437,7 +583,8 @@ impl Session {
     fn on_sent(&mut self, to: &str, queued: bool) {
         match &self.step {
             Step::Sending { to: name, .. } if name.eq_ignore_ascii_case(to) => {
-                if queued {
+                // (A room's members offline get it at their next join, as always: not said.)
+                if queued && !name.starts_with('#') {
                     say!("[QUEUED] {name} is offline; delivered when they return");
                 }
                 self.enter(Step::Recipient);
@@ -461,6 +608,11 @@ impl Session {
         match std::mem::replace(&mut self.step, Step::Menu) {
             Step::Key { name } => {
                 self.unknown(&name);
+                self.enter(Step::Recipient);
+            }
+            // `You are not in #study`, as the server says it.
+            Step::RoomMembers { .. } => {
+                say!("{text}");
                 self.enter(Step::Recipient);
             }
             Step::Sending { text: message, .. } => {
@@ -614,8 +766,24 @@ impl Session {
         }
     }
 
-    /// `/trust NAME`, `/verify NAME`, or what the commands are.
+    /// `/trust NAME`, `/verify NAME`, the room commands, or what the commands are.
     fn command(&mut self, command: Command) {
+        let request = match &command {
+            Command::Join(room) => Some(ClientMsg::RoomJoin { room: room.clone() }),
+            Command::Leave(room) => Some(ClientMsg::RoomLeave { room: room.clone() }),
+            Command::Rooms => Some(ClientMsg::RoomList),
+            _ => None,
+        };
+        if let Some(request) = request {
+            // The answer prints when it comes (`RINF`, `RLFT`, `RLST` or an error).
+            if let Command::Join(room) | Command::Leave(room) = &command
+                && let Err(e) = names::check_room(room)
+            {
+                return say!("No room {room:?}: {e}.");
+            }
+            let _ = self.links.writer.send(&request);
+            return;
+        }
         let (Command::Trust(name) | Command::Verify(name)) = &command else {
             return say!("{}", menu::COMMANDS_HELP);
         };

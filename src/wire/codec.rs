@@ -8,6 +8,11 @@ impl ClientMsg {
         match self {
             ClientMsg::Hello { .. } => Tag::HELLO,
             ClientMsg::Join { .. } => Tag::JOIN,
+            ClientMsg::RoomJoin { .. } => Tag::ROOM_JOIN,
+            ClientMsg::RoomLeave { .. } => Tag::ROOM_LEAVE,
+            ClientMsg::RoomList => Tag::ROOM_LIST,
+            ClientMsg::RoomQuery { .. } => Tag::ROOM_QUERY,
+            ClientMsg::RoomChat { .. } => Tag::ROOM_CHAT,
             ClientMsg::Chat { .. } => Tag::CHAT,
             ClientMsg::Ack { .. } => Tag::ACK,
             ClientMsg::KeyQuery { .. } => Tag::KEY_QUERY,
@@ -34,6 +39,18 @@ impl ClientMsg {
                 w.u8(u8::from(*throwaway));
             }
             ClientMsg::KeyQuery { name } => w.str8(name),
+            ClientMsg::RoomJoin { room }
+            | ClientMsg::RoomLeave { room }
+            | ClientMsg::RoomQuery { room } => w.str8(room),
+            ClientMsg::RoomList => {}
+            ClientMsg::RoomChat { room, envelopes } => {
+                w.str8(room);
+                w.u16(envelopes.len() as u16);
+                for (member, envelope) in envelopes {
+                    w.str8(member);
+                    w.blob16(envelope);
+                }
+            }
             ClientMsg::Chat { to, envelope } => {
                 w.str8(to);
                 w.blob16(envelope);
@@ -70,6 +87,18 @@ impl ClientMsg {
                 },
             },
             Tag::KEY_QUERY => ClientMsg::KeyQuery { name: r.str8("name", MAX_NAME)? },
+            Tag::ROOM_JOIN => ClientMsg::RoomJoin { room: r.str8("room", MAX_ROOM)? },
+            Tag::ROOM_LEAVE => ClientMsg::RoomLeave { room: r.str8("room", MAX_ROOM)? },
+            Tag::ROOM_QUERY => ClientMsg::RoomQuery { room: r.str8("room", MAX_ROOM)? },
+            Tag::ROOM_LIST => ClientMsg::RoomList,
+            Tag::ROOM_CHAT => {
+                let room = r.str8("room", MAX_ROOM)?;
+                let count = r.u16("envelope count")? as usize;
+                let envelopes = r.list("room envelopes", count, MAX_ROOM_MEMBERS, 3, |r| {
+                    Ok((r.str8("member", MAX_NAME)?, r.blob16("envelope", MAX_ENVELOPE)?))
+                })?;
+                ClientMsg::RoomChat { room, envelopes }
+            }
             Tag::PONG => ClientMsg::Pong,
             Tag::CHAT => ClientMsg::Chat {
                 to: r.str8("recipient", MAX_NAME)?,
@@ -113,6 +142,11 @@ impl ServerMsg {
             ServerMsg::Sent { .. } => Tag::SENT,
             ServerMsg::UserKey(_) => Tag::USER_KEY,
             ServerMsg::Ping => Tag::PING,
+            ServerMsg::RoomInfo { .. } => Tag::ROOM_INFO,
+            ServerMsg::RoomList(_) => Tag::ROOM_LIST,
+            ServerMsg::RoomJoined { .. } => Tag::ROOM_JOINED,
+            ServerMsg::RoomLeft { .. } => Tag::ROOM_LEFT,
+            ServerMsg::RoomChat { .. } => Tag::ROOM_CHAT,
         }
     }
 
@@ -175,6 +209,28 @@ impl ServerMsg {
                 w.u8(*reason as u8);
             }
             ServerMsg::Ping => {}
+            ServerMsg::RoomInfo { room, members } => {
+                w.str8(room);
+                w.users(members.iter());
+            }
+            ServerMsg::RoomList(rooms) => {
+                w.u16(rooms.len() as u16);
+                for (room, members) in rooms {
+                    w.str8(room);
+                    w.u16(members.len() as u16);
+                    members.iter().for_each(|m| w.str8(m));
+                }
+            }
+            ServerMsg::RoomJoined { room, name } | ServerMsg::RoomLeft { room, name } => {
+                w.str8(room);
+                w.str8(name);
+            }
+            ServerMsg::RoomChat { id, room, from, envelope } => {
+                w.u64(*id);
+                w.str8(room);
+                w.str8(from);
+                w.blob16(envelope);
+            }
         }
         w.finish()
     }
@@ -198,7 +254,8 @@ impl ServerMsg {
             Tag::JOINED => ServerMsg::Joined(r.user()?),
             Tag::LEFT => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },
             Tag::SENT => {
-                ServerMsg::Sent { to: r.str8("name", MAX_NAME)?, queued: r.u8("queued")? != 0 }
+                // A user, or a room (`#` and a name).
+                ServerMsg::Sent { to: r.str8("name", MAX_ROOM)?, queued: r.u8("queued")? != 0 }
             }
             Tag::USER_KEY => ServerMsg::UserKey(r.user()?),
             Tag::PING => ServerMsg::Ping,
@@ -212,6 +269,40 @@ impl ServerMsg {
                 envelope: r.blob16("envelope", MAX_ENVELOPE)?,
             },
             Tag::ERROR => r.error()?,
+            Tag::ROOM_INFO => {
+                let room = r.str8("room", MAX_ROOM)?;
+                let count = r.u32("members")? as usize;
+                let members = r.list("room members", count, MAX_ROOM_MEMBERS, 3, Reader::user)?;
+                ServerMsg::RoomInfo { room, members }
+            }
+            Tag::ROOM_LIST => {
+                let count = r.u16("room count")? as usize;
+                let rooms = r.list("rooms", count, MAX_ROOMS_PER_USER, 3, |r| {
+                    let room = r.str8("room", MAX_ROOM)?;
+                    let n = r.u16("members")? as usize;
+                    Ok((
+                        room,
+                        r.list("room members", n, MAX_ROOM_MEMBERS, 1, |r| {
+                            r.str8("member", MAX_NAME)
+                        })?,
+                    ))
+                })?;
+                ServerMsg::RoomList(rooms)
+            }
+            Tag::ROOM_JOINED => ServerMsg::RoomJoined {
+                room: r.str8("room", MAX_ROOM)?,
+                name: r.str8("name", MAX_NAME)?,
+            },
+            Tag::ROOM_LEFT => ServerMsg::RoomLeft {
+                room: r.str8("room", MAX_ROOM)?,
+                name: r.str8("name", MAX_NAME)?,
+            },
+            Tag::ROOM_CHAT => ServerMsg::RoomChat {
+                id: r.u64("message id")?,
+                room: r.str8("room", MAX_ROOM)?,
+                from: r.str8("sender", MAX_NAME)?,
+                envelope: r.blob16("envelope", MAX_ENVELOPE)?,
+            },
             Tag::VIDEO_LIST => {
                 let count = r.u16("video count")? as usize;
                 ServerMsg::VideoList(r.list("video list", count, MAX_VIDEOS, 10, Reader::video)?)

@@ -80,6 +80,10 @@ pub enum ReadError {
 
 /// Reads one raw frame: its tag and payload, with the tag and length checked against `limits`
 /// before the payload is allocated. A clean end of stream before the first byte is `Closed`.
+/// On the server, a client's payload grows as its bytes arrive, from at most 4 KiB: a header
+/// that claims 64 KiB and sends nothing costs it 4 KiB, not 64 (a thousand such connections,
+/// 4 MB). The client takes a server frame's length at its word (video frames are large, and
+/// one allocation each keeps the copies out of the hot path).
 pub fn read_frame(r: &mut impl Read, limits: Limits) -> Result<(Tag, Vec<u8>), ReadError> {
     let mut header = [0u8; HEADER_LEN];
     let mut filled = 0;
@@ -93,8 +97,12 @@ pub fn read_frame(r: &mut impl Read, limits: Limits) -> Result<(Tag, Vec<u8>), R
         }
     }
     let (tag, len) = parse_header(&header, limits)?;
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload)?;
+    let first = if limits.from == Side::Client { len.min(4096) } else { len };
+    let mut payload = Vec::with_capacity(first);
+    r.take(len as u64).read_to_end(&mut payload)?;
+    if payload.len() < len {
+        return Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok((tag, payload))
 }
 

@@ -129,7 +129,7 @@ impl TestClient {
         loop {
             match self.recv() {
                 ServerMsg::Chat { from, envelope, .. } => {
-                    let opened = self.opener.open(&self.directory, &from, &envelope);
+                    let opened = self.opener.open(&self.directory, "", &from, &envelope);
                     return (from, opened);
                 }
                 ServerMsg::Joined(_)
@@ -398,7 +398,7 @@ impl TestClient {
                     return got;
                 }
                 ServerMsg::Chat { from, envelope, .. } => {
-                    let text = self.opener.open(&self.directory, &from, &envelope).unwrap();
+                    let text = self.opener.open(&self.directory, "", &from, &envelope).unwrap();
                     got.chats.push((from, text, got.frames.len()));
                 }
                 ServerMsg::Joined(_) | ServerMsg::Left { .. } => {}

@@ -76,6 +76,18 @@ fn is_ident(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// Does `code` define `name` as an item (a function, a type, a constant...)?
+fn defines_item(code: &str, name: &str) -> bool {
+    let item_words = ["fn", "struct", "enum", "trait", "type", "const", "static", "mod"];
+    code.lines().any(|line| {
+        let words: Vec<&str> = line
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.windows(2).any(|w| item_words.contains(&w[0]) && w[1] == name)
+    })
+}
+
 /// Does `code` define `name` as an item, a method, a variant or a field?
 fn defines(code: &str, name: &str) -> bool {
     let item_words = ["fn", "struct", "enum", "trait", "type", "const", "static", "mod"];
@@ -96,6 +108,64 @@ fn defines(code: &str, name: &str) -> bool {
         });
         item || member
     })
+}
+
+/// The bodies of `ty`'s definition (`struct`, `enum`, `trait`, `mod`) and of its `impl` blocks
+/// (`impl Ty`, `impl Trait for Ty`), each from its header line to the matching closing brace,
+/// with whether it is an `impl` (where only items count: a field's name in a struct literal is
+/// not a member).
+fn blocks_of<'a>(code: &'a str, ty: &str) -> Vec<(bool, &'a str)> {
+    let words = |line: &str| -> Vec<String> {
+        line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut blocks = Vec::new();
+    let mut offset = 0;
+    for line in code.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let head = line.split('{').next().unwrap_or(line);
+        let w = words(head);
+        let defined = w.windows(2).any(|p| ["struct", "enum", "trait", "mod"].contains(&p[0].as_str()) && p[1] == ty);
+        // `impl Ty`, `impl<T> Ty<T>`, `impl Trait for Ty`: the type after `for`, else after
+        // `impl` (generic parameters skipped).
+        let implemented = line.trim_start().starts_with("impl") && {
+            let after = match head.split_once(" for ") {
+                Some((_, after)) => after,
+                None => head.trim_start().trim_start_matches("impl").trim_start(),
+            };
+            let after = if after.starts_with('<') {
+                after.split_once('>').map_or("", |(_, rest)| rest)
+            } else {
+                after
+            };
+            words(after).first().is_some_and(|first| first == ty)
+        };
+        if !(defined || implemented) {
+            continue;
+        }
+        // From the header to the brace that closes the first one opened.
+        let mut depth = 0i32;
+        let mut opened = false;
+        for (i, c) in code[start..].char_indices() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    opened = true;
+                }
+                '}' => depth -= 1,
+                ';' if !opened => break,
+                _ => {}
+            }
+            if opened && depth == 0 {
+                blocks.push((implemented && !defined, &code[start..start + i + 1]));
+                break;
+            }
+        }
+    }
+    blocks
 }
 
 /// Why a Rust path named in the docs does not resolve, if it does not.
@@ -122,12 +192,30 @@ fn check_path(path: &str, modules: &BTreeMap<String, String>) -> Option<String> 
                 (owner.clone(), &segments[1..])
             }
         };
-    for name in rest {
-        if !is_ident(name) {
-            return Some(format!("{name:?} is not a name"));
+    if let Some(name) = rest.iter().find(|n| !is_ident(n)) {
+        return Some(format!("{name:?} is not a name"));
+    }
+    let Some((first, members)) = rest.split_first() else { return None };
+    if !defines(&code, first) {
+        return Some(format!("nothing defines {first}"));
+    }
+    // A member is looked for in its type's own definition and `impl` blocks, not anywhere in
+    // the file: `Registry::members` must be `Registry`'s. Then the next one in that member's
+    // type, if it names one (`ServerMsg::Chat` then a field), else in the same blocks.
+    let mut owner = first.to_string();
+    for member in members {
+        let blocks = blocks_of(&code, &owner);
+        if blocks.is_empty() {
+            return Some(format!("{owner} is not a type with members"));
         }
-        if !defines(&code, name) {
-            return Some(format!("nothing defines {name}"));
+        let has = |(is_impl, block): &(bool, &str)| {
+            if *is_impl { defines_item(block, member) } else { defines(block, member) }
+        };
+        if !blocks.iter().any(has) {
+            return Some(format!("{owner} has no {member}"));
+        }
+        if !blocks_of(&code, member).is_empty() {
+            owner = member.to_string();
         }
     }
     None
@@ -214,6 +302,11 @@ fn the_checker_catches_what_does_not_exist() {
     assert_eq!(check_path("wire::ServerMsg::Directory", &modules), None);
     assert_eq!(check_path("video::catalog::split_plan", &modules), None);
     assert!(check_path("registry::Registry::teleport", &modules).is_some());
+    // Names that exist in the file, but not as members of the type named.
+    assert!(check_path("registry::Registry::members", &modules).is_some());
+    assert!(check_path("handler::Handshake::chat", &modules).is_some());
+    assert_eq!(check_path("handshake::Handshake::join", &modules), None);
+    assert_eq!(check_path("client::peers::Sealer::seal_room", &modules), None);
     assert!(check_path("video::FrameSource", &modules).is_some());
     assert!(looks_like_rust_path("video::FrameSource", &modules));
     assert!(!looks_like_rust_path("std::net::TcpListener", &modules));

@@ -128,7 +128,9 @@ fn blocks_of<'a>(code: &'a str, ty: &str) -> Vec<(bool, &'a str)> {
         offset += line.len();
         let head = line.split('{').next().unwrap_or(line);
         let w = words(head);
-        let defined = w.windows(2).any(|p| ["struct", "enum", "trait", "mod"].contains(&p[0].as_str()) && p[1] == ty);
+        let defined = w
+            .windows(2)
+            .any(|p| ["struct", "enum", "trait", "mod"].contains(&p[0].as_str()) && p[1] == ty);
         // `impl Ty`, `impl<T> Ty<T>`, `impl Trait for Ty`: the type after `for`, else after
         // `impl` (generic parameters skipped).
         let implemented = line.trim_start().starts_with("impl") && {
@@ -195,7 +197,7 @@ fn check_path(path: &str, modules: &BTreeMap<String, String>) -> Option<String> 
     if let Some(name) = rest.iter().find(|n| !is_ident(n)) {
         return Some(format!("{name:?} is not a name"));
     }
-    let Some((first, members)) = rest.split_first() else { return None };
+    let (first, members) = rest.split_first()?;
     if !defines(&code, first) {
         return Some(format!("nothing defines {first}"));
     }

@@ -18,11 +18,17 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// its quit) for longer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Prints a frame to stderr when tracing: direction, tag, length and the first bytes in hex.
+/// Prints a frame to stderr when tracing ([`trace_line`]).
 fn trace(direction: &str, tag: Tag, payload: &[u8]) {
+    eprintln!("{}", trace_line(direction, tag, payload));
+}
+
+/// A frame as `--trace` prints it: direction, tag, length and the first bytes in hex
+/// (docs/WALKTHROUGH.md quotes such lines, and a test makes them again from the code).
+pub fn trace_line(direction: &str, tag: Tag, payload: &[u8]) -> String {
     let head: Vec<String> = payload.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let more = if payload.len() > 16 { " ..." } else { "" };
-    eprintln!("[trace] {direction} {tag} {:>7} bytes  {}{more}", payload.len(), head.join(" "));
+    format!("[trace] {direction} {tag} {:>7} bytes  {}{more}", payload.len(), head.join(" "))
 }
 
 /// What the tags mean, printed once when tracing starts.

@@ -36,6 +36,7 @@ test: test-deps
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 	CHATROOM_DECODER=opencv $(CARGO) test --test stream --test cache
+	scripts/exercise.sh --all-undone
 
 ## The Python original and this project, same workloads, one table (also docs/COMPARISON.md).
 ## ORIGINAL=DIR: a clone of the original (scripts/fetch-original.sh makes one in original/).

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make compare: the Python original and this project, the same workloads, one table.
+"""make compare: the Python original, its design ported to Rust, and this project: the same
+workloads, one table.
 
 Usage: scripts/compare.py ORIGINAL [--out docs/COMPARISON.md]
 
@@ -8,7 +9,8 @@ files. Its three files are taken at the pinned commit into a scratch folder unde
 target/compare/ (nothing of it enters this repository), with a Python venv holding what it
 imports (rsa, opencv-python-headless). Both servers serve the same H.264 benchmark video
 (chatroom make-videos --bench). Each workload runs against a freshly started server on each
-side: the original on 127.0.0.1:1234 (its fixed port), this project on 127.0.0.1:4610.
+side: the original on 127.0.0.1:1234 (its fixed port), the port (`chatroom-original`, the
+original's design in Rust) on 127.0.0.1:4620, this project on 127.0.0.1:4610.
 
 The original binds to its host name's address; a sitecustomize.py in the scratch folder pins
 that to loopback and sets SO_REUSEADDR so it can be restarted at once. Nothing else of its
@@ -21,7 +23,9 @@ FILES = ["210030039_server.py", "210030039_client.py", "utils.py"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "target", "compare")
 BIN = os.path.join(ROOT, "target", "release", "chatroom")
+PORT_BIN = os.path.join(ROOT, "target", "release", "chatroom-original")
 OURS = "127.0.0.1:4610"
+PORT = "127.0.0.1:4620"
 THEIRS = "127.0.0.1:1234"
 FRAMES = 301  # not a multiple of 3: the original's remainder loop shows
 
@@ -49,11 +53,23 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
+def is_its_repository(original):
+    """Whether ORIGINAL is itself a git repository (a bare copy, or a clone's top), not a plain
+    folder that happens to sit inside another repository (this one, say), where `git -C` would
+    find that repository instead."""
+    def git(*args):
+        out = subprocess.run(["git", "-C", original, *args], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
+    if git("rev-parse", "--is-bare-repository") == "true":
+        return True
+    top = git("rev-parse", "--show-toplevel")
+    return top is not None and os.path.realpath(top) == os.path.realpath(original)
+
+
 def unpack(original, dest):
     """The original's three files at the pinned commit, into dest."""
     os.makedirs(dest, exist_ok=True)
-    if subprocess.run(["git", "-C", original, "rev-parse", "--git-dir"],
-                      capture_output=True).returncode == 0:
+    if is_its_repository(original):
         for name in FILES:
             blob = run(["git", "-C", original, "show", f"{PINNED}:{name}"],
                        capture_output=True).stdout
@@ -150,6 +166,14 @@ def start_ours(videos):
     return proc
 
 
+def start_port(scratch):
+    """The original's design in Rust, serving the same files as the original (its folder)."""
+    proc = subprocess.Popen([PORT_BIN, "--bind", PORT, "--videos", scratch],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(PORT, proc, "chatroom-original")
+    return proc
+
+
 def measure(proc, addr, args, original):
     cmd = [BIN, "bench", *args, "--server", addr, "--json"] + (["--original"] if original else [])
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -163,12 +187,37 @@ def measure(proc, addr, args, original):
     return report
 
 
-def rows(name, theirs, ours):
+RUNS = 3
+
+
+def measure_runs(start, addr, args, original):
+    """RUNS runs of one workload, each on a freshly started server: the reports, or the first
+    error (which fails the command)."""
+    reports = []
+    for _ in range(RUNS):
+        report = measure(start(), addr, args, original)
+        if "error" in report:
+            return report
+        reports.append(report)
+    return {"runs": reports}
+
+
+def spread(report, key, fmt):
+    """A measure over the runs: the median, and the range when the runs differ."""
+    values = sorted(r[key] for r in report["runs"] if r.get(key) is not None)
+    if not values:
+        return "—"
+    median = values[len(values) // 2]
+    if fmt.format(values[0]) == fmt.format(values[-1]):
+        return fmt.format(median)
+    return f"{fmt.format(median)} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
+
+
+def rows(name, theirs, port, ours):
     def cell(report, key, fmt):
         if "error" in report:
-            return report["error"][:40]
-        value = report.get(key)
-        return "—" if value is None else fmt.format(value)
+            return "error: " + report["error"][:60]
+        return spread(report, key, fmt)
 
     if name.startswith("stream"):
         metrics = [("frames/s", "frames_per_second", "{:.0f}"),
@@ -185,11 +234,13 @@ def rows(name, theirs, ours):
     out = []
     for label, key, fmt in metrics:
         if key is None:
-            lat = lambda r: r.get("error", "")[:40] if "error" in r else \
-                f"{r['latency_p50_ms']:.2f} / {r['latency_p99_ms']:.2f}"
-            out.append((name, label, lat(theirs), lat(ours)))
+            def lat(r):
+                if "error" in r:
+                    return cell(r, None, None)
+                return f'{cell(r, "latency_p50_ms", "{:.2f}")} / {cell(r, "latency_p99_ms", "{:.2f}")}'
+            out.append((name, label, lat(theirs), lat(port), lat(ours)))
         else:
-            out.append((name, label, cell(theirs, key, fmt), cell(ours, key, fmt)))
+            out.append((name, label, *(cell(r, key, fmt) for r in (theirs, port, ours))))
     return out
 
 
@@ -210,40 +261,55 @@ def main():
     out_path = os.path.join(ROOT, "docs", "COMPARISON.md")
     if "--out" in sys.argv:
         out_path = sys.argv[sys.argv.index("--out") + 1]
-    for addr in (THEIRS, OURS):
+    for addr in (THEIRS, PORT, OURS):
         if not port_free(addr):
             sys.exit(f"compare: {addr} is in use; stop what listens there first")
     scratch, videos, shim, python = prepare(original)
-    table = []
+    table, failed = [], []
     for name, args in WORKLOADS:
-        print(f"compare: {name} ...", file=sys.stderr)
-        theirs = measure(start_original(scratch, shim, python), THEIRS, args, True)
-        ours = measure(start_ours(videos), OURS, args, False)
-        table.extend(rows(name, theirs, ours))
-    lines = ["| workload | measure | Python original | this project |", "|---|---|---|---|"]
-    lines += [f"| {w} | {m} | {a} | {b} |" for w, m, a, b in table]
+        print(f"compare: {name} ({RUNS} runs each) ...", file=sys.stderr)
+        theirs = measure_runs(lambda: start_original(scratch, shim, python), THEIRS, args, True)
+        port = measure_runs(lambda: start_port(scratch), PORT, args, True)
+        ours = measure_runs(lambda: start_ours(videos), OURS, args, False)
+        sides = (("the original", theirs), ("the port", port), ("this project", ours))
+        failed += [f"{name}, {side}: {r['error']}" for side, r in sides if "error" in r]
+        table.extend(rows(name, theirs, port, ours))
+    lines = ["| workload | measure | Python original | its design in Rust (`chatroom-original`) "
+             "| this project |", "|---|---|---|---|---|"]
+    lines += [f"| {w} | {m} | {a} | {p} | {b} |" for w, m, a, p, b in table]
     text = "\n".join(lines)
     print(text)
     stamp = datetime.date.today().isoformat()
     with open(out_path, "w") as f:
         f.write(COMPARISON.format(date=stamp, machine=machine(), table=text, frames=FRAMES))
     print(f"compare: written to {out_path}", file=sys.stderr)
+    if failed:
+        sys.exit("compare: failed:\n  " + "\n  ".join(failed))
 
 
 COMPARISON = """# The Python original and this project, side by side
 
 Measured {date} on {machine}, by `make compare ORIGINAL=DIR` (`scripts/compare.py`): the
 original at commit de5e0f5 (its three files, run in a scratch folder under `target/compare/`,
-never copied into this repository) and this project's release build, each started afresh for
+never copied into this repository); `chatroom-original` (`src/bin/chatroom-original.rs`), the
+original's server with its design kept (no framing, shared globals, `send`, its bugs) written
+in Rust, which tells how much of a difference is the language and how much the design; and
+this project's release build, each started afresh for
 every workload, on the same H.264 benchmark video (`chatroom make-videos --bench --frames
 {frames}`: 320x240, 640x480, 1280x720, JPEG quality 90 on both sides). The bench clients are
 this project's `chatroom bench`; with `--original` they speak the original's protocol
 (`src/bench/original.rs`). Server and clients share the machine's cores; its speed drifts, so
-compare the columns of one run, not figures of different days.
+compare the columns of one run, not figures of different days. Each workload runs 3 times on
+each side, each time on a fresh server: a cell is the median, with the range when the runs
+differ. A workload that fails on either side fails the command, with the reason.
 
 {table}
 
 How to read it:
+
+- **Three columns, two questions.** The original against its port is Python against Rust, the
+  design held still. The port against this project is the design: framing, per-client writer
+  threads and bounded queues, the frame cache, the store, the encryption.
 
 - **Streams.** The original sends frames as fast as it can read and encode them; this
   project's server runs with `--no-pace` to do the same. "Frames announced" is what `STRM` said;

@@ -191,11 +191,27 @@ impl Link {
         let greeting = link.read_until(|buf| Ok(pem_block(buf)))?;
         link.buf.drain(..greeting);
         link.send(name.as_bytes())?;
-        link.read_until(|buf| Ok((buf.len() >= 2).then_some(2)))?;
-        if !link.buf.starts_with(b"OK") {
-            return Err(ClientError::Handshake("the original did not answer OK".into()));
+        // The original's broadcast loop walks a list the accept loop appends to: a user list
+        // meant for an earlier join can reach us before our `OK` (server 53-54, 184), the more
+        // so on a loaded machine. Such a list is read and passed over.
+        loop {
+            link.read_until(|buf| Ok((buf.len() >= 2).then_some(2)))?;
+            if link.buf.starts_with(b"OK") {
+                link.buf.drain(..2);
+                break;
+            }
+            match item(&link.buf) {
+                Ok(Some((Item::Users(_), len))) => drop(link.buf.drain(..len)),
+                Ok(None) if link.buf.starts_with(b"URIF") && link.buf.len() < MAX_ITEM => {
+                    let mut chunk = [0u8; 64 * 1024];
+                    match link.socket.read(&mut chunk)? {
+                        0 => return Err(ClientError::Closed),
+                        n => link.buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                _ => return Err(ClientError::Handshake("the original did not answer OK".into())),
+            }
         }
-        link.buf.drain(..2);
         link.send(public_pem(identity)?.as_bytes())?;
         Ok(link)
     }

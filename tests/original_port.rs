@@ -35,7 +35,7 @@ fn start_port(videos: &std::path::Path) -> (Port, String) {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("[LISTENING]"), "{first}");
+    assert!(first.starts_with("listening on "), "{first}");
     // Its log is read on, as a terminal would: a closed stdout would end the thread that
     // prints next (as Python's print raises).
     std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(drop));

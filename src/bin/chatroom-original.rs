@@ -10,7 +10,8 @@
 //! interpreter lock hid that they are shared). One liberty: `--bind ADDR` (the original binds
 //! its host name's address on port 1234) and `--videos DIR` (it reads the working folder).
 //!
-//! Not part of the product: run it only to compare (`make compare`).
+//! Not part of the product: run it only to compare (`make compare`). Its log lines are its
+//! own words, not the original's.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
@@ -75,13 +76,13 @@ fn handle_client(mut conn: TcpStream) -> io::Result<()> {
             dict.insert(username.clone(), user_public_key);
             dict.len()
         };
-        println!("[NEW USER {username}] Number of total connections : {count}");
+        println!("joined: {username} ({count} users)");
         broadcast(format!("URIF{}", users_info()).as_bytes())?;
         loop {
             let service = recv(&mut conn, 1024);
             match &service[..] {
                 b"[CHAT]" => {
-                    println!("Chat service used by the client {username}");
+                    println!("chat mode: {username}");
                     loop {
                         // A closed connection reads empty, which is not QUIT: it is "sent" to
                         // everyone, and read again, for ever (a core spins).
@@ -101,7 +102,7 @@ fn handle_client(mut conn: TcpStream) -> io::Result<()> {
                         .is_none()
                     {
                         // A second user of the same name leaving: Python's KeyError.
-                        eprintln!("KeyError: '{username}'");
+                        eprintln!("{username} left twice: no such key (the thread ends)");
                         return Ok(());
                     }
                     let me = conn.peer_addr().ok();
@@ -110,16 +111,13 @@ fn handle_client(mut conn: TcpStream) -> io::Result<()> {
                         .unwrap_or_else(|p| p.into_inner())
                         .retain(|c| c.peer_addr().ok() != me);
                     broadcast(format!("URIF{}", users_info()).as_bytes())?;
-                    println!(
-                        "[UPDATE] Dictionary has been updated and sent to all the available clients."
-                    );
-                    println!("[DISCONNECTED] '{username}' has been disconnected from the network.");
+                    println!("left: {username} (the list is sent to everyone)");
                     return Ok(());
                 }
                 // Anything else, an empty read included: the thread ends, the name and the
                 // socket stay listed.
                 _ => {
-                    println!("Error in connection {username} , quitting...");
+                    println!("{username}: not a service; the thread ends, the name stays listed");
                     return Ok(());
                 }
             }
@@ -147,7 +145,7 @@ fn stream(conn: &mut TcpStream, username: &str) -> io::Result<()> {
     // The count announced is the first file's, whatever the others hold.
     let limit = frame_count(first);
     send(conn, &[b"STRM".as_slice(), &limit.to_be_bytes()].concat())?;
-    println!("{username} is streaming {video_to_play}");
+    println!("stream: {username} asked for {video_to_play}");
     let mut frame_number = 0;
     let mut frame_delta = limit / num_resolution;
     let remain = limit % num_resolution;
@@ -162,7 +160,7 @@ fn stream(conn: &mut TcpStream, username: &str) -> io::Result<()> {
         frame_delta += 1;
     }
     for file in &resolutions {
-        println!("Streaming {file} to {username}");
+        println!("stream: {file} to {username}");
         let mut cap = open(file, frame_number);
         for _ in 0..frame_delta {
             let Some(encoded) = next_jpeg(&mut cap) else { break };
@@ -173,7 +171,7 @@ fn stream(conn: &mut TcpStream, username: &str) -> io::Result<()> {
         }
         frame_number += frame_delta;
     }
-    println!("Stream ended for {username}");
+    println!("stream: done for {username}");
     Ok(())
 }
 
@@ -229,7 +227,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = rsa::PrivateKey::new(&mut rand::rng(), 1024)?;
     let public_pem = key.to_public_key().to_pkcs1_pem(LineEnding::LF)?;
     let server_socket = TcpListener::bind(bind)?;
-    println!("[LISTENING] Server accepting clients on {bind}");
+    println!("listening on {bind}");
     for conn in server_socket.incoming() {
         let Ok(mut conn) = conn else { continue };
         let _ = send(&mut conn, public_pem.as_bytes());

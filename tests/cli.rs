@@ -762,3 +762,24 @@ fn an_error_answering_a_request_ends_its_wait_and_an_unasked_reply_is_shown_not_
     alice.quit();
     server.shutdown();
 }
+
+#[test]
+fn a_video_is_asked_for_in_any_case_with_or_without_its_p_and_a_misnamed_file_is_logged() {
+    let videos = videos_dir(25.0, 31);
+    std::fs::copy(videos.join("clip_144p.mp4"), videos.join("noresolution.mp4")).unwrap();
+    let (server, addr) = server(&["--videos", videos.to_str().unwrap(), "--no-pace"]);
+    let mut alice = Proc::client(&addr, &["--name", "alice", "--headless"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("2");
+    alice.expect("the video list", |l| l.starts_with("  1. clip"));
+    alice.type_line("CLIP 240");
+    alice.expect_line("Stream ended: 31 frames (240p: 31)");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+    // The server said why it does not list `noresolution.mp4`.
+    let log = server.errors();
+    assert!(
+        log.contains("noresolution.mp4: not named NAME_RESOLUTION.mp4 (like demo_360p.mp4)"),
+        "{log}"
+    );
+}

@@ -93,6 +93,10 @@ struct Budgets {
 /// The pause a dropped message costs its sender's connection: the flood slows its sender.
 const DROP_PAUSE: Duration = Duration::from_millis(5);
 
+/// The socket's send buffer for an `auto` stream (the kernel doubles it): a few frames, so
+/// that a client reading slowly shows in the video lane within a second, not after megabytes.
+const AUTO_SEND_BUFFER: usize = 64 * 1024;
+
 impl Budgets {
     fn new(config: &ServerConfig) -> Budgets {
         let now = Instant::now();
@@ -347,6 +351,12 @@ impl<'a> Session<'a> {
             Err(e) => return self.send_error(ErrorCode::UnknownVideo, e.to_string()),
         };
         let Some(outbox) = &self.outbox else { return };
+        if *mode == PlayMode::Auto {
+            // The kernel's send buffer would hold seconds of video before the lane noticed a
+            // slow reader: kept small, the lane's fill follows the client's reading.
+            use nix::sys::socket::{setsockopt, sockopt::SndBuf};
+            let _ = setsockopt(self.socket, SndBuf, &AUTO_SEND_BUFFER);
+        }
         let config = StreamConfig {
             user: self.name.clone(),
             conn: self.id,

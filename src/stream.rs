@@ -65,6 +65,53 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 /// needs a seek, a few hundred milliseconds at 720p, done meanwhile on the other core.
 const PREFETCH_LEAD: u32 = 48;
 
+/// Quality that follows the link, for `auto` streams: which resolution the next frame comes
+/// from, judged by how full the client's video lane is when the frame is offered. A lane that
+/// is full (this frame takes its last place) means frames are made faster than the client takes them (its link, or its reading,
+/// is the limit): one step down, at once. A lane found empty frame after frame for `settle`
+/// frames means the client takes everything as it comes: one step up. After a step, `settle`
+/// frames pass before the next step up, so a link at the edge of two resolutions does not
+/// switch every frame. This is a buffer rule, as dash.js's BOLA chooses by its buffer level,
+/// the lane (with the socket's buffer, kept small for `auto`) standing in for the player's
+/// buffer; a throughput rule (hls.js) would measure bytes over time instead.
+pub(crate) struct Adapt {
+    level: usize,
+    levels: usize,
+    settle: u32,
+    /// Offers in a row that found the lane full, and that found it empty.
+    full: u32,
+    empty: u32,
+    /// Frames left before a step up is allowed again.
+    hold: u32,
+}
+
+impl Adapt {
+    pub(crate) fn new(levels: usize, settle: u32) -> Adapt {
+        Adapt { level: 0, levels, settle, full: 0, empty: 0, hold: settle }
+    }
+
+    /// The resolution (0: the lowest) of the next frame, given how many frames wait in a
+    /// lane of `capacity`.
+    pub(crate) fn next(&mut self, queued: usize, capacity: usize) -> usize {
+        self.hold = self.hold.saturating_sub(1);
+        // Full: this frame takes the last place (a slow reader's lane is never found with
+        // all places taken, since the stream waited for one to free).
+        (self.full, self.empty) = match queued {
+            q if q + 1 >= capacity => (self.full + 1, 0),
+            0 => (0, self.empty + 1),
+            _ => (0, 0),
+        };
+        if self.full >= 2 && self.level > 0 {
+            self.level -= 1;
+            (self.full, self.hold) = (0, self.settle);
+        } else if self.empty >= self.settle && self.hold == 0 && self.level + 1 < self.levels {
+            self.level += 1;
+            (self.empty, self.hold) = (0, self.settle);
+        }
+        self.level
+    }
+}
+
 /// One stream, on its thread.
 struct Stream {
     config: StreamConfig,
@@ -86,12 +133,15 @@ enum Halt {
 impl Stream {
     fn run(mut self) {
         let (user, name) = (self.config.user.clone(), self.video.name.clone());
-        let total: u32 = self.plan.iter().map(|s| s.frames).sum();
+        let auto = crate::video::catalog::is_auto(&self.plan);
+        let total: u32 =
+            if auto { self.video.frames } else { self.plan.iter().map(|s| s.frames).sum() };
         info!(
             "{user} started {name} ({total} frames, {})",
             crate::video::catalog::describe_plan(&self.plan)
         );
-        let reason = match self.play(total) {
+        let played = if auto { self.play_auto(total) } else { self.play(total) };
+        let reason = match played {
             Ok(()) => EndReason::Complete,
             Err(Halt::End(reason)) => reason,
             Err(Halt::ClientGone) => {
@@ -161,6 +211,45 @@ impl Stream {
         Ok(())
     }
 
+    /// `auto`: the timeline in order, each frame from the resolution `Adapt` picks, starting
+    /// from the lowest; a switch takes effect at the next frame, with no gap.
+    fn play_auto(&mut self, total: u32) -> Result<(), Halt> {
+        let fps = self.video.fps;
+        let start = ServerMsg::StreamStart {
+            video: self.video.name.clone(),
+            frames: total,
+            fps: fps as f32,
+            plan: self.plan.clone(),
+        };
+        self.offer(start.encode_shared())?;
+        let began = Instant::now();
+        let sources: Vec<Source> = (self.plan.iter())
+            .filter_map(|seg| self.video.file(&seg.label))
+            .map(FrameCache::source)
+            .collect();
+        if sources.is_empty() || sources.len() != self.plan.len() {
+            return Err(Halt::End(EndReason::Error));
+        }
+        // A second of steady room before stepping up (at least 8 frames unpaced).
+        let settle = (fps.round() as u32).max(8);
+        let mut adapt = Adapt::new(sources.len(), settle);
+        let mut level = 0;
+        for index in 0..total {
+            let frame = self.fetch(&sources[level], index, total)?;
+            if self.config.pace {
+                let due = began + Duration::from_secs_f64(self.sent as f64 / fps);
+                if self.stopped.recv_deadline(due).is_ok() {
+                    return Err(Halt::End(EndReason::Stopped));
+                }
+            }
+            // How full the lane is as this frame goes in decides the next one's resolution.
+            level = adapt.next(self.config.lane.len(), crate::outbox::VIDEO_LANE_FRAMES);
+            self.offer(frame)?;
+            self.sent += 1;
+        }
+        Ok(())
+    }
+
     /// Frame `index` from the cache, checking for a stop while it is being made.
     fn fetch(&self, source: &Source, index: u32, end: u32) -> Result<EncodedFrame, Halt> {
         loop {
@@ -195,5 +284,28 @@ impl Stream {
                 Err(Halt::ClientGone)
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_steps_down_at_once_when_the_lane_fills_and_up_after_a_steady_second() {
+        let mut a = Adapt::new(3, 5);
+        // Room every time: up one step per `settle` frames, to the top, no further.
+        let levels: Vec<usize> = (0..20).map(|_| a.next(0, 4)).collect();
+        assert_eq!(levels[..5], [0, 0, 0, 0, 1]);
+        assert_eq!(levels[9], 2);
+        assert_eq!(*levels.last().unwrap(), 2);
+        // Full twice in a row: down at once, and again if it stays full.
+        assert_eq!(a.next(4, 4), 2);
+        assert_eq!(a.next(4, 4), 1);
+        assert_eq!(a.next(4, 4), 1);
+        assert_eq!(a.next(4, 4), 0);
+        assert_eq!(a.next(4, 4), 0, "no lower than the lowest");
+        // Half full: nothing changes.
+        assert!((0..20).all(|_| a.next(2, 4) == 0));
     }
 }

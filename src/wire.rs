@@ -339,6 +339,10 @@ pub enum PlayMode {
     Split,
     /// The whole video at one resolution.
     Fixed(String),
+    /// The resolution follows what the client reads (`stream.rs`, `Adapt`), switching at
+    /// frame boundaries. The plan announced lists the resolutions it may use, each with 0
+    /// frames.
+    Auto,
 }
 
 /// One entry of the video list.

@@ -764,7 +764,7 @@ fn an_error_answering_a_request_ends_its_wait_and_an_unasked_reply_is_shown_not_
 }
 
 #[test]
-fn a_video_is_asked_for_in_any_case_with_or_without_its_p_and_a_misnamed_file_is_logged() {
+fn a_video_is_asked_for_in_any_case_with_or_without_its_p_or_auto_and_a_misnamed_file_is_logged() {
     let videos = videos_dir(25.0, 31);
     std::fs::copy(videos.join("clip_144p.mp4"), videos.join("noresolution.mp4")).unwrap();
     let (server, addr) = server(&["--videos", videos.to_str().unwrap(), "--no-pace"]);
@@ -774,6 +774,12 @@ fn a_video_is_asked_for_in_any_case_with_or_without_its_p_and_a_misnamed_file_is
     alice.expect("the video list", |l| l.starts_with("  1. clip"));
     alice.type_line("CLIP 240");
     alice.expect_line("Stream ended: 31 frames (240p: 31)");
+    // `auto`: every resolution offered, the summary says how many frames each played.
+    alice.type_line("2");
+    alice.type_line("clip auto");
+    alice.expect_line("Playing clip: 31 frames at 25.0 fps (auto: 144p, 240p, 360p)");
+    let summary = alice.expect("the summary", |l| l.starts_with("Stream ended: 31 frames (144p: "));
+    assert!(summary.contains(", 240p: ") && summary.contains(", 360p: "), "{summary}");
     alice.type_line("3");
     assert_eq!(alice.wait(), 0);
     // The server said why it does not list `noresolution.mp4`.

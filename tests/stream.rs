@@ -358,6 +358,7 @@ fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
     // Names ignoring case; a resolution with or without its `p`.
     assert_eq!(parse_video_choice("CLIP 360", &list), play(PlayMode::Fixed("360p".into())));
     assert_eq!(parse_video_choice("Clip 240P", &list), play(PlayMode::Fixed("240p".into())));
+    assert_eq!(parse_video_choice("1 auto", &list), play(PlayMode::Auto));
     // A name with spaces in it, alone or with a resolution.
     write_video(&dir, "my clip", "144p", (256, 144), 25.0, 3);
     let (catalog, _) = video::catalog::scan(&dir).unwrap();
@@ -463,5 +464,52 @@ fn a_file_corrupted_in_the_middle_streams_to_an_end_and_the_server_goes_on() {
     // The other resolutions still play whole.
     alice.play("clip", PlayMode::Fixed("144p".into()));
     assert_eq!(alice.receive_stream().end, Some((60, EndReason::Complete)));
+    server.shutdown();
+}
+
+/// The frames of an `auto` stream read by `alice`, `pause` after each frame: its label.
+fn auto_labels(alice: &mut TestClient, pause: impl Fn(usize) -> Duration) -> Vec<String> {
+    alice.play("clip", PlayMode::Auto);
+    let mut labels = Vec::new();
+    loop {
+        match alice.recv() {
+            ServerMsg::StreamStart { plan, .. } => {
+                let offered: Vec<&str> = plan.iter().map(|s| s.label.as_str()).collect();
+                assert_eq!(offered, ["144p", "240p", "360p"]);
+            }
+            ServerMsg::Frame { label, jpeg, .. } => {
+                labels.push(label);
+                std::thread::sleep(pause(jpeg.len()));
+            }
+            ServerMsg::StreamEnd { .. } => return labels,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn auto_quality_settles_low_for_a_slow_reader_and_high_for_a_fast_one() {
+    // 100 frames at 25 fps (4 s), paced, in three resolutions.
+    let dir = three_resolutions(25.0, 100);
+    let server = server_for(&dir, true);
+    let count = |labels: &[String], label: &str| labels.iter().filter(|l| *l == label).count();
+
+    // A fast reader takes everything as it comes: up a step each steady second, to the top.
+    let mut fast = TestClient::join(server.local_addr(), "fast", 0);
+    let labels = auto_labels(&mut fast, |_| Duration::ZERO);
+    assert_eq!(labels.len(), 100);
+    assert!(labels[75..].iter().all(|l| l == "360p"), "{labels:?}");
+
+    // A reader of 250 KB a second (its receive buffer kept small): 360p at 25 fps is more
+    // than that.
+    let mut slow = TestClient::join(server.local_addr(), "slow", 1);
+    socket2::SockRef::from(slow.reader.stream()).set_recv_buffer_size(8 * 1024).unwrap();
+    let labels = auto_labels(&mut slow, |bytes| Duration::from_secs_f64(bytes as f64 / 250_000.0));
+    // It starts as the fast one does (its socket's buffers take the first second), then the
+    // lane fills and it steps down, and stays down: the last fifth of the stream is not 360p,
+    // and is mostly 144p.
+    assert_eq!(labels.len(), 100);
+    let end = &labels[80..];
+    assert!(count(end, "360p") == 0 && count(end, "144p") >= 10, "{labels:?}");
     server.shutdown();
 }

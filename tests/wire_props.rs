@@ -87,7 +87,11 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
-    let mode = prop_oneof![Just(PlayMode::Split), "[0-9]{1,4}p".prop_map(PlayMode::Fixed)];
+    let mode = prop_oneof![
+        Just(PlayMode::Split),
+        Just(PlayMode::Auto),
+        "[0-9]{1,4}p".prop_map(PlayMode::Fixed)
+    ];
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>())
             .prop_map(|(magic, version)| ClientMsg::Hello { magic, version }),

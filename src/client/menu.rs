@@ -205,6 +205,7 @@ pub fn parse_video_choice(line: &str, videos: &[VideoInfo]) -> VideoChoice {
     };
     let mode = match label {
         None => PlayMode::Split,
+        Some(auto) if auto.eq_ignore_ascii_case("auto") => PlayMode::Auto,
         Some(label) => match video.resolutions.iter().find(|r| same_label(&r.label, label)) {
             Some(r) => PlayMode::Fixed(r.label.clone()),
             None => {

@@ -95,6 +95,12 @@ impl Video {
                 let labels: Vec<String> = self.files.iter().map(|f| f.label.clone()).collect();
                 Ok(split_plan(self.frames, &labels))
             }
+            // Every resolution it may use, lowest first, none with frames of its own.
+            PlayMode::Auto => Ok(self
+                .files
+                .iter()
+                .map(|f| Segment { label: f.label.clone(), start: 0, frames: 0 })
+                .collect()),
             PlayMode::Fixed(label) => match self.file(label) {
                 Some(file) => {
                     Ok(vec![Segment { label: file.label.clone(), start: 0, frames: self.frames }])
@@ -354,7 +360,16 @@ impl ScanState {
 
 /// A plan as people read it: `144p: 34, 240p: 33, 360p: 33` (server log, client banner).
 pub fn describe_plan(plan: &[Segment]) -> String {
+    if is_auto(plan) {
+        let labels: Vec<&str> = plan.iter().map(|s| s.label.as_str()).collect();
+        return format!("auto: {}", labels.join(", "));
+    }
     plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether a plan is an `auto` stream's: its resolutions, none with frames of its own.
+pub fn is_auto(plan: &[Segment]) -> bool {
+    !plan.is_empty() && plan.iter().all(|s| s.frames == 0)
 }
 
 /// Cuts a timeline of `total` frames into one segment per label, lowest first, as the original

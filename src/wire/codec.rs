@@ -64,6 +64,7 @@ impl ClientMsg {
                         w.u8(1);
                         w.str8(label);
                     }
+                    PlayMode::Auto => w.u8(2),
                 }
             }
             ClientMsg::ListVideos | ClientMsg::Stop | ClientMsg::Quit | ClientMsg::Pong => {}
@@ -111,6 +112,7 @@ impl ClientMsg {
                 let mode = match r.u8("play mode")? {
                     0 => PlayMode::Split,
                     1 => PlayMode::Fixed(r.str8("resolution label", MAX_LABEL)?),
+                    2 => PlayMode::Auto,
                     _ => return Err(WireError::BadValue { what: "play mode" }),
                 };
                 ClientMsg::Play { video, mode }

@@ -353,7 +353,8 @@ impl<'a> Session<'a> {
         let Some(outbox) = &self.outbox else { return };
         if *mode == PlayMode::Auto {
             // The kernel's send buffer would hold seconds of video before the lane noticed a
-            // slow reader: kept small, the lane's fill follows the client's reading.
+            // slow reader: kept small, the lane's fill follows the client's reading. (For the
+            // rest of the connection: a size once set cannot be handed back to the kernel.)
             use nix::sys::socket::{setsockopt, sockopt::SndBuf};
             let _ = setsockopt(self.socket, SndBuf, &AUTO_SEND_BUFFER);
         }

@@ -379,14 +379,13 @@ impl Store {
         }
         // No session is on yet: throwaway bindings left by a server that stopped during their
         // sessions end now, as those sessions did.
-        db.execute_batch(
-            "BEGIN;
-             DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE throwaway = 1);
-             DELETE FROM names WHERE throwaway = 1;
-             DELETE FROM room_members WHERE member NOT IN (SELECT lower_name FROM names);
-             DELETE FROM rooms WHERE lower_name NOT IN (SELECT room FROM room_members);
-             COMMIT;",
+        let tx = db.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE throwaway = 1);
+             DELETE FROM names WHERE throwaway = 1;",
         )?;
+        sweep_rooms(&tx)?;
+        tx.commit()?;
         let mut db = Db { conn: db, boxes: HashMap::new(), expired_at: None };
         db.recount()?;
         Ok(Store { db: Mutex::new(db), marker: Mutex::new(None) })

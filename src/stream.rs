@@ -161,13 +161,12 @@ impl Stream {
         }
     }
 
-    /// Announces the stream, then sends every frame of the plan, in order.
-    fn play(&mut self, total: u32) -> Result<(), Halt> {
-        let fps = self.video.fps;
+    /// Announces the stream; returns the plan's sources, in its order, and when it began.
+    fn announce(&self, total: u32) -> Result<(Vec<Source>, Instant), Halt> {
         let start = ServerMsg::StreamStart {
             video: self.video.name.clone(),
             frames: total,
-            fps: fps as f32,
+            fps: self.video.fps as f32,
             plan: self.plan.clone(),
         };
         self.offer(start.encode_shared())?;
@@ -179,6 +178,25 @@ impl Stream {
         if sources.len() != self.plan.len() {
             return Err(Halt::End(EndReason::Error));
         }
+        Ok((sources, began))
+    }
+
+    /// Paced, waits until the next frame is due: frame t is due t/fps after `began`. Waiting
+    /// on the stop channel instead of sleeping makes a stop take effect at once.
+    fn wait_due(&self, began: Instant) -> Result<(), Halt> {
+        if self.config.pace {
+            let due = began + Duration::from_secs_f64(self.sent as f64 / self.video.fps);
+            if self.stopped.recv_deadline(due).is_ok() {
+                return Err(Halt::End(EndReason::Stopped));
+            }
+        }
+        Ok(())
+    }
+
+    /// Announces the stream, then sends every frame of the plan, in order.
+    fn play(&mut self, total: u32) -> Result<(), Halt> {
+        let fps = self.video.fps;
+        let (sources, began) = self.announce(total)?;
         // Paced, the lead is at most 2 s of video: a prefetched producer that nobody asks
         // anything of for 5 s gives up (see cache.rs).
         let lead = match self.config.pace {
@@ -196,14 +214,7 @@ impl Stream {
                     let _ = self.config.cache.prefetch(&sources[k + 1], next.start, next_end);
                 }
                 let frame = self.fetch(&sources[k], index, end)?;
-                if self.config.pace {
-                    // Frame t is due t/fps after the start; waiting on the stop channel instead
-                    // of sleeping makes a stop take effect at once.
-                    let due = began + Duration::from_secs_f64(self.sent as f64 / fps);
-                    if self.stopped.recv_deadline(due).is_ok() {
-                        return Err(Halt::End(EndReason::Stopped));
-                    }
-                }
+                self.wait_due(began)?;
                 self.offer(frame)?;
                 self.sent += 1;
             }
@@ -214,34 +225,14 @@ impl Stream {
     /// `auto`: the timeline in order, each frame from the resolution `Adapt` picks, starting
     /// from the lowest; a switch takes effect at the next frame, with no gap.
     fn play_auto(&mut self, total: u32) -> Result<(), Halt> {
-        let fps = self.video.fps;
-        let start = ServerMsg::StreamStart {
-            video: self.video.name.clone(),
-            frames: total,
-            fps: fps as f32,
-            plan: self.plan.clone(),
-        };
-        self.offer(start.encode_shared())?;
-        let began = Instant::now();
-        let sources: Vec<Source> = (self.plan.iter())
-            .filter_map(|seg| self.video.file(&seg.label))
-            .map(FrameCache::source)
-            .collect();
-        if sources.is_empty() || sources.len() != self.plan.len() {
-            return Err(Halt::End(EndReason::Error));
-        }
+        let (sources, began) = self.announce(total)?;
         // A second of steady room before stepping up (at least 8 frames unpaced).
-        let settle = (fps.round() as u32).max(8);
+        let settle = (self.video.fps.round() as u32).max(8);
         let mut adapt = Adapt::new(sources.len(), settle);
         let mut level = 0;
         for index in 0..total {
             let frame = self.fetch(&sources[level], index, total)?;
-            if self.config.pace {
-                let due = began + Duration::from_secs_f64(self.sent as f64 / fps);
-                if self.stopped.recv_deadline(due).is_ok() {
-                    return Err(Halt::End(EndReason::Stopped));
-                }
-            }
+            self.wait_due(began)?;
             // How full the lane is as this frame goes in decides the next one's resolution.
             level = adapt.next(self.config.lane.len(), crate::outbox::VIDEO_LANE_FRAMES);
             self.offer(frame)?;

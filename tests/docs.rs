@@ -90,24 +90,18 @@ fn defines_item(code: &str, name: &str) -> bool {
 
 /// Does `code` define `name` as an item, a method, a variant or a field?
 fn defines(code: &str, name: &str) -> bool {
-    let item_words = ["fn", "struct", "enum", "trait", "type", "const", "static", "mod"];
-    code.lines().any(|line| {
-        let words: Vec<&str> = line
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|w| !w.is_empty())
-            .collect();
-        let item = words.windows(2).any(|w| item_words.contains(&w[0]) && w[1] == name);
-        // A variant or a field: the name first on its line, then `(`, `{`, `,`, `:` or `=`.
-        let trimmed =
-            line.trim_start().trim_start_matches("pub ").trim_start_matches("pub(crate) ");
-        let member = trimmed.strip_prefix(name).is_some_and(|rest| {
-            let rest = rest.trim_start();
-            rest.starts_with(['(', '{', ',', '='])
-                || (rest.starts_with(':') && !rest.starts_with("::"))
-                || rest.is_empty()
-        });
-        item || member
-    })
+    defines_item(code, name)
+        || code.lines().any(|line| {
+            // A variant or a field: the name first on its line, then `(`, `{`, `,`, `:` or `=`.
+            let trimmed =
+                line.trim_start().trim_start_matches("pub ").trim_start_matches("pub(crate) ");
+            trimmed.strip_prefix(name).is_some_and(|rest| {
+                let rest = rest.trim_start();
+                rest.starts_with(['(', '{', ',', '='])
+                    || (rest.starts_with(':') && !rest.starts_with("::"))
+                    || rest.is_empty()
+            })
+        })
 }
 
 /// The bodies of `ty`'s definition (`struct`, `enum`, `trait`, `mod`) and of its `impl` blocks

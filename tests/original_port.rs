@@ -4,42 +4,24 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chatroom::bench::{self, ChatBench, ChatMode, StreamBench};
+use common::proc::Proc;
 
-struct Port(Child);
-
-impl Drop for Port {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The port on a free loopback port, serving `videos`.
-fn start_port(videos: &std::path::Path) -> (Port, String) {
+/// The port on a free loopback port, serving `videos`. `Proc` reads its log on, as a terminal
+/// would: a closed stdout would end the thread that prints next (as Python's print raises).
+fn start_port(videos: &std::path::Path) -> (Proc, String) {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = free.local_addr().unwrap().to_string();
     drop(free);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom-original"))
-        .args(["--bind", &addr, "--videos", videos.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Not by connecting to it: as in the original, a connection that closes at once stays
-    // listed, and the next broadcast to it ends the thread of whoever joins next.
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("listening on "), "{first}");
-    // Its log is read on, as a terminal would: a closed stdout would end the thread that
-    // prints next (as Python's print raises).
-    std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(drop));
-    (Port(child), addr)
+    let args = ["--bind", &addr, "--videos", videos.to_str().unwrap()];
+    let mut port = Proc::start_command(env!("CARGO_BIN_EXE_chatroom-original"), &args, &[]);
+    // Ready when it says so, not by connecting to it: as in the original, a connection that
+    // closes at once stays listed, and the next broadcast to it ends the thread of whoever
+    // joins next.
+    port.expect("the listening line", |l| l.starts_with("listening on "));
+    (port, addr)
 }
 
 #[test]

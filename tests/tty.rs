@@ -89,15 +89,21 @@ fn client_command(addr: &str, env: &str, extra: &str) -> String {
     )
 }
 
+/// alice's client in a `cols`x`rows` pane, past the menu, at the recipient prompt.
+fn alice_at_recipient_prompt(addr: &str, cols: u16, rows: u16) -> Pane {
+    let pane = Pane::start(&client_command(addr, "", "--name alice"), cols, rows);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    pane
+}
+
 #[test]
 fn lines_arrive_above_the_prompt_and_what_is_typed_stays() {
     let server = start_server(ServerConfig::default());
     let addr = server.local_addr().to_string();
     let mut bob = TestClient::join(server.local_addr(), "bob", 1);
-    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 80, 24);
-    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
-    pane.keys(&["1", "Enter"]);
-    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    let pane = alice_at_recipient_prompt(&addr, 80, 24);
     // Tab completes a user name.
     pane.keys(&["b", "Tab"]);
     assert!(
@@ -374,10 +380,7 @@ fn a_refused_message_is_kept_and_offered_again() {
     let server = start_server(config);
     let addr = server.local_addr().to_string();
     let _bob = TestClient::join(server.local_addr(), "bob", 1);
-    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 80, 24);
-    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
-    pane.keys(&["1", "Enter"]);
-    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    let pane = alice_at_recipient_prompt(&addr, 80, 24);
     // Typed ahead in one go (as a paste would be): every line reaches its prompt.
     let long = "a long message I would hate to type twice";
     pane.keys(&["bob", "Enter", "first", "Enter", "bob", "Enter", long, "Enter"]);
@@ -398,10 +401,7 @@ fn lines_keep_arriving_after_tab_completes() {
     let addr = server.local_addr().to_string();
     let mut bob = TestClient::join(server.local_addr(), "bob", 1);
     let _bea = TestClient::join(server.local_addr(), "bea", 2);
-    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 80, 24);
-    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
-    pane.keys(&["1", "Enter"]);
-    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    let pane = alice_at_recipient_prompt(&addr, 80, 24);
     bob.wait_joined("alice");
     // Two matches: both are listed at once, and the editor does not sit waiting for a key
     // while lines arrive (it used to, and the client stopped answering the server).
@@ -485,10 +485,7 @@ fn an_overlong_message_is_typed_again_to_be_shortened() {
     let server = start_server(ServerConfig::default());
     let addr = server.local_addr().to_string();
     let mut bob = TestClient::join(server.local_addr(), "bob", 1);
-    let pane = Pane::start(&client_command(&addr, "", "--name alice"), 200, 50);
-    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
-    pane.keys(&["1", "Enter"]);
-    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    let pane = alice_at_recipient_prompt(&addr, 200, 50);
     pane.keys(&["bob", "Enter"]);
     pane.wait_for("the message prompt", |l| l.starts_with("Enter message :"));
     // 4100 bytes, 4 over the limit: refused, and typed again, to be cut.

@@ -123,17 +123,16 @@ impl Keys {
         Ok(identity)
     }
 
-    /// Writes the key just joined with to its file, if it was made for this session: the
-    /// server has accepted the name and bound it to this key.
-    fn keep(&mut self, name: &str) -> Result<(), ClientError> {
-        if let Some(Cached { path: Some(path), unsaved: unsaved @ true, identity }) =
-            &mut self.cached
-        {
+    /// The key just joined as `name` with, written to its file if it was made for this
+    /// session: the server has accepted the name and bound it to this key.
+    fn keep(&mut self, name: &str) -> Result<Arc<Identity>, ClientError> {
+        let Some(cached) = &mut self.cached else { return self.for_name(name) };
+        if let Cached { path: Some(path), unsaved: unsaved @ true, identity } = cached {
             profile::save_new(path, identity)?;
             *unsaved = false;
             say!("Made a new key for {name}, kept in {}", path.display());
         }
-        Ok(())
+        Ok(cached.identity.clone())
     }
 }
 
@@ -159,8 +158,7 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     let Some((reader, writer, joined)) = first_join(&config, first, &mut input, &mut key)? else {
         return Ok(());
     };
-    key.keep(&joined.name)?;
-    let identity = key.for_name(&joined.name)?;
+    let identity = key.keep(&joined.name)?;
     say!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
     let exit = start_threads(&config, joined, identity, input, reader, writer)?;
     exit_when_told(exit.0, exit.1)

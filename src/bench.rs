@@ -6,15 +6,18 @@
 //! - [`room`]: one room of N members, one writing M messages to it: the sealing cost per
 //!   member, and the envelopes a second delivered (`bench chat --room N`).
 //! - [`stream`]: N clients stream the same video at once; frames/s, time to first frame.
+//! - [`decode`]: the yardstick for `stream`: FFmpeg decoding the same frames, and nothing else.
 //! - [`original`]: the same workloads in the Python original's protocol (`--original`), for
 //!   `make compare`. Only the bench speaks it.
 
 pub mod chat;
+pub mod decode;
 pub mod original;
 pub mod room;
 pub mod stream;
 
 pub use chat::{ChatBench, ChatMode, ChatReport};
+pub use decode::{DecodeBench, DecodeReport};
 pub use stream::{StreamBench, StreamReport};
 
 use std::sync::Arc;

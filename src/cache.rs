@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::report::Chain;
 use crate::video::VideoError;
 use crate::video::catalog::ResolutionFile;
-use crate::video::source::{Decoder, JpegEncoder, Picture, Reader};
+use crate::video::source::{Engine, JpegEncoder, Picture, Reader};
 use crate::wire::{EncodedFrame, ServerMsg};
 
 /// Frames a producer reads past the furthest one asked of it. Enough to keep the encoder
@@ -89,7 +89,7 @@ struct Inner {
     state: Mutex<State>,
     budget: usize,
     quality: i32,
-    decoder: Decoder,
+    engine: Engine,
     /// The producers' threads, joined by `close`.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -152,14 +152,14 @@ enum Job {
 }
 
 impl FrameCache {
-    /// A cache of `budget` bytes of frames decoded by `decoder` and encoded at JPEG `quality`.
-    pub(crate) fn new(budget: usize, quality: i32, decoder: Decoder) -> FrameCache {
+    /// A cache of `budget` bytes of frames decoded by `engine` and encoded at JPEG `quality`.
+    pub(crate) fn new(budget: usize, quality: i32, engine: Engine) -> FrameCache {
         FrameCache {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 budget,
                 quality,
-                decoder,
+                engine,
                 threads: Mutex::new(Vec::new()),
             }),
         }
@@ -321,7 +321,7 @@ impl FrameCache {
                 p.progress.notify_all();
             }
         });
-        let mut reader = match Reader::open(&file.path, start, self.inner.decoder) {
+        let mut reader = match Reader::open(&file.path, start, self.inner.engine) {
             Ok(reader) => reader,
             Err(e) => return self.fail(&file, start, e),
         };

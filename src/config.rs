@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::video::source::Decoder;
+use crate::video::source::Engine;
 
 /// The address the server listens on and the client connects to by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:1234";
@@ -102,8 +102,8 @@ pub struct ServerConfig {
     pub pace: bool,
     /// Bound of the shared frame cache, in MiB (frames about to be sent are kept beyond it).
     pub cache_mb: usize,
-    /// What reads and encodes frames.
-    pub decoder: Decoder,
+    /// What reads and encodes frames (`--decoder`).
+    pub engine: Engine,
     /// The smallest RSA key a client may join with, in bits.
     pub min_key_bits: usize,
     /// The SQLite file of names and held messages; `:memory:` keeps nothing after the
@@ -137,7 +137,7 @@ impl Default for ServerConfig {
             jpeg_quality: DEFAULT_JPEG_QUALITY,
             pace: true,
             cache_mb: DEFAULT_CACHE_MB,
-            decoder: Decoder::default(),
+            engine: Engine::default(),
             min_key_bits: DEFAULT_MIN_KEY_BITS,
             db: PathBuf::from(":memory:"),
             init_db: false,

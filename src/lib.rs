@@ -14,8 +14,9 @@
 //! - [`report`]: an error and its causes, shown on one line.
 //! - [`budget`]: token buckets and strike counts: how much one client may ask. Pure.
 //! - [`video`]: the server's videos: `catalog` (the folder, the split plan), `source` (reading
-//!   frames and making JPEGs with either decoder), `ffmpeg` (the default decoder: FFmpeg to
-//!   YUV, libjpeg-turbo from the planes), `demo` (the demo and benchmark videos).
+//!   frames and making JPEGs with the engine `--decoder` chose), `ffmpeg` (the default: FFmpeg
+//!   to YUV, libjpeg-turbo from the planes), `opencv` (the original's engine, which the server
+//!   reaches only through a trait), `demo` (the demo and benchmark videos).
 //! - [`store`]: what the server keeps on disk (SQLite): names bound to keys, and messages
 //!   held for users who are offline.
 //! - [`config`]: the server's settings, the command line's defaults, and the chat rate policy.
@@ -31,12 +32,15 @@
 //!   within a deadline.
 //! - `handler`: one client's session on the server after its join: one action per message.
 //! - [`server`]: only the listener: accept, one thread per client, stop.
+//! - [`cli`]: `chatroom server`'s flags and start, shared by `chatroom server` and
+//!   `chatroom-server` (the same server without OpenCV's libraries).
 //! - [`client`]: `start` (the key, the name, the threads), `session` (the `send_chat` thread
 //!   that owns the client's state, and `recv_chat`), `menu` (prompts and parsing, pure),
 //!   `player` (the `stream` thread), `input` and `screen` (the terminal's two directions),
 //!   `peers` (the directory, sealing, opening, trust), `profile` (what is kept between
 //!   sessions), `link` (the connection).
-//! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server.
+//! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server, and
+//!   `bench decode`, the machine's own limit for a stream.
 //!
 //! A chat message goes one way through them: socket → `wire` → `handler` → `mail` → `store`
 //! (kept) → the recipient's `outbox` (woken) → the recipient's socket; and back, as the
@@ -44,6 +48,7 @@
 pub mod bench;
 pub mod budget;
 mod cache;
+pub mod cli;
 pub mod client;
 pub mod config;
 mod context;

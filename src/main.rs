@@ -1,26 +1,25 @@
 //! The `chatroom` command: parses the command line (`chatroom --help`) and dispatches. Errors
 //! are printed once, here, as `chatroom: error: ...` with their causes on the same line, and
-//! become exit code 1. Ctrl-C is turned into a clean server stop here, not in the library.
+//! become exit code 1. `chatroom server` is in `cli.rs`, shared with `chatroom-server`, which
+//! it runs in its place for the default decoder.
 
 use clap::{Args, Parser, Subcommand};
-use log::info;
 use std::error::Error;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chatroom::bench;
+use chatroom::cli::{ServerArgs, failed, key_bits, user_name};
 use chatroom::client::ClientError;
 use chatroom::client::player::Render;
 use chatroom::client::start::{self, ClientConfig, KeySource};
-use chatroom::config::{self, ServerConfig};
+use chatroom::config;
 use chatroom::keys;
 use chatroom::report::Chain;
-use chatroom::server::Server;
-use chatroom::store::{Opening, Store};
 use chatroom::video::demo;
-use chatroom::video::source::Decoder;
+use chatroom::video::opencv::OpenCv;
+use chatroom::video::source::{Decoder, Engine};
+use chatroom::{bench, cli};
 
 /// A terminal chat room with end-to-end encrypted direct messages and video streaming over TCP.
 #[derive(Parser)]
@@ -28,56 +27,6 @@ use chatroom::video::source::Decoder;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Args)]
-struct ServerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = config::DEFAULT_ADDR)]
-    bind: String,
-    /// Folder of NAME_RESOLUTION.mp4 videos to offer.
-    #[arg(long, default_value = config::DEFAULT_VIDEOS)]
-    videos: PathBuf,
-    /// JPEG quality of streamed frames (1-100).
-    #[arg(long, default_value_t = config::DEFAULT_JPEG_QUALITY,
-          value_parser = clap::value_parser!(i32).range(1..=100))]
-    jpeg_quality: i32,
-    /// Send frames as fast as possible instead of at the video's frame rate.
-    #[arg(long)]
-    no_pace: bool,
-    /// Most connections at once; one more is refused.
-    #[arg(long, default_value_t = config::DEFAULT_MAX_CLIENTS,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    max_clients: u32,
-    /// Memory for the shared cache of encoded frames, in MiB.
-    #[arg(long, default_value_t = config::DEFAULT_CACHE_MB)]
-    cache_mb: usize,
-    /// Chat messages a second each client may send (0: no limit, for benchmarks).
-    #[arg(long, default_value_t = config::DEFAULT_CHAT_RATE)]
-    chat_rate: u32,
-    /// Joins a minute from one address once it has used its burst (as many joins as it may
-    /// hold connections): no endless join-and-leave, no endless new names (0: no limit).
-    #[arg(long, default_value_t = config::DEFAULT_JOIN_RATE)]
-    join_rate: u32,
-    /// What decodes videos and encodes JPEGs: ffmpeg (FFmpeg to YUV, libjpeg-turbo from
-    /// the planes) or opencv (the original's engine: OpenCV's VideoCapture and imencode).
-    #[arg(long, value_enum, default_value_t = Decoder::Ffmpeg)]
-    decoder: Decoder,
-    /// SQLite file of registered names and messages held for offline users (`:memory:`:
-    /// keep nothing).
-    #[arg(long, default_value = config::DEFAULT_DB)]
-    db: PathBuf,
-    /// Smallest RSA key a client may join with, in bits.
-    #[arg(long, default_value_t = config::DEFAULT_MIN_KEY_BITS as u32, value_parser = key_bits())]
-    min_key_bits: u32,
-    /// Release NAME in the database (its key, the messages waiting for it, and those it sent
-    /// that wait for others), say what was deleted, then exit without serving.
-    #[arg(long, value_name = "NAME", value_parser = user_name)]
-    forget: Option<String>,
-    /// Begin a new, empty database where one that held names is missing or empty (otherwise
-    /// the server refuses to start, rather than lose every name binding without a word).
-    #[arg(long)]
-    init_db: bool,
 }
 
 #[derive(Args)]
@@ -195,31 +144,20 @@ enum BenchCommand {
         #[arg(long)]
         original: bool,
     },
-}
-
-/// The key sizes `keys` accepts.
-fn key_bits() -> clap::builder::RangedI64ValueParser<u32> {
-    clap::value_parser!(u32).range(keys::MIN_KEY_BITS as i64..=keys::MAX_KEY_BITS as i64)
-}
-
-/// What `main` was doing when an error happened; the error itself is its source.
-#[derive(Debug, thiserror::Error)]
-#[error("{doing}")]
-struct Failed {
-    doing: String,
-    #[source]
-    source: Box<dyn Error + Send + Sync>,
-}
-
-/// For `map_err`: the error, with what we were doing.
-fn failed<E: Error + Send + Sync + 'static>(doing: String) -> impl FnOnce(E) -> Failed {
-    move |e| Failed { doing, source: Box::new(e) }
-}
-
-/// A user name on the command line: one that breaks the rules is a usage error, before
-/// anything is connected to or written.
-fn user_name(name: &str) -> Result<String, String> {
-    chatroom::names::check(name).map(|()| name.to_owned()).map_err(|e| format!("invalid name: {e}"))
+    /// The yardstick for `bench stream`: FFmpeg decodes the frames a split stream of VIDEO
+    /// sends, on the server's two decoder threads, with no JPEG and no socket (no server).
+    Decode {
+        /// The videos folder the server would serve.
+        #[arg(long, default_value = config::DEFAULT_VIDEOS)]
+        videos: PathBuf,
+        #[arg(long)]
+        video: String,
+        /// Runs; the report gives the fastest.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -240,7 +178,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
-        Command::Server(args) => run_server(args),
+        Command::Server(args) => {
+            if args.decoder == Decoder::Ffmpeg {
+                cli::become_lean_server();
+            }
+            let engine = match args.decoder {
+                Decoder::Ffmpeg => Engine::Ffmpeg,
+                Decoder::OpenCv => Engine::Plugged(&OpenCv),
+            };
+            cli::run_server(args, engine)
+        }
         Command::Client(args) => {
             let render = match (args.headless, args.render) {
                 (true, _) => Render::Headless,
@@ -277,86 +224,6 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             Ok(())
         }
     }
-}
-
-fn run_server(args: ServerArgs) -> Result<(), Box<dyn Error>> {
-    if let Some(name) = args.forget {
-        return forget(&args.db, &name);
-    }
-    let config = ServerConfig {
-        max_clients: args.max_clients as usize,
-        videos: args.videos,
-        jpeg_quality: args.jpeg_quality,
-        pace: !args.no_pace,
-        cache_mb: args.cache_mb,
-        join_rate: args.join_rate,
-        decoder: args.decoder,
-        min_key_bits: args.min_key_bits as usize,
-        db: args.db,
-        init_db: args.init_db,
-        ..ServerConfig::default()
-    }
-    .with_chat_rate(args.chat_rate);
-    serve(&args.bind, config)
-}
-
-/// `--forget NAME`: releases the name and says exactly what went with it.
-fn forget(db: &std::path::Path, name: &str) -> Result<(), Box<dyn Error>> {
-    let store = Store::open_as(db, Opening::Existing)?;
-    let gone = store.forget(name)?;
-    if !gone.released {
-        return Err(format!("no name {name} is registered in {}", db.display()).into());
-    }
-    println!("Released the name {name} in {}.", db.display());
-    println!(
-        "Deleted {} messages waiting for {name}, and {} from {name} that waited for others \
-         (they could no longer be checked without {name}'s key).",
-        gone.to, gone.from
-    );
-    Ok(())
-}
-
-/// Descriptors the server needs besides one a client: the listener, the database, the
-/// videos being read, the libraries' own.
-const SPARE_FILES: u64 = 64;
-
-/// Raises the process's limit of open files to its hard limit (a shell's default soft limit,
-/// 1024, is less than 1024 clients need), and lowers `max_clients` to what the limit allows,
-/// with a warning, rather than fail at the thousandth connection.
-fn fit_file_limit(config: &mut ServerConfig) {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
-    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
-        hard
-    } else {
-        soft
-    };
-    let wanted = config.max_clients as u64 + SPARE_FILES;
-    if limit < wanted {
-        let fits = limit.saturating_sub(SPARE_FILES).max(1);
-        log::warn!(
-            "--max-clients {} needs about {wanted} open files, but this process may open {limit} \
-             (ulimit -n): serving at most {fits} clients",
-            config.max_clients
-        );
-        config.max_clients = fits as usize;
-    }
-}
-
-/// Runs a server until Ctrl-C (or SIGTERM): it tells the clients, then returns once every
-/// thread has ended.
-fn serve(bind: &str, mut config: ServerConfig) -> Result<(), Box<dyn Error>> {
-    fit_file_limit(&mut config);
-    let listener = TcpListener::bind(bind).map_err(failed(format!("cannot listen on {bind}")))?;
-    let local = listener.local_addr()?;
-    // Said once the database is open and the threads run: a bad --db fails before it.
-    let server = Server::spawn(listener, config)?;
-    println!("Server listening on {local}");
-    let stopper = server.stopper();
-    ctrlc::set_handler(move || stopper.stop())?;
-    server.wait();
-    info!("server stopped");
-    Ok(())
 }
 
 fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
@@ -404,6 +271,10 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
             } else {
                 bench::stream::run(&bench)?
             };
+            println!("{}", if json { report.json() } else { report.text() });
+        }
+        BenchCommand::Decode { videos, video, runs, json } => {
+            let report = bench::decode::run(&bench::DecodeBench { videos, video, runs })?;
             println!("{}", if json { report.json() } else { report.text() });
         }
     }

@@ -22,7 +22,6 @@ use crate::outbox::CLIENT_STACK;
 use crate::registry::Registry;
 use crate::store::{Opening, Store};
 use crate::video::catalog::LiveCatalog;
-use crate::video::source::quiet_opencv_logs;
 use crate::wire::{ErrorCode, ServerMsg};
 
 /// A running server. Dropping it stops it and waits for its threads.
@@ -59,12 +58,11 @@ impl Server {
     /// Starts a server on an already bound listener (tests bind `127.0.0.1:0`) and returns
     /// at once.
     pub fn spawn(listener: TcpListener, config: ServerConfig) -> io::Result<Server> {
-        quiet_opencv_logs();
-        let catalog = LiveCatalog::open(&config.videos);
+        let catalog = LiveCatalog::open(&config.videos, config.engine);
         let count = catalog.current().videos.len();
         info!("serving {count} videos from {}", config.videos.display());
         let budget = config.cache_mb.saturating_mul(1 << 20);
-        let frames = FrameCache::new(budget, config.jpeg_quality, config.decoder);
+        let frames = FrameCache::new(budget, config.jpeg_quality, config.engine);
         let opening = if config.init_db { Opening::Init } else { Opening::Normal };
         let store = Arc::new(Store::open_as(&config.db, opening).map_err(io::Error::other)?);
         let registry = Registry::new(config.admission());

@@ -7,7 +7,7 @@ use common::*;
 use std::thread;
 
 use chatroom::config::ServerConfig;
-use chatroom::video::{demo::read_demo_index, source::decode_jpeg};
+use chatroom::video::{demo::read_demo_index, opencv::decode_jpeg};
 use chatroom::wire::{ClientMsg, EndReason, PlayMode};
 use opencv::prelude::*;
 

@@ -187,7 +187,7 @@ fn videos_dir(fps: f64, frames: u32) -> std::path::PathBuf {
 
 #[test]
 fn a_headless_client_streams_and_saves_every_frame_by_index_and_label() {
-    use chatroom::video::{demo::read_demo_index, source::decode_jpeg};
+    use chatroom::video::{demo::read_demo_index, opencv::decode_jpeg};
     use opencv::prelude::*;
     let videos = videos_dir(25.0, 31);
     let (_server, addr) = server(&["--videos", videos.to_str().unwrap(), "--no-pace"]);
@@ -300,8 +300,14 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
         .status()
         .unwrap();
     assert!(status.success());
-    let (catalog, warnings) = chatroom::video::catalog::scan(&dir).unwrap();
+    use chatroom::video::catalog::scan;
+    use chatroom::video::opencv::OpenCv;
+    use chatroom::video::source::{Engine, JpegEncoder, Reader};
+    let (catalog, warnings) = scan(&dir, Engine::Ffmpeg).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
+    // Both engines read the same sizes, lengths and rates from the files' headers.
+    let (by_opencv, _) = scan(&dir, Engine::Plugged(&OpenCv)).unwrap();
+    assert_eq!(format!("{:?}", catalog.videos), format!("{:?}", by_opencv.videos));
     let bench = catalog.find("bench").expect("a video named bench");
     let sizes: Vec<(&str, u32, u32, u32)> =
         bench.files.iter().map(|f| (f.label.as_str(), f.width, f.height, f.frames)).collect();
@@ -314,17 +320,16 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
         assert!(bytes.windows(4).any(|w| w == b"avc1"), "{} is not H.264", file.path.display());
         // The texture leaves the frame index readable; both decoders seek to the exact frame
         // (H.264 reorders frames: the FFmpeg reader places them by their timestamps).
-        use chatroom::video::source::{Decoder, JpegEncoder, Reader};
-        for decoder in [Decoder::OpenCv, Decoder::Ffmpeg] {
-            let mut reader = Reader::open(&file.path, 7, decoder).unwrap();
+        for engine in [Engine::Plugged(&OpenCv), Engine::Ffmpeg] {
+            let mut reader = Reader::open(&file.path, 7, engine).unwrap();
             let mut jpeg = JpegEncoder::new(90);
             for expected in [7, 8] {
-                let image = chatroom::video::source::decode_jpeg(
+                let image = chatroom::video::opencv::decode_jpeg(
                     &jpeg.encode(&reader.read().unwrap()).unwrap(),
                 )
                 .unwrap();
                 let index = chatroom::video::demo::read_demo_index(&image).unwrap();
-                assert_eq!(index, expected, "{} with {decoder:?}", file.path.display());
+                assert_eq!(index, expected, "{} with {engine:?}", file.path.display());
             }
         }
     }
@@ -361,6 +366,9 @@ fn help_names_every_flag_and_the_defaults_users_script_against() {
         "--chat-rate <CHAT_RATE>",
         "--join-rate <JOIN_RATE>",
         "[default: 10]",
+        // SPEC §3 spells the original's engine `opencv`.
+        "- ffmpeg: ",
+        "- opencv: ",
     ] {
         assert!(server.contains(flag), "server --help lacks {flag}:\n{server}");
     }
@@ -788,4 +796,34 @@ fn a_video_is_asked_for_in_any_case_with_or_without_its_p_or_auto_and_a_misnamed
         log.contains("noresolution.mp4: not named NAME_RESOLUTION.mp4 (like demo_360p.mp4)"),
         "{log}"
     );
+}
+
+#[test]
+fn the_default_server_runs_without_opencv_and_opencv_is_loaded_only_when_asked() {
+    // What a process has mapped: its libraries (and its program) by file name.
+    let mapped = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let videos = videos_dir(30.0, 6);
+    let videos = videos.to_str().unwrap();
+    let (mut lean, addr) = server(&["--videos", videos]);
+    let maps = mapped(lean.child.id());
+    // `chatroom server` became `chatroom-server` (same process), which maps no OpenCV module
+    // that reads or writes video or images, nor what those load (GDAL, Qt).
+    assert!(maps.contains("/chatroom-server"), "not the lean server:\n{maps}");
+    for heavy in ["libopencv_videoio", "libopencv_imgcodecs", "libopencv_highgui", "libgdal"] {
+        assert!(!maps.contains(heavy), "{heavy} is loaded");
+    }
+    // It serves video all the same.
+    let mut viewer = Proc::client(&addr, &["--name", "viewer", "--headless"]);
+    viewer.type_line("2\nclip");
+    viewer.expect("the end of the stream", |l| l.starts_with("Stream ended: 6 frames"));
+    viewer.type_line("3");
+    assert_eq!(viewer.wait(), 0);
+    lean.interrupt();
+    assert_eq!(lean.wait(), 0);
+    // The original's engine is OpenCV: that server loads it.
+    let (mut full, _) = server(&["--videos", videos, "--decoder", "opencv"]);
+    let maps = mapped(full.child.id());
+    assert!(!maps.contains("/chatroom-server") && maps.contains("libopencv_videoio"), "{maps}");
+    full.interrupt();
+    assert_eq!(full.wait(), 0);
 }

@@ -8,7 +8,7 @@ use common::*;
 use std::time::{Duration, Instant};
 
 use chatroom::config::ServerConfig;
-use chatroom::video::{self, demo::read_demo_index, source::decode_jpeg};
+use chatroom::video::{self, demo::read_demo_index, opencv::decode_jpeg};
 use chatroom::wire::{ClientMsg, EndReason, ErrorCode, PlayMode, Segment, ServerMsg};
 use opencv::prelude::*;
 
@@ -277,7 +277,7 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
     std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
     std::fs::write(dir.join("demo.mp4"), b"no label").unwrap();
 
-    let (catalog, warnings) = video::catalog::scan(&dir).unwrap();
+    let (catalog, warnings) = video::catalog::scan(&dir, common::engine()).unwrap();
     let names: Vec<&str> = catalog.videos.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["alpha", "my_trip"]);
     let labels: Vec<&str> = catalog.videos[1].files.iter().map(|f| f.label.as_str()).collect();
@@ -327,7 +327,7 @@ fn resolutions_of_different_lengths_play_the_shortest_timeline() {
     let dir = temp_dir("lengths");
     write_video(&dir, "uneven", "144p", (256, 144), 10.0, 20);
     write_video(&dir, "uneven", "240p", (426, 240), 10.0, 14);
-    let (catalog, warnings) = video::catalog::scan(&dir).unwrap();
+    let (catalog, warnings) = video::catalog::scan(&dir, common::engine()).unwrap();
     assert_eq!(catalog.videos[0].frames, 14);
     assert!(warnings.iter().any(|w| w.contains("different lengths")), "{warnings:?}");
     let server = server_for(&dir, false);
@@ -348,7 +348,7 @@ fn resolutions_of_different_lengths_play_the_shortest_timeline() {
 fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
     use chatroom::client::menu::{VideoChoice, parse_video_choice};
     let dir = three_resolutions(25.0, 3);
-    let (catalog, _) = video::catalog::scan(&dir).unwrap();
+    let (catalog, _) = video::catalog::scan(&dir, common::engine()).unwrap();
     let list = catalog.infos();
     let play = |mode| VideoChoice::Play { video: "clip".into(), mode };
     assert_eq!(parse_video_choice("1", &list), play(PlayMode::Split));
@@ -361,7 +361,7 @@ fn parse_video_choice_takes_an_index_or_a_name_and_an_optional_label() {
     assert_eq!(parse_video_choice("1 auto", &list), play(PlayMode::Auto));
     // A name with spaces in it, alone or with a resolution.
     write_video(&dir, "my clip", "144p", (256, 144), 25.0, 3);
-    let (catalog, _) = video::catalog::scan(&dir).unwrap();
+    let (catalog, _) = video::catalog::scan(&dir, common::engine()).unwrap();
     let both = catalog.infos();
     let mine = |mode| VideoChoice::Play { video: "my clip".into(), mode };
     assert_eq!(parse_video_choice("my clip", &both), mine(PlayMode::Split));
@@ -403,13 +403,12 @@ fn both_decoders_give_the_same_frames() {
     // OpenCV's read + imencode (BGR): same index, same picture give or take JPEG's losses.
     let dir = three_resolutions(25.0, 12);
     let mut frames = Vec::new();
-    for decoder in
-        [chatroom::video::source::Decoder::Ffmpeg, chatroom::video::source::Decoder::OpenCv]
-    {
+    use chatroom::video::source::Engine;
+    for engine in [Engine::Ffmpeg, Engine::Plugged(&chatroom::video::opencv::OpenCv)] {
         let config = ServerConfig {
             videos: dir.clone(),
             pace: false,
-            decoder,
+            engine,
             min_key_bits: chatroom::keys::MIN_KEY_BITS,
             ..ServerConfig::default()
         };

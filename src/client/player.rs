@@ -16,7 +16,7 @@ use super::screen;
 use crate::report::Chain;
 use crate::say;
 use crate::video::VideoError;
-use crate::video::source::{decode_jpeg, quiet_opencv_logs};
+use crate::video::opencv::{decode_jpeg, quiet_opencv_logs};
 use crate::wire::{ClientMsg, EndReason, Segment, ServerMsg};
 
 /// Every frame is shown at this size, whatever its resolution, so a resolution switch does

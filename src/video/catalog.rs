@@ -6,15 +6,13 @@
 //! into a path: nothing outside the videos folder is ever opened.
 
 use log::warn;
-use opencv::prelude::*;
-use opencv::videoio;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::VideoError;
-use super::source::BACKEND;
+use super::source::Engine;
+use super::{Probe, VideoError};
 use crate::wire::{self, PlayMode, Resolution, Segment, VideoInfo};
 
 /// Splits `NAME_LABEL.mp4` into its name, label and height: `my_trip_720p.mp4` is the video
@@ -43,7 +41,7 @@ pub struct ResolutionFile {
     /// The height the label promises (`360` for `360p`); resolutions sort by it.
     pub label_height: u32,
     pub path: PathBuf,
-    /// The file's real size and length, as OpenCV reads them.
+    /// The file's real size and length, as the server's engine reads them.
     pub width: u32,
     pub height: u32,
     pub frames: u32,
@@ -134,46 +132,25 @@ impl Catalog {
     }
 }
 
-/// A file's width, height, frame count and frame rate; `None` if unplayable.
-type Probe = Option<(u32, u32, u32, f64)>;
-
 /// What `scan` learned about each file, keyed by path and valid while the file's size and
 /// modification time stay the same: a rescan opens only new or changed files.
 #[derive(Debug, Clone, Default)]
 pub struct ProbeCache {
-    entries: HashMap<PathBuf, (u64, Option<SystemTime>, Probe)>,
+    entries: HashMap<PathBuf, (u64, Option<SystemTime>, Option<Probe>)>,
 }
 
-/// Reads a file's size, length and frame rate; `None` if OpenCV cannot open it or it has no
-/// frame.
-fn probe(path: &Path) -> Result<Probe, VideoError> {
-    let cap = match videoio::VideoCapture::from_file(path, BACKEND) {
-        Ok(cap) if cap.is_opened()? => cap,
-        _ => return Ok(None),
-    };
-    let width = cap.get(videoio::CAP_PROP_FRAME_WIDTH)? as u32;
-    let height = cap.get(videoio::CAP_PROP_FRAME_HEIGHT)? as u32;
-    let frames = cap.get(videoio::CAP_PROP_FRAME_COUNT)?;
-    let fps = cap.get(videoio::CAP_PROP_FPS)?;
-    // NaN (an unknown count) fails this test too.
-    let has_frames = frames.is_finite() && frames >= 1.0;
-    if !has_frames || width == 0 || height == 0 {
-        return Ok(None);
-    }
-    let fps = if fps.is_finite() && fps > 0.0 { fps } else { 25.0 };
-    Ok(Some((width, height, frames.min(u32::MAX as f64) as u32, fps)))
-}
-
-/// Scans `dir` for `NAME_LABEL.mp4` files. Returns the catalog and the warnings worth showing
-/// (skipped files, labels that disagree with the real height, resolutions that disagree on
-/// frame rate or length). Other files are ignored silently.
-pub fn scan(dir: &Path) -> Result<(Catalog, Vec<String>), VideoError> {
-    scan_cached(dir, &mut ProbeCache::default())
+/// Scans `dir` for `NAME_LABEL.mp4` files, each read by `engine` (the one that will stream
+/// it). Returns the catalog and the warnings worth showing (skipped files, labels that
+/// disagree with the real height, resolutions that disagree on frame rate or length). Other
+/// files are ignored silently.
+pub fn scan(dir: &Path, engine: Engine) -> Result<(Catalog, Vec<String>), VideoError> {
+    scan_cached(dir, engine, &mut ProbeCache::default())
 }
 
 /// `scan`, reusing and updating `cache`.
 pub fn scan_cached(
     dir: &Path,
+    engine: Engine,
     cache: &mut ProbeCache,
 ) -> Result<(Catalog, Vec<String>), VideoError> {
     let mut warnings = Vec::new();
@@ -181,7 +158,7 @@ pub fn scan_cached(
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
-        if let Some((name, file)) = resolution_file(&entry, cache, &mut warnings)? {
+        if let Some((name, file)) = resolution_file(&entry, engine, cache, &mut warnings)? {
             by_name.entry(name).or_default().push(file);
         }
     }
@@ -194,6 +171,7 @@ pub fn scan_cached(
 /// The video name and the file of one folder entry, if it is a playable `NAME_LABEL.mp4`.
 fn resolution_file(
     entry: &std::fs::DirEntry,
+    engine: Engine,
     cache: &mut ProbeCache,
     warnings: &mut Vec<String>,
 ) -> Result<Option<(String, ResolutionFile)>, VideoError> {
@@ -217,15 +195,16 @@ fn resolution_file(
     let probed = match cache.entries.get(&path) {
         Some((len, modified, probed)) if (*len, *modified) == stamp => *probed,
         _ => {
-            let probed = probe(&path)?;
+            let probed = engine.probe(&path)?;
             cache.entries.insert(path.clone(), (stamp.0, stamp.1, probed));
             probed
         }
     };
-    let Some((width, height, frames, fps)) = probed else {
+    let Some(Probe { width, height, frames, fps }) = probed else {
         warnings.push(format!(
-            "skipping {}: OpenCV cannot read it, or it has no frames",
-            path.display()
+            "skipping {}: {} cannot read it, or it has no frames",
+            path.display(),
+            engine.name()
         ));
         return Ok(None);
     };
@@ -267,6 +246,7 @@ impl Video {
 /// once, not at every list request).
 pub struct LiveCatalog {
     dir: PathBuf,
+    engine: Engine,
     /// Swapped whole by a rescan: readers keep the `Arc` they got.
     current: Mutex<Arc<Catalog>>,
     scan: Mutex<ScanState>,
@@ -286,12 +266,14 @@ struct ScanState {
 }
 
 impl LiveCatalog {
-    /// Scans `dir` a first time. An unreadable folder is an empty catalog (and a warning).
-    pub fn open(dir: &Path) -> LiveCatalog {
+    /// Scans `dir` a first time, reading files with `engine`. An unreadable folder is an
+    /// empty catalog (and a warning).
+    pub fn open(dir: &Path, engine: Engine) -> LiveCatalog {
         let mut scan = ScanState::default();
-        let catalog = scan.run(dir);
+        let catalog = scan.run(dir, engine);
         LiveCatalog {
             dir: dir.to_owned(),
+            engine,
             current: Mutex::new(Arc::new(catalog)),
             scan: Mutex::new(scan),
             last: Mutex::new((Instant::now(), folder_time(dir))),
@@ -310,7 +292,7 @@ impl LiveCatalog {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) =
             (Instant::now(), folder_time(&self.dir));
         let mut scan = self.scan.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let catalog = Arc::new(scan.run(&self.dir));
+        let catalog = Arc::new(scan.run(&self.dir, self.engine));
         *self.scan.lock().unwrap_or_else(|p| p.into_inner()) = scan;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = catalog.clone();
         catalog
@@ -343,8 +325,8 @@ fn folder_time(dir: &Path) -> Option<SystemTime> {
 
 impl ScanState {
     /// Scans `dir`, logging new warnings.
-    fn run(&mut self, dir: &Path) -> Catalog {
-        let (catalog, warnings) = scan_cached(dir, &mut self.probes).unwrap_or_else(|e| {
+    fn run(&mut self, dir: &Path, engine: Engine) -> Catalog {
+        let (catalog, warnings) = scan_cached(dir, engine, &mut self.probes).unwrap_or_else(|e| {
             let why = crate::report::Chain(&e);
             let warning = format!("cannot read the videos folder {}: {why}", dir.display());
             (Catalog::default(), vec![warning])

@@ -8,7 +8,7 @@ use opencv::{imgproc, videoio};
 use std::path::{Path, PathBuf};
 
 use super::VideoError;
-use super::source::BACKEND;
+use super::opencv::BACKEND;
 
 /// The index "barcode": 16 black or white cells across the top band of every demo frame, so
 /// a test (or a curious student) can read which frame an image is, even after JPEG.
@@ -222,7 +222,7 @@ pub fn make_bench_video(dir: &Path, frames: u32) -> Result<Vec<PathBuf>, VideoEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::video::source::{decode_jpeg, encode_jpeg};
+    use crate::video::opencv::{decode_jpeg, encode_jpeg};
 
     #[test]
     fn the_index_barcode_survives_jpeg() {

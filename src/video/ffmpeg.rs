@@ -10,7 +10,7 @@ use log::warn;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use super::VideoError;
+use super::{Probe, VideoError};
 
 /// Decoder threads per file: with the encoder on its own thread, one stream uses both cores.
 const DECODER_THREADS: usize = 2;
@@ -22,6 +22,36 @@ fn init() {
         // Our own log lines say what matters; FFmpeg's would repeat it on stderr.
         ff::util::log::set_level(ff::util::log::Level::Fatal);
     });
+}
+
+/// A file's size, length and frame rate, from its headers (nothing decoded); `None` if FFmpeg
+/// cannot open it or it has no frame. The length is the container's frame count, or, where
+/// it gives none, the duration times the frame rate: what OpenCV reports too.
+pub fn probe(path: &Path) -> Result<Option<Probe>, VideoError> {
+    init();
+    let Ok(input) = ff::format::input(&path) else { return Ok(None) };
+    let Some(stream) = input.streams().best(ff::media::Type::Video) else { return Ok(None) };
+    let Ok(decoder) = ff::codec::context::Context::from_parameters(stream.parameters())
+        .and_then(|c| c.decoder().video())
+    else {
+        return Ok(None);
+    };
+    let rate = match stream.avg_frame_rate() {
+        r if r.numerator() > 0 && r.denominator() > 0 => r,
+        _ => stream.rate(),
+    };
+    let fps = if rate.numerator() > 0 && rate.denominator() > 0 { f64::from(rate) } else { 0.0 };
+    let frames = if stream.frames() > 0 {
+        stream.frames() as f64
+    } else {
+        let seconds = if stream.duration() > 0 {
+            stream.duration() as f64 * f64::from(stream.time_base())
+        } else {
+            input.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE)
+        };
+        (seconds * fps).round()
+    };
+    Ok(Probe::checked(decoder.width(), decoder.height(), frames, fps))
 }
 
 /// One video file open for reading, frame by frame from a start frame.
@@ -220,9 +250,9 @@ impl YuvEncoder {
                 let data = frame.data(plane);
                 out.resize(data.len(), 0);
                 if plane == 0 {
-                    expand(data, out, 16, LUMA_GAIN, 0);
+                    expand_luma(data, out);
                 } else {
-                    expand(data, out, 128, CHROMA_GAIN, 128);
+                    expand_chroma(data, out);
                 }
             }
         }
@@ -242,17 +272,20 @@ impl YuvEncoder {
     }
 }
 
-/// Limited to full range, in 1/256ths: luma 16..=235 to 0..=255 (255/219), chroma 16..=240
-/// around 128 to 0..=255 (255/224).
-const LUMA_GAIN: i32 = 298;
-const CHROMA_GAIN: i32 = 292;
-
-/// `out = clamp((v - from) * gain / 256 + to)`, in integer arithmetic over plain slices, which
-/// the compiler turns into vector instructions (a table lookup per byte cost 8 % of the
-/// server's time; this is a fraction of that).
-fn expand(data: &[u8], out: &mut [u8], from: i32, gain: i32, to: i32) {
+/// Limited to full range, luma 16..=235 to 0..=255: `(v - 16) * 255/219`, the gain in
+/// 1/256ths (298), in integer arithmetic over plain slices, which the compiler turns into
+/// vector instructions (a table lookup per byte cost 8 % of the server's time).
+fn expand_luma(data: &[u8], out: &mut [u8]) {
     for (o, &v) in out.iter_mut().zip(data) {
-        *o = ((((i32::from(v) - from) * gain + 128) >> 8) + to).clamp(0, 255) as u8;
+        *o = (((i32::from(v) - 16) * 298 + 128) >> 8).clamp(0, 255) as u8;
+    }
+}
+
+/// Chroma 16..=240 around 128 to 0..=255: `(v - 128) * 255/224 + 128`, the gain in 1/256ths
+/// (292).
+fn expand_chroma(data: &[u8], out: &mut [u8]) {
+    for (o, &v) in out.iter_mut().zip(data) {
+        *o = ((((i32::from(v) - 128) * 292 + 128) >> 8) + 128).clamp(0, 255) as u8;
     }
 }
 
@@ -262,12 +295,28 @@ mod tests {
 
     #[test]
     fn limited_range_expands_to_full_range() {
-        let limited = [0u8, 16, 126, 235, 255];
         let mut luma = [0u8; 5];
-        expand(&limited, &mut luma, 16, LUMA_GAIN, 0);
+        expand_luma(&[0, 16, 126, 235, 255], &mut luma);
         assert_eq!(luma, [0, 0, 128, 255, 255]);
-        let mut chroma = [0u8; 3];
-        expand(&[16, 128, 240], &mut chroma, 128, CHROMA_GAIN, 128);
-        assert_eq!(chroma, [0, 128, 255]);
+        let mut chroma = [0u8; 5];
+        expand_chroma(&[0, 16, 128, 240, 255], &mut chroma);
+        assert_eq!(chroma, [0, 0, 128, 255, 255]);
+    }
+
+    #[test]
+    fn every_value_expands_to_within_one_of_the_exact_scale() {
+        let all: Vec<u8> = (0..=255).collect();
+        let (mut luma, mut chroma) = ([0u8; 256], [0u8; 256]);
+        expand_luma(&all, &mut luma);
+        expand_chroma(&all, &mut chroma);
+        for v in 0..=255u8 {
+            let exact = |from: f64, gain: f64, to: f64| {
+                ((f64::from(v) - from) * gain + to).round().clamp(0.0, 255.0)
+            };
+            let l = exact(16.0, 255.0 / 219.0, 0.0);
+            let c = exact(128.0, 255.0 / 224.0, 128.0);
+            assert!((f64::from(luma[usize::from(v)]) - l).abs() <= 1.0, "luma {v}");
+            assert!((f64::from(chroma[usize::from(v)]) - c).abs() <= 1.0, "chroma {v}");
+        }
     }
 }

@@ -14,17 +14,24 @@ use chatroom::client::peers::{self, Directory, Opener, Sealer};
 use chatroom::config::ServerConfig;
 use chatroom::keys::{Identity, MIN_KEY_BITS};
 use chatroom::server::Server;
-use chatroom::video::source::Decoder;
+use chatroom::video::source::Engine;
 use chatroom::wire::{self, ClientMsg, ServerMsg};
 
-/// Starts a server on a free port. `CHATROOM_DECODER=opencv` runs it with the OpenCV decoder
+/// The engine the tests' servers read video with: `CHATROOM_DECODER=opencv` chooses OpenCV
 /// (`make test` runs the stream tests once with each).
+pub fn engine() -> Engine {
+    if std::env::var("CHATROOM_DECODER").is_ok_and(|d| d == "opencv") {
+        Engine::Plugged(&chatroom::video::opencv::OpenCv)
+    } else {
+        Engine::Ffmpeg
+    }
+}
+
+/// Starts a server on a free port, with the tests' [`engine`].
 pub fn start_server(mut config: ServerConfig) -> Server {
     // The tests' keys are 1024 bits: quick to make.
     config.min_key_bits = MIN_KEY_BITS;
-    if std::env::var("CHATROOM_DECODER").is_ok_and(|d| d == "opencv") {
-        config.decoder = Decoder::OpenCv;
-    }
+    config.engine = engine();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     Server::spawn(listener, config).unwrap()
 }

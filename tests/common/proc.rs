@@ -94,7 +94,11 @@ impl Proc {
                         return line;
                     }
                 }
-                Err(_) => panic!("never saw {what}; output was:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "never saw {what}; output was:\n{}\nstderr:\n{}",
+                    self.seen.join("\n"),
+                    self.errors()
+                ),
             }
         }
     }

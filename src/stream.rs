@@ -61,9 +61,12 @@ impl StreamHandle {
 /// How long a stream waits on the cache before checking for a stop.
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
-/// How many frames before the end of a segment the next one is prefetched: its first frame
-/// needs a seek, a few hundred milliseconds at 720p, done meanwhile on the other core.
-const PREFETCH_LEAD: u32 = 48;
+/// How long before the end of a segment the next one is prefetched. Its first frame needs a
+/// seek, which decodes every frame from the key frame before it (up to 250 frames in H.264 as
+/// x264 writes it: a quarter of a second at 720p), done meanwhile with the current segment's
+/// work. Not longer: a prefetched producer reads only a few frames ahead of its first, then
+/// waits, and gives up if nobody asks for a frame within `cache::IDLE` (5 s).
+const PREFETCH_LEAD: Duration = Duration::from_secs(2);
 
 /// Quality that follows the link, for `auto` streams: which resolution the next frame comes
 /// from, judged by how full the client's video lane is when the frame is offered. A lane that
@@ -197,17 +200,21 @@ impl Stream {
     fn play(&mut self, total: u32) -> Result<(), Halt> {
         let fps = self.video.fps;
         let (sources, began) = self.announce(total)?;
-        // Paced, the lead is at most 2 s of video: a prefetched producer that nobody asks
-        // anything of for 5 s gives up (see cache.rs).
-        let lead = match self.config.pace {
-            true => PREFETCH_LEAD.min((fps * 2.0).ceil() as u32).max(1),
-            false => PREFETCH_LEAD,
-        };
         for (k, seg) in self.plan.clone().iter().enumerate() {
             let end = seg.start + seg.frames;
-            let prefetch_at = end.saturating_sub(lead).max(seg.start);
+            let mut prefetched = false;
             for index in seg.start..end {
-                if let (true, Some(next)) = (index == prefetch_at, self.plan.get(k + 1)) {
+                // The frames sent in PREFETCH_LEAD: at the video's rate when paced, else at
+                // the rate sent so far (none known before the first frame).
+                let rate = match self.config.pace {
+                    true => fps,
+                    false => self.sent as f64 / began.elapsed().as_secs_f64().max(1e-3),
+                };
+                let lead = (rate * PREFETCH_LEAD.as_secs_f64()).ceil() as u32;
+                if let (false, true, Some(next)) =
+                    (prefetched, end - index <= lead, self.plan.get(k + 1))
+                {
+                    prefetched = true;
                     // Ignored if it fails: the stream starts the producer itself when it gets
                     // there.
                     let next_end = next.start + next.frames;

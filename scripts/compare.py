@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """make compare: the Python original, its design ported to Rust, and this project: the same
-workloads, one table.
+workloads, one table (and first, a check that the port's client talks to the original's).
 
 Usage: scripts/compare.py ORIGINAL [--out docs/COMPARISON.md]
 
@@ -24,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "target", "compare")
 BIN = os.path.join(ROOT, "target", "release", "chatroom")
 PORT_BIN = os.path.join(ROOT, "target", "release", "chatroom-original")
+PORT_CLIENT_BIN = os.path.join(ROOT, "target", "release", "chatroom-original-client")
 OURS = "127.0.0.1:4610"
 PORT = "127.0.0.1:4620"
 THEIRS = "127.0.0.1:1234"
@@ -174,6 +175,43 @@ def start_port(scratch):
     return proc
 
 
+def check_port_client(scratch, shim, python):
+    """The port's client speaks the original's protocol byte for byte: it and the original's
+    own client, joined to the port's server (on the original's fixed port), each read the
+    other's message. Lines are typed a moment apart, as a person would: typed at once, the
+    original's unframed reads glue a message to the next command."""
+    server = subprocess.Popen([PORT_BIN, "--bind", THEIRS, "--videos", scratch],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(THEIRS, server, "chatroom-original")
+    env = dict(os.environ, PYTHONPATH=shim)
+    pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                 text=True)
+    theirs = subprocess.Popen([python, "-u", FILES[1]], cwd=scratch, env=env, **pipes)
+    ours = subprocess.Popen([PORT_CLIENT_BIN, "--server", THEIRS, "--headless"], **pipes)
+
+    def type_lines(proc, lines):
+        for line in lines:
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+            time.sleep(0.4)
+
+    type_lines(theirs, ["py"])
+    type_lines(ours, ["rs"])
+    time.sleep(0.5)
+    type_lines(theirs, ["1", "rs", "from the Python client", "QUIT"])
+    type_lines(ours, ["1", "py", "from the Rust port", "QUIT"])
+    time.sleep(0.5)
+    for proc in (theirs, ours, server):
+        proc.kill()
+    heard_by_ours = "py : from the Python client" in ours.communicate()[0]
+    heard_by_theirs = "rs : from the Rust port" in theirs.communicate()[0]
+    server.wait()
+    if not (heard_by_ours and heard_by_theirs):
+        sys.exit("compare: the port's client and the original's did not understand each other "
+                 f"(the port heard the original: {heard_by_ours}; the original heard the port: "
+                 f"{heard_by_theirs})")
+
+
 def measure(proc, addr, args, original):
     cmd = [BIN, "bench", *args, "--server", addr, "--json"] + (["--original"] if original else [])
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -211,6 +249,32 @@ def spread(report, key, fmt):
     if fmt.format(values[0]) == fmt.format(values[-1]):
         return fmt.format(median)
     return f"{fmt.format(median)} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
+
+
+def decode_only(videos):
+    """The machine's own limit for these streams: FFmpeg decoding the frames a split stream
+    of `bench` sends, nothing else (`chatroom bench decode`), best of RUNS runs."""
+    cmd = [BIN, "bench", "decode", "--videos", videos, "--video", "bench",
+           "--runs", str(RUNS), "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        sys.exit(f"compare: bench decode failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)["frames_per_second"]
+
+
+def median(report, key):
+    values = sorted(r[key] for r in report.get("runs", []))
+    return values[len(values) // 2] if values else None
+
+
+def ratio_rows(name, theirs, port, ours, decode_fps):
+    """A stream's frames/s as a share of FFmpeg's decode-only rate, and as a multiple of the
+    original's: the two yardsticks issue #23 sets its goals in."""
+    fps = [median(r, "frames_per_second") for r in (theirs, port, ours)]
+    share = [f"{f / decode_fps:.2f}" if f else "—" for f in fps]
+    times = ["1"] + [f"{f / fps[0]:.2f}x" if f and fps[0] else "—" for f in fps[1:]]
+    return [(name, f"frames/s as a share of decoding alone ({decode_fps:.0f}/s)", *share),
+            (name, "frames/s, times the original's", *times)]
 
 
 def rows(name, theirs, port, ours):
@@ -265,6 +329,11 @@ def main():
         if not port_free(addr):
             sys.exit(f"compare: {addr} is in use; stop what listens there first")
     scratch, videos, shim, python = prepare(original)
+    print("compare: the port's client and the original's chat through the port's server ...",
+          file=sys.stderr)
+    check_port_client(scratch, shim, python)
+    print(f"compare: FFmpeg decoding the stream's frames alone ({RUNS} runs) ...", file=sys.stderr)
+    decode_fps = decode_only(videos)
     table, failed = [], []
     for name, args in WORKLOADS:
         print(f"compare: {name} ({RUNS} runs each) ...", file=sys.stderr)
@@ -274,6 +343,8 @@ def main():
         sides = (("the original", theirs), ("the port", port), ("this project", ours))
         failed += [f"{name}, {side}: {r['error']}" for side, r in sides if "error" in r]
         table.extend(rows(name, theirs, port, ours))
+        if name.startswith("stream"):
+            table.extend(ratio_rows(name, theirs, port, ours, decode_fps))
     lines = ["| workload | measure | Python original | its design in Rust (`chatroom-original`) "
              "| this project |", "|---|---|---|---|---|"]
     lines += [f"| {w} | {m} | {a} | {p} | {b} |" for w, m, a, p, b in table]
@@ -307,6 +378,9 @@ differ. A workload that fails on either side fails the command, with the reason.
 
 How to read it:
 
+- **The port speaks the original's protocol.** Before the workloads, the original's client and
+  the port of it (`chatroom-original-client`) chat through `chatroom-original`, and the command
+  fails unless each reads the other's message: the port is byte for byte, PKCS#1 v1.5 and all.
 - **Three columns, two questions.** The original against its port is Python against Rust, the
   design held still. The port against this project is the design: framing, per-client writer
   threads and bounded queues, the frame cache, the store, the encryption.
@@ -334,7 +408,13 @@ How to read it:
   handing live messages to the writer in memory, the database row as the durable copy.
 - **Latency.** The original sends without `TCP_NODELAY`, so its small broadcasts meet Nagle's
   algorithm and delayed acknowledgements: about 40 ms at a paced rate.
-- **Peak RSS** is the server process's `VmHWM` at the end of the workload.
+- **Decoding alone.** `chatroom bench decode` decodes exactly the frames a split stream of the
+  video sends, with FFmpeg on the server's two decoder threads, and nothing else: no JPEG, no
+  socket. A stream's share of it says how much of the machine the server leaves unused; every
+  column must also JPEG-encode each frame, which costs about as much again.
+- **Peak RSS** is the server process's `VmHWM` at the end of the workload. `chatroom server`
+  runs as `chatroom-server` (the same server, without OpenCV's libraries) unless
+  `--decoder opencv`; the original and the port load OpenCV, which they read video with.
 """
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
 //! The server relays the envelope as opaque bytes and stamps the sender's registered name. The
 //! recipient checks the signature against that name's key from the directory, so neither the
 //! server nor another user can forge a sender, and checks the sequence number, so nobody can
-//! replay an old message. PKCS#1 v1.5 is not used anywhere (Bleichenbacher and Marvin attacks).
+//! replay an old message. PKCS#1 v1.5 is not used anywhere in the product (Bleichenbacher and
+//! Marvin attacks); only the port of the original's client speaks it (docs/SECURITY.md).
 //!
 //! A room message is the same envelope, sealed once for each member, with the room's name in
 //! the signed body (empty for a direct message): it cannot be passed off as a direct message,

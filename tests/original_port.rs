@@ -54,3 +54,77 @@ fn the_port_keeps_the_originals_design_and_its_extra_frames() {
     .unwrap();
     assert_eq!((chat.sent, chat.delivered, chat.corrupted), (40, 40, 0), "{chat:?}");
 }
+
+/// `chatroom-original-client` joined to `addr` as `name`, headless.
+fn port_client(addr: &str, name: &str) -> Proc {
+    let args = ["--server", addr, "--headless"];
+    let mut client =
+        Proc::start_command(env!("CARGO_BIN_EXE_chatroom-original-client"), &args, &[]);
+    client.type_line(name);
+    client
+}
+
+#[test]
+fn the_clients_port_chats_in_pkcs1_v15_and_streams_as_the_original_client() {
+    let videos = common::temp_dir("port-client");
+    for (label, size) in [("144p", (256, 144)), ("240p", (426, 240))] {
+        common::write_video(&videos, "clip", label, size, 25.0, 9);
+    }
+    let (_port, addr) = start_port(&videos);
+    let mut bob = port_client(&addr, "bob");
+    bob.expect("bob's menu", |l| l.contains("Home: pick a service."));
+    let mut alice = port_client(&addr, "alice");
+    alice.expect("alice's menu", |l| l.contains("Home: pick a service."));
+    bob.expect("alice in bob's list", |l| l.contains("[users] someone joined"));
+    // Chat: the server broadcasts alice's ciphertext to everyone; only bob's key opens it.
+    alice.type_line("1");
+    alice.expect("the user list", |l| l == "bob");
+    alice.type_line("bob");
+    alice.type_line("hello from the port");
+    bob.expect("the message", |l| l.contains("[message] alice : hello from the port"));
+    alice.type_line("QUIT");
+    alice.expect("the menu again", |l| l.contains("Home: pick a service."));
+    // Stream: the list, a number, then as many frames as announced (9; the port's server
+    // sends one more), and the receiving thread ends with the stream, as in the original.
+    bob.type_line("2");
+    bob.expect("the video list", |l| l.contains("1. clip"));
+    bob.type_line("1");
+    bob.expect("the end of the stream", |l| l.contains("The stream is over."));
+    let frames = bob.seen.iter().filter(|l| l.contains("frame ") && l.contains(" bytes")).count();
+    assert_eq!(frames, 9, "{:?}", bob.seen);
+    // A message for bob now reaches his socket, but nothing reads it any more.
+    alice.type_line("1");
+    alice.type_line("bob");
+    alice.type_line("after the stream");
+    alice.type_line("QUIT");
+    alice.expect("the menu again", |l| l.contains("Home: pick a service."));
+    std::thread::sleep(Duration::from_millis(300));
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+    assert!(!bob.rest().iter().any(|l| l.contains("after the stream")));
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+}
+
+#[test]
+fn no_file_of_the_product_uses_pkcs1_v15() {
+    // The `rsa` crate's `pkcs1v15` feature is on for the port of the original's client alone.
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.ends_with("bin/chatroom-original-client.rs")
+                && std::fs::read_to_string(&path).unwrap().contains("Pkcs1v15")
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+    assert!(found.is_empty(), "PKCS#1 v1.5 in the product: {found:?}");
+    let port = include_str!("../src/bin/chatroom-original-client.rs");
+    assert!(port.contains("Pkcs1v15Encrypt"), "the walk looks for the right name");
+}

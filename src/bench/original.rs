@@ -17,7 +17,7 @@
 //!
 //! A chat message's 128 bytes stand where the original puts an RSA-1024 ciphertext: the server
 //! relays them unread, so the bench sends a numbered, checksummed payload instead of real
-//! PKCS#1 v1.5 (which this project does not use anywhere).
+//! PKCS#1 v1.5 (which the product does not use anywhere).
 
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;

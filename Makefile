@@ -11,7 +11,7 @@ BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config \
 # faketime, to run a client whose clock is wrong.
 TEST_PKGS   := xvfb x11-utils xdotool imagemagick tmux faketime
 
-.PHONY: deps test-deps build run client test compare fmt lint clean
+.PHONY: deps test-deps build run client test compare original-bugs fmt lint clean
 
 deps:
 	@scripts/install-packages.sh $(BUILD_PKGS)
@@ -44,6 +44,10 @@ ORIGINAL ?= $(wildcard original)
 compare: build
 	@test -n "$(ORIGINAL)" || { echo "usage: make compare ORIGINAL=DIR (scripts/fetch-original.sh clones it into original/)"; exit 2; }
 	python3 scripts/compare.py $(ORIGINAL)
+
+## The bugs docs/PYTHON_TO_RUST.md lists, shown in the running original (after `make compare`).
+original-bugs:
+	python3 scripts/original-bugs.py
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""The recipes of docs/PYTHON_TO_RUST.md ("Seeing them in the running original"), run against
+the running Python original: each starts its server afresh, joins its own clients, types what
+a person would type, a moment apart, and says whether the bug shows. Exit status 1 if one does
+not.
+
+Usage: scripts/original-bugs.py          (after `make compare`, which prepares target/compare/)
+
+The streaming recipes need the original's window (OpenCV's imshow); they are left to a person,
+and `make compare` counts the extra frames.
+"""
+import os, signal, subprocess, sys, threading, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "target", "compare")
+SCRATCH = os.path.join(WORK, "original")
+PYTHON = os.path.join(WORK, "venv", "bin", "python")
+ENV = dict(os.environ, PYTHONPATH=os.path.join(WORK, "shim"))
+PAUSE = 0.4
+LIVE = []  # the processes of the recipe running, killed after it
+
+
+class Proc:
+    """A process of the original, its output gathered as it comes."""
+
+    def __init__(self, script):
+        self.p = subprocess.Popen([PYTHON, "-u", script], cwd=SCRATCH, env=ENV, text=True,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+        self.out = ""
+        LIVE.append(self)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for chunk in iter(lambda: self.p.stdout.read(1), ""):
+            self.out += chunk
+
+    def type(self, *lines):
+        for line in lines:
+            self.p.stdin.write(line + "\n")
+            self.p.stdin.flush()
+            time.sleep(PAUSE)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill(self):
+        if self.alive():
+            self.p.kill()
+        self.p.wait()
+
+
+def listening(port):
+    """Is a socket listening on `port`? Read from /proc: a connection to the original that
+    closes at once stays listed there and breaks later joins."""
+    with open("/proc/net/tcp") as f:
+        return any(line.split()[3] == "0A" and int(line.split()[1].rsplit(":", 1)[1], 16) == port
+                   for line in list(f)[1:])
+
+
+def server():
+    s = Proc("210030039_server.py")
+    for _ in range(50):
+        if listening(1234):
+            break
+        time.sleep(0.1)
+    time.sleep(0.2)
+    return s
+
+
+def client(name):
+    c = Proc("210030039_client.py")
+    time.sleep(0.6)
+    c.type(name)
+    time.sleep(0.4)
+    return c
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+RECIPES = []
+
+
+def recipe(title):
+    def register(fn):
+        RECIPES.append((title, fn))
+        return fn
+    return register
+
+
+@recipe("every chat goes to everyone (carol cannot read alice's message to bob)")
+def everyone():
+    server()
+    alice, bob, carol = client("alice"), client("bob"), client("carol")
+    alice.type("1", "bob", "hi bob")
+    time.sleep(0.5)
+    return "alice : hi bob" in bob.out and "hi bob" not in carol.out
+
+
+@recipe("a message over about 100 characters ends the chat thread (OverflowError)")
+def too_long():
+    server()
+    alice, bob = client("alice"), client("bob")
+    alice.type("1", "bob", "x" * 120)
+    time.sleep(0.5)
+    return "OverflowError" in alice.out
+
+
+@recipe("an unknown recipient ends the chat thread (KeyError)")
+def unknown():
+    server()
+    alice = client("alice")
+    alice.type("1", "nobody", "hello")
+    time.sleep(0.5)
+    return "KeyError" in alice.out
+
+
+@recipe("a menu choice that is not a number ends the main thread; the client hangs")
+def not_a_number():
+    server()
+    alice = client("alice")
+    alice.type("x")
+    time.sleep(1.0)
+    return "ValueError" in alice.out and alice.alive()
+
+
+@recipe("0 at the menu quits (it picks the last service)")
+def zero():
+    server()
+    alice = client("alice")
+    alice.type("0")
+    time.sleep(1.0)
+    return not alice.alive()
+
+
+@recipe("a duplicate name replaces the first user's key")
+def duplicate():
+    server()
+    first, second, writer = client("x"), client("x"), client("w")
+    writer.type("1", "x", "for x")
+    time.sleep(0.5)
+    return "w : for x" in second.out and "w : for x" not in first.out
+
+
+@recipe("the user list read with recv(1024) is cut from a few users on (JSONDecodeError)")
+def cut_list():
+    server()
+    clients = [client(f"user{i}") for i in range(6)]
+    time.sleep(0.5)
+    return any("JSONDecodeError" in c.out for c in clients)
+
+
+@recipe("a client that closes in chat mode spins a core of the server")
+def spin():
+    s = server()
+    alice = client("alice")
+    alice.type("1")
+    alice.p.send_signal(signal.SIGKILL)
+    time.sleep(0.5)
+    before = cpu_seconds(s.p.pid)
+    time.sleep(2.0)
+    busy = (cpu_seconds(s.p.pid) - before) / 2.0
+    return busy > 0.5
+
+
+@recipe("a client that closes abruptly stays listed")
+def stays_listed():
+    server()
+    ghost = client("ghost")
+    ghost.p.send_signal(signal.SIGKILL)
+    time.sleep(0.5)
+    later = client("later")
+    later.type("1")
+    time.sleep(0.5)
+    return "ghost" in later.out
+
+
+@recipe("the video list glued to its header ends the client's receive thread (OverflowError; "
+        "a race: up to 8 tries)")
+def glued_list():
+    for _ in range(8):
+        server()
+        alice = client("alice")
+        alice.type("2")
+        time.sleep(0.8)
+        if "OverflowError" in alice.out:
+            return True
+        while LIVE:
+            LIVE.pop().kill()
+        time.sleep(0.3)
+    return False
+
+
+def video_names():
+    """The names the server lists, read with a socket of our own: its client cannot show the
+    list reliably (the recipe above)."""
+    import json, socket
+    with socket.create_connection(("127.0.0.1", 1234)) as sock:
+        sock.settimeout(0.5)
+
+        def read_all():
+            data = b""
+            try:
+                while chunk := sock.recv(65536):
+                    data += chunk
+            except TimeoutError:
+                pass
+            return data
+
+        read_all()  # the server's key
+        sock.sendall(b"lister")
+        read_all()  # OK
+        sock.sendall(b"not a key")
+        read_all()  # the user list
+        sock.sendall(b"[STREAM]")
+        reply = read_all()
+    return json.loads(reply[8:])  # STLI, a 4-byte length, the JSON list
+
+
+@recipe("names split at the first _ (my_trip_144p.mp4 lists as my)")
+def first_underscore():
+    # The folder holds the bench video; a link under another name shows the split.
+    extra = os.path.join(SCRATCH, "my_trip_144p.mp4")
+    os.link(os.path.join(SCRATCH, "bench_240p.mp4"), extra)
+    try:
+        server()
+        listed = video_names()
+        return "my" in listed and "my_trip" not in listed
+    finally:
+        os.remove(extra)
+
+
+@recipe("the video list's order changes between runs (a set)")
+def order():
+    extra = [os.path.join(SCRATCH, f"{name}_144p.mp4") for name in ("alpha", "beta", "gamma")]
+    for path in extra:
+        os.link(os.path.join(SCRATCH, "bench_240p.mp4"), path)
+    try:
+        orders = set()
+        for _ in range(6):
+            server()
+            orders.add(tuple(video_names()))
+            while LIVE:
+                LIVE.pop().kill()
+            time.sleep(0.3)
+        return len(orders) > 1
+    finally:
+        for path in extra:
+            os.remove(path)
+
+
+def main():
+    if not os.path.exists(PYTHON):
+        sys.exit("run `make compare ORIGINAL=DIR` first: it prepares target/compare/")
+    failed = 0
+    for title, fn in RECIPES:
+        try:
+            shows = fn()
+        finally:
+            while LIVE:
+                LIVE.pop().kill()
+            time.sleep(0.3)
+        print(f"{'shows' if shows else 'DOES NOT SHOW'}: {title}")
+        failed += not shows
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -195,6 +195,83 @@ def glued_list():
     return False
 
 
+def links(*pairs):
+    """Extra names in the original's folder, each a hard link to one of its files; removed by
+    the `with` block's end."""
+    class Links:
+        def __enter__(self):
+            for name, target in pairs:
+                os.link(os.path.join(SCRATCH, target), os.path.join(SCRATCH, name))
+
+        def __exit__(self, *_):
+            for name, _target in pairs:
+                os.remove(os.path.join(SCRATCH, name))
+    return Links()
+
+
+def frame_sizes(video):
+    """Asks the server for `video` with a socket of our own, reads exactly (the original's
+    client does not), and returns each frame's (width, height), until a quiet half second."""
+    import socket, struct
+    with socket.create_connection(("127.0.0.1", 1234)) as sock:
+        sock.settimeout(0.5)
+
+        def drain():
+            try:
+                while sock.recv(65536):
+                    pass
+            except TimeoutError:
+                pass
+
+        def exactly(n):
+            data = b""
+            while len(data) < n:
+                chunk = sock.recv(n - len(data))
+                if not chunk:
+                    raise EOFError
+                data += chunk
+            return data
+
+        drain()
+        sock.sendall(b"streamer")
+        drain()
+        sock.sendall(b"not a key")
+        drain()
+        sock.sendall(b"[STREAM]")
+        header = exactly(8)
+        drain()  # the rest of the list
+        sock.sendall(video.encode())
+        assert exactly(4) == b"STRM"
+        exactly(4)
+        sizes = []
+        try:
+            while True:
+                jpeg = exactly(struct.unpack(">Q", exactly(8))[0])
+                at = jpeg.index(b"\xff\xc0")  # the baseline frame header: height, width
+                height, width = struct.unpack(">HH", jpeg[at + 5:at + 9])
+                sizes.append((width, height))
+        except (TimeoutError, EOFError):
+            pass
+        assert header[:4] == b"STLI"
+    return sizes
+
+
+@recipe("videos are matched by prefix (bench also plays benchx_144p.mp4, last)")
+def prefix():
+    # A link to the 240p file: the stream ends in 320x240 frames, not 1280x720.
+    with links(("benchx_144p.mp4", "bench_240p.mp4")):
+        server()
+        return frame_sizes("bench")[-1] == (320, 240)
+
+
+@recipe("resolutions sort as strings (bench_1080p.mp4 plays first)")
+def string_sort():
+    # A 1280x720 file labelled 1080p: sorted as a string it comes before 240p.
+    with links(("bench_1080p.mp4", "bench_720p.mp4")):
+        server()
+        return frame_sizes("bench")[0] == (1280, 720)
+
+
 def video_names():
     """The names the server lists, read with a socket of our own: its client cannot show the
     list reliably (the recipe above)."""
@@ -219,6 +296,12 @@ def video_names():
         sock.sendall(b"[STREAM]")
         reply = read_all()
     return json.loads(reply[8:])  # STLI, a 4-byte length, the JSON list
+
+
+@recipe("more frames follow STRM than it announced (302 for 301)")
+def extra_frames():
+    server()
+    return len(frame_sizes("bench")) == 302
 
 
 @recipe("names split at the first _ (my_trip_144p.mp4 lists as my)")

@@ -29,7 +29,7 @@ use crate::report::Chain;
 use crate::video::VideoError;
 use crate::video::catalog::ResolutionFile;
 use crate::video::source::{Engine, JpegEncoder, Picture, Reader};
-use crate::wire::{EncodedFrame, ServerMsg};
+use crate::wire::{self, EncodedFrame};
 
 /// Frames a producer reads past the furthest one asked of it. Enough to keep the encoder
 /// busy while the decoder waits on the disk, small enough to stay a few megabytes at 720p.
@@ -383,10 +383,7 @@ impl FrameCache {
             let (index, frame) = match job {
                 Job::Cached(index) => (index, None),
                 Job::Encode(index, image) => match jpeg.encode(&image) {
-                    Ok(jpeg) => {
-                        let label = source.label.clone();
-                        (index, Some(ServerMsg::Frame { index, label, jpeg }.encode_shared()))
-                    }
+                    Ok(jpeg) => (index, Some(wire::encode_frame(index, &source.label, jpeg))),
                     Err(e) => return self.fail(&source.file, index, e),
                 },
             };

@@ -26,6 +26,7 @@ mod frame;
 use std::fmt;
 use std::sync::Arc;
 
+pub use codec::encode_frame;
 pub(crate) use fields::{FrameWriter, Reader};
 pub use frame::{
     FROM_CLIENT, FROM_SERVER, Limits, ReadError, check, parse_client, parse_header, parse_server,
@@ -484,6 +485,15 @@ mod tests {
 
     fn user(name: &str) -> User {
         User { name: name.into(), key: vec![0x30, 0x82, 1, 2, 3] }
+    }
+
+    #[test]
+    fn a_video_frame_made_in_one_allocation_is_the_same_frame() {
+        let jpeg: Vec<u8> = (0..=255).cycle().take(70_000).collect();
+        let made = encode_frame(42, "720p", &jpeg);
+        let msg = ServerMsg::Frame { index: 42, label: "720p".into(), jpeg };
+        assert_eq!(&made[..], &msg.encode()[..]);
+        assert_eq!(parse_server(&made).unwrap(), (msg, made.len()));
     }
 
     pub(crate) fn every_client_msg() -> Vec<ClientMsg> {

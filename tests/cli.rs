@@ -325,7 +325,7 @@ fn make_videos_bench_writes_the_h264_benchmark_video() {
             let mut jpeg = JpegEncoder::new(90);
             for expected in [7, 8] {
                 let image = chatroom::video::opencv::decode_jpeg(
-                    &jpeg.encode(&reader.read().unwrap()).unwrap(),
+                    jpeg.encode(&reader.read().unwrap()).unwrap(),
                 )
                 .unwrap();
                 let index = chatroom::video::demo::read_demo_index(&image).unwrap();

@@ -228,6 +228,9 @@ pub struct YuvEncoder {
     compressor: turbojpeg::Compressor,
     /// Limited-range planes expanded to the full range JPEG uses (reused between frames).
     planes: [Vec<u8>; 3],
+    /// The JPEG of the last frame, at the start of a buffer of the largest size a JPEG of
+    /// these frames can have (reused between frames: the encoder allocates nothing per frame).
+    out: Vec<u8>,
 }
 
 impl YuvEncoder {
@@ -235,13 +238,13 @@ impl YuvEncoder {
         let mut compressor = turbojpeg::Compressor::new()?;
         compressor.set_quality(quality)?;
         compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2)?;
-        Ok(YuvEncoder { compressor, planes: Default::default() })
+        Ok(YuvEncoder { compressor, planes: Default::default(), out: Vec::new() })
     }
 
     /// Compresses a YUV 4:2:0 frame. Video is usually "limited range" (black at 16, white at
     /// 235); JPEG is full range, so those frames are expanded first, or the picture would come
     /// out grey and flat.
-    pub fn encode(&mut self, frame: &ff::frame::Video) -> Result<Vec<u8>, VideoError> {
+    pub fn encode(&mut self, frame: &ff::frame::Video) -> Result<&[u8], VideoError> {
         let (width, height) = (frame.width() as usize, frame.height() as usize);
         let full = matches!(frame.format(), Pixel::YUVJ420P) || frame.color_range() == Range::JPEG;
         let strides = [frame.stride(0), frame.stride(1), frame.stride(2)];
@@ -268,7 +271,13 @@ impl YuvEncoder {
             v_stride: strides[2],
             subsamp: turbojpeg::Subsamp::Sub2x2,
         };
-        Ok(self.compressor.compress_yuv_planes_to_vec(&image)?)
+        let most = self.compressor.buf_len(width, height)?;
+        if self.out.len() < most {
+            // Zeroed by the kernel as pages are first written: only what JPEGs use is memory.
+            self.out = vec![0; most];
+        }
+        let len = self.compressor.compress_yuv_planes_to_slice(&image, &mut self.out)?;
+        Ok(&self.out[..len])
     }
 }
 

@@ -120,16 +120,22 @@ impl Reader {
 pub struct JpegEncoder {
     quality: i32,
     yuv: Option<YuvEncoder>,
+    /// The last JPEG a [`Backend`] made.
+    plugged: Vec<u8>,
 }
 
 impl JpegEncoder {
     pub fn new(quality: i32) -> JpegEncoder {
-        JpegEncoder { quality, yuv: None }
+        JpegEncoder { quality, yuv: None, plugged: Vec::new() }
     }
 
-    pub fn encode(&mut self, picture: &Picture) -> Result<Vec<u8>, VideoError> {
+    /// The picture's JPEG, valid until the next call.
+    pub fn encode(&mut self, picture: &Picture) -> Result<&[u8], VideoError> {
         match picture {
-            Picture::Plugged(frame) => frame.to_jpeg(self.quality),
+            Picture::Plugged(frame) => {
+                self.plugged = frame.to_jpeg(self.quality)?;
+                Ok(&self.plugged)
+            }
             Picture::Yuv(frame) => {
                 let yuv = match &mut self.yuv {
                     Some(yuv) => yuv,

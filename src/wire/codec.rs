@@ -126,6 +126,15 @@ impl ClientMsg {
     }
 }
 
+/// A `FRAM` frame, as `ServerMsg::Frame { index, label, jpeg }.encode_shared()` makes it, from
+/// borrowed JPEG bytes and in one allocation: what the frame cache keeps of every frame.
+pub fn encode_frame(index: u32, label: &str, jpeg: &[u8]) -> EncodedFrame {
+    let mut w = FrameWriter::new(Tag::FRAME);
+    w.u32(index);
+    w.str8(label);
+    w.finish_shared_with(jpeg)
+}
+
 impl ServerMsg {
     pub fn tag(&self) -> Tag {
         match self {

@@ -114,6 +114,16 @@ impl FrameWriter {
         }
         self.buf
     }
+
+    /// The frame with `tail` as its last field, made in one allocation, the shared frame's
+    /// own: for a video frame, whose JPEG is most of it, no copy in a growing `Vec` first.
+    #[inline]
+    pub(crate) fn finish_shared_with(mut self, tail: &[u8]) -> EncodedFrame {
+        let len = (self.buf.len() - HEADER_LEN + tail.len()) as u32;
+        BigEndian::write_u32(&mut self.buf[4..8], len);
+        // A chain of two slices knows its exact length: one allocation, two copies.
+        self.buf.iter().chain(tail).copied().collect()
+    }
 }
 
 /// `s`, or its longest start of at most `max` bytes that ends on a character's boundary.

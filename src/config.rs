@@ -67,6 +67,10 @@ pub struct ServerConfig {
     pub join_retry_timeout: Duration,
     /// How long one socket write may block; a client that stops reading is cut after it.
     pub write_timeout: Duration,
+    /// How long a chat message for an online recipient whose mailbox is full waits for it to
+    /// acknowledge (and so make room) before it is refused; only a sender with no mail of its
+    /// own awaiting acknowledgement waits (`mail.rs`).
+    pub mailbox_patience: Duration,
     /// How long a broadcast or a reply waits for room in a client's chat queue, and a stream
     /// in its video queue, before the client is cut off as too slow. (Relayed chat waits at
     /// most 200 ms, `Outbox::relay`, and is then dropped: its recipient is never cut for it.)
@@ -121,6 +125,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             join_retry_timeout: Duration::from_secs(120),
             write_timeout: Duration::from_secs(10),
+            mailbox_patience: Duration::from_millis(200),
             outbox_timeout: Duration::from_secs(5),
             outbox_frames: 256,
             // Set by `with_chat_rate`, below.

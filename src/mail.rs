@@ -20,10 +20,6 @@ use crate::wire::{EncodedFrame, ErrorCode, ServerMsg};
 /// Messages or acknowledgements kept in hand before they are written in one transaction.
 pub const BATCH: usize = 64;
 
-/// How long a sender waits for an online recipient to make room in its mailbox (by
-/// acknowledging what it has read) before its message is refused.
-const PATIENCE: Duration = Duration::from_millis(200);
-
 /// Keeps `messages` from `me`, in one transaction (`Store::keep_batch`).
 fn keep(me: &str, ctx: &Context, messages: &[&Pending]) -> Vec<Result<Kept, HoldError>> {
     let batch: Vec<Keep<'_>> = messages
@@ -91,11 +87,12 @@ impl Mail {
     /// Stores what `me` sent and deletes what it acknowledged, each in one transaction; `reply`
     /// sends `me` its answers (`SENT`, or why not), in the order the messages came.
     pub fn flush(&mut self, me: &str, ctx: &Context, reply: impl Fn(EncodedFrame)) {
-        if !self.pending.is_empty() {
-            self.store(me, ctx, &reply);
-        }
+        // Acknowledgements first: they make room others may be waiting for.
         if !self.acks.is_empty() {
             self.delete(me, ctx);
+        }
+        if !self.pending.is_empty() {
+            self.store(me, ctx, &reply);
         }
     }
 
@@ -103,8 +100,14 @@ impl Mail {
         let pending = std::mem::take(&mut self.pending);
         let mut results = keep(me, ctx, &pending.iter().collect::<Vec<_>>());
         // A reader that is online and reading makes room as it acknowledges: the sender (this
-        // thread, nobody else) waits a little for it before being refused.
-        let patience = Instant::now() + PATIENCE;
+        // thread, nobody else) waits a little for it before being refused
+        // (`config.mailbox_patience`). But only a sender with no mail of its own awaiting its
+        // acknowledgement (a lone flooder, say): this thread is also the one that reads this
+        // client's acknowledgements, which may be what its recipient is waiting for, to make
+        // room in *its* mailbox. In a flood among clients that all send and receive, every
+        // reader slept waiting for another (docs/BENCHMARKS.md, "Found since"); such a sender
+        // is refused at once instead. Asked only when a mailbox is full: no query otherwise.
+        let mut patience = None;
         loop {
             let waiting: Vec<usize> = (0..pending.len())
                 .filter(|&i| {
@@ -115,7 +118,15 @@ impl Mail {
                         )
                 })
                 .collect();
-            if waiting.is_empty() || Instant::now() >= patience {
+            if waiting.is_empty() {
+                break;
+            }
+            let until = *patience.get_or_insert_with(|| {
+                // A store that cannot tell is taken as mail waiting: refuse, never stall.
+                let mine = ctx.store.awaits_ack(me).unwrap_or(true);
+                Instant::now() + if mine { Duration::ZERO } else { ctx.config.mailbox_patience }
+            });
+            if Instant::now() >= until {
                 break;
             }
             thread::sleep(Duration::from_millis(5));

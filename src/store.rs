@@ -713,6 +713,16 @@ impl Store {
         Ok(held)
     }
 
+    /// Whether messages kept for `name` are waiting for its acknowledgement.
+    pub fn awaits_ack(&self, name: &str) -> Result<bool, StoreError> {
+        let waiting = self.db().query_row(
+            "SELECT EXISTS (SELECT 1 FROM mailbox WHERE recipient = ?1)",
+            [name.to_ascii_lowercase()],
+            |r| r.get(0),
+        )?;
+        Ok(waiting)
+    }
+
     /// The id of the last message kept for `name` (0 if none).
     pub fn last_mail_id(&self, name: &str) -> Result<i64, StoreError> {
         let last = self.db().query_row(

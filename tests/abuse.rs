@@ -304,6 +304,56 @@ fn chat_for_stalled_receivers_waits_on_disk_within_each_mailbox_and_the_flooder_
     drop(stalled);
 }
 
+/// The answer to the last chat message sent: `SENT` or an error (other news skipped).
+fn answer(from: &mut RawClient) -> ServerMsg {
+    loop {
+        match from.recv() {
+            Some(msg @ (ServerMsg::Sent { .. } | ServerMsg::Error { .. })) => return msg,
+            Some(_) => {}
+            None => panic!("the connection ended"),
+        }
+    }
+}
+
+/// Sends `to` as many messages from `from` as its mailbox takes from one sender, each
+/// answered `SENT`, then one more, and returns how long that one took to be refused.
+fn time_to_refusal(from: &mut RawClient, to: &str) -> Duration {
+    let chat = ClientMsg::Chat { to: to.into(), envelope: vec![0xAB; 64] };
+    for _ in 0..chatroom::store::MAILBOX_PER_SENDER {
+        from.send_msg(&chat);
+        let reply = answer(from);
+        assert!(matches!(reply, ServerMsg::Sent { .. }), "refused early: {reply:?}");
+    }
+    let asked = Instant::now();
+    from.send_msg(&chat);
+    let reply = answer(from);
+    assert!(matches!(reply, ServerMsg::Error { code: ErrorCode::MailboxFull, .. }), "{reply:?}");
+    asked.elapsed()
+}
+
+#[test]
+fn a_sender_whose_own_mail_awaits_acknowledgement_is_refused_at_once_not_kept_waiting() {
+    // A long patience makes the two cases plain on any machine.
+    let patience = Duration::from_secs(3);
+    let config =
+        ServerConfig { mailbox_patience: patience, ..ServerConfig::default() }.with_chat_rate(0);
+    let server = start_server(config);
+    let addr = server.local_addr();
+    // A recipient that never reads nor acknowledges, and two senders.
+    let _stalled = joined_from(addr, "127.0.0.10", "stalled", 0);
+    let mut lone = joined_from(addr, "127.0.0.2", "lone", 1);
+    let mut busy = joined_from(addr, "127.0.0.3", "busy", 2);
+    // busy has a message of its own it has not acknowledged: its reader thread is the one
+    // that would read that acknowledgement, so it must not sleep in a wait.
+    lone.send_msg(&ClientMsg::Chat { to: "busy".into(), envelope: vec![1; 64] });
+    assert!(matches!(answer(&mut lone), ServerMsg::Sent { .. }));
+    let busy_waited = time_to_refusal(&mut busy, "stalled");
+    // lone has nothing waiting for it: it waits for stalled to make room, in vain.
+    let lone_waited = time_to_refusal(&mut lone, "stalled");
+    assert!(lone_waited >= patience, "the lone sender waited only {lone_waited:?}");
+    assert!(busy_waited < patience, "the sender with mail of its own waited {busy_waited:?}");
+}
+
 #[test]
 fn an_address_that_joins_and_leaves_over_and_over_is_held_to_its_join_budget() {
     // 8 slots: one address may hold 6, so it may join 6 times at once, then once a second.

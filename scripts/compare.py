@@ -401,10 +401,10 @@ How to read it:
 - **Chat, flooding: refused, not lost without a word.** This project writes every message to
   its database before it answers `SENT` (issue #19), and a recipient's mailbox holds at most
   100 unacknowledged messages from any one sender. Ten senders flooding 2000 messages each
-  outrun what the recipients acknowledge, and about half are refused with `MailboxFull` (each
+  outrun what the recipients acknowledge, and 40-50 % are refused with `MailboxFull` (each
   sender is told, and may send again; the bench counts them as lost). The original, which keeps
   nothing, relays as fast as memory allows and loses only what its unframed reads glue
-  together. docs/BENCHMARKS.md ("Stored before SENT") says what would close most of the gap:
+  together. docs/BENCHMARKS.md ("Stored before SENT") says what would close more of the gap:
   handing live messages to the writer in memory, the database row as the durable copy.
 - **Latency.** The original sends without `TCP_NODELAY`, so its small broadcasts meet Nagle's
   algorithm and delayed acknowledgements: about 40 ms at a paced rate.

@@ -187,7 +187,8 @@ pub fn become_lean_server() {
         log::debug!("no {} beside this program: serving in this process", lean.display());
         return;
     }
-    // The first two arguments are this program and `server`.
-    let error = std::process::Command::new(&lean).args(std::env::args_os().skip(2)).exec();
+    // The server's flags are what follows the `server` subcommand.
+    let flags = std::env::args_os().skip(1).skip_while(|a| a != "server").skip(1);
+    let error = std::process::Command::new(&lean).args(flags).exec();
     log::warn!("cannot run {}: {error}; serving in this process", lean.display());
 }

@@ -412,15 +412,14 @@ impl<'a> Session<'a> {
     }
 
     /// Once the session is over, a name joined with a throwaway key is free again, unless a
-    /// newer session of the same key has taken it over (`End::Replaced`).
+    /// newer session of the same key has claimed it since (a reconnect, which may have
+    /// replaced this one, `End::Replaced`): the store releases only the binding this
+    /// connection holds, in one transaction, whatever the order of the two.
     fn release_throwaway(&self) {
         let Some(key) = &self.throwaway else { return };
-        if self.ctx.registry.lookup(&self.name).is_some() {
-            return;
-        }
         // Its rooms lose it with the name: their members are told.
         let rooms = self.ctx.store.rooms_of(&self.name).unwrap_or_default();
-        let released = self.ctx.store.release_throwaway(&self.name, key);
+        let released = self.ctx.store.release_throwaway(&self.name, key, self.id);
         if self.ctx.store.key_of(&self.name).ok().flatten().is_none() {
             rooms::gone(self.ctx, &self.name, &rooms);
         }

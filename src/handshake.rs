@@ -229,7 +229,7 @@ impl Handshake<'_> {
                 self.reply(ServerMsg::Error { code: refusal.code, text: refusal.text.clone() })?;
                 return Err(End::Failed(refusal.text));
             }
-            let claim = match self.check_join(&name, &key, &proof, throwaway, ctx) {
+            let claim = match self.check_join(&name, &key, &proof, throwaway.then_some(id), ctx) {
                 Ok(claim) => claim,
                 Err(refusal) => {
                     info!("{peer} refused as {name:?}: {}", refusal.text);
@@ -252,7 +252,7 @@ impl Handshake<'_> {
                     info!("{peer} refused the name {name:?}: {}", refusal.text);
                     // A throwaway binding made for this join goes with it.
                     if let (Claim::New, Some(key)) = (claim, &kept) {
-                        let _ = ctx.store.release_throwaway(&name, key);
+                        let _ = ctx.store.release_throwaway(&name, key, id);
                     }
                     self.refuse(refusal.code, refusal.text)?;
                 }
@@ -265,13 +265,14 @@ impl Handshake<'_> {
     /// Whether `key` may join as `name`: a key of an accepted size, a valid name, a proof
     /// that the client holds the key (its signature of our challenge), and, if the name is
     /// registered, the key it was registered with. A free name is bound to the key here (a
-    /// `throwaway` key's binding lasts its session only).
+    /// throwaway key's binding lasts its session only: `throwaway` is this connection's id,
+    /// which holds it).
     fn check_join(
         &self,
         name: &str,
         key: &[u8],
         proof: &[u8],
-        throwaway: bool,
+        throwaway: Option<ConnId>,
         ctx: &Context,
     ) -> Result<Claim, Refusal> {
         let bad_key = |text: String| Refusal { code: ErrorCode::BadKey, text };
@@ -289,7 +290,7 @@ impl Handshake<'_> {
             Refusal { code: ErrorCode::Unexpected, text }
         })?;
         match &claim {
-            Claim::New if !throwaway => info!("{} registered the name {name}", self.peer),
+            Claim::New if throwaway.is_none() => info!("{} registered the name {name}", self.peer),
             Claim::New | Claim::Same => {}
             Claim::Other => return Err(registered(name)),
             Claim::InUse => {

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The schema this code reads and writes. Version 2 added `names.last_seen`, 3
 /// `mailbox.held`, 4 `names.throwaway` and `mailbox.sender_key`, 5 the rooms (`rooms`,
 /// `room_members`, `mailbox.room`); a later version adds a step to `migrate`.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 /// A registered name nobody has joined with for this long is released (with what was held for
 /// it) the next time a name is claimed: names taken once and never used do not stay taken
 /// for ever.
@@ -401,9 +401,17 @@ impl Store {
     }
 
     /// Whether `key` may join as `name`: binds a free name to it, and notes that a name is in
-    /// use (`last_seen`). Expired names are released first. A `throwaway` key's binding lasts
-    /// its session only: [`Store::release_throwaway`] ends it.
-    pub fn claim(&self, name: &str, key: &[u8], throwaway: bool) -> Result<Claim, StoreError> {
+    /// use (`last_seen`). Expired names are released first. A throwaway key's binding lasts
+    /// its session only: `throwaway` is then `Some(holder)`, a number the session is known by
+    /// (its connection's id), and [`Store::release_throwaway`] ends the binding if it is
+    /// still that session's. A later claim with the same key (a reconnect) takes it over.
+    pub fn claim(
+        &self,
+        name: &str,
+        key: &[u8],
+        throwaway: Option<u64>,
+    ) -> Result<Claim, StoreError> {
+        let holder = throwaway.map_or(0, |h| h as i64);
         let mut db = self.db();
         let tx = db.transaction()?;
         let (lower, look, now) = (name.to_ascii_lowercase(), crate::names::look_alike(name), now());
@@ -419,9 +427,10 @@ impl Store {
             Some(other) => Claim::LooksLike(other),
             None => {
                 let inserted = tx.execute(
-                    "INSERT INTO names (lower_name, name, key, created, look, last_seen, throwaway)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6) ON CONFLICT (lower_name) DO NOTHING",
-                    params![lower, name, key, now, look, throwaway],
+                    "INSERT INTO names
+                         (lower_name, name, key, created, look, last_seen, throwaway, holder)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7) ON CONFLICT (lower_name) DO NOTHING",
+                    params![lower, name, key, now, look, throwaway.is_some(), holder],
                 )?;
                 if inserted == 1 {
                     Claim::New
@@ -443,6 +452,12 @@ impl Store {
                              WHERE lower_name = ?2 AND last_seen < ?1 - 86400",
                             params![now, lower],
                         )?;
+                        if bound_throwaway && throwaway.is_some() {
+                            tx.execute(
+                                "UPDATE names SET holder = ?1 WHERE lower_name = ?2",
+                                params![holder, lower],
+                            )?;
+                        }
                         Claim::Same
                     }
                 }
@@ -454,23 +469,29 @@ impl Store {
         }
         // The lock is let go first: the marker takes it again.
         drop(db);
-        if claim == Claim::New && !throwaway {
+        if claim == Claim::New && throwaway.is_none() {
             self.mark_if_named()?;
         }
         Ok(claim)
     }
 
-    /// Ends the binding of `name` to the throwaway `key` (its session is over), with the
-    /// messages waiting for it: nobody can read them now. Those it sent stay, with its key
-    /// (`Held::sender_key`). Returns how many messages went; nothing if `name` is not bound
-    /// to that throwaway key.
-    pub fn release_throwaway(&self, name: &str, key: &[u8]) -> Result<usize, StoreError> {
+    /// Ends the binding of `name` to the throwaway `key` that session `holder` claimed (its
+    /// session is over), with the messages waiting for it: nobody can read them now. Those it
+    /// sent stay, with its key (`Held::sender_key`). Returns how many messages went; nothing
+    /// if `name` is not bound to that throwaway key, or a later session holds it now.
+    pub fn release_throwaway(
+        &self,
+        name: &str,
+        key: &[u8],
+        holder: u64,
+    ) -> Result<usize, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let lower = name.to_ascii_lowercase();
         let released = tx.execute(
-            "DELETE FROM names WHERE lower_name = ?1 AND key = ?2 AND throwaway = 1",
-            params![lower, key],
+            "DELETE FROM names
+             WHERE lower_name = ?1 AND key = ?2 AND throwaway = 1 AND holder = ?3",
+            params![lower, key, holder as i64],
         )? == 1;
         let mut gone = 0;
         if released {
@@ -888,7 +909,7 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
     db.execute_batch(concat!(
         "BEGIN;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema', 5);
+         INSERT INTO meta (key, value) VALUES ('schema', 6);
          CREATE TABLE names (
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
@@ -896,7 +917,8 @@ fn create(db: &Connection) -> Result<(), rusqlite::Error> {
              created INTEGER NOT NULL,
              look TEXT NOT NULL,
              last_seen INTEGER NOT NULL,
-             throwaway INTEGER NOT NULL DEFAULT 0
+             throwaway INTEGER NOT NULL DEFAULT 0,
+             holder INTEGER NOT NULL DEFAULT 0
          );
          CREATE INDEX names_look ON names (look);
          CREATE INDEX names_last_seen ON names (last_seen);
@@ -962,6 +984,16 @@ fn migrate(db: &mut Connection, found: i64) -> Result<(), rusqlite::Error> {
         ))?;
         tx.commit()?;
     }
+    if found < 6 {
+        // 6: which session holds a throwaway binding, so that a session ending releases it
+        // only if no later one (a reconnect with the same key) has claimed it since.
+        let tx = db.transaction()?;
+        tx.execute_batch(
+            "ALTER TABLE names ADD COLUMN holder INTEGER NOT NULL DEFAULT 0;
+             UPDATE meta SET value = 6 WHERE key = 'schema';",
+        )?;
+        tx.commit()?;
+    }
     Ok(())
 }
 
@@ -982,7 +1014,7 @@ mod tests {
         let path = temp("rooms");
         let store = Store::open(&path).unwrap();
         for i in 0..=MAX_ROOM_MEMBERS {
-            store.claim(&format!("u{i}"), format!("k{i}").as_bytes(), false).unwrap();
+            store.claim(&format!("u{i}"), format!("k{i}").as_bytes(), None).unwrap();
         }
         let (room, new) = store.join_room("#Study", "u0").unwrap();
         assert_eq!(
@@ -1016,18 +1048,18 @@ mod tests {
     fn a_throwaway_binding_lasts_its_session_only() {
         let path = temp("throwaway");
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.claim("tess", b"t1", true).unwrap(), Claim::New);
-        assert_eq!(store.claim("Tess", b"t1", true).unwrap(), Claim::Same);
-        assert_eq!(store.claim("tess", b"t2", true).unwrap(), Claim::InUse);
-        assert_eq!(store.claim("tess", b"k", false).unwrap(), Claim::InUse);
-        assert_eq!(store.claim("bob", b"b", false).unwrap(), Claim::New);
+        assert_eq!(store.claim("tess", b"t1", Some(1)).unwrap(), Claim::New);
+        assert_eq!(store.claim("Tess", b"t1", Some(1)).unwrap(), Claim::Same);
+        assert_eq!(store.claim("tess", b"t2", Some(1)).unwrap(), Claim::InUse);
+        assert_eq!(store.claim("tess", b"k", None).unwrap(), Claim::InUse);
+        assert_eq!(store.claim("bob", b"b", None).unwrap(), Claim::New);
         // To tess while she is on: kept. From her: kept with her key, which will be gone
         // from the names when bob reads it.
         store.keep("tess", "bob", b"e1", false).unwrap();
         store.keep("bob", "tess", b"e2", true).unwrap();
         // Released by her key only, with what waits for her; what she sent stays.
-        assert_eq!(store.release_throwaway("tess", b"t2").unwrap(), 0);
-        assert_eq!(store.release_throwaway("tess", b"t1").unwrap(), 1);
+        assert_eq!(store.release_throwaway("tess", b"t2", 1).unwrap(), 0);
+        assert_eq!(store.release_throwaway("tess", b"t1", 1).unwrap(), 1);
         assert_eq!(store.key_of("tess").unwrap(), None);
         let held = store.held_for("bob").unwrap();
         assert_eq!(held.len(), 1);
@@ -1040,39 +1072,47 @@ mod tests {
         store.keep("bob", "bob", b"e4", true).unwrap();
         assert_eq!(store.held_for("bob").unwrap()[1].sender_key, None);
         // Free again, for any key; and a server that stops mid-session ends it at its start.
-        assert_eq!(store.claim("tess", b"t3", true).unwrap(), Claim::New);
+        assert_eq!(store.claim("tess", b"t3", Some(1)).unwrap(), Claim::New);
         drop(store);
         let store = Store::open(&path).unwrap();
         assert_eq!(store.key_of("tess").unwrap(), None);
         assert_eq!(store.key_of("bob").unwrap(), Some(("bob".into(), b"b".to_vec())));
         // A bound name is never released as a throwaway one.
-        assert_eq!(store.release_throwaway("bob", b"b").unwrap(), 0);
-        assert_eq!(store.claim("bob", b"b", false).unwrap(), Claim::Same);
+        assert_eq!(store.release_throwaway("bob", b"b", 1).unwrap(), 0);
+        // A reconnect's claim (session 8, the same key) takes the binding over: the first
+        // session, ending after it, releases nothing; the one holding it does.
+        assert_eq!(store.claim("rita", b"r", Some(7)).unwrap(), Claim::New);
+        assert_eq!(store.claim("rita", b"r", Some(8)).unwrap(), Claim::Same);
+        assert_eq!(store.release_throwaway("rita", b"r", 7).unwrap(), 0);
+        assert_eq!(store.key_of("rita").unwrap(), Some(("rita".into(), b"r".to_vec())));
+        store.release_throwaway("rita", b"r", 8).unwrap();
+        assert_eq!(store.key_of("rita").unwrap(), None);
+        assert_eq!(store.claim("bob", b"b", None).unwrap(), Claim::Same);
     }
 
     #[test]
     fn a_name_is_bound_to_its_first_key_across_restarts() {
         let path = temp("claim");
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.claim("Bob", b"key1", false).unwrap(), Claim::New);
-        assert_eq!(store.claim("bob", b"key1", false).unwrap(), Claim::Same);
-        assert_eq!(store.claim("BOB", b"key2", false).unwrap(), Claim::Other);
+        assert_eq!(store.claim("Bob", b"key1", None).unwrap(), Claim::New);
+        assert_eq!(store.claim("bob", b"key1", None).unwrap(), Claim::Same);
+        assert_eq!(store.claim("BOB", b"key2", None).unwrap(), Claim::Other);
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.claim("bob", b"key2", false).unwrap(), Claim::Other);
+        assert_eq!(store.claim("bob", b"key2", None).unwrap(), Claim::Other);
         assert_eq!(store.key_of("bob").unwrap(), Some(("Bob".into(), b"key1".to_vec())));
         assert!(store.forget("bob").unwrap().released);
         assert!(!store.forget("bob").unwrap().released);
-        assert_eq!(store.claim("bob", b"key2", false).unwrap(), Claim::New);
+        assert_eq!(store.claim("bob", b"key2", None).unwrap(), Claim::New);
         // A look-alike of a registered name, whatever its key.
-        assert_eq!(store.claim("b0b", b"key2", false).unwrap(), Claim::LooksLike("bob".into()));
+        assert_eq!(store.claim("b0b", b"key2", None).unwrap(), Claim::LooksLike("bob".into()));
     }
 
     #[test]
     fn held_messages_come_back_in_order_within_bounds() {
         let store = Store::open(Path::new(":memory:")).unwrap();
         assert_eq!(store.hold("bob", "alice", b"x"), Err(HoldError::Unregistered("bob".into())));
-        store.claim("bob", b"k", false).unwrap();
+        store.claim("bob", b"k", None).unwrap();
         for i in 0..3u8 {
             store.hold("bob", "alice", &[i]).unwrap();
         }
@@ -1118,20 +1158,20 @@ mod tests {
     #[test]
     fn a_name_nobody_joins_with_for_180_days_is_released_and_one_in_use_is_kept() {
         let store = Store::open(Path::new(":memory:")).unwrap();
-        assert_eq!(store.claim("bob", b"k1", false).unwrap(), Claim::New);
-        assert_eq!(store.claim("carol", b"k2", false).unwrap(), Claim::New);
+        assert_eq!(store.claim("bob", b"k1", None).unwrap(), Claim::New);
+        assert_eq!(store.claim("carol", b"k2", None).unwrap(), Claim::New);
         store.hold("bob", "carol", b"x").unwrap();
         // carol joins every 100 days: 200 days after she registered, her name is hers.
         age(&store, "carol", 100);
-        assert_eq!(store.claim("carol", b"k2", false).unwrap(), Claim::Same);
+        assert_eq!(store.claim("carol", b"k2", None).unwrap(), Claim::Same);
         age(&store, "carol", 100);
         // bob has not been back for 181 days: no longer registered, for a key lookup or a
         // held message; his name, its look-alikes and his mailbox are free again.
         age(&store, "bob", 181);
         assert_eq!(store.key_of("bob").unwrap(), None);
         assert_eq!(store.hold("bob", "carol", b"y"), Err(HoldError::Unregistered("bob".into())));
-        assert_eq!(store.claim("b0b", b"k3", false).unwrap(), Claim::New);
-        assert_eq!(store.claim("carol", b"other", false).unwrap(), Claim::Other);
+        assert_eq!(store.claim("b0b", b"k3", None).unwrap(), Claim::New);
+        assert_eq!(store.claim("carol", b"other", None).unwrap(), Claim::Other);
         assert!(store.held_for("bob").unwrap().is_empty());
         let left: i64 =
             store.db().query_row("SELECT count(*) FROM mailbox", [], |r| r.get(0)).unwrap();
@@ -1172,16 +1212,18 @@ mod tests {
             )
             .unwrap();
         assert_eq!((schema, seen), (SCHEMA_VERSION, registered), "seen when registered");
-        assert_eq!(store.claim("bob", b"k1", false).unwrap(), Claim::Same);
-        assert_eq!(store.claim("bob", b"k2", false).unwrap(), Claim::Other);
+        assert_eq!(store.claim("bob", b"k1", None).unwrap(), Claim::Same);
+        assert_eq!(store.claim("bob", b"k2", None).unwrap(), Claim::Other);
         assert_eq!(store.held_for("bob").unwrap().len(), 1);
         // Opened again: already up to date, nothing to do.
         drop(store);
-        assert_eq!(Store::open(&path).unwrap().claim("bob", b"k1", false).unwrap(), Claim::Same);
+        assert_eq!(Store::open(&path).unwrap().claim("bob", b"k1", None).unwrap(), Claim::Same);
         // A file from a newer release is refused, not downgraded.
-        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 6", []).unwrap();
+        let newer = SCHEMA_VERSION + 1;
+        Connection::open(&path).unwrap().execute("UPDATE meta SET value = ?1", [newer]).unwrap();
         let err = Store::open(&path).unwrap_err();
-        assert!(err.to_string().contains("schema 6, this one knows 5"), "{err}");
+        let said = format!("schema {newer}, this one knows {SCHEMA_VERSION}");
+        assert!(err.to_string().contains(&said), "{err}");
     }
 
     #[test]
@@ -1197,7 +1239,7 @@ mod tests {
         // A new database gets its marker with its first name, not before.
         let store = Store::open(&path).unwrap();
         assert!(!marker.exists());
-        store.claim("bob", b"k", false).unwrap();
+        store.claim("bob", b"k", None).unwrap();
         assert!(marker.exists());
         drop(store);
         std::fs::remove_file(&path).unwrap();

@@ -306,7 +306,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = worker.join();
     }
     // Python's threads are not daemons: with the main thread gone, `recv_chat` keeps the
-    // process alive until the server closes.
+    // process alive, for good (once the server has gone, each empty read lands in its last
+    // arm and prints again).
     let _ = receiving.join();
     Ok(())
 }

@@ -5,7 +5,8 @@
 //!
 //! Why two binaries: `chatroom` links OpenCV for the client's window and `--decoder opencv`,
 //! and a process that links it loads its libraries (and theirs: GDAL, Qt...) at start, about
-//! 35 MB of memory, used or not. `chatroom-server` has no call into OpenCV, so it loads none.
+//! 40 MB of memory (their pages, and what they allocate as they start), used or not.
+//! `chatroom-server` has no call into OpenCV, so it loads none.
 
 use clap::Args;
 use log::info;

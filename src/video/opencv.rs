@@ -3,7 +3,7 @@
 //! window. The server reaches this file only through the [`Backend`] trait, with the
 //! [`OpenCv`] value the `chatroom` binary passes in: `chatroom-server`, which `chatroom server`
 //! runs for the default decoder, never names it, so the linker leaves OpenCV's libraries out
-//! of that process (about 35 MB of memory; docs/BENCHMARKS.md, "Server memory").
+//! of that process (about 40 MB of memory; docs/BENCHMARKS.md, "Video at the machine's limit").
 
 use opencv::core::{self, Mat, Vector};
 use opencv::prelude::*;

@@ -87,6 +87,21 @@ fn bench_stream_counts_every_frame() {
 }
 
 #[test]
+fn bench_decode_decodes_exactly_the_frames_a_split_stream_sends() {
+    // 23 frames in two files: 12 from the first (the remainder goes to it), 11 from the
+    // second, starting at its frame 12 (a seek), each run.
+    let dir = common::temp_dir("bench-decode");
+    for (label, size) in [("144p", (256, 144)), ("240p", (426, 240))] {
+        common::write_video(&dir, "clip", label, size, 25.0, 23);
+    }
+    let cfg = bench::DecodeBench { videos: dir.clone(), video: "clip".into(), runs: 2 };
+    let report = bench::decode::run(&cfg).unwrap();
+    assert_eq!((report.frames, report.runs_fps.len()), (23, 2), "{report:?}");
+    let unknown = bench::DecodeBench { video: "nope".into(), ..cfg };
+    assert!(bench::decode::run(&unknown).unwrap_err().to_string().contains("no video nope"));
+}
+
+#[test]
 fn bench_room_counts_every_envelope_and_what_the_budget_refused() {
     let cfg = |server: &chatroom::server::Server| ChatBench {
         server: server.local_addr().to_string(),

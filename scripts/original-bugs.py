@@ -6,13 +6,13 @@ not.
 
 Usage: scripts/original-bugs.py          (after `make compare`, which prepares target/compare/)
 
-The streaming recipes need the original's window (OpenCV's imshow); they are left to a person,
-and `make compare` counts the extra frames.
+The two recipes that need the original's window (OpenCV's imshow) are left to a person; the
+stream's other bugs are read from the frames with a socket of the script's own.
 """
-import os, signal, subprocess, sys, threading, time
+import contextlib, json, os, signal, socket, struct, subprocess, sys, threading, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORK = os.path.join(ROOT, "target", "compare")
+from compare import FILES, THEIRS, WORK, wait_listening  # this folder's make compare
+
 SCRATCH = os.path.join(WORK, "original")
 PYTHON = os.path.join(WORK, "venv", "bin", "python")
 ENV = dict(os.environ, PYTHONPATH=os.path.join(WORK, "shim"))
@@ -50,26 +50,22 @@ class Proc:
         self.p.wait()
 
 
-def listening(port):
-    """Is a socket listening on `port`? Read from /proc: a connection to the original that
-    closes at once stays listed there and breaks later joins."""
-    with open("/proc/net/tcp") as f:
-        return any(line.split()[3] == "0A" and int(line.split()[1].rsplit(":", 1)[1], 16) == port
-                   for line in list(f)[1:])
+def stop_all():
+    """Kills the processes of the recipe running, and lets the port go."""
+    while LIVE:
+        LIVE.pop().kill()
+    time.sleep(0.3)
 
 
 def server():
-    s = Proc("210030039_server.py")
-    for _ in range(50):
-        if listening(1234):
-            break
-        time.sleep(0.1)
+    s = Proc(FILES[0])
+    wait_listening(THEIRS, s.p, "original")
     time.sleep(0.2)
     return s
 
 
 def client(name):
-    c = Proc("210030039_client.py")
+    c = Proc(FILES[1])
     time.sleep(0.6)
     c.type(name)
     time.sleep(0.4)
@@ -189,70 +185,87 @@ def glued_list():
         time.sleep(0.8)
         if "OverflowError" in alice.out:
             return True
-        while LIVE:
-            LIVE.pop().kill()
-        time.sleep(0.3)
+        stop_all()
     return False
 
 
+@contextlib.contextmanager
 def links(*pairs):
-    """Extra names in the original's folder, each a hard link to one of its files; removed by
-    the `with` block's end."""
-    class Links:
-        def __enter__(self):
-            for name, target in pairs:
-                os.link(os.path.join(SCRATCH, target), os.path.join(SCRATCH, name))
+    """Extra names in the original's folder, each a hard link to one of its files, for the
+    `with` block."""
+    for name, target in pairs:
+        os.link(os.path.join(SCRATCH, target), os.path.join(SCRATCH, name))
+    try:
+        yield
+    finally:
+        for name, _target in pairs:
+            os.remove(os.path.join(SCRATCH, name))
 
-        def __exit__(self, *_):
-            for name, _target in pairs:
-                os.remove(os.path.join(SCRATCH, name))
-    return Links()
+
+def read_quiet(sock):
+    """Whatever arrives until a quiet half second (the original does not frame its replies)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except TimeoutError:
+        pass
+    return data
+
+
+def read_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+@contextlib.contextmanager
+def streaming(name):
+    """A socket of our own joined as `name` (with a key nobody checks) and asking to stream:
+    its next reply is `STLI`, a 4-byte length and the JSON list of video names."""
+    host, port = THEIRS.rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as sock:
+        sock.settimeout(0.5)
+        read_quiet(sock)  # the server's key
+        sock.sendall(name.encode())
+        read_quiet(sock)  # OK
+        sock.sendall(b"not a key")
+        read_quiet(sock)  # the user list
+        sock.sendall(b"[STREAM]")
+        yield sock
+
+
+def video_names():
+    """The names the server lists: its own client cannot show the list reliably (the recipe
+    above)."""
+    with streaming("lister") as sock:
+        reply = read_quiet(sock)
+    assert reply[:4] == b"STLI"
+    return json.loads(reply[8:])
 
 
 def frame_sizes(video):
-    """Asks the server for `video` with a socket of our own, reads exactly (the original's
-    client does not), and returns each frame's (width, height), until a quiet half second."""
-    import socket, struct
-    with socket.create_connection(("127.0.0.1", 1234)) as sock:
-        sock.settimeout(0.5)
-
-        def drain():
-            try:
-                while sock.recv(65536):
-                    pass
-            except TimeoutError:
-                pass
-
-        def exactly(n):
-            data = b""
-            while len(data) < n:
-                chunk = sock.recv(n - len(data))
-                if not chunk:
-                    raise EOFError
-                data += chunk
-            return data
-
-        drain()
-        sock.sendall(b"streamer")
-        drain()
-        sock.sendall(b"not a key")
-        drain()
-        sock.sendall(b"[STREAM]")
-        header = exactly(8)
-        drain()  # the rest of the list
+    """Asks the server for `video` and returns each frame's (width, height), until a quiet
+    half second; each frame read exactly by its length, as the original's client does not."""
+    with streaming("streamer") as sock:
+        assert read_quiet(sock)[:4] == b"STLI"
         sock.sendall(video.encode())
-        assert exactly(4) == b"STRM"
-        exactly(4)
+        assert read_exactly(sock, 4) == b"STRM"
+        read_exactly(sock, 4)
         sizes = []
         try:
             while True:
-                jpeg = exactly(struct.unpack(">Q", exactly(8))[0])
+                size = struct.unpack(">Q", read_exactly(sock, 8))[0]
+                jpeg = read_exactly(sock, size)
                 at = jpeg.index(b"\xff\xc0")  # the baseline frame header: height, width
                 height, width = struct.unpack(">HH", jpeg[at + 5:at + 9])
                 sizes.append((width, height))
         except (TimeoutError, EOFError):
             pass
-        assert header[:4] == b"STLI"
     return sizes
 
 
@@ -272,32 +285,6 @@ def string_sort():
         return frame_sizes("bench")[0] == (1280, 720)
 
 
-def video_names():
-    """The names the server lists, read with a socket of our own: its client cannot show the
-    list reliably (the recipe above)."""
-    import json, socket
-    with socket.create_connection(("127.0.0.1", 1234)) as sock:
-        sock.settimeout(0.5)
-
-        def read_all():
-            data = b""
-            try:
-                while chunk := sock.recv(65536):
-                    data += chunk
-            except TimeoutError:
-                pass
-            return data
-
-        read_all()  # the server's key
-        sock.sendall(b"lister")
-        read_all()  # OK
-        sock.sendall(b"not a key")
-        read_all()  # the user list
-        sock.sendall(b"[STREAM]")
-        reply = read_all()
-    return json.loads(reply[8:])  # STLI, a 4-byte length, the JSON list
-
-
 @recipe("more frames follow STRM than it announced (302 for 301)")
 def extra_frames():
     server()
@@ -307,33 +294,22 @@ def extra_frames():
 @recipe("names split at the first _ (my_trip_144p.mp4 lists as my)")
 def first_underscore():
     # The folder holds the bench video; a link under another name shows the split.
-    extra = os.path.join(SCRATCH, "my_trip_144p.mp4")
-    os.link(os.path.join(SCRATCH, "bench_240p.mp4"), extra)
-    try:
+    with links(("my_trip_144p.mp4", "bench_240p.mp4")):
         server()
         listed = video_names()
         return "my" in listed and "my_trip" not in listed
-    finally:
-        os.remove(extra)
 
 
 @recipe("the video list's order changes between runs (a set)")
 def order():
-    extra = [os.path.join(SCRATCH, f"{name}_144p.mp4") for name in ("alpha", "beta", "gamma")]
-    for path in extra:
-        os.link(os.path.join(SCRATCH, "bench_240p.mp4"), path)
-    try:
+    extra = [(f"{name}_144p.mp4", "bench_240p.mp4") for name in ("alpha", "beta", "gamma")]
+    with links(*extra):
         orders = set()
         for _ in range(6):
             server()
             orders.add(tuple(video_names()))
-            while LIVE:
-                LIVE.pop().kill()
-            time.sleep(0.3)
+            stop_all()
         return len(orders) > 1
-    finally:
-        for path in extra:
-            os.remove(path)
 
 
 def main():
@@ -344,9 +320,7 @@ def main():
         try:
             shows = fn()
         finally:
-            while LIVE:
-                LIVE.pop().kill()
-            time.sleep(0.3)
+            stop_all()
         print(f"{'shows' if shows else 'DOES NOT SHOW'}: {title}")
         failed += not shows
     sys.exit(1 if failed else 0)

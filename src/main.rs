@@ -179,11 +179,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
         Command::Server(args) => {
-            if args.decoder == Decoder::Ffmpeg {
-                cli::become_lean_server();
-            }
             let engine = match args.decoder {
-                Decoder::Ffmpeg => Engine::Ffmpeg,
+                Decoder::Ffmpeg => {
+                    // Returns only if chatroom-server could not take this process's place.
+                    cli::become_lean_server();
+                    Engine::Ffmpeg
+                }
                 Decoder::OpenCv => Engine::Plugged(&OpenCv),
             };
             cli::run_server(args, engine)

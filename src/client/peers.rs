@@ -339,7 +339,10 @@ impl Opener {
                 opener.guard.restore(sender, fp, window);
             }
         }
-        opener.seen = Some((file, None));
+        // The handle `remember` writes through, opened ahead if the file is there (the first
+        // message ever makes it).
+        let append = if file.exists() { profile::open_append(&file).ok() } else { None };
+        opener.seen = Some((file, append));
         opener.new_session();
         opener
     }
@@ -391,29 +394,42 @@ impl Opener {
     /// is not shown again. Called just before the message is shown, with its line already
     /// made, so that whatever reached the screen is written down: a line is never shown
     /// twice, and a reader who kills the client on seeing a line never lands between the two.
-    /// The step is one `write` to a file held open; every `SEEN_COMPACT` messages the file is
-    /// written anew, whole, instead. (A crash that falls between this `write` and the print's,
-    /// with no line to time it by, leaves that one message unseen: the price of never showing
-    /// one twice.)
+    /// The step is one `write` to a file held open, and nothing else: opening the file and
+    /// writing it anew are [`Opener::tidy`]'s, after the print. (A crash that falls between
+    /// this `write` and the print's, with no line to time it by, leaves that one message
+    /// unseen: the price of never showing one twice. The soak test found a kill there when
+    /// this step also opened the file or rewrote it whole.)
     pub fn remember(&mut self) {
         let (Some((path, append)), Some((sender, fp))) = (&mut self.seen, self.accepted.take())
         else {
             return;
         };
+        let Some(window) = self.guard.window(&sender, &fp) else { return };
         self.appended += 1;
-        let written = if self.appended >= SEEN_COMPACT {
+        let line = format!("{sender}:{fp} {}\n", show_window(&window));
+        if let Err(e) = profile::append_line(path, append, &line) {
+            log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
+        }
+    }
+
+    /// The upkeep of the `seen` file, after a message is shown: every `SEEN_COMPACT` lines it
+    /// is written anew, whole (later lines win, so nothing is lost if this fails), and the
+    /// handle the next [`Opener::remember`] writes through is opened ahead of it.
+    pub fn tidy(&mut self) {
+        let Some((path, append)) = &mut self.seen else { return };
+        let mut written = Ok(());
+        if self.appended >= SEEN_COMPACT {
             self.appended = 0;
             // The file is replaced: the handle open on the old one is let go.
             *append = None;
             let pairs = self.guard.entries().map(|(s, f, w)| (format!("{s}:{f}"), show_window(&w)));
-            profile::write_pairs(path, &pairs.collect())
-        } else {
-            let Some(window) = self.guard.window(&sender, &fp) else { return };
-            let line = format!("{sender}:{fp} {}\n", show_window(&window));
-            profile::append_line(path, append, &line)
-        };
+            written = profile::write_pairs(path, &pairs.collect());
+        }
+        if written.is_ok() && append.is_none() {
+            written = profile::open_append(path).map(|file| *append = Some(file));
+        }
         if let Err(e) = written {
-            log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
+            log::warn!("cannot keep the sequence numbers' file: {}", crate::report::Chain(&e));
         }
     }
 }
@@ -448,19 +464,29 @@ mod tests {
         User { name: name.into(), key: vec![key] }
     }
 
-    #[test]
-    fn a_replay_is_dropped_before_any_rsa_work_and_failures_record_nothing() {
+    /// alice's sealer, bob's identity, and a directory of both.
+    fn alice_and_bob() -> (Sealer, Arc<Identity>, Directory) {
         let alice = Arc::new(Identity::generate(keys::MIN_KEY_BITS).unwrap());
         let bob = Arc::new(Identity::generate(keys::MIN_KEY_BITS).unwrap());
         let directory = Directory::new(vec![
             User { name: "alice".into(), key: alice.public_der().to_vec() },
             User { name: "bob".into(), key: bob.public_der().to_vec() },
         ]);
-        let mut sealer = Sealer::new(alice, "alice");
-        let mut seal = |text: &str| match sealer.seal(directory.get("bob").unwrap(), text) {
+        (Sealer::new(alice, "alice"), bob, directory)
+    }
+
+    /// The envelope of `text` from alice to bob.
+    fn seal(sealer: &mut Sealer, directory: &Directory, text: &str) -> Vec<u8> {
+        match sealer.seal(directory.get("bob").unwrap(), text) {
             Ok(ClientMsg::Chat { envelope, .. }) => envelope,
             other => panic!("{other:?}"),
-        };
+        }
+    }
+
+    #[test]
+    fn a_replay_is_dropped_before_any_rsa_work_and_failures_record_nothing() {
+        let (mut sealer, bob, directory) = alice_and_bob();
+        let mut seal = |text: &str| seal(&mut sealer, &directory, text);
         let spoil = |mut envelope: Vec<u8>| {
             let last = envelope.len() - 1;
             envelope[last] ^= 1; // a byte of the signature
@@ -479,6 +505,35 @@ mod tests {
         let forged = opener.open(&directory, "", "alice", &spoil(second.clone()));
         assert_eq!(forged, Err(DropReason::Key(KeyError::Tampered)));
         assert_eq!(opener.open(&directory, "", "alice", &second), Ok("two".into()));
+    }
+
+    #[test]
+    fn what_was_shown_is_remembered_through_the_files_rewrites_and_in_a_new_session() {
+        let (mut sealer, bob, directory) = alice_and_bob();
+        let messages: Vec<Vec<u8>> = (0..SEEN_COMPACT + 10)
+            .map(|i| seal(&mut sealer, &directory, &format!("m{i}")))
+            .collect();
+        let dir = std::env::temp_dir().join(format!("chatroom-seen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = dir.join("seen");
+        // Shown as a session shows them: written down, shown, then the file's upkeep (past
+        // SEEN_COMPACT lines it is written anew, whole).
+        let mut opener = Opener::remembering(bob.clone(), "bob", file.clone());
+        assert!(!file.exists(), "no file before the first message");
+        for envelope in &messages {
+            opener.open(&directory, "", "alice", envelope).unwrap();
+            opener.remember();
+            opener.tidy();
+        }
+        let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+        assert!(lines < messages.len(), "the file was never rewritten: {lines} lines");
+        // The next session knows every one of them as shown before.
+        let mut next = Opener::remembering(bob, "bob", file);
+        for envelope in &messages {
+            let again = next.open(&directory, "", "alice", envelope);
+            assert_eq!(again, Err(DropReason::ShownBefore));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -154,18 +154,20 @@ pub fn write_pairs(path: &Path, pairs: &BTreeMap<String, String>) -> Result<(), 
     write_whole(path, text.as_bytes())
 }
 
-/// Appends `line` to `path` in one write, through `file` (opened for appending the first time,
-/// the file made if missing, then kept open).
+/// `path` opened for appending (the file and its folder made if missing).
+pub fn open_append(path: &Path) -> Result<File, ProfileError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    OpenOptions::new().create(true).append(true).open(path).map_err(io_error(path))
+}
+
+/// Appends `line` to `path` in one write, through `file` (opened with [`open_append`] if it
+/// is not yet, then kept open).
 pub fn append_line(path: &Path, file: &mut Option<File>, line: &str) -> Result<(), ProfileError> {
     let open = match file {
         Some(open) => open,
-        None => {
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(io_error(parent))?;
-            }
-            let opened = OpenOptions::new().create(true).append(true).open(path);
-            file.insert(opened.map_err(io_error(path))?)
-        }
+        None => file.insert(open_append(path)?),
     };
     open.write_all(line.as_bytes()).map_err(io_error(path))
 }

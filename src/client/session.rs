@@ -506,10 +506,12 @@ impl Session {
                     Some(room) => rooms::chat_line(room, from, &text, untrusted),
                     None => menu::chat_line(from, &text, untrusted),
                 };
-                // Written down, then shown, with nothing between (`Opener::remember`).
+                // Written down, then shown, with nothing between (`Opener::remember`); the
+                // file's upkeep after.
                 let line = screen::line(format_args!("{line}"));
                 self.opener.remember();
                 screen::print_line(&line);
+                self.opener.tidy();
             }
             // Sent again because our acknowledgement was lost: shown once already.
             Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),

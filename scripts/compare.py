@@ -16,7 +16,7 @@ The original binds to its host name's address; a sitecustomize.py in the scratch
 that to loopback and sets SO_REUSEADDR so it can be restarted at once. Nothing else of its
 behaviour is touched.
 """
-import datetime, json, os, platform, shutil, socket, subprocess, sys, time
+import datetime, json, os, platform, shutil, socket, subprocess, sys, threading, time
 
 PINNED = "de5e0f5"
 FILES = ["210030039_server.py", "210030039_client.py", "utils.py"]
@@ -175,41 +175,75 @@ def start_port(scratch):
     return proc
 
 
+class Typed:
+    """A client process typed into line by line, its output read as it comes (prompts end
+    without a newline), so a line is typed once the prompt that asks for it has shown."""
+
+    def __init__(self, name, cmd, **kw):
+        self.name, self.out = name, ""
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, **kw)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        while chunk := os.read(self.proc.stdout.fileno(), 4096):
+            self.out += chunk.decode(errors="replace")
+
+    def wait_for(self, text, timeout=30):
+        """Waits until TEXT has been printed since the last wait; fails naming who did not."""
+        deadline = time.time() + timeout
+        while text not in self.out:
+            if time.time() > deadline or self.proc.poll() is not None:
+                sys.exit(f"compare: the port's client and the original's did not understand each "
+                         f"other: {self.name} did not print {text!r} within {timeout} s; it "
+                         f"printed: {self.out[-600:]!r}")
+            time.sleep(0.05)
+        self.out = self.out[self.out.index(text) + len(text):]
+
+    def type(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+
 def check_port_client(scratch, shim, python):
     """The port's client speaks the original's protocol byte for byte: it and the original's
     own client, joined to the port's server (on the original's fixed port), each read the
-    other's message. Lines are typed a moment apart, as a person would: typed at once, the
-    original's unframed reads glue a message to the next command."""
+    other's message. Each line is typed once its prompt has shown (the Python client makes its
+    key in pure Python first, which takes from a few hundred ms to seconds), and a moment after
+    the prompt that follows `1` (without framing, a message typed at once reaches the server
+    glued to `[CHAT]`)."""
     server = subprocess.Popen([PORT_BIN, "--bind", THEIRS, "--videos", scratch],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_listening(THEIRS, server, "chatroom-original")
-    env = dict(os.environ, PYTHONPATH=shim)
-    pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                 text=True)
-    theirs = subprocess.Popen([python, "-u", FILES[1]], cwd=scratch, env=env, **pipes)
-    ours = subprocess.Popen([PORT_CLIENT_BIN, "--server", THEIRS, "--headless"], **pipes)
-
-    def type_lines(proc, lines):
-        for line in lines:
-            proc.stdin.write(line + "\n")
-            proc.stdin.flush()
-            time.sleep(0.4)
-
-    type_lines(theirs, ["py"])
-    type_lines(ours, ["rs"])
-    time.sleep(0.5)
-    type_lines(theirs, ["1", "rs", "from the Python client", "QUIT"])
-    type_lines(ours, ["1", "py", "from the Rust port", "QUIT"])
-    time.sleep(0.5)
-    for proc in (theirs, ours, server):
-        proc.kill()
-    heard_by_ours = "py : from the Python client" in ours.communicate()[0]
-    heard_by_theirs = "rs : from the Rust port" in theirs.communicate()[0]
-    server.wait()
-    if not (heard_by_ours and heard_by_theirs):
-        sys.exit("compare: the port's client and the original's did not understand each other "
-                 f"(the port heard the original: {heard_by_ours}; the original heard the port: "
-                 f"{heard_by_theirs})")
+    theirs = Typed("the original's client", [python, "-u", FILES[1]], cwd=scratch,
+                   env=dict(os.environ, PYTHONPATH=shim))
+    ours = Typed("the port's client", [PORT_CLIENT_BIN, "--server", THEIRS, "--headless"])
+    try:
+        theirs.wait_for("Enter your username")
+        theirs.type("py")
+        theirs.wait_for("[HOME PAGE]")
+        ours.wait_for("Your name:")
+        ours.type("rs")
+        ours.wait_for("Home: pick a service.")
+        theirs.wait_for("[NEW USER]")  # the list with rs in it
+        theirs.type("1")
+        theirs.wait_for("Enter the username you want to send message to")
+        time.sleep(0.3)
+        theirs.type("rs")
+        theirs.wait_for("Enter the message")
+        theirs.type("from the Python client")
+        ours.wait_for("py : from the Python client")
+        ours.type("1")
+        ours.wait_for("to: ")
+        time.sleep(0.3)
+        ours.type("py")
+        ours.wait_for("message: ")
+        ours.type("from the Rust port")
+        theirs.wait_for("rs : from the Rust port")
+    finally:
+        for proc in (theirs.proc, ours.proc, server):
+            proc.kill()
+            proc.wait()
 
 
 def measure(proc, addr, args, original):
@@ -362,7 +396,7 @@ COMPARISON = """# The Python original and this project, side by side
 
 Measured {date} on {machine}, by `make compare ORIGINAL=DIR` (`scripts/compare.py`): the
 original at commit de5e0f5 (its three files, run in a scratch folder under `target/compare/`,
-never copied into this repository); `chatroom-original` (`src/bin/chatroom-original.rs`), the
+never copied into this repository); `chatroom-original` (`ladder/step0/server.rs`), the
 original's server with its design kept (no framing, shared globals, `send`, its bugs) written
 in Rust, which tells how much of a difference is the language and how much the design; and
 this project's release build, each started afresh for

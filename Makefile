@@ -11,7 +11,7 @@ BUILD_PKGS  := libopencv-dev clang libclang-dev pkg-config \
 # faketime, to run a client whose clock is wrong.
 TEST_PKGS   := xvfb x11-utils xdotool imagemagick tmux faketime
 
-.PHONY: deps test-deps build run client test compare original-bugs fmt lint clean
+.PHONY: deps test-deps build run client test ladder compare original-bugs fmt lint clean
 
 deps:
 	@scripts/install-packages.sh $(BUILD_PKGS)
@@ -30,13 +30,18 @@ run: build
 client: build
 	./target/release/chatroom client --server $(ADDR)
 
-## Format check, lints, then every test (what CI runs).
+## Format check, lints, then every test (what CI runs): the product's and the ladder's.
 test: test-deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) test --all-targets
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --all-targets
 	CHATROOM_DECODER=opencv $(CARGO) test --test stream --test cache
 	scripts/exercise.sh --all-undone
+
+## Every bug of the original against every step of the ladder (chatroom-step N); writes the
+## table into docs/LADDER.md. Fails if a bug is not fixed by the last step or comes back.
+ladder: test-deps
+	LADDER_WRITE=1 $(CARGO) test -p chatroom-ladder --test bugs -- --nocapture
 
 ## The Python original and this project, same workloads, one table (also docs/COMPARISON.md).
 ## ORIGINAL=DIR: a clone of the original (scripts/fetch-original.sh makes one in original/).

@@ -5,7 +5,8 @@
 //! - a path such as `src/registry.rs` or `tests/chat.rs`: the file exists;
 //! - a Rust path such as `registry::Registry::join` or `Registry::join`: its module file
 //!   defines the item, and the item the member (a method, a variant, a field);
-//! - a name of four or more snake_case words, such as a test's: it occurs in `src/` or `tests/`.
+//! - a name of four or more snake_case words, such as a test's: it occurs in `src/`, `tests/`
+//!   or `ladder/`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -40,10 +41,11 @@ fn modules() -> BTreeMap<String, String> {
     rust_files(&src).iter().map(|p| (module_of(p), fs::read_to_string(p).unwrap())).collect()
 }
 
-/// Every source file of `src/` and `tests/`, concatenated.
+/// Every source file of `src/`, `tests/` and the ladder (`ladder/`), concatenated.
 fn all_code(modules: &BTreeMap<String, String>) -> String {
     let mut code: String = modules.values().map(String::as_str).collect();
-    for path in rust_files(&Path::new(ROOT).join("tests")) {
+    let (tests, ladder) = (Path::new(ROOT).join("tests"), Path::new(ROOT).join("ladder"));
+    for path in rust_files(&tests).into_iter().chain(rust_files(&ladder)) {
         code.push_str(&fs::read_to_string(&path).unwrap());
     }
     code
@@ -276,7 +278,7 @@ fn every_file_item_and_test_the_docs_name_exists() {
                     !inside(before) && !inside(after)
                 };
                 let found = code.match_indices(span.as_str()).any(|(i, _)| word(i));
-                (!found).then(|| "not in src/ or tests/".to_string())
+                (!found).then(|| "not in src/, tests/ or ladder/".to_string())
             } else {
                 continue;
             };

@@ -1,13 +1,12 @@
-//! `chatroom-original-client`: the Python original's client, with its design kept, beside
-//! `chatroom-original` (its server). Its protocol byte for byte, so it talks to the Python
-//! server and to Python clients as one of them: the server's key read and dropped, bare
-//! strings with no framing (a message is whatever one read returns), the user list as JSON
-//! after `URIF`, chat as `CHAT` and an RSA ciphertext, the stream as an 8-byte length and a
-//! JPEG, a frame at a time. Its threads: the main one runs the home menu and starts
-//! `send_chat` or `stream` and waits for it; `recv_chat` reads everything that arrives. Its
-//! globals: the user list, the video list, the video being streamed, each behind a `Mutex`
-//! (Python's interpreter lock hid that they are shared). Its bugs: listed in
-//! docs/PYTHON_TO_RUST.md, kept here, each where it happens.
+//! Step 0, the literal port: the Python original's client, with its design kept, beside
+//! `server.rs`. Its protocol byte for byte, so it talks to the Python server and to Python
+//! clients as one of them: the server's key read and dropped, bare strings with no framing (a
+//! message is whatever one read returns), the user list as JSON after `URIF`, chat as `CHAT`
+//! and an RSA ciphertext, the stream as an 8-byte length and a JPEG, a frame at a time. Its
+//! threads: the main one runs the home menu and starts `send_chat` or `stream` and waits for
+//! it; `recv_chat` reads everything that arrives. Its globals: the user list, the video list,
+//! the video being streamed, each behind a `Mutex` (Python's interpreter lock hid that they
+//! are shared). Its bugs: listed in docs/PYTHON_TO_RUST.md, kept here, each where it happens.
 //!
 //! Written in Rust from the behaviour docs/PYTHON_TO_RUST.md describes (the original has no
 //! licence: its prompts and messages are not copied; these are this port's own words). Read it
@@ -15,23 +14,22 @@
 //!
 //! **Not the product, and not safe**: the original encrypts each message with RSA's PKCS#1
 //! v1.5 padding, straight with the recipient's key, and so does this port, to stay byte for
-//! byte. That padding is open to padding-oracle attacks (Bleichenbacher, Marvin); the product
-//! never uses it (SPEC §6: hybrid envelopes, RSA-OAEP and RSA-PSS, `src/keys.rs`).
+//! byte. That padding is open to padding-oracle attacks (Bleichenbacher, Marvin); step 4 and
+//! the product never use it (hybrid envelopes: RSA-OAEP and RSA-PSS).
 //!
-//! Liberties: `--server ADDR` (the original joins its host name's address on port 1234) and
-//! `--headless` (no window: a line per frame, for a terminal without a display and for tests).
+//! Liberties: `--server ADDR` (the original joins its host name's address on port 1234), and
+//! frames as lines (`frame N: WxH`) when there is no display or the output is not a terminal.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Mutex;
 use std::thread;
 
-use opencv::core::{Size, Vector};
-use opencv::prelude::*;
-use opencv::{highgui, imgcodecs, imgproc};
 use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey, LineEnding};
 use rsa::{Pkcs1v15Encrypt, PrivateKey, PublicKey};
+
+use crate::common::{Args, Screen, input};
 
 /// Every user: name → public key PEM, replaced whole by each `URIF` (client 14, 85).
 static USERS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
@@ -56,18 +54,6 @@ fn recv(conn: &mut TcpStream, n: usize) -> Vec<u8> {
 /// One `send`: one write, whose count is not looked at (a short write loses the rest).
 fn send(conn: &mut TcpStream, bytes: &[u8]) {
     let _ = conn.write(bytes);
-}
-
-/// `input(prompt)`: the prompt, then one line without its newline; `None` at the end of
-/// input, where Python raises `EOFError` and the thread that asked ends.
-fn input(prompt: &str) -> Option<String> {
-    print!("{prompt}");
-    let _ = io::stdout().flush();
-    let mut line = String::new();
-    match io::stdin().lock().read_line(&mut line) {
-        Ok(1..) => Some(line.trim_end_matches(['\r', '\n']).to_owned()),
-        _ => None,
-    }
 }
 
 /// The home menu's services, picked by `services[int(choice) - 1]` (client 150, 156). Python
@@ -120,7 +106,7 @@ fn send_chat(mut conn: TcpStream, name: &str) {
 /// `recv_chat` (client 78-136): every message from the server, one `recv(1024)` each. It
 /// ends at the end of a stream (client 124), so no chat is shown after one; a user list cut
 /// by the 1024-byte read fails to parse and ends it too.
-fn recv_chat(mut conn: TcpStream, key: PrivateKey, headless: bool) {
+fn recv_chat(mut conn: TcpStream, key: PrivateKey, windowed: bool) {
     loop {
         let msg = recv(&mut conn, 1024);
         let (tag, rest) = msg.split_at(msg.len().min(4));
@@ -146,7 +132,7 @@ fn recv_chat(mut conn: TcpStream, key: PrivateKey, headless: bool) {
                 None => println!(),
             },
             b"STRM" => {
-                play(&mut conn, rest, headless);
+                play(&mut conn, rest, windowed);
                 return;
             }
             b"STLI" => {
@@ -186,10 +172,11 @@ fn for_me(plain: Vec<u8>) -> Option<String> {
 /// The frames of a stream (client 95-124): as many as `STRM` announced, each an 8-byte
 /// length read with one `recv(8)` (it may return fewer), then the JPEG. `q` in the window
 /// stops reading, with the rest of the stream still coming.
-fn play(conn: &mut TcpStream, header: &[u8], headless: bool) {
+fn play(conn: &mut TcpStream, header: &[u8], windowed: bool) {
     let frames = header.iter().take(4).fold(0u32, |n, &b| n << 8 | u32::from(b));
-    let title = format!("Streaming : {}", get(&VIDEO_TO_STREAM));
-    for i in 0..frames {
+    let screen = Screen { title: format!("Streaming : {}", get(&VIDEO_TO_STREAM)), windowed };
+    let mut shown = 0;
+    for _ in 0..frames {
         let size = recv(conn, 8).iter().fold(0u64, |n, &b| n.wrapping_shl(8) | u64::from(b));
         let size = usize::try_from(size).unwrap_or(usize::MAX).min(64 << 20);
         let mut data = Vec::new();
@@ -200,31 +187,18 @@ fn play(conn: &mut TcpStream, header: &[u8], headless: bool) {
             }
             data.extend_from_slice(&chunk);
         }
-        // A frame that arrived short is skipped without a word.
+        // A frame that arrived short, or does not decode, is skipped without a word.
         if data.len() != size {
             continue;
         }
-        if headless {
-            println!("frame {}: {size} bytes", i + 1);
-        } else if show(&title, &data) == Some(true) {
-            break;
+        match screen.show(shown + 1, &data) {
+            Ok(true) => break,
+            Ok(false) => shown += 1,
+            Err(_) => continue,
         }
     }
-    println!("The stream is over.");
-    if !headless {
-        let _ = highgui::destroy_all_windows();
-    }
-}
-
-/// Shows one JPEG at 400x250 in the window; `Some(true)` when `q` was pressed.
-fn show(title: &str, jpeg: &[u8]) -> Option<bool> {
-    let frame =
-        imgcodecs::imdecode(&Vector::<u8>::from_slice(jpeg), imgcodecs::IMREAD_COLOR).ok()?;
-    let mut small = Mat::default();
-    imgproc::resize(&frame, &mut small, Size::new(400, 250), 0.0, 0.0, imgproc::INTER_LINEAR)
-        .ok()?;
-    highgui::imshow(title, &small).ok()?;
-    Some(highgui::wait_key(1).ok()? & 0xFF == i32::from(b'q'))
+    println!("Stream ended: {shown} frames");
+    screen.close();
 }
 
 /// `stream` (client 138-147): a video by its number in the last list, sent by name. A number
@@ -251,18 +225,12 @@ fn stream(mut conn: TcpStream) {
     println!("The frames will start in a moment.");
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let server = args
-        .iter()
-        .position(|a| a == "--server")
-        .and_then(|i| args.get(i + 1))
-        .map_or("127.0.0.1:1234", String::as_str);
-    let headless = args.iter().any(|a| a == "--headless");
+pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let windowed = args.windowed();
     // A new 1024-bit key pair each run (client 23).
     let key = PrivateKey::new(&mut rand::rng(), 1024)?;
     let public_pem = key.to_public_key().to_pkcs1_pem(LineEnding::LF)?;
-    let mut conn = TcpStream::connect(server)?;
+    let mut conn = TcpStream::connect(&args.server)?;
     // The server's key: read, checked to be a key, never used (client 36).
     PublicKey::from_pkcs1_pem(&String::from_utf8_lossy(&recv(&mut conn, 4096)))?;
     let Some(name) = input("Your name: ") else { return Ok(()) };
@@ -279,7 +247,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reader = conn.try_clone()?;
     let receiving = thread::Builder::new()
         .name("recv_chat".into())
-        .spawn(move || recv_chat(reader, key, headless))?;
+        .spawn(move || recv_chat(reader, key, windowed))?;
     // The home menu (client 153-178).
     loop {
         println!("Home: pick a service.");

@@ -3,7 +3,8 @@
 #   scripts/exercise.sh N             exercise N's check: exit 0 once it is done
 #   scripts/exercise.sh --all-undone  every check must fail on the code as it is (make test runs it)
 # Exercises 1-4 add something: a test of tests/exercises.rs passes once it is there. Exercises
-# 5-8 break something on purpose: done when the named test fails.
+# 5-8 break something on purpose: done when the named test fails. Exercises 9-12 break one
+# step of the ladder: done when that bug's probe shows the bug at that step.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,11 @@ check() {
         6) breaks "--test stream" a_video_is_matched_by_its_whole_name_not_a_prefix ;;
         7) breaks "--lib" wire::tests::field_lengths_are_bounded_inside_the_payload ;;
         8) breaks "--test stream" the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes ;;
-        *) echo "no exercise $1 (1-8)" >&2; return 2 ;;
+        9) ladder every_chat_reaches_everyone 2 ;;
+        10) ladder a_client_killed_stays_listed 3 ;;
+        11) ladder a_replayed_message_is_shown_twice 4 ;;
+        12) ladder names_are_cut_at_the_first_underscore 5 ;;
+        *) echo "no exercise $1 (1-12)" >&2; return 2 ;;
     esac
 }
 
@@ -47,9 +52,22 @@ breaks() {
     echo "done: $2 fails, as it should once you have broken it"
 }
 
+# A step of the ladder broken on purpose: its probe (ladder/tests/bugs.rs) run at that step.
+ladder() {
+    LADDER_ONLY="$1,$2" cargo test -q -p chatroom-ladder --test bugs -- --nocapture \
+        >/tmp/exercise.log 2>&1
+    if grep -q "$1 at step $2: bug" /tmp/exercise.log; then
+        echo "done: $1 shows the bug at step $2"; return 0
+    fi
+    if grep -q "$1 at step $2: fixed" /tmp/exercise.log; then
+        echo "not done: step $2 still fixes it ($1 sees no bug)"; return 1
+    fi
+    echo "the check itself failed:"; tail -n 20 /tmp/exercise.log; return 3
+}
+
 if [ "${1:-}" = "--all-undone" ]; then
     status=0
-    for n in 1 2 3 4 5 6 7 8; do
+    for n in 1 2 3 4 5 6 7 8 9 10 11 12; do
         check "$n" >/tmp/exercise-$n.out 2>&1
         case $? in
             1) ;;

@@ -45,10 +45,16 @@ ladder: test-deps
 
 ## The Python original and this project, same workloads, one table (also docs/COMPARISON.md).
 ## ORIGINAL=DIR: a clone of the original (scripts/fetch-original.sh makes one in original/).
+## LADDER=1: each step of the ladder instead, on the same chat and stream workloads (no
+## original needed; about a minute).
 ORIGINAL ?= $(wildcard original)
 compare: build
+ifeq ($(LADDER),1)
+	python3 scripts/ladder-compare.py
+else
 	@test -n "$(ORIGINAL)" || { echo "usage: make compare ORIGINAL=DIR (scripts/fetch-original.sh clones it into original/)"; exit 2; }
 	python3 scripts/compare.py $(ORIGINAL)
+endif
 
 ## The bugs docs/PYTHON_TO_RUST.md lists, shown in the running original (after `make compare`).
 original-bugs:

@@ -39,12 +39,14 @@ impl Args {
                 args.headless = true;
                 continue;
             }
-            let value = flags.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            if !["--bind", "--videos", "--server"].contains(&flag.as_str()) {
+                return Err(format!("unknown flag {flag}"));
+            }
+            let value = flags.next().ok_or_else(|| format!("{flag} needs a value"))?.clone();
             match flag.as_str() {
-                "--bind" => args.bind = value.clone(),
+                "--bind" => args.bind = value,
                 "--videos" => args.videos = value.into(),
-                "--server" => args.server = value.clone(),
-                other => return Err(format!("unknown flag {other}")),
+                _ => args.server = value,
             }
         }
         Ok(args)

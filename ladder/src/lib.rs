@@ -29,6 +29,8 @@ pub mod step4;
 #[path = "../step5/mod.rs"]
 pub mod step5;
 
+use std::process::ExitCode;
+
 use common::Args;
 
 /// One rung: its number, its one idea, its server and its client.
@@ -52,3 +54,31 @@ pub const STEPS: &[Step] = &[
 pub const PRODUCT: &str = "the product (`chatroom server`, `chatroom client`): adds the store \
 and delivery that lose nothing, identity and trust on first use, rooms, the frame cache, video \
 in the terminal, and a budget for every request";
+
+/// The `main` of a binary that runs one side of a step (`chatroom-original`, say): `--help`
+/// prints `usage` and exits 0, a bad flag exits 2, an error prints once and exits 1.
+pub fn run_named(
+    name: &str,
+    usage: &str,
+    run: impl FnOnce(&Args) -> Result<(), Box<dyn std::error::Error>>,
+) -> ExitCode {
+    let flags: Vec<String> = std::env::args().skip(1).collect();
+    if flags.iter().any(|f| f == "-h" || f == "--help") {
+        println!("usage: {name} {usage}");
+        return ExitCode::SUCCESS;
+    }
+    let args = match Args::parse(&flags) {
+        Ok(args) => args,
+        Err(why) => {
+            eprintln!("{name}: {why}\nusage: {name} {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -12,7 +12,7 @@
 //! line at the end of each stream saying how many frames were sent of those announced. Its log
 //! lines are its own words, not the original's.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -24,7 +24,8 @@ use rsa::pkcs1::{EncodeRsaPublicKey, LineEnding};
 use crate::common::{self, Args};
 
 /// Every user: name → public key PEM, as the client sent it (server 13).
-static CLIENT_DICT: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+/// In join order, as a Python `dict` keeps its keys (a name joining again keeps its place).
+static CLIENT_DICT: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 /// Every socket accepted, joined or not: the broadcasts go to all of them (server 16, 184).
 static CLIENT_SOCKETS: Mutex<Vec<Arc<TcpStream>>> = Mutex::new(Vec::new());
 /// The `.mp4` files of the folder, and the video names, cut at the first `_`, from a set:
@@ -58,9 +59,14 @@ fn broadcast(bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The user list as Python's `json.dumps` writes it: `", "` and `": "` between items, in join
+/// order. Its length decides where a client's `recv(1024)` cuts it (client 83).
 fn users_info() -> String {
-    serde_json::to_string(&*CLIENT_DICT.lock().unwrap_or_else(|p| p.into_inner()))
-        .unwrap_or_default()
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let dict = CLIENT_DICT.lock().unwrap_or_else(|p| p.into_inner());
+    let items: Vec<String> =
+        dict.iter().map(|(name, key)| format!("{}: {}", quote(name), quote(key))).collect();
+    format!("{{{}}}", items.join(", "))
 }
 
 /// One client, from its name to its `[DISCONNECT]` (server 42-172).
@@ -75,7 +81,10 @@ fn handle_client(mut conn: TcpStream) -> io::Result<()> {
         let count = {
             let mut dict = CLIENT_DICT.lock().unwrap_or_else(|p| p.into_inner());
             // A taken name is overwritten: messages for the first user go to the second's key.
-            dict.insert(username.clone(), user_public_key);
+            match dict.iter_mut().find(|(name, _)| *name == username) {
+                Some(entry) => entry.1 = user_public_key,
+                None => dict.push((username.clone(), user_public_key)),
+            }
             dict.len()
         };
         println!("joined: {username} ({count} users)");
@@ -97,16 +106,14 @@ fn handle_client(mut conn: TcpStream) -> io::Result<()> {
                 }
                 b"[STREAM]" => stream(&mut conn, &username)?,
                 b"[DISCONNECT]" => {
-                    if CLIENT_DICT
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&username)
-                        .is_none()
-                    {
+                    let mut dict = CLIENT_DICT.lock().unwrap_or_else(|p| p.into_inner());
+                    let Some(at) = dict.iter().position(|(name, _)| *name == username) else {
                         // A second user of the same name leaving: Python's KeyError.
                         eprintln!("{username} left twice: no such key (the thread ends)");
                         return Ok(());
-                    }
+                    };
+                    dict.remove(at);
+                    drop(dict);
                     let me = conn.peer_addr().ok();
                     CLIENT_SOCKETS
                         .lock()

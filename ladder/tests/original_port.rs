@@ -50,3 +50,45 @@ fn the_clients_port_chats_in_pkcs1_v15_through_the_ports_server() {
     let line = bob.proc.wait_for(Duration::ZERO, |l| l.contains("hello from the port"));
     assert_eq!(line.unwrap().trim(), "[message] alice : hello from the port");
 }
+
+/// A raw connection joined to step 0's server as the original's client does: the server's key
+/// read, the name sent, its `OK` read, the key sent. Returns the connection.
+fn raw_join(addr: &str, name: &str, key: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0; 4096];
+    let _ = conn.read(&mut buf).unwrap(); // the server's key
+    conn.write_all(name.as_bytes()).unwrap();
+    assert_eq!(conn.read(&mut buf).unwrap(), 2, "OK");
+    conn.write_all(key.as_bytes()).unwrap();
+    conn
+}
+
+#[test]
+fn the_ports_user_list_is_written_as_pythons_json_dumps_in_join_order() {
+    use std::io::Read;
+    let server = Server::start(0, &video_dir("port-json"));
+    let mut zed = raw_join(&server.addr, "zed", "key-z");
+    let mut buf = vec![0; 4096];
+    let n = zed.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], br#"URIF{"zed": "key-z"}"#);
+    let _amy = raw_join(&server.addr, "amy", "key-a");
+    let n = zed.read(&mut buf).unwrap();
+    // Join order, not sorted; `", "` and `": "`, as json.dumps writes a dict.
+    assert_eq!(&buf[..n], br#"URIF{"zed": "key-z", "amy": "key-a"}"#);
+}
+
+#[test]
+fn the_ports_help_says_how_to_run_it_and_starts_nothing() {
+    for bin in
+        [env!("CARGO_BIN_EXE_chatroom-original"), env!("CARGO_BIN_EXE_chatroom-original-client")]
+    {
+        let out = std::process::Command::new(bin).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{bin}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: chatroom-original"));
+        let bad = std::process::Command::new(bin).arg("--bogus").output().unwrap();
+        assert_eq!(bad.status.code(), Some(2), "{bin}: {bad:?}");
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown flag --bogus"));
+    }
+}

@@ -313,3 +313,15 @@ fn the_checker_catches_what_does_not_exist() {
         vec![(1, "x".into()), (1, "y::z".into()), (5, "w".into())]
     );
 }
+
+#[test]
+fn protocol_md_states_the_version_the_code_speaks() {
+    let doc = fs::read_to_string(Path::new(ROOT).join("docs/PROTOCOL.md")).unwrap();
+    let version = chatroom::wire::VERSION.to_string();
+    // The version the page announces, and the one its handshake diagram sends.
+    let stated = doc.split("Version: **").nth(1).and_then(|rest| rest.split("**").next());
+    assert_eq!(stated, Some(version.as_str()), "PROTOCOL.md's 'Version: **N**'");
+    let diagram = doc.split("HELO magic \"CHRM\", version ").nth(1);
+    let sent = diagram.and_then(|rest| rest.split_whitespace().next());
+    assert_eq!(sent, Some(version.as_str()), "the handshake diagram's version");
+}

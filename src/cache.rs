@@ -26,6 +26,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::report::Chain;
+use crate::sync::LockAnyway;
 use crate::video::VideoError;
 use crate::video::catalog::ResolutionFile;
 use crate::video::source::{Engine, JpegEncoder, Picture, Reader};
@@ -244,8 +245,7 @@ impl FrameCache {
                 producer.progress.notify_all();
             }
         }
-        let threads =
-            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let threads = std::mem::take(&mut *self.inner.threads.lock_anyway());
         for thread in threads {
             let _ = thread.join();
         }
@@ -299,7 +299,7 @@ impl FrameCache {
         })();
         match spawned {
             Ok(handles) => {
-                let mut threads = self.inner.threads.lock().unwrap_or_else(|p| p.into_inner());
+                let mut threads = self.inner.threads.lock_anyway();
                 threads.retain(|t| !t.is_finished());
                 threads.extend(handles);
                 Ok(progress)
@@ -413,7 +413,7 @@ impl FrameCache {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere leaves the maps consistent (each change is one statement).
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock_anyway()
     }
 }
 

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! Each module has one job, and imports only modules listed above it.
+//! - `sync`: a lock taken even after a thread panicked holding it (`LockAnyway`).
 //! - [`names`]: the rules every user name follows, and look-alike names. Pure.
 //! - [`wire`]: messages to bytes and back (one table of message kinds), and the encoded frame
 //!   every writer sends. Pure; every length bounded before allocating.
@@ -64,5 +65,6 @@ mod rooms;
 pub mod server;
 pub mod store;
 mod stream;
+mod sync;
 pub mod video;
 pub mod wire;

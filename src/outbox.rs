@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::budget::Bucket;
 use crate::store::Store;
+use crate::sync::LockAnyway;
 use crate::wire::{self, EncodedFrame, ServerMsg, User};
 
 /// Stack of every per-client thread (reader and writer): they parse small frames and never
@@ -109,7 +110,7 @@ impl Outbox {
     /// Takes one message from this client's inbound budget: false if it receives all it may
     /// in this second already (the sender is refused; this client is not cut).
     pub fn take_inbound(&self) -> bool {
-        self.inbound.lock().unwrap_or_else(|p| p.into_inner()).take(Instant::now())
+        self.inbound.lock_anyway().take(Instant::now())
     }
 
     /// Mail waits for this client in the store: the writer sends it, after what is in the

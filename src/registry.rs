@@ -16,6 +16,7 @@ use crate::budget::Buckets;
 use crate::config::Admission;
 use crate::names::{self, NameError};
 use crate::outbox::{Outbox, Outgoing};
+use crate::sync::LockAnyway;
 use crate::wire::{self, ErrorCode, ServerMsg, User};
 
 /// Identifies one connection for its whole life, joined or not.
@@ -139,9 +140,8 @@ impl Registry {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in another thread while it held the lock leaves the maps consistent (every
-        // change is a single insert or remove), so keep serving rather than cascade the panic.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        // Every change to the maps is a single insert or remove (`sync`).
+        self.state.lock_anyway()
     }
 
     /// Admits a new connection from `peer` if there is room, keeping `socket` to cut it later;

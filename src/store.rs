@@ -19,6 +19,7 @@
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashMap;
 
+use crate::sync::LockAnyway;
 use crate::wire::{MAX_ROOM_MEMBERS, MAX_ROOMS_PER_USER};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -317,14 +318,14 @@ impl Store {
             }
         }
         let store = Store::open_file(path)?;
-        *store.marker.lock().unwrap_or_else(|p| p.into_inner()) = marker;
+        *store.marker.lock_anyway() = marker;
         store.mark_if_named()?;
         Ok(store)
     }
 
     /// Writes the marker once the database holds a name (`marker_path`).
     fn mark_if_named(&self) -> Result<(), StoreError> {
-        let mut marker = self.marker.lock().unwrap_or_else(|p| p.into_inner());
+        let mut marker = self.marker.lock_anyway();
         let Some(path) = marker.as_ref() else { return Ok(()) };
         let named: i64 = self.db().query_row("SELECT count(*) FROM names", [], |r| r.get(0))?;
         if named > 0 {
@@ -392,7 +393,7 @@ impl Store {
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Db> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+        self.db.lock_anyway()
     }
 
     /// The key `name` is registered with, if any (and not expired).

@@ -25,6 +25,7 @@ use std::thread;
 
 use super::screen::{self, Printed};
 use crate::say;
+use crate::sync::LockAnyway;
 
 /// Set when the user pressed Ctrl-C in the line editor (which reads it as a key, not a
 /// signal): the client then exits with status 130, as a program stopped by Ctrl-C does.
@@ -138,7 +139,7 @@ impl Completer for Words {
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         // The whole line so far is the word: video names may hold spaces.
         let typed = &line[..pos];
-        let words = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let words = self.0.lock_anyway();
         let found = words
             .iter()
             .filter(|w| w.to_lowercase().starts_with(&typed.to_lowercase()))
@@ -191,7 +192,7 @@ fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
     let (asks_tx, asks) = unbounded::<Ask>();
     thread::Builder::new().name("input".into()).spawn(move || {
         while let Ok(ask) = asks.recv() {
-            *words.lock().unwrap_or_else(|p| p.into_inner()) = ask.words;
+            *words.lock_anyway() = ask.words;
             let line = match editor.readline_with_initial(&ask.prompt, (&ask.initial, "")) {
                 Ok(line) => {
                     if !line.trim().is_empty() {

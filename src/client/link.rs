@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::ClientError;
 use crate::keys::Identity;
+use crate::sync::LockAnyway;
 use crate::wire::{self, ClientMsg, ReadError, ServerMsg, Tag, User};
 
 /// How long the client waits for the server's handshake and join replies.
@@ -123,7 +124,7 @@ impl LinkWriter {
         if self.trace && frame.len() >= wire::HEADER_LEN {
             trace("->", Tag(frame[..4].try_into().expect("4 bytes")), &frame[wire::HEADER_LEN..]);
         }
-        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let _writing = self.writing.lock_anyway();
         let socket = self.socket();
         let result = (&*socket).write_all(frame);
         if result.is_err() {
@@ -145,13 +146,13 @@ impl LinkWriter {
     }
 
     fn socket(&self) -> Arc<TcpStream> {
-        self.socket.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.socket.lock_anyway().clone()
     }
 
     /// From now on, every clone of this writer sends on `other`'s connection (after a
     /// reconnect).
     pub fn take_over(&self, other: &LinkWriter) {
-        *self.socket.lock().unwrap_or_else(|p| p.into_inner()) = other.socket();
+        *self.socket.lock_anyway() = other.socket();
     }
 }
 

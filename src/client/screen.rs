@@ -11,6 +11,7 @@
 //! handed it one would wait with it. That thread must not be `send_chat`, which answers the
 //! server's keep-alives: a terminal that stops drawing must not cost the connection.
 
+use crate::sync::LockAnyway;
 use crossbeam_channel::{Sender, bounded};
 use std::fmt;
 use std::io::{self, Write};
@@ -36,7 +37,7 @@ static PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
 
 /// From now on, lines go through `printer`.
 pub fn set_printer(printer: Printer) {
-    *PRINTER.lock().unwrap_or_else(|p| p.into_inner()) = Some(printer);
+    *PRINTER.lock_anyway() = Some(printer);
 }
 
 /// A queue of [`PRINT_QUEUE`] lines and its reading end, for the `printer` thread.
@@ -47,7 +48,7 @@ pub fn print_queue() -> (Printer, crossbeam_channel::Receiver<Printed>) {
 /// Writes `text` (whole lines, or terminal commands) through the printer if there is one,
 /// else to stdout.
 fn emit(text: &str) -> io::Result<()> {
-    let printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
+    let printer = PRINTER.lock_anyway();
     // Checked with the lock held: nothing prints after `say_last`'s line.
     if SILENT.load(Ordering::SeqCst) {
         return Ok(());
@@ -103,14 +104,14 @@ static TERMINAL: Mutex<Option<nix::sys::termios::Termios>> = Mutex::new(None);
 /// Remembers the terminal's settings (if stdin is a terminal).
 pub fn remember_terminal() {
     if let Ok(settings) = nix::sys::termios::tcgetattr(io::stdin()) {
-        *TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(settings);
+        *TERMINAL.lock_anyway() = Some(settings);
     }
 }
 
 /// Puts the remembered settings back, and clears the prompt the editor may have left on the
 /// last line; called just before the process exits.
 pub fn restore_terminal() {
-    if let Some(settings) = TERMINAL.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+    if let Some(settings) = TERMINAL.lock_anyway().as_ref() {
         let mut out = io::stdout().lock();
         let _ = out.write_all(b"\r\x1b[K").and_then(|()| out.flush());
         let _ =
@@ -126,7 +127,7 @@ static SILENT: AtomicBool = AtomicBool::new(false);
 pub fn say_last(args: fmt::Arguments<'_>) {
     let line = safe(&args.to_string()) + "\n";
     // Held until SILENT is set: a line already being printed comes before this one.
-    let printer = PRINTER.lock().unwrap_or_else(|p| p.into_inner());
+    let printer = PRINTER.lock_anyway();
     match printer.as_ref() {
         // The editor prints lines in the order given, one at a time. The second text moves
         // the cursor up and the editor's newline brings it back: nothing shows. Then wait

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::source::Engine;
 use super::{Probe, VideoError};
+use crate::sync::LockAnyway;
 use crate::wire::{self, PlayMode, Resolution, Segment, VideoInfo};
 
 /// Splits `NAME_LABEL.mp4` into its name, label and height: `my_trip_720p.mp4` is the video
@@ -282,26 +283,25 @@ impl LiveCatalog {
 
     /// The catalog of the last scan.
     pub fn current(&self) -> Arc<Catalog> {
-        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current.lock_anyway().clone()
     }
 
     /// Scans the folder again, so new files appear without a restart, and returns the new
     /// catalog. Only new or changed files are opened, outside any lock (two rescans at once
     /// just do some work twice).
     pub fn rescan(&self) -> Arc<Catalog> {
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) =
-            (Instant::now(), folder_time(&self.dir));
-        let mut scan = self.scan.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        *self.last.lock_anyway() = (Instant::now(), folder_time(&self.dir));
+        let mut scan = self.scan.lock_anyway().clone();
         let catalog = Arc::new(scan.run(&self.dir, self.engine));
-        *self.scan.lock().unwrap_or_else(|p| p.into_inner()) = scan;
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = catalog.clone();
+        *self.scan.lock_anyway() = scan;
+        *self.current.lock_anyway() = catalog.clone();
         catalog
     }
 
     /// The catalog, scanned again if files were added or removed since the last scan, or
     /// if that was more than [`RESCAN_EVERY`] ago.
     pub fn fresh(&self) -> Arc<Catalog> {
-        let (when, time) = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let (when, time) = *self.last.lock_anyway();
         if when.elapsed() >= RESCAN_EVERY || folder_time(&self.dir) != time {
             return self.rescan();
         }

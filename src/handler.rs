@@ -25,7 +25,7 @@ use crate::wire::{self, ClientMsg, EncodedFrame, ErrorCode, PlayMode, ReadError,
 
 /// Runs one connection from accept to close. Called on the connection's own thread.
 pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) {
-    let (end, name) = match Session::start(&socket, &peer, id, &ctx) {
+    let (end, name) = match Handler::start(&socket, &peer, id, &ctx) {
         Ok(Some(mut session)) => {
             let end = session.serve();
             session.finish(&end);
@@ -56,8 +56,9 @@ pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) 
     let _ = socket.shutdown(Shutdown::Both);
 }
 
-/// A joined client.
-struct Session<'a> {
+/// One joined client's connection, from its join to its end (mini-redis names the same part
+/// `Handler`; the client's own event loop is `client::session::Session`).
+struct Handler<'a> {
     id: ConnId,
     name: String,
     ctx: &'a Context,
@@ -114,7 +115,7 @@ impl Budgets {
     }
 }
 
-impl<'a> Session<'a> {
+impl<'a> Handler<'a> {
     /// Handshake and join, then the writer thread. `Ok(None)` when the client quit before
     /// joining.
     fn start(
@@ -122,7 +123,7 @@ impl<'a> Session<'a> {
         peer: &'a str,
         id: ConnId,
         ctx: &'a Context,
-    ) -> Result<Option<Session<'a>>, End> {
+    ) -> Result<Option<Handler<'a>>, End> {
         let config = &ctx.config;
         let fail = |e: io::Error| End::Failed(e.to_string());
         socket.set_write_timeout(Some(config.write_timeout)).map_err(fail)?;
@@ -139,7 +140,7 @@ impl<'a> Session<'a> {
             .map_err(|e| End::Failed(format!("cannot start writer thread: {e}")))?;
         // What waited for us while we were away, after the welcome and the directory.
         outbox.wake_mail();
-        Ok(Some(Session {
+        Ok(Some(Handler {
             id,
             name,
             ctx,

@@ -164,82 +164,89 @@ impl<'a> Handler<'a> {
             if self.reader.buffer().is_empty() || self.mail.full() {
                 self.flush_mail();
             }
-            let msg = match wire::read_client(&mut self.reader) {
+            let msg = match self.next_message() {
                 Ok(msg) => msg,
-                // Shutdown, or a newer session of ours, closes our read side: let the writer
-                // deliver the notice.
-                Err(_) if self.ctx.registry.is_shutting_down() => return End::ServerStopping,
-                Err(_) if self.ctx.registry.is_replaced(self.id) => return End::Replaced,
-                Err(ReadError::Closed) => return End::Closed,
-                Err(ReadError::Io(e)) => return End::Failed(e.to_string()),
-                Err(ReadError::Wire(e)) => {
-                    self.send_error(error_code(&e), format!("protocol error: {e}"));
-                    return End::Protocol(e.to_string());
-                }
+                Err(end) => return end,
             };
-            self.liveness.heard();
-            match msg {
-                ClientMsg::Pong => continue,
-                ClientMsg::Ack { id } => {
-                    self.mail.ack(id);
-                    continue;
-                }
-                ClientMsg::Chat { to, envelope } => {
-                    if let Some(end) = self.chat(&to, envelope) {
-                        return end;
-                    }
-                    continue;
-                }
-                ClientMsg::RoomChat { room, envelopes } => {
-                    if let Some(end) = self.room_chat(&room, envelopes) {
-                        return end;
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            // Any other request is answered after the messages before it.
-            self.flush_mail();
-            match msg {
-                ClientMsg::Pong
-                | ClientMsg::Ack { .. }
-                | ClientMsg::Chat { .. }
-                | ClientMsg::RoomChat { .. } => {}
-                ClientMsg::Quit => return End::Quit,
-                // Every other request has a budget too (a list costs a folder check, a play
-                // a decoder).
-                _ if !self.budgets.requests.take(Instant::now()) => {
-                    let rate = self.ctx.config.request_rate;
-                    let text = format!("too many requests: at most {rate} a second");
-                    if let Some(end) = self.dropped(ErrorCode::RateLimited, text) {
-                        return end;
-                    }
-                }
-                ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
-                    self.send_error(
-                        ErrorCode::Unexpected,
-                        format!("already joined as {}", self.name),
-                    );
-                }
-                ClientMsg::ListVideos => {
-                    let list = ServerMsg::VideoList(self.ctx.catalog.fresh().infos());
-                    self.send(list.encode_shared());
-                }
-                ClientMsg::Play { video, mode } => self.play(&video, &mode),
-                ClientMsg::KeyQuery { name } => self.key_query(&name),
-                ClientMsg::Stop => self.stop_stream(),
-                ClientMsg::RoomJoin { room } => {
-                    self.send(rooms::join(self.ctx, &self.name, &room).encode_shared())
-                }
-                ClientMsg::RoomLeave { room } => {
-                    self.send(rooms::leave(self.ctx, &self.name, &room).encode_shared())
-                }
-                ClientMsg::RoomList => self.send(rooms::list(self.ctx, &self.name).encode_shared()),
-                ClientMsg::RoomQuery { room } => {
-                    self.send(rooms::query(self.ctx, &self.name, &room).encode_shared())
-                }
+            if let Some(end) = self.handle(msg) {
+                return end;
             }
         }
+    }
+
+    /// The next message, or how the session ended.
+    fn next_message(&mut self) -> Result<ClientMsg, End> {
+        let msg = match wire::read_client(&mut self.reader) {
+            Ok(msg) => msg,
+            // Shutdown, or a newer session of ours, closes our read side: let the writer
+            // deliver the notice.
+            Err(_) if self.ctx.registry.is_shutting_down() => return Err(End::ServerStopping),
+            Err(_) if self.ctx.registry.is_replaced(self.id) => return Err(End::Replaced),
+            Err(ReadError::Closed) => return Err(End::Closed),
+            Err(ReadError::Io(e)) => return Err(End::Failed(e.to_string())),
+            Err(ReadError::Wire(e)) => {
+                self.send_error(error_code(&e), format!("protocol error: {e}"));
+                return Err(End::Protocol(e.to_string()));
+            }
+        };
+        self.liveness.heard();
+        Ok(msg)
+    }
+
+    /// One message, one action: every kind is an arm here. Chat and acknowledgements join
+    /// the current batch; every other request goes through [`Handler::answer`]. `Some` when
+    /// the session is to end.
+    fn handle(&mut self, msg: ClientMsg) -> Option<End> {
+        match msg {
+            ClientMsg::Pong => None,
+            ClientMsg::Ack { id } => {
+                self.mail.ack(id);
+                None
+            }
+            ClientMsg::Chat { to, envelope } => self.chat(&to, envelope),
+            ClientMsg::RoomChat { room, envelopes } => self.room_chat(&room, envelopes),
+            ClientMsg::Quit => {
+                self.flush_mail();
+                Some(End::Quit)
+            }
+            ClientMsg::Hello { .. } | ClientMsg::Join { .. } => self.answer(|h| {
+                h.send_error(ErrorCode::Unexpected, format!("already joined as {}", h.name))
+            }),
+            ClientMsg::ListVideos => self.answer(|h| {
+                h.send(ServerMsg::VideoList(h.ctx.catalog.fresh().infos()).encode_shared())
+            }),
+            ClientMsg::Play { video, mode } => self.answer(|h| h.play(&video, &mode)),
+            ClientMsg::KeyQuery { name } => self.answer(|h| h.key_query(&name)),
+            ClientMsg::Stop => self.answer(Self::stop_stream),
+            ClientMsg::RoomJoin { room } => {
+                self.answer(|h| h.send(rooms::join(h.ctx, &h.name, &room).encode_shared()))
+            }
+            ClientMsg::RoomLeave { room } => {
+                self.answer(|h| h.send(rooms::leave(h.ctx, &h.name, &room).encode_shared()))
+            }
+            ClientMsg::RoomList => {
+                self.answer(|h| h.send(rooms::list(h.ctx, &h.name).encode_shared()))
+            }
+            ClientMsg::RoomQuery { room } => {
+                self.answer(|h| h.send(rooms::query(h.ctx, &h.name, &room).encode_shared()))
+            }
+        }
+    }
+
+    /// A request that is not chat: answered after the messages before it (the batch is
+    /// written first), and within its budget, as every request kind has one (a list costs a
+    /// folder check, a play a decoder). `Some` when this client is cut off for flooding.
+    fn answer(&mut self, respond: impl FnOnce(&mut Self)) -> Option<End> {
+        self.flush_mail();
+        if !self.budgets.requests.take(Instant::now()) {
+            let rate = self.ctx.config.request_rate;
+            return self.dropped(
+                ErrorCode::RateLimited,
+                format!("too many requests: at most {rate} a second"),
+            );
+        }
+        respond(self);
+        None
     }
 
     /// A `CHAT`: within our budgets, taken to be stored for its recipient with our

@@ -5,6 +5,9 @@ ladder markers) and prints it.
 
 - chat: alice types 300 messages to bob at once (the original's piped input); how many bob
   shows, and how fast: from the first line typed to the last message shown.
+- paced: 10 clients each write to the next one every 50 ms for 2 s (200 messages a second in
+  all, as `make compare`'s paced row); the latency from a line typed to its message shown
+  (p50, p99), and how many of the 400 were shown.
 - stream: alice plays the demo video (100 frames in three resolutions, 25 fps); how many frames
   her client shows, and how fast. Steps 0 to 4 send as fast as they can; step 5 paces at the
   video's rate, which is the point of it.
@@ -33,8 +36,19 @@ class Proc:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
+        # Each chunk's arrival time, to time what it shows (`shown_at`).
+        self.arrivals = []
         while chunk := os.read(self.p.stdout.fileno(), 65536):
             self.out += chunk.decode(errors="replace")
+            self.arrivals.append((len(self.out), time.time()))
+
+    def shown_at(self, text):
+        """When TEXT was first printed (the arrival of the chunk that completed it), or None."""
+        at = self.out.find(text)
+        if at < 0:
+            return None
+        end = at + len(text)
+        return next(t for n, t in list(self.arrivals) if n >= end)
 
     def wait_for(self, pattern, timeout=20):
         deadline = time.time() + timeout
@@ -45,8 +59,12 @@ class Proc:
         return re.search(pattern, self.out)
 
     def type(self, text):
-        self.p.stdin.write((text + "\n").encode())
-        self.p.stdin.flush()
+        # A client that has ended (step 0's do, on their own bugs) reads nothing more.
+        try:
+            self.p.stdin.write((text + "\n").encode())
+            self.p.stdin.flush()
+        except BrokenPipeError:
+            pass
 
     def kill(self):
         self.p.kill()
@@ -116,6 +134,42 @@ def chat(step):
             p.kill()
 
 
+PACED_CLIENTS, PACED_ROUNDS = 10, 40
+
+
+def paced(step):
+    """(p50 ms, p99 ms, messages shown of PACED_CLIENTS * PACED_ROUNDS)."""
+    s, addr = server(step)
+    clients = [client(step, addr, f"u{i}") for i in range(PACED_CLIENTS)]
+    try:
+        for c in clients:
+            c.type("1")
+        for c in clients:
+            c.wait_for("-- users --")
+        time.sleep(0.5)
+        typed = {}
+        for r in range(PACED_ROUNDS):
+            for i, c in enumerate(clients):
+                text = f"p{r}x{i}"
+                c.type(f"u{(i + 1) % PACED_CLIENTS}\n{text}")
+                typed[(i, text)] = time.time()
+            time.sleep(0.05)
+        time.sleep(2)
+        latencies = []
+        for (i, text), at in typed.items():
+            shown = clients[(i + 1) % PACED_CLIENTS].shown_at(f"u{i} : {text}\n")
+            if shown is not None:
+                latencies.append((shown - at) * 1000)
+        latencies.sort()
+        if not latencies:
+            return float("nan"), float("nan"), 0
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+        return pick(0.5), pick(0.99), len(latencies)
+    finally:
+        for p in clients + [s]:
+            p.kill()
+
+
 def stream(step):
     """(frames alice's client showed, frames a second)."""
     s, addr = server(step)
@@ -147,15 +201,19 @@ def median(runs, i):
 def main():
     steps = subprocess.run([BIN, "list"], capture_output=True, text=True, check=True).stdout
     ideas = re.findall(r"^step (\d+): (.*)$", steps, re.M)
-    rows = ["| step | its idea | chat: shown of %d | chat: messages/s | stream: frames shown "
-            "| stream: frames/s |" % MESSAGES, "|---|---|---|---|---|---|"]
+    rows = ["| step | its idea | chat: shown of %d | chat: messages/s | paced: shown of %d "
+            "| paced: p50 / p99 ms | stream: frames shown | stream: frames/s |"
+            % (MESSAGES, PACED_CLIENTS * PACED_ROUNDS), "|---|---|---|---|---|---|---|---|"]
     for n, idea in ideas:
         step = int(n)
         print(f"ladder-compare: step {step} ...", file=sys.stderr)
         chats = [chat(step) for _ in range(RUNS)]
+        paceds = [paced(step) for _ in range(RUNS)]
         streams = [stream(step) for _ in range(RUNS)]
-        rows.append("| %d | %s | %d | %.0f | %d | %.0f |" % (
+        latency = "%.1f / %.1f" % (median(paceds, 0), median(paceds, 1))
+        rows.append("| %d | %s | %d | %.0f | %d | %s | %d | %.0f |" % (
             step, idea.split(":")[0].split(";")[0], median(chats, 0), median(chats, 1),
+            median(paceds, 2), latency if median(paceds, 2) else "none shown",
             median(streams, 0), median(streams, 1)))
     table = "\n".join(rows) + "\n"
     print(table)

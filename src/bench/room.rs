@@ -99,28 +99,12 @@ pub fn run(cfg: &ChatBench, members: usize) -> Result<RoomReport, ClientError> {
         room_info(sender)?.into_iter().filter(|p| p.name != sender.name).map(Peer::from).collect();
     let others: Vec<&Peer> = peers.iter().collect();
 
-    // Sealed first, each message timed: the sender's own cost.
     let mut sealer = Sealer::new(ids[0].clone(), &sender.name);
-    let mut per_member = Vec::with_capacity(cfg.messages);
-    let mut sealed = Vec::with_capacity(cfg.messages);
-    for k in 0..cfg.messages {
-        let started = Instant::now();
-        sealed.push(sealer.seal_room(&room, &others, &format!("room bench {k}"))?.encode());
-        per_member.push(started.elapsed().as_secs_f64() * 1e3 / others.len() as f64);
-    }
+    let (sealed, mut per_member) = seal_timed(&mut sealer, &room, &others, cfg.messages)?;
 
     let barrier = Arc::new(Barrier::new(members + 1));
-    let mut counting: Vec<JoinHandle<Count>> = Vec::new();
     let writers: Vec<_> = joined.iter().map(|m| m.writer.clone()).collect();
-    for (i, member) in joined.into_iter().enumerate() {
-        let (id, barrier) = (ids[i % ids.len()].clone(), barrier.clone());
-        let (want, wait) = (cfg.messages as u64, cfg.wait);
-        counting.push(
-            thread::Builder::new()
-                .name(format!("bench-room-{i}"))
-                .spawn(move || count(member, id, want, wait, &barrier))?,
-        );
-    }
+    let counting = start_counting(joined, &ids, cfg, &barrier)?;
     barrier.wait();
     let start = Instant::now();
     let mut errors = 0;
@@ -150,6 +134,42 @@ pub fn run(cfg: &ChatBench, members: usize) -> Result<RoomReport, ClientError> {
         seconds,
         delivered_per_second: delivered as f64 / seconds,
     })
+}
+
+/// Every message sealed before the run, each timed: the sender's own cost, per member (ms).
+fn seal_timed(
+    sealer: &mut Sealer,
+    room: &str,
+    others: &[&Peer],
+    messages: usize,
+) -> Result<(Vec<Vec<u8>>, Vec<f64>), ClientError> {
+    let (mut sealed, mut per_member) = (Vec::with_capacity(messages), Vec::with_capacity(messages));
+    for k in 0..messages {
+        let started = Instant::now();
+        sealed.push(sealer.seal_room(room, others, &format!("room bench {k}"))?.encode());
+        per_member.push(started.elapsed().as_secs_f64() * 1e3 / others.len() as f64);
+    }
+    Ok((sealed, per_member))
+}
+
+/// A `bench-room-N` thread per member, counting what it receives once `barrier` opens.
+fn start_counting(
+    joined: Vec<Member>,
+    ids: &[Arc<Identity>],
+    cfg: &ChatBench,
+    barrier: &Arc<Barrier>,
+) -> Result<Vec<JoinHandle<Count>>, ClientError> {
+    let mut counting = Vec::new();
+    for (i, member) in joined.into_iter().enumerate() {
+        let (id, barrier) = (ids[i % ids.len()].clone(), barrier.clone());
+        let (want, wait) = (cfg.messages as u64, cfg.wait);
+        counting.push(
+            thread::Builder::new()
+                .name(format!("bench-room-{i}"))
+                .spawn(move || count(member, id, want, wait, &barrier))?,
+        );
+    }
+    Ok(counting)
 }
 
 /// The members of the next `RINF`, reading past what else comes.

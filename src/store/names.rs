@@ -45,31 +45,7 @@ impl Store {
                 if inserted == 1 {
                     Claim::New
                 } else {
-                    let (bound, bound_throwaway): (Vec<u8>, bool) = tx.query_row(
-                        "SELECT key, throwaway FROM names WHERE lower_name = ?1",
-                        [&lower],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?;
-                    if bound != key && bound_throwaway {
-                        Claim::InUse
-                    } else if bound != key {
-                        Claim::Other
-                    } else {
-                        // Expiry counts in months: a day's precision is plenty, and spares
-                        // most joins a write (and its sync to disk).
-                        tx.execute(
-                            "UPDATE names SET last_seen = ?1
-                             WHERE lower_name = ?2 AND last_seen < ?1 - 86400",
-                            params![now, lower],
-                        )?;
-                        if bound_throwaway && throwaway.is_some() {
-                            tx.execute(
-                                "UPDATE names SET holder = ?1 WHERE lower_name = ?2",
-                                params![holder, lower],
-                            )?;
-                        }
-                        Claim::Same
-                    }
+                    claim_bound(&tx, &lower, key, now, throwaway.map(|_| holder))?
                 }
             }
         };
@@ -133,6 +109,35 @@ impl Store {
         db.recount()?;
         Ok(Forgotten { released, to, from })
     }
+}
+
+/// A claim of `lower`, already bound: by another key (held by a session as a throwaway, or
+/// registered), or by this one, whose last join is noted (and, for a throwaway claim by
+/// session `holder`, the binding handed to that session).
+fn claim_bound(
+    tx: &rusqlite::Transaction<'_>,
+    lower: &str,
+    key: &[u8],
+    now: i64,
+    holder: Option<i64>,
+) -> Result<Claim, rusqlite::Error> {
+    let (bound, bound_throwaway): (Vec<u8>, bool) =
+        tx.query_row("SELECT key, throwaway FROM names WHERE lower_name = ?1", [lower], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    if bound != key {
+        return Ok(if bound_throwaway { Claim::InUse } else { Claim::Other });
+    }
+    // Expiry counts in months: a day's precision is plenty, and spares most joins a write
+    // (and its sync to disk).
+    tx.execute(
+        "UPDATE names SET last_seen = ?1 WHERE lower_name = ?2 AND last_seen < ?1 - 86400",
+        params![now, lower],
+    )?;
+    if let Some(holder) = holder.filter(|_| bound_throwaway) {
+        tx.execute("UPDATE names SET holder = ?1 WHERE lower_name = ?2", params![holder, lower])?;
+    }
+    Ok(Claim::Same)
 }
 
 /// The name (as registered) and key of `lower`, if it is registered and has not expired: the

@@ -17,7 +17,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter as _, Helper};
+use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter, Helper};
 use std::io::{self, BufRead, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,21 +156,9 @@ impl Highlighter for Words {}
 impl Validator for Words {}
 impl Helper for Words {}
 
-/// Starts the editor on the `input` thread; returns where to send what each line is asked
-/// with. Lines printed meanwhile go through the editor from now on.
-fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
-    // As bash completes: the common part at once, and the list of matches below if there are
-    // several. Rustyline's default cycles through the matches, and waiting for the next Tab
-    // it draws none of the lines that arrive meanwhile.
-    let config = Config::builder()
-        .completion_type(CompletionType::List)
-        .completion_show_all_if_ambiguous(true)
-        .build();
-    let mut editor: Editor<Words, DefaultHistory> =
-        Editor::with_config(config).map_err(io::Error::other)?;
-    let words = Arc::new(Mutex::new(Vec::new()));
-    editor.set_helper(Some(Words(words.clone())));
-    let mut printer = editor.create_external_printer().map_err(io::Error::other)?;
+/// The `printer` thread: from now on, every line printed goes through the editor, which draws
+/// it above the line being typed.
+fn start_printer(mut printer: impl ExternalPrinter + Send + 'static) -> io::Result<()> {
     screen::remember_terminal();
     let (queue, queued) = screen::print_queue();
     thread::Builder::new().name("printer".into()).spawn(move || {
@@ -189,6 +177,24 @@ fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
         }
     })?;
     screen::set_printer(queue);
+    Ok(())
+}
+
+/// Starts the editor on the `input` thread; returns where to send what each line is asked
+/// with. Lines printed meanwhile go through the editor from now on.
+fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
+    // As bash completes: the common part at once, and the list of matches below if there are
+    // several. Rustyline's default cycles through the matches, and waiting for the next Tab
+    // it draws none of the lines that arrive meanwhile.
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .completion_show_all_if_ambiguous(true)
+        .build();
+    let mut editor: Editor<Words, DefaultHistory> =
+        Editor::with_config(config).map_err(io::Error::other)?;
+    let words = Arc::new(Mutex::new(Vec::new()));
+    editor.set_helper(Some(Words(words.clone())));
+    start_printer(editor.create_external_printer().map_err(io::Error::other)?)?;
     let (asks_tx, asks) = unbounded::<Ask>();
     thread::Builder::new().name("input".into()).spawn(move || {
         while let Ok(ask) = asks.recv() {

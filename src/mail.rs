@@ -99,70 +99,8 @@ impl Mail {
     fn store(&mut self, me: &str, ctx: &Context, reply: &impl Fn(EncodedFrame)) {
         let pending = std::mem::take(&mut self.pending);
         let mut results = keep(me, ctx, &pending.iter().collect::<Vec<_>>());
-        // A reader that is online and reading makes room as it acknowledges: the sender (this
-        // thread, nobody else) waits a little for it before being refused
-        // (`config.mailbox_patience`). But only a sender with no mail of its own awaiting its
-        // acknowledgement (a lone flooder, say): this thread is also the one that reads this
-        // client's acknowledgements, which may be what its recipient is waiting for, to make
-        // room in *its* mailbox. In a flood among clients that all send and receive, every
-        // reader slept waiting for another (docs/BENCHMARKS.md, "Found since"); such a sender
-        // is refused at once instead. Asked only when a mailbox is full: no query otherwise.
-        let mut patience = None;
-        loop {
-            let waiting: Vec<usize> = (0..pending.len())
-                .filter(|&i| {
-                    pending[i].online.is_some()
-                        && matches!(
-                            results[i],
-                            Err(HoldError::Full { .. } | HoldError::SenderShare { .. })
-                        )
-                })
-                .collect();
-            if waiting.is_empty() {
-                break;
-            }
-            let until = *patience.get_or_insert_with(|| {
-                // A store that cannot tell is taken as mail waiting: refuse, never stall.
-                let mine = ctx.store.awaits_ack(me).unwrap_or(true);
-                Instant::now() + if mine { Duration::ZERO } else { ctx.config.mailbox_patience }
-            });
-            if Instant::now() >= until {
-                break;
-            }
-            thread::sleep(Duration::from_millis(5));
-            let again = keep(me, ctx, &waiting.iter().map(|&i| &pending[i]).collect::<Vec<_>>());
-            for (i, result) in waiting.into_iter().zip(again) {
-                results[i] = result;
-            }
-        }
-        // A room message is answered once, after its last envelope: `SENT`, then a refusal
-        // for each member it could not be kept for (the rest were).
-        let (mut room_queued, mut room_refusals) = (false, Vec::new());
-        for (message, result) in pending.iter().zip(results) {
-            let queued = message.online.is_none();
-            match (&message.room, result) {
-                (_, Ok(kept)) => {
-                    debug!("relay {me} -> {}: {} bytes", kept.to, message.envelope.len());
-                    if let Some(recipient) = &message.online {
-                        recipient.outbox.wake_mail();
-                    }
-                    if message.room.is_none() {
-                        reply(ServerMsg::Sent { to: kept.to, queued }.encode_shared());
-                    }
-                    room_queued |= queued;
-                }
-                (None, Err(e)) => reply(refusal(&message.to, &e).encode_shared()),
-                (Some(room), Err(e)) => {
-                    let text = format!("{room}: not kept for {}: {e}", message.to);
-                    room_refusals.push(ServerMsg::Error { code: refusal_code(&e), text });
-                }
-            }
-            if let (Some(room), true) = (&message.room, message.last) {
-                reply(ServerMsg::Sent { to: room.clone(), queued: room_queued }.encode_shared());
-                room_refusals.drain(..).for_each(|r| reply(r.encode_shared()));
-                room_queued = false;
-            }
-        }
+        wait_for_room(me, ctx, &pending, &mut results);
+        answer(me, &pending, results, reply);
     }
 
     fn delete(&mut self, me: &str, ctx: &Context) {
@@ -211,5 +149,89 @@ fn refusal_code(e: &HoldError) -> ErrorCode {
         HoldError::Unregistered(_) => ErrorCode::UnknownUser,
         HoldError::Full { .. } | HoldError::SenderShare { .. } => ErrorCode::MailboxFull,
         HoldError::Failed => ErrorCode::NotStored,
+    }
+}
+
+/// A message refused for a full mailbox whose reader is online waits a little for room, then is
+/// kept or refused for good: `results` is updated in place.
+fn wait_for_room(
+    me: &str,
+    ctx: &Context,
+    pending: &[Pending],
+    results: &mut [Result<Kept, HoldError>],
+) {
+    // A reader that is online and reading makes room as it acknowledges: the sender (this
+    // thread, nobody else) waits a little for it before being refused
+    // (`config.mailbox_patience`). But only a sender with no mail of its own awaiting its
+    // acknowledgement (a lone flooder, say): this thread is also the one that reads this
+    // client's acknowledgements, which may be what its recipient is waiting for, to make
+    // room in *its* mailbox. In a flood among clients that all send and receive, every
+    // reader slept waiting for another (docs/BENCHMARKS.md, "Found since"); such a sender
+    // is refused at once instead. Asked only when a mailbox is full: no query otherwise.
+    let mut patience = None;
+    loop {
+        let waiting: Vec<usize> = (0..pending.len())
+            .filter(|&i| {
+                pending[i].online.is_some()
+                    && matches!(
+                        results[i],
+                        Err(HoldError::Full { .. } | HoldError::SenderShare { .. })
+                    )
+            })
+            .collect();
+        if waiting.is_empty() {
+            break;
+        }
+        let until = *patience.get_or_insert_with(|| {
+            // A store that cannot tell is taken as mail waiting: refuse, never stall.
+            let mine = ctx.store.awaits_ack(me).unwrap_or(true);
+            Instant::now() + if mine { Duration::ZERO } else { ctx.config.mailbox_patience }
+        });
+        if Instant::now() >= until {
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+        let again = keep(me, ctx, &waiting.iter().map(|&i| &pending[i]).collect::<Vec<_>>());
+        for (i, result) in waiting.into_iter().zip(again) {
+            results[i] = result;
+        }
+    }
+}
+
+/// The answers, in order: `SENT` for each message kept (its recipient's writer woken), a
+/// refusal for each not kept; a room message is answered once, after its last envelope.
+fn answer(
+    me: &str,
+    pending: &[Pending],
+    results: Vec<Result<Kept, HoldError>>,
+    reply: &impl Fn(EncodedFrame),
+) {
+    // A room message is answered once, after its last envelope: `SENT`, then a refusal
+    // for each member it could not be kept for (the rest were).
+    let (mut room_queued, mut room_refusals) = (false, Vec::new());
+    for (message, result) in pending.iter().zip(results) {
+        let queued = message.online.is_none();
+        match (&message.room, result) {
+            (_, Ok(kept)) => {
+                debug!("relay {me} -> {}: {} bytes", kept.to, message.envelope.len());
+                if let Some(recipient) = &message.online {
+                    recipient.outbox.wake_mail();
+                }
+                if message.room.is_none() {
+                    reply(ServerMsg::Sent { to: kept.to, queued }.encode_shared());
+                }
+                room_queued |= queued;
+            }
+            (None, Err(e)) => reply(refusal(&message.to, &e).encode_shared()),
+            (Some(room), Err(e)) => {
+                let text = format!("{room}: not kept for {}: {e}", message.to);
+                room_refusals.push(ServerMsg::Error { code: refusal_code(&e), text });
+            }
+        }
+        if let (Some(room), true) = (&message.room, message.last) {
+            reply(ServerMsg::Sent { to: room.clone(), queued: room_queued }.encode_shared());
+            room_refusals.drain(..).for_each(|r| reply(r.encode_shared()));
+            room_queued = false;
+        }
     }
 }

@@ -33,7 +33,7 @@ use std::process::ExitCode;
 
 use common::Args;
 
-/// One rung: its number, its one idea, its server and its client.
+/// One rung: its one idea, its server and its client (its number is its place in [`STEPS`]).
 pub struct Step {
     pub idea: &'static str,
     pub server: fn(&Args) -> Result<(), Box<dyn std::error::Error>>,
@@ -55,22 +55,23 @@ pub const PRODUCT: &str = "the product (`chatroom server`, `chatroom client`): a
 and delivery that lose nothing, identity and trust on first use, rooms, the frame cache, video \
 in the terminal, and a budget for every request";
 
-/// The `main` of a binary that runs one side of a step (`chatroom-original`, say): `--help`
-/// prints `usage` and exits 0, a bad flag exits 2, an error prints once and exits 1.
+/// The end of a `main` that runs one side of a step (`chatroom-step N server`,
+/// `chatroom-original`): `--help` among `flags` prints `usage` and exits 0, a bad flag exits 2
+/// with `usage`, an error prints once, `NAME: error: ...`, and exits 1.
 pub fn run_named(
     name: &str,
     usage: &str,
+    flags: &[String],
     run: impl FnOnce(&Args) -> Result<(), Box<dyn std::error::Error>>,
 ) -> ExitCode {
-    let flags: Vec<String> = std::env::args().skip(1).collect();
     if flags.iter().any(|f| f == "-h" || f == "--help") {
-        println!("usage: {name} {usage}");
+        println!("{usage}");
         return ExitCode::SUCCESS;
     }
-    let args = match Args::parse(&flags) {
+    let args = match Args::parse(flags) {
         Ok(args) => args,
         Err(why) => {
-            eprintln!("{name}: {why}\nusage: {name} {usage}");
+            eprintln!("{name}: {why}\n{usage}");
             return ExitCode::from(2);
         }
     };

@@ -8,8 +8,7 @@
 
 use std::process::ExitCode;
 
-use chatroom_ladder::common::Args;
-use chatroom_ladder::{PRODUCT, STEPS};
+use chatroom_ladder::{PRODUCT, STEPS, run_named};
 
 const USAGE: &str = "usage: chatroom-step list
        chatroom-step N server [--bind 127.0.0.1:1234] [--videos videos]
@@ -47,20 +46,10 @@ fn run(args: &[String]) -> ExitCode {
         Some(_) => return usage(&format!("no step {}: 0 to {}", args[0], STEPS.len() - 1)),
         None => return usage("which step?"),
     };
-    let flags = match Args::parse(args.get(2..).unwrap_or_default()) {
-        Ok(flags) => flags,
-        Err(why) => return usage(&why),
-    };
-    let result = match args.get(1).map(String::as_str) {
-        Some("server") => (step.server)(&flags),
-        Some("client") => (step.client)(&flags),
+    let side = match args.get(1).map(String::as_str) {
+        Some("server") => step.server,
+        Some("client") => step.client,
         _ => return usage("server or client?"),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("chatroom-step: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_named("chatroom-step", USAGE, args.get(2..).unwrap_or_default(), side)
 }

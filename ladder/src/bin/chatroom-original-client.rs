@@ -2,7 +2,12 @@
 //! the name `make compare` runs it by. Same as `chatroom-step 0 client`.
 
 fn main() -> std::process::ExitCode {
-    chatroom_ladder::run_named("chatroom-original-client", "--server ADDR [--headless]", |args| {
-        chatroom_ladder::step0::client::run(args)
-    })
+    let flags: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: chatroom-original-client --server ADDR [--headless]";
+    chatroom_ladder::run_named(
+        "chatroom-original-client",
+        usage,
+        &flags,
+        chatroom_ladder::step0::client::run,
+    )
 }

@@ -403,11 +403,7 @@ fn the_first_files_length_rules(step: usize) -> bool {
 fn listed_names(step: usize, videos: &std::path::Path) -> Vec<String> {
     let server = Server::start(step, videos);
     let mut alice = streamer(step, &server.addr, "alice");
-    alice.type_line("2");
-    alice.proc.wait_for(5 * SECOND, |l| harness::video_entry(l).is_some());
-    thread::sleep(Duration::from_millis(200));
-    let lines = alice.proc.lines.all();
-    lines.iter().filter_map(|l| harness::video_entry(l).map(|(_, n)| n.to_owned())).collect()
+    alice.list_videos(|_| true).unwrap_or_default()
 }
 
 fn names_are_cut_at_the_first_underscore(step: usize) -> bool {

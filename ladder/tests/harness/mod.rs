@@ -219,18 +219,23 @@ impl Client {
         self.proc.wait_for(timeout, |l| l.contains(&wanted)).is_some()
     }
 
+    /// `2` at the menu, then the names of the video list that shows (lines `N. NAME...`),
+    /// once an entry whose name matches `until` has come (and a moment for the rest); `None`
+    /// if none came.
+    pub fn list_videos(&mut self, until: impl Fn(&str) -> bool) -> Option<Vec<String>> {
+        let before = self.proc.lines.all().len();
+        self.type_line("2");
+        let listed = |l: &str| video_entry(l).is_some_and(|(_, name)| until(name));
+        self.proc.wait_for(Duration::from_secs(5), |l| listed(l))?;
+        thread::sleep(Duration::from_millis(200));
+        let lines = self.proc.lines.all();
+        Some(lines[before..].iter().filter_map(|l| Some(video_entry(l)?.1.to_owned())).collect())
+    }
+
     /// `2` at the menu, then the number the video list gives `video` (a line `N. video`,
     /// perhaps with more after the name). `None` when no such line came.
     pub fn stream(&mut self, video: &str) -> Option<Vec<String>> {
-        let before = self.proc.lines.all().len();
-        self.type_line("2");
-        let listed = |l: &str| video_entry(l).is_some_and(|(_, name)| name == video);
-        self.proc.wait_for(Duration::from_secs(5), |l| listed(l))?;
-        thread::sleep(Duration::from_millis(100));
-        let list: Vec<String> = self.proc.lines.all()[before..]
-            .iter()
-            .filter_map(|l| video_entry(l).map(|(_, name)| name.to_owned()))
-            .collect();
+        let list = self.list_videos(|name| name == video)?;
         let n = list.iter().position(|name| name == video)? + 1;
         self.type_line(&n.to_string());
         Some(list)

@@ -30,14 +30,13 @@ class Proc:
     """A chatroom-step process, its output collected as it comes."""
 
     def __init__(self, *args):
-        self.out = ""
+        # The output so far, and each chunk's arrival time, to time what it shows (`shown_at`).
+        self.out, self.arrivals = "", []
         self.p = subprocess.Popen([BIN, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, env={**os.environ, "DISPLAY": ""})
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
-        # Each chunk's arrival time, to time what it shows (`shown_at`).
-        self.arrivals = []
         while chunk := os.read(self.p.stdout.fileno(), 65536):
             self.out += chunk.decode(errors="replace")
             self.arrivals.append((len(self.out), time.time()))

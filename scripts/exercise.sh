@@ -17,7 +17,7 @@ check() {
         4) adds exercise_4_the_eleventh_play_in_a_minute_is_refused ;;
         5) breaks "--test chat" a_connection_that_has_not_joined_hears_no_broadcast ;;
         6) breaks "--test stream" a_video_is_matched_by_its_whole_name_not_a_prefix ;;
-        7) breaks "--lib" wire::tests::field_lengths_are_bounded_inside_the_payload ;;
+        7) breaks "--lib" cmd::tests::field_lengths_are_bounded_inside_the_payload ;;
         8) breaks "--test stream" the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes ;;
         9) ladder every_chat_reaches_everyone 2 ;;
         10) ladder a_client_killed_stays_listed 3 ;;

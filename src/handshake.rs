@@ -4,61 +4,20 @@
 //! proves it holds the key, and the name is free or bound to that key (`store`).
 
 use log::info;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cmd::{self, ClientMsg};
 use crate::context::Context;
 use crate::keys;
 use crate::names::NameError;
 use crate::outbox::{Lanes, Outbox};
 use crate::registry::{self, ConnId, Refusal};
+use crate::socket::{End, SocketReader};
 use crate::store::Claim;
-use crate::wire::{self, ClientMsg, ErrorCode, JoinField, ReadError, ServerMsg, WireError};
-
-/// Reads from the socket, enforcing an overall deadline while one is set (the handshake).
-/// A per-read timeout alone would let a client trickle one byte every few seconds forever.
-pub struct SocketReader {
-    pub stream: Arc<TcpStream>,
-    pub deadline: Option<Instant>,
-}
-
-impl Read for SocketReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(deadline) = self.deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            self.stream.set_read_timeout(Some(left))?;
-        }
-        (&*self.stream).read(buf)
-    }
-}
-
-impl SocketReader {
-    pub fn clear_deadline(&mut self) -> io::Result<()> {
-        self.deadline = None;
-        self.stream.set_read_timeout(None)
-    }
-}
-
-/// How a session ended, for the log line and for how to close.
-pub enum End {
-    /// The client sent `QUIT`.
-    Quit,
-    /// The client closed the connection.
-    Closed,
-    /// The client broke the protocol; it has been sent an error frame.
-    Protocol(String),
-    /// The connection failed (reset, timed out...).
-    Failed(String),
-    /// The server is shutting down; the client is being told.
-    ServerStopping,
-    /// The user joined again from another connection; this one is being told.
-    Replaced,
-}
+use crate::wire::{self, ErrorCode, JoinField, ReadError, ServerMsg};
 
 /// A client that joined: its name, its queues, and the reader of its connection (with no
 /// deadline any more).
@@ -131,7 +90,7 @@ impl Handshake<'_> {
     /// connection is still in step.
     fn read(&mut self) -> Result<ClientMsg, End> {
         loop {
-            let refusal = match wire::read_client(&mut self.reader) {
+            let refusal = match cmd::read_client(&mut self.reader) {
                 Err(ReadError::Wire(e)) => match e.join_field_too_long() {
                     Some((JoinField::Name, ..)) => registry::refusal(NameError::TooLong),
                     Some((JoinField::Key, len, max)) => {
@@ -175,7 +134,7 @@ impl Handshake<'_> {
             Err(ReadError::Io(e)) => Err(End::Failed(e.to_string())),
             Err(ReadError::Wire(e)) => {
                 let text = format!("protocol error: {e}");
-                let _ = self.reply(ServerMsg::Error { code: error_code(&e), text });
+                let _ = self.reply(ServerMsg::Error { code: e.code(), text });
                 Err(End::Protocol(e.to_string()))
             }
         }
@@ -184,17 +143,17 @@ impl Handshake<'_> {
     /// The `HELO` exchange: the right magic and version, or a clear error and the end.
     fn greet(&mut self) -> Result<(), End> {
         let text = match self.read()? {
-            ClientMsg::Hello { magic, version }
+            ClientMsg::Hello(cmd::Hello { magic, version })
                 if magic == wire::MAGIC && version == wire::VERSION =>
             {
                 let (magic, version, challenge) = (wire::MAGIC, wire::VERSION, self.challenge);
                 return self.reply(ServerMsg::Hello { magic, version, challenge });
             }
-            ClientMsg::Hello { magic, .. } if magic != wire::MAGIC => format!(
+            ClientMsg::Hello(cmd::Hello { magic, .. }) if magic != wire::MAGIC => format!(
                 "this is a chatroom server; bad magic {:?}",
                 String::from_utf8_lossy(&magic)
             ),
-            ClientMsg::Hello { version, .. } => format!(
+            ClientMsg::Hello(cmd::Hello { version, .. }) => format!(
                 "protocol version mismatch: server speaks {}, client {version}",
                 wire::VERSION
             ),
@@ -215,8 +174,10 @@ impl Handshake<'_> {
         let peer = self.peer;
         loop {
             let (name, key, proof, throwaway) = match self.read()? {
-                ClientMsg::Join { name, key, proof, throwaway } => (name, key, proof, throwaway),
-                ClientMsg::Quit => return Ok(None),
+                ClientMsg::Join(cmd::Join { name, key, proof, throwaway }) => {
+                    (name, key, proof, throwaway)
+                }
+                ClientMsg::Quit(_) => return Ok(None),
                 other => {
                     let text = format!("join first (got {})", other.tag());
                     self.refuse(ErrorCode::Unexpected, text)?;
@@ -304,13 +265,5 @@ impl Handshake<'_> {
             }
         }
         Ok(claim)
-    }
-}
-
-/// The error code that answers a malformed frame.
-pub fn error_code(e: &WireError) -> ErrorCode {
-    match e {
-        WireError::UnknownTag(_) => ErrorCode::UnknownTag,
-        _ => ErrorCode::Malformed,
     }
 }

@@ -8,8 +8,9 @@
 //! Each module has one job, and imports only modules listed above it.
 //! - `sync`: a lock taken even after a thread panicked holding it (`LockAnyway`).
 //! - [`names`]: the rules every user name follows, and look-alike names. Pure.
-//! - [`wire`]: messages to bytes and back (one table of message kinds), and the encoded frame
-//!   every writer sends. Pure; every length bounded before allocating.
+//! - [`wire`]: frames to bytes and back, the `Message` trait every kind implements, what the
+//!   server sends (`ServerMsg`, one table), and the encoded frame every writer sends. Pure;
+//!   every length bounded before allocating.
 //! - [`keys`]: RSA identities, the keys a client may join with, sealed envelopes
 //!   (AES-256-GCM + RSA-OAEP + RSA-PSS), fingerprints, replay detection. Bytes in, bytes out.
 //! - [`report`]: an error and its causes, shown on one line.
@@ -29,9 +30,16 @@
 //! - `stream`: one stream on the server, on its own thread: pacing, stop, end.
 //! - `mail`: one client's chat in and out of the store: kept before `SENT`, deleted on its
 //!   acknowledgement, a batch a transaction.
+//! - `socket`: a client's socket on the server: its reader under a deadline, how a
+//!   connection ended, the drain after a protocol error.
+//! - `handler`: one joined client's state (queues, budgets, stream, the batch of mail) and the
+//!   actions every request uses: answer within a budget, refuse, send.
+//! - [`cmd`]: each client request in its own file: its payload both ways and what the server
+//!   does with it; `cmd.rs` is the table they are gathered from (`ClientMsg`, one dispatch).
 //! - `handshake`: the start of a connection: `HELO`, then `JOIN`s until one is accepted,
 //!   within a deadline.
-//! - `handler`: one client's session on the server after its join: one action per message.
+//! - `connection`: one connection from accept to close: the handshake, then one request at a
+//!   time to its command, then the end.
 //! - [`server`]: only the listener: accept, one thread per client, stop.
 //! - [`cli`]: `chatroom server`'s flags and start, shared by `chatroom server` and
 //!   `chatroom-server` (the same server without OpenCV's libraries).
@@ -43,7 +51,7 @@
 //! - [`bench`]: `chatroom bench chat|stream`, real clients measuring a running server, and
 //!   `bench decode`, the machine's own limit for a stream.
 //!
-//! A chat message goes one way through them: socket → `wire` → `handler` → `mail` → `store`
+//! A chat message goes one way through them: socket → `wire` → `cmd` → `mail` → `store`
 //! (kept) → the recipient's `outbox` (woken) → the recipient's socket; and back, as the
 //! recipient's `ACKN`, to `mail` (deleted).
 pub mod bench;
@@ -51,7 +59,9 @@ pub mod budget;
 mod cache;
 pub mod cli;
 pub mod client;
+pub mod cmd;
 pub mod config;
+mod connection;
 mod context;
 mod handler;
 mod handshake;
@@ -63,6 +73,7 @@ pub mod registry;
 pub mod report;
 mod rooms;
 pub mod server;
+mod socket;
 pub mod store;
 mod stream;
 mod sync;

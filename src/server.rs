@@ -1,5 +1,5 @@
 //! The listener: accepts connections and gives each its own thread (`client-PEER`), which runs
-//! `handler::run` until the client leaves. Nothing here reads from or writes to a joined client.
+//! `connection::run` until the client leaves. Nothing here reads from or writes to a joined client.
 //!
 //! Stopping, as tiny-http does it: the registry's stop flag is set (which also tells every
 //! client and closes every connection), then a connection to ourselves wakes the blocking
@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use crate::cache::{CacheStats, FrameCache};
 use crate::config::ServerConfig;
+use crate::connection;
 use crate::context::Context;
-use crate::handler;
 use crate::outbox::CLIENT_STACK;
 use crate::registry::Registry;
 use crate::store::{Opening, Store};
@@ -168,7 +168,7 @@ fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
         let spawned = thread::Builder::new()
             .name(format!("client-{peer}"))
             .stack_size(CLIENT_STACK)
-            .spawn(move || handler::run(socket, peer, id, conn_ctx));
+            .spawn(move || connection::run(socket, peer, id, conn_ctx));
         match spawned {
             Ok(h) => handlers.push(h),
             Err(e) => {

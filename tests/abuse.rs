@@ -8,8 +8,9 @@ use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chatroom::cmd;
 use chatroom::config::ServerConfig;
-use chatroom::wire::{ClientMsg, ErrorCode, ServerMsg};
+use chatroom::wire::{Encode, ErrorCode, ServerMsg};
 use common::{RawClient, TestClient, identity, start_server};
 
 /// A raw client from `source`, joined as `name` with test key `key`.
@@ -62,12 +63,10 @@ fn a_replay_flood_from_several_connections_leaves_the_victim_connected_and_serve
     // bob is busy for a moment: his socket and his queue fill. The old server then cut *bob*
     // ("its chat queue stayed full").
     let peer = mallory.directory.get("bob").unwrap().clone();
-    let ClientMsg::Chat { envelope, .. } = mallory.sealer.seal(&peer, "buy now").unwrap() else {
-        unreachable!()
-    };
-    let mut frame = ClientMsg::Chat { to: "bob".into(), envelope }.encode();
+    let envelope = mallory.sealer.seal(&peer, "buy now").unwrap().envelope;
+    let mut frame = cmd::Chat { to: "bob".into(), envelope }.encode();
     let junk = vec![0xAB; chatroom::wire::MAX_ENVELOPE];
-    frame.extend(ClientMsg::Chat { to: "bob".into(), envelope: junk }.encode());
+    frame.extend(cmd::Chat { to: "bob".into(), envelope: junk }.encode());
     let flooders: Vec<_> = (2..10)
         .map(|i| {
             let mut raw = joined_from(addr, &format!("127.0.0.{i}"), &format!("m{i}"), 3);
@@ -123,7 +122,7 @@ fn a_client_just_over_its_rate_is_told_and_then_cut_off() {
     let addr = server.local_addr();
     let _bob = TestClient::join(addr, "bob", 1);
     let mut sender = joined_from(addr, "127.0.0.2", "eager", 0);
-    let frame = ClientMsg::Chat { to: "bob".into(), envelope: vec![0; 64] }.encode();
+    let frame = cmd::Chat { to: "bob".into(), envelope: vec![0; 64] }.encode();
     let started = Instant::now();
     // 30 a second: 10 over the rate.
     let writer = sender.stream.try_clone().unwrap();
@@ -160,7 +159,7 @@ fn a_list_flooder_is_cut_off_and_others_are_served() {
     let server = start_server(ServerConfig::default());
     let addr = server.local_addr();
     let mut flooder = joined_from(addr, "127.0.0.2", "lister", 0);
-    let frame = ClientMsg::ListVideos.encode();
+    let frame = cmd::ListVideos.encode();
     let writer = flooder.stream.try_clone().unwrap();
     thread::spawn(move || {
         let mut writer = writer;
@@ -176,7 +175,7 @@ fn a_list_flooder_is_cut_off_and_others_are_served() {
     assert!(codes.last().is_some_and(|(_, t)| t.starts_with("disconnected")), "{codes:?}");
     // Meanwhile and after, a normal client lists videos.
     let mut alice = TestClient::join(addr, "alice", 1);
-    alice.writer.send(&ClientMsg::ListVideos).unwrap();
+    alice.writer.send(&cmd::ListVideos).unwrap();
     assert!(matches!(alice.recv(), ServerMsg::VideoList(_)));
 }
 
@@ -290,7 +289,7 @@ fn chat_for_stalled_receivers_waits_on_disk_within_each_mailbox_and_the_flooder_
     let junk = vec![0xAB; chatroom::wire::MAX_ENVELOPE];
     'flood: while Instant::now() < deadline && !said.is_finished() {
         for i in 0..4 {
-            let frame = ClientMsg::Chat { to: format!("s{i}"), envelope: junk.clone() }.encode();
+            let frame = cmd::Chat { to: format!("s{i}"), envelope: junk.clone() }.encode();
             if flooder.stream.write_all(&frame).is_err() {
                 break 'flood;
             }
@@ -318,7 +317,7 @@ fn answer(from: &mut RawClient) -> ServerMsg {
 /// Sends `to` as many messages from `from` as its mailbox takes from one sender, each
 /// answered `SENT`, then one more, and returns how long that one took to be refused.
 fn time_to_refusal(from: &mut RawClient, to: &str) -> Duration {
-    let chat = ClientMsg::Chat { to: to.into(), envelope: vec![0xAB; 64] };
+    let chat = cmd::Chat { to: to.into(), envelope: vec![0xAB; 64] };
     for _ in 0..chatroom::store::MAILBOX_PER_SENDER {
         from.send_msg(&chat);
         let reply = answer(from);
@@ -345,7 +344,7 @@ fn a_sender_whose_own_mail_awaits_acknowledgement_is_refused_at_once_not_kept_wa
     let mut busy = joined_from(addr, "127.0.0.3", "busy", 2);
     // busy has a message of its own it has not acknowledged: its reader thread is the one
     // that would read that acknowledgement, so it must not sleep in a wait.
-    lone.send_msg(&ClientMsg::Chat { to: "busy".into(), envelope: vec![1; 64] });
+    lone.send_msg(&cmd::Chat { to: "busy".into(), envelope: vec![1; 64] });
     assert!(matches!(answer(&mut lone), ServerMsg::Sent { .. }));
     let busy_waited = time_to_refusal(&mut busy, "stalled");
     // lone has nothing waiting for it: it waits for stalled to make room, in vain.
@@ -377,7 +376,7 @@ fn an_address_that_joins_and_leaves_over_and_over_is_held_to_its_join_budget() {
             }
             other => panic!("expected a welcome or a refusal, got {other:?}"),
         }
-        raw.send_msg(&ClientMsg::Quit);
+        raw.send_msg(&cmd::Quit);
         let _ = raw.closed_within(Duration::from_secs(2));
     }
     let refusal = refusal.expect("never refused");

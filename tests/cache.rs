@@ -6,9 +6,10 @@ mod common;
 use common::*;
 use std::thread;
 
+use chatroom::cmd;
 use chatroom::config::ServerConfig;
 use chatroom::video::{demo::read_demo_index, opencv::decode_jpeg};
-use chatroom::wire::{ClientMsg, EndReason, PlayMode};
+use chatroom::wire::{EndReason, PlayMode};
 use opencv::prelude::*;
 
 const FRAMES: u32 = 40;
@@ -97,7 +98,7 @@ fn a_replaced_file_is_streamed_anew_not_from_the_cache() {
     // Same name, new content: a 240-line picture where the 144-line one was.
     std::fs::remove_file(dir.join("clip_144p.mp4")).unwrap();
     write_video(&dir, "clip", "144p", (426, 240), 25.0, 12);
-    alice.writer.send(&ClientMsg::ListVideos).unwrap();
+    alice.writer.send(&cmd::ListVideos).unwrap();
     alice.recv();
     alice.play("clip", PlayMode::Split);
     let got = alice.receive_stream();
@@ -126,7 +127,7 @@ fn a_file_shorter_than_the_catalog_says_ends_the_stream_with_an_error_not_a_hang
     assert_eq!(got.end, Some((12, EndReason::Error)));
 
     // The server goes on: after a rescan the new length is known and plays whole.
-    alice.writer.send(&ClientMsg::ListVideos).unwrap();
+    alice.writer.send(&cmd::ListVideos).unwrap();
     alice.recv();
     alice.play("clip", PlayMode::Split);
     assert_eq!(alice.receive_stream().end, Some((12, EndReason::Complete)));

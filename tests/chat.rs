@@ -11,9 +11,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chatroom::client::peers::DropReason;
+use chatroom::cmd::{self, ClientMsg};
 use chatroom::config::ServerConfig;
 use chatroom::keys::KeyError;
-use chatroom::wire::{self, ClientMsg, ErrorCode, ServerMsg, User};
+use chatroom::wire::{self, Encode, ErrorCode, ServerMsg, User};
 
 #[test]
 fn joins_and_leaves_reach_everyone_and_the_directory_is_in_join_order() {
@@ -137,7 +138,7 @@ fn a_direct_message_reaches_its_recipient_only() {
     // Carol's first chat is the one for her: she never saw bob's.
     assert_eq!(carol.next_chat(), ("alice".into(), Ok("for carol".into())));
     // And nothing came back to alice: her next frame is the reply to a request she makes now.
-    alice.writer.send(&ClientMsg::Chat { to: "nobody".into(), envelope: vec![1] }).unwrap();
+    alice.writer.send(&cmd::Chat { to: "nobody".into(), envelope: vec![1] }).unwrap();
     loop {
         match alice.recv() {
             ServerMsg::Error { code, text } => {
@@ -309,9 +310,9 @@ fn commands_sent_back_to_back_in_one_write_are_each_handled() {
     let alice_key = chatroom::keys::parse_public_key(alice.identity.public_der()).unwrap();
     for seq in 1..=3 {
         let envelope = id.seal("bob", "alice", &alice_key, seq, &format!("glued {seq}")).unwrap();
-        bytes.extend(ClientMsg::Chat { to: "alice".into(), envelope }.encode());
+        bytes.extend(cmd::Chat { to: "alice".into(), envelope }.encode());
     }
-    bytes.extend(ClientMsg::Quit.encode());
+    bytes.extend(cmd::Quit.encode());
     raw.send(&bytes);
     for seq in 1..=3 {
         assert_eq!(alice.next_chat(), ("bob".into(), Ok(format!("glued {seq}"))));
@@ -380,9 +381,11 @@ fn a_client_that_stops_reading_stalls_nobody_and_is_cut_off() {
         let mut raw = RawClient::connect(addr);
         raw.hello();
         raw.send_msg(&raw.join_msg("flooder", &identity(3)));
-        let frame =
-            ClientMsg::Chat { to: "frozen".into(), envelope: vec![0xAB; wire::MAX_ENVELOPE] }
-                .encode();
+        let frame = ClientMsg::Chat(cmd::Chat {
+            to: "frozen".into(),
+            envelope: vec![0xAB; wire::MAX_ENVELOPE],
+        })
+        .encode();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if raw.stream.write_all(&frame).is_err() {
@@ -423,7 +426,7 @@ fn a_wrong_magic_or_version_gets_a_clear_error_then_a_close() {
         [(*b"HTTP", wire::VERSION, "magic"), (wire::MAGIC, 99, "version")]
     {
         let mut raw = RawClient::connect(addr);
-        raw.send_msg(&ClientMsg::Hello { magic, version });
+        raw.send_msg(&cmd::Hello { magic, version });
         match raw.recv() {
             Some(ServerMsg::Error { code: ErrorCode::BadHandshake, text }) => {
                 assert!(text.contains(expect), "{text}")
@@ -486,9 +489,9 @@ fn requests_in_the_wrong_order_get_errors_and_the_session_goes_on() {
     let server = default_server();
     let mut raw = RawClient::connect(server.local_addr());
     raw.hello();
-    raw.send_msg(&ClientMsg::Chat { to: "x".into(), envelope: vec![1] });
+    raw.send_msg(&cmd::Chat { to: "x".into(), envelope: vec![1] });
     assert!(matches!(raw.recv(), Some(ServerMsg::Error { code: ErrorCode::Unexpected, .. })));
-    raw.send_msg(&ClientMsg::Join {
+    raw.send_msg(&cmd::Join {
         name: "raw".into(),
         key: b"not a key".to_vec(),
         proof: vec![],

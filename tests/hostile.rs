@@ -14,9 +14,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chatroom::client::peers::DropReason;
+use chatroom::cmd;
 use chatroom::config::ServerConfig;
 use chatroom::keys::KeyError;
-use chatroom::wire::{self, ClientMsg, EndReason, ErrorCode, PlayMode, ServerMsg};
+use chatroom::wire::{self, Encode, EndReason, ErrorCode, PlayMode, ServerMsg};
 
 /// Resident memory of this process (the server runs inside it), in KiB.
 fn rss_kib() -> u64 {
@@ -164,10 +165,10 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
 
     // Wrong magic, wrong version.
     let mut raw = RawClient::connect(addr);
-    raw.send_msg(&ClientMsg::Hello { magic: *b"XXXX", version: wire::VERSION });
+    raw.send_msg(&cmd::Hello { magic: *b"XXXX", version: wire::VERSION });
     expect_error_then_close(&mut raw, ErrorCode::BadHandshake, "wrong magic");
     let mut raw = RawClient::connect(addr);
-    raw.send_msg(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION + 1 });
+    raw.send_msg(&cmd::Hello { magic: wire::MAGIC, version: wire::VERSION + 1 });
     expect_error_then_close(&mut raw, ErrorCode::BadHandshake, "wrong version");
 
     // Invalid UTF-8 in a name: the frame itself is malformed. Over-long names are names that
@@ -237,7 +238,7 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     // A client that starts a stream and never reads again: cut off within 30 s, memory bounded.
     let rss_before = rss_kib();
     let mut frozen = joined_raw(addr, "frozen", 3);
-    frozen.send_msg(&ClientMsg::Play { video: "long".into(), mode: PlayMode::Split });
+    frozen.send_msg(&cmd::Play { video: "long".into(), mode: PlayMode::Split });
     let frozen_since = Instant::now();
     let mut peak = rss_before;
     let mut cut = false;
@@ -255,7 +256,7 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
 
     // A client killed mid-stream.
     let mut victim = joined_raw(addr, "victim", 0);
-    victim.send_msg(&ClientMsg::Play { video: "clip".into(), mode: PlayMode::Split });
+    victim.send_msg(&cmd::Play { video: "clip".into(), mode: PlayMode::Split });
     let _ = victim.recv();
     let _ = victim.stream.shutdown(std::net::Shutdown::Both);
     drop(victim);
@@ -263,7 +264,7 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
 
     // A chat flood: rate-limited with an error frame, then cut off as it goes on.
     let mut flooder = joined_raw(addr, "flooder", 1);
-    let frame = ClientMsg::Chat { to: "nobody".into(), envelope: vec![0; 100] }.encode();
+    let frame = cmd::Chat { to: "nobody".into(), envelope: vec![0; 100] }.encode();
     let flood = thread::spawn(move || {
         for _ in 0..20_000 {
             if flooder.stream.write_all(&frame).is_err() {
@@ -289,7 +290,7 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     let mallory = TestClient::join(addr, "mallory", 3);
     dave.wait_joined("mallory");
     let forged = forge_envelope(&mallory, &dave, "alice's words, honest");
-    mallory.writer.send(&ClientMsg::Chat { to: "dave".into(), envelope: forged }).unwrap();
+    mallory.writer.send(&cmd::Chat { to: "dave".into(), envelope: forged }).unwrap();
     match dave.next_chat() {
         (from, Err(DropReason::Key(KeyError::ForgedSender { .. }))) => assert_eq!(from, "mallory"),
         other => panic!("expected a forged sender, got {other:?}"),
@@ -297,14 +298,9 @@ fn the_server_holds_under_hostile_clients_while_normal_clients_are_served() {
     // A replayed message: the same envelope sent twice.
     let mut mallory = mallory;
     let peer = mallory.directory.get("dave").unwrap().clone();
-    let ClientMsg::Chat { envelope, .. } = mallory.sealer.seal(&peer, "once").unwrap() else {
-        unreachable!()
-    };
+    let envelope = mallory.sealer.seal(&peer, "once").unwrap().envelope;
     for _ in 0..2 {
-        mallory
-            .writer
-            .send(&ClientMsg::Chat { to: "dave".into(), envelope: envelope.clone() })
-            .unwrap();
+        mallory.writer.send(&cmd::Chat { to: "dave".into(), envelope: envelope.clone() }).unwrap();
     }
     assert_eq!(dave.next_chat().1, Ok("once".into()));
     assert!(matches!(dave.next_chat().1, Err(DropReason::Key(KeyError::Replay { .. }))));
@@ -357,7 +353,7 @@ fn deaf_server() -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
         let (mut socket, _) = listener.accept().unwrap();
-        let _ = wire::read_client(&mut socket).unwrap();
+        let _ = cmd::read_client(&mut socket).unwrap();
         socket
             .write_all(
                 &ServerMsg::Hello {

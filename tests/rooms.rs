@@ -5,7 +5,8 @@
 
 mod common;
 
-use chatroom::wire::{ClientMsg, ErrorCode, ServerMsg};
+use chatroom::cmd;
+use chatroom::wire::{ErrorCode, ServerMsg};
 use common::proc::{Proc, client_at as client, server_at};
 use common::temp_dir;
 
@@ -149,33 +150,27 @@ fn a_room_message_replayed_as_direct_or_into_another_room_is_dropped_and_forgeri
     bob.expect("the second room", |l| l.starts_with("Joined #other"));
     let mut mallory = common::TestClient::join(server.local_addr(), "mallory", 1);
     for room in ["#study", "#other"] {
-        mallory.writer.send(&ClientMsg::RoomJoin { room: room.into() }).unwrap();
+        mallory.writer.send(&cmd::RoomJoin { room: room.into() }).unwrap();
         assert!(matches!(room_info(&mut mallory), ServerMsg::RoomInfo { .. }));
     }
     let peer = mallory.directory.get("bob").unwrap().clone();
-    let ClientMsg::RoomChat { envelopes, .. } =
-        mallory.sealer.seal_room("#study", &[&peer], "sealed for #study").unwrap()
-    else {
-        unreachable!()
-    };
+    let envelopes =
+        mallory.sealer.seal_room("#study", &[&peer], "sealed for #study").unwrap().envelopes;
     let envelope = envelopes[0].1.clone();
     // Passed off as a direct message, then as one to #other: bob drops both.
-    mallory.writer.send(&ClientMsg::Chat { to: "bob".into(), envelope: envelope.clone() }).unwrap();
+    mallory.writer.send(&cmd::Chat { to: "bob".into(), envelope: envelope.clone() }).unwrap();
     bob.expect("the first drop", |l| {
         l.starts_with("Warning: dropped a message claiming to be from mallory")
             && l.ends_with("message was written to \"#study\", not \"\"")
     });
     let into_other = vec![("bob".to_owned(), envelope.clone())];
-    mallory
-        .writer
-        .send(&ClientMsg::RoomChat { room: "#other".into(), envelopes: into_other })
-        .unwrap();
+    mallory.writer.send(&cmd::RoomChat { room: "#other".into(), envelopes: into_other }).unwrap();
     bob.expect("the second drop", |l| {
         l.ends_with("message was written to \"#study\", not \"#other\"")
     });
     // Where it was written, it is shown.
     let real = vec![("bob".to_owned(), envelope)];
-    mallory.writer.send(&ClientMsg::RoomChat { room: "#study".into(), envelopes: real }).unwrap();
+    mallory.writer.send(&cmd::RoomChat { room: "#study".into(), envelopes: real }).unwrap();
     bob.expect_line("[#study] mallory: sealed for #study");
     assert!(
         !bob.seen
@@ -186,11 +181,11 @@ fn a_room_message_replayed_as_direct_or_into_another_room_is_dropped_and_forgeri
     // The server refuses a non-member writing to a room, and an envelope for a non-member.
     let mut eve = common::TestClient::join(server.local_addr(), "eve", 2);
     let to_bob = vec![("bob".to_owned(), vec![1, 2, 3])];
-    eve.writer.send(&ClientMsg::RoomChat { room: "#study".into(), envelopes: to_bob }).unwrap();
+    eve.writer.send(&cmd::RoomChat { room: "#study".into(), envelopes: to_bob }).unwrap();
     let ServerMsg::Error { code, text } = room_info(&mut eve) else { panic!("not refused") };
     assert_eq!((code, text.as_str()), (ErrorCode::NotInRoom, "You are not in #study"));
     let to_eve = vec![("eve".to_owned(), vec![1, 2, 3])];
-    mallory.writer.send(&ClientMsg::RoomChat { room: "#study".into(), envelopes: to_eve }).unwrap();
+    mallory.writer.send(&cmd::RoomChat { room: "#study".into(), envelopes: to_eve }).unwrap();
     let ServerMsg::Error { code, text } = room_info(&mut mallory) else { panic!("not refused") };
     assert_eq!(code, ErrorCode::NotInRoom, "{text}");
     assert_eq!(text, "eve is not in #study (or is you)");

@@ -7,9 +7,10 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
+use chatroom::cmd;
 use chatroom::config::ServerConfig;
 use chatroom::video::{self, demo::read_demo_index, opencv::decode_jpeg};
-use chatroom::wire::{ClientMsg, EndReason, ErrorCode, PlayMode, Segment, ServerMsg};
+use chatroom::wire::{EndReason, ErrorCode, PlayMode, Segment, ServerMsg};
 use opencv::prelude::*;
 
 /// Three resolutions of a 31-frame video (31 is not divisible by 3).
@@ -105,7 +106,7 @@ fn a_stop_ends_the_stream_within_one_frame_interval_plus_100_ms() {
         }
     }
     let stop_sent = Instant::now();
-    alice.writer.send(&ClientMsg::Stop).unwrap();
+    alice.writer.send(&cmd::Stop).unwrap();
     loop {
         match alice.recv() {
             ServerMsg::Frame { .. } => frames += 1,
@@ -294,7 +295,7 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
     // The same, through the server: STLI.
     let server = server_for(&dir, false);
     let mut alice = TestClient::join(server.local_addr(), "alice", 0);
-    alice.writer.send(&ClientMsg::ListVideos).unwrap();
+    alice.writer.send(&cmd::ListVideos).unwrap();
     let ServerMsg::VideoList(list) = alice.recv() else { panic!("expected STLI") };
     assert_eq!(list.len(), 2);
     assert_eq!(list[1].name, "my_trip");
@@ -313,7 +314,7 @@ fn the_list_skips_broken_files_sorts_heights_as_numbers_and_shows_real_sizes() {
 
     // A video added while the server runs appears in the next list.
     write_video(&dir, "zeta", "144p", (256, 144), 10.0, 4);
-    alice.writer.send(&ClientMsg::ListVideos).unwrap();
+    alice.writer.send(&cmd::ListVideos).unwrap();
     let ServerMsg::VideoList(list) = alice.recv() else { panic!("expected STLI") };
     assert_eq!(
         list.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),

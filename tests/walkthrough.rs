@@ -5,8 +5,9 @@
 //! a trace line shows, and their lengths are fixed by the key size.
 
 use chatroom::client::link::trace_line;
+use chatroom::cmd;
 use chatroom::keys::{Identity, parse_public_key};
-use chatroom::wire::{ClientMsg, PlayMode, Segment, ServerMsg, Tag};
+use chatroom::wire::{Encode, PlayMode, Segment, ServerMsg, Tag};
 
 fn walkthrough() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/WALKTHROUGH.md")).unwrap()
@@ -23,9 +24,9 @@ fn the_walkthrough_shows_the_frames_the_code_makes() {
     let (alice, bob) = (Identity::generate(2048).unwrap(), Identity::generate(2048).unwrap());
     let bob_key = parse_public_key(bob.public_der()).unwrap();
     let envelope = alice.seal("alice", "bob", &bob_key, 7, "hi bob").unwrap();
-    let sent = ClientMsg::Chat { to: "bob".into(), envelope: envelope.clone() }.encode();
+    let sent = cmd::Chat { to: "bob".into(), envelope: envelope.clone() }.encode();
     let got = ServerMsg::Chat { id: 7, from: "alice".into(), envelope }.encode();
-    let play = ClientMsg::Play { video: "demo".into(), mode: PlayMode::Fixed("144p".into()) };
+    let play = cmd::Play { video: "demo".into(), mode: PlayMode::Fixed("144p".into()) };
     let plan = vec![Segment { label: "144p".into(), start: 0, frames: 100 }];
     let start = ServerMsg::StreamStart { video: "demo".into(), frames: 100, fps: 25.0, plan };
     let made = [

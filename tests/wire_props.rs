@@ -7,9 +7,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Read;
 
+use chatroom::cmd::{self, ClientMsg};
 use chatroom::wire::{
-    self, ClientMsg, EndReason, ErrorCode, MAX_CLIENT_FRAME, PlayMode, Resolution, Segment,
-    ServerMsg, User, VideoInfo,
+    self, Encode, EndReason, ErrorCode, MAX_CLIENT_FRAME, PlayMode, Resolution, Segment, ServerMsg,
+    User, VideoInfo,
 };
 
 /// Records the largest single allocation made by this thread while tracking is on.
@@ -48,7 +49,8 @@ fn largest_allocation(f: impl FnOnce()) -> usize {
 
 /// Bytes that often start like a real frame (a known tag), so the parser gets past the header.
 fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
-    let tags: Vec<[u8; 4]> = wire::MESSAGES.iter().map(|(t, _)| t.0).collect();
+    let tags: Vec<[u8; 4]> =
+        cmd::CLIENT_TAGS.iter().chain(wire::SERVER_TAGS).map(|t| t.0).collect();
     (
         proptest::sample::select(tags),
         any::<u32>(),
@@ -94,25 +96,31 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
     ];
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>())
-            .prop_map(|(magic, version)| ClientMsg::Hello { magic, version }),
+            .prop_map(|(magic, version)| ClientMsg::Hello(cmd::Hello { magic, version })),
         (name(), bytes(wire::MAX_KEY_DER), bytes(wire::MAX_PROOF), any::<bool>()).prop_map(
-            |(name, key, proof, throwaway)| ClientMsg::Join { name, key, proof, throwaway }
+            |(name, key, proof, throwaway)| ClientMsg::Join(cmd::Join {
+                name,
+                key,
+                proof,
+                throwaway
+            })
         ),
-        name().prop_map(|name| ClientMsg::KeyQuery { name }),
-        Just(ClientMsg::Pong),
-        (name(), bytes(2000)).prop_map(|(to, envelope)| ClientMsg::Chat { to, envelope }),
-        any::<u64>().prop_map(|id| ClientMsg::Ack { id }),
-        Just(ClientMsg::ListVideos),
+        name().prop_map(|name| ClientMsg::KeyQuery(cmd::KeyQuery { name })),
+        Just(ClientMsg::Pong(cmd::Pong)),
+        (name(), bytes(2000))
+            .prop_map(|(to, envelope)| ClientMsg::Chat(cmd::Chat { to, envelope })),
+        any::<u64>().prop_map(|id| ClientMsg::Ack(cmd::Ack { id })),
+        Just(ClientMsg::ListVideos(cmd::ListVideos)),
         (text(wire::MAX_VIDEO_NAME), mode)
-            .prop_map(|(video, mode)| ClientMsg::Play { video, mode }),
-        Just(ClientMsg::Stop),
-        Just(ClientMsg::Quit),
-        room().prop_map(|room| ClientMsg::RoomJoin { room }),
-        room().prop_map(|room| ClientMsg::RoomLeave { room }),
-        room().prop_map(|room| ClientMsg::RoomQuery { room }),
-        Just(ClientMsg::RoomList),
+            .prop_map(|(video, mode)| ClientMsg::Play(cmd::Play { video, mode })),
+        Just(ClientMsg::Stop(cmd::Stop)),
+        Just(ClientMsg::Quit(cmd::Quit)),
+        room().prop_map(|room| ClientMsg::RoomJoin(cmd::RoomJoin { room })),
+        room().prop_map(|room| ClientMsg::RoomLeave(cmd::RoomLeave { room })),
+        room().prop_map(|room| ClientMsg::RoomQuery(cmd::RoomQuery { room })),
+        Just(ClientMsg::RoomList(cmd::RoomList)),
         (room(), proptest::collection::vec((name(), bytes(600)), 0..wire::MAX_ROOM_MEMBERS))
-            .prop_map(|(room, envelopes)| ClientMsg::RoomChat { room, envelopes }),
+            .prop_map(|(room, envelopes)| ClientMsg::RoomChat(cmd::RoomChat { room, envelopes })),
     ]
 }
 
@@ -218,9 +226,9 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_nor_allocate_past_the_bound(data in hostile_bytes()) {
         let largest = largest_allocation(|| {
-            let _ = wire::parse_client(&data);
+            let _ = cmd::parse_client(&data);
             let _ = wire::parse_server(&data);
-            let _ = wire::read_client(&mut &data[..]);
+            let _ = cmd::read_client(&mut &data[..]);
         });
         // What a client sends is never allowed to make the server allocate more than one
         // client frame, whatever its header claims.
@@ -238,8 +246,8 @@ proptest! {
     #[test]
     fn client_messages_round_trip(msg in client_msg()) {
         let bytes = msg.encode();
-        prop_assert_eq!(wire::parse_client(&bytes), Ok((msg.clone(), bytes.len())));
-        prop_assert_eq!(wire::read_client(&mut &bytes[..]).unwrap(), msg);
+        prop_assert_eq!(cmd::parse_client(&bytes), Ok((msg.clone(), bytes.len())));
+        prop_assert_eq!(cmd::read_client(&mut &bytes[..]).unwrap(), msg);
     }
 
     #[test]
@@ -257,8 +265,8 @@ proptest! {
         let chunked = Chunked { data, pos: 0, sizes, next: 0 };
         let mut reader = std::io::BufReader::with_capacity(16, chunked);
         for expected in &msgs {
-            prop_assert_eq!(&wire::read_client(&mut reader).unwrap(), expected);
+            prop_assert_eq!(&cmd::read_client(&mut reader).unwrap(), expected);
         }
-        prop_assert!(matches!(wire::read_client(&mut reader), Err(wire::ReadError::Closed)));
+        prop_assert!(matches!(cmd::read_client(&mut reader), Err(wire::ReadError::Closed)));
     }
 }

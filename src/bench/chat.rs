@@ -12,8 +12,9 @@ use super::{Member, join_all, percentile, unique_prefix};
 use crate::client::ClientError;
 use crate::client::link::{LinkReader, LinkWriter};
 use crate::client::peers::{Directory, Opener, Sealer};
+use crate::cmd::{self, ClientMsg};
 use crate::keys::Identity;
-use crate::wire::{ClientMsg, ServerMsg};
+use crate::wire::{Encode, ServerMsg};
 
 /// How `bench chat` builds its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -184,7 +185,7 @@ pub fn run(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
         thread::sleep(cfg.hold);
     }
     for w in &writers {
-        let _ = w.send(&ClientMsg::Quit);
+        let _ = w.send(&cmd::Quit);
     }
     Ok(report)
 }
@@ -224,7 +225,7 @@ fn receive(
         }
         match reader.recv() {
             Ok(ServerMsg::Chat { id, from, envelope }) => {
-                acks.extend_from_slice(&ClientMsg::Ack { id }.encode());
+                acks.extend_from_slice(&cmd::Ack { id }.encode());
                 let parsed = match plan.mode {
                     ChatMode::Relay => parse_relay(&envelope),
                     ChatMode::EndToEnd => opener
@@ -308,13 +309,13 @@ fn message(s: usize, k: usize, sealer: &mut Sealer, plan: &Plan) -> Option<Clien
     let to = &plan.names[plan.target(s, k)];
     let nanos = plan.nanos();
     match plan.mode {
-        ChatMode::Relay => Some(ClientMsg::Chat {
+        ChatMode::Relay => Some(ClientMsg::Chat(cmd::Chat {
             to: to.clone(),
             envelope: relay_payload(s as u32, k as u64, nanos),
-        }),
+        })),
         ChatMode::EndToEnd => {
             let peer = plan.everyone.get(to)?;
-            sealer.seal(peer, &format!("{s} {k} {nanos}")).ok()
+            sealer.seal(peer, &format!("{s} {k} {nanos}")).ok().map(ClientMsg::from)
         }
     }
 }

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use super::{ChatBench, Member, join_all, percentile, unique_prefix};
 use crate::client::ClientError;
 use crate::client::peers::{Opener, Peer, Sealer};
+use crate::cmd;
 use crate::keys::Identity;
-use crate::wire::{ClientMsg, ServerMsg};
+use crate::wire::{Encode, ServerMsg};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoomReport {
@@ -89,12 +90,12 @@ pub fn run(cfg: &ChatBench, members: usize) -> Result<RoomReport, ClientError> {
     let room = format!("#{prefix}");
     let mut joined = join_all(&cfg.server, &prefix, members, &ids)?;
     for member in &mut joined {
-        member.writer.send(&ClientMsg::RoomJoin { room: room.clone() })?;
+        member.writer.send(&cmd::RoomJoin { room: room.clone() })?;
         room_info(member)?;
     }
     // The room as the sender sees it when it writes: every member with their key.
     let sender = &mut joined[0];
-    sender.writer.send(&ClientMsg::RoomQuery { room: room.clone() })?;
+    sender.writer.send(&cmd::RoomQuery { room: room.clone() })?;
     let peers: Vec<Peer> =
         room_info(sender)?.into_iter().filter(|p| p.name != sender.name).map(Peer::from).collect();
     let others: Vec<&Peer> = peers.iter().collect();
@@ -115,7 +116,7 @@ pub fn run(cfg: &ChatBench, members: usize) -> Result<RoomReport, ClientError> {
     }
     let counts: Vec<Count> = counting.into_iter().map(|h| h.join().unwrap_or_default()).collect();
     for w in &writers {
-        let _ = w.send(&ClientMsg::Quit);
+        let _ = w.send(&cmd::Quit);
     }
     let expected = (cfg.messages * (members - 1)) as u64;
     let delivered: u64 = counts.iter().map(|c| c.delivered).sum();
@@ -198,7 +199,7 @@ fn count(mut member: Member, id: Arc<Identity>, want: u64, wait: Duration, go: &
         match member.reader.recv() {
             Ok(ServerMsg::Sent { .. }) => answered += 1,
             Ok(ServerMsg::RoomChat { id, room, from, envelope }) => {
-                let _ = member.writer.send(&ClientMsg::Ack { id });
+                let _ = member.writer.send(&cmd::Ack { id });
                 if counted.delivered == 0
                     && opener.open(&member.directory, &room, &from, &envelope).is_err()
                 {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use super::{Member, join_all, percentile, unique_prefix};
 use crate::client::ClientError;
 use crate::client::link::{LinkReader, LinkWriter};
+use crate::cmd;
 use crate::keys::{Identity, MIN_KEY_BITS};
-use crate::wire::{ClientMsg, EndReason, PlayMode, ServerMsg};
+use crate::wire::{EndReason, PlayMode, ServerMsg};
 
 #[derive(Debug, Clone)]
 pub struct StreamBench {
@@ -78,7 +79,7 @@ pub fn run(cfg: &StreamBench) -> Result<StreamReport, ClientError> {
 fn watch(reader: &mut LinkReader, writer: &LinkWriter, video: String) -> Watched {
     let began = Instant::now();
     let _ = reader.stream().set_read_timeout(Some(FRAME_WAIT));
-    let _ = writer.send(&ClientMsg::Play { video, mode: PlayMode::Split });
+    let _ = writer.send(&cmd::Play { video, mode: PlayMode::Split });
     let mut w = Watched::default();
     let mut next_index = 0u32;
     loop {
@@ -103,7 +104,7 @@ fn watch(reader: &mut LinkReader, writer: &LinkWriter, video: String) -> Watched
         }
     }
     w.elapsed = began.elapsed();
-    let _ = writer.send(&ClientMsg::Quit);
+    let _ = writer.send(&cmd::Quit);
     w.missing += w.announced.saturating_sub(w.frames + w.missing);
     w
 }

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ClientError;
+use crate::cmd;
 use crate::keys::Identity;
 use crate::sync::LockAnyway;
-use crate::wire::{self, ClientMsg, ReadError, ServerMsg, Tag, User};
+use crate::wire::{self, Encode, ReadError, ServerMsg, Tag, User};
 
 /// How long the client waits for the server's handshake and join replies.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,7 +116,7 @@ pub struct LinkWriter {
 }
 
 impl LinkWriter {
-    pub fn send(&self, msg: &ClientMsg) -> io::Result<()> {
+    pub fn send(&self, msg: &impl Encode) -> io::Result<()> {
         self.send_frame(&msg.encode())
     }
 
@@ -187,7 +188,7 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
     let writer = LinkWriter { socket, writing: Arc::new(Mutex::new(())), trace };
 
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
-    writer.send(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
+    writer.send(&cmd::Hello { magic: wire::MAGIC, version: wire::VERSION })?;
     match reader.recv() {
         Ok(ServerMsg::Hello { magic, version, challenge })
             if magic == wire::MAGIC && version == wire::VERSION =>
@@ -236,7 +237,7 @@ pub fn join(
 ) -> Result<Joined, ClientError> {
     let proof = identity.sign_join(&reader.challenge, name)?;
     let key = identity.public_der().to_vec();
-    writer.send(&ClientMsg::Join { name: name.to_owned(), key, proof, throwaway })?;
+    writer.send(&cmd::Join { name: name.to_owned(), key, proof, throwaway })?;
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     let result = (|| match reader.recv()? {
         ServerMsg::Welcome { name } => match reader.recv()? {

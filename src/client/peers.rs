@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::profile::{self, ProfileError};
+use crate::cmd::{Chat, RoomChat};
 use crate::keys::{self, Identity, KeyError, ReplayGuard, Window};
 use crate::names;
-use crate::wire::{ClientMsg, ServerMsg, User};
+use crate::wire::{ServerMsg, User};
 
 /// A user as the client knows them.
 #[derive(Debug, Clone)]
@@ -175,13 +176,13 @@ impl Sealer {
     }
 
     /// The `CHAT` frame carrying `text` sealed for `to`, with the next sequence number.
-    pub fn seal(&mut self, to: &Peer, text: &str) -> Result<ClientMsg, KeyError> {
+    pub fn seal(&mut self, to: &Peer, text: &str) -> Result<Chat, KeyError> {
         let key = keys::parse_public_key(&to.key)?;
         let seq = self.next_seq;
         self.reserve(seq)?;
         let envelope = self.identity.seal(&self.me, &to.name, &key, seq, text)?;
         self.next_seq = seq + 1;
-        Ok(ClientMsg::Chat { to: to.name.clone(), envelope })
+        Ok(Chat { to: to.name.clone(), envelope })
     }
 
     /// The `RCHT` frame carrying `text` for `room`, sealed once for each of `members` with
@@ -191,7 +192,7 @@ impl Sealer {
         room: &str,
         members: &[&Peer],
         text: &str,
-    ) -> Result<ClientMsg, KeyError> {
+    ) -> Result<RoomChat, KeyError> {
         let seq = self.next_seq;
         self.reserve(seq)?;
         let mut envelopes = Vec::with_capacity(members.len());
@@ -201,7 +202,7 @@ impl Sealer {
             envelopes.push((member.name.clone(), envelope));
         }
         self.next_seq = seq + 1;
-        Ok(ClientMsg::RoomChat { room: room.to_owned(), envelopes })
+        Ok(RoomChat { room: room.to_owned(), envelopes })
     }
 
     /// Writes the counter ahead of `seq` before `seq` is used: a crash can skip numbers, never
@@ -478,7 +479,7 @@ mod tests {
     /// The envelope of `text` from alice to bob.
     fn seal(sealer: &mut Sealer, directory: &Directory, text: &str) -> Vec<u8> {
         match sealer.seal(directory.get("bob").unwrap(), text) {
-            Ok(ClientMsg::Chat { envelope, .. }) => envelope,
+            Ok(Chat { envelope, .. }) => envelope,
             other => panic!("{other:?}"),
         }
     }

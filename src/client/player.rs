@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use super::blocks::{self, Canvas, Colors};
 use super::link::LinkWriter;
 use super::screen;
+use crate::cmd;
 use crate::report::Chain;
 use crate::say;
 use crate::video::VideoError;
 use crate::video::opencv::{decode_jpeg, quiet_opencv_logs};
-use crate::wire::{ClientMsg, EndReason, Segment, ServerMsg};
+use crate::wire::{EndReason, Segment, ServerMsg};
 
 /// Every frame is shown at this size, whatever its resolution, so a resolution switch does
 /// not make the window jump.
@@ -555,7 +556,7 @@ fn show(
         View::Window(window) => match window.show(jpeg, label, fps) {
             Ok(true) if !p.stop_sent => {
                 p.stop_sent = true;
-                let _ = config.writer.send(&ClientMsg::Stop);
+                let _ = config.writer.send(&cmd::Stop);
                 Ok(())
             }
             other => other.map(|_| ()),

@@ -18,11 +18,12 @@ use super::peers::{Change, Directory, DropReason, Opener, Peer, Sealer, Seen, Tr
 use super::player::{Feed, StreamEvent};
 use super::rooms;
 use super::screen;
+use crate::cmd::{self, ClientMsg};
 use crate::keys::{self, Identity, KeyError};
 use crate::names;
 use crate::report::Chain;
 use crate::say;
-use crate::wire::{self, ClientMsg, ErrorCode, ReadError, ServerMsg, VideoInfo};
+use crate::wire::{self, Encode, ErrorCode, ReadError, ServerMsg, VideoInfo};
 
 /// How long `QUIT` waits for the server to close the connection before exiting anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
@@ -187,7 +188,7 @@ impl Session {
         let peers: Vec<String> = self.directory.peers().iter().map(|p| p.name.clone()).collect();
         peers.iter().for_each(|name| self.check_key(name));
         // Our rooms, for Tab at the recipient prompt; the answer is not printed.
-        self.quiet_room_list = self.links.writer.send(&ClientMsg::RoomList).is_ok();
+        self.quiet_room_list = self.links.writer.send(&cmd::RoomList).is_ok();
         self.enter(Step::Menu);
         let (lines, incoming) = (self.links.input.lines().clone(), self.links.incoming.clone());
         let mut events = self.links.events.clone();
@@ -241,7 +242,7 @@ impl Session {
 
     /// Sends a request and waits at `step` for its answer; back to the menu if the
     /// connection is gone (`recv_chat` reports it).
-    fn request(&mut self, msg: &ClientMsg, step: Step) {
+    fn request(&mut self, msg: &impl Encode, step: Step) {
         match self.links.writer.send(msg) {
             Ok(()) => self.enter(step),
             Err(_) => self.enter(Step::Menu),
@@ -268,10 +269,10 @@ impl Session {
                 self.enter(Step::Recipient);
             }
             // While one plays, a new stream replaces it (the server stops the first).
-            MenuChoice::Stream => self.request(&ClientMsg::ListVideos, Step::Videos),
+            MenuChoice::Stream => self.request(&cmd::ListVideos, Step::Videos),
             MenuChoice::Quit => self.quit(),
             MenuChoice::Stop if self.streaming => {
-                let _ = self.links.writer.send(&ClientMsg::Stop);
+                let _ = self.links.writer.send(&cmd::Stop);
                 // The stream's end prints "Stream stopped." and the plain menu: printing the
                 // menu with "4. STOP" here, once more, would offer what is already asked.
                 if self.links.input.editing() {
@@ -310,7 +311,7 @@ impl Session {
             return self.write_to(peer);
         }
         // Registered and offline, perhaps: the server has their key.
-        let query = ClientMsg::KeyQuery { name: name.clone() };
+        let query = cmd::KeyQuery { name: name.clone() };
         if names::check(&name).is_err() || self.links.writer.send(&query).is_err() {
             self.unknown(&name);
             return self.enter(Step::Recipient);
@@ -324,7 +325,7 @@ impl Session {
             say!("No room {room:?}: {e}.");
             return self.enter(Step::Recipient);
         }
-        self.request(&ClientMsg::RoomQuery { room: room.clone() }, Step::RoomMembers { room });
+        self.request(&cmd::RoomQuery { room: room.clone() }, Step::RoomMembers { room });
     }
 
     /// Seals `text` for each member of `room` whose key we trust, and sends it.
@@ -361,7 +362,10 @@ impl Session {
         match sealed {
             Ok(sealed) => {
                 let msg = sealed.clone();
-                self.request(&msg, Step::Sending { to: room, text, sealed, tries: 1 });
+                self.request(
+                    &msg,
+                    Step::Sending { to: room, text, sealed: sealed.into(), tries: 1 },
+                );
             }
             // On a terminal, typed again at the same prompt, to be shortened.
             Err(why) if self.links.input.editing() => {
@@ -398,7 +402,10 @@ impl Session {
         match self.sealer.seal(&to, &text) {
             Ok(sealed) => {
                 let msg = sealed.clone();
-                self.request(&msg, Step::Sending { to: to.name, text, sealed, tries: 1 });
+                self.request(
+                    &msg,
+                    Step::Sending { to: to.name, text, sealed: sealed.into(), tries: 1 },
+                );
             }
             // Too long: on a terminal it is typed again at the same prompt, to be shortened,
             // rather than lost.
@@ -422,7 +429,7 @@ impl Session {
         match menu::parse_video_choice(line, &videos) {
             VideoChoice::Back => self.enter(Step::Menu),
             VideoChoice::Play { video, mode } => {
-                self.request(&ClientMsg::Play { video, mode }, Step::Starting);
+                self.request(&cmd::Play { video, mode }, Step::Starting);
             }
             VideoChoice::Invalid(why) => {
                 if !why.is_empty() {
@@ -446,7 +453,7 @@ impl Session {
         match msg {
             // The server checks we are still here.
             ServerMsg::Ping => {
-                let _ = self.links.writer.send(&ClientMsg::Pong);
+                let _ = self.links.writer.send(&cmd::Pong);
             }
             ServerMsg::Chat { id, from, envelope } => self.on_chat(id, None, &from, &envelope),
             ServerMsg::RoomChat { id, room, from, envelope } => {
@@ -520,7 +527,7 @@ impl Session {
             }
         }
         // Shown (and remembered), or dropped for good: the server may delete it.
-        let _ = self.links.writer.send(&ClientMsg::Ack { id });
+        let _ = self.links.writer.send(&cmd::Ack { id });
     }
 
     /// A room and its members: the answer to `/join`, or to `#room` at the recipient prompt.
@@ -738,7 +745,7 @@ impl Session {
     /// Tells the server we leave, then waits (a little) for it to close the connection, so
     /// everything we sent is delivered before the process exits.
     fn quit(&mut self) {
-        if self.reconnecting || self.links.writer.send(&ClientMsg::Quit).is_err() {
+        if self.reconnecting || self.links.writer.send(&cmd::Quit).is_err() {
             return self.exit(0);
         }
         self.enter(Step::Quitting);
@@ -771,9 +778,9 @@ impl Session {
     /// `/trust NAME`, `/verify NAME`, the room commands, or what the commands are.
     fn command(&mut self, command: Command) {
         let request = match &command {
-            Command::Join(room) => Some(ClientMsg::RoomJoin { room: room.clone() }),
-            Command::Leave(room) => Some(ClientMsg::RoomLeave { room: room.clone() }),
-            Command::Rooms => Some(ClientMsg::RoomList),
+            Command::Join(room) => Some(ClientMsg::from(cmd::RoomJoin { room: room.clone() })),
+            Command::Leave(room) => Some(ClientMsg::from(cmd::RoomLeave { room: room.clone() })),
+            Command::Rooms => Some(ClientMsg::from(cmd::RoomList)),
             _ => None,
         };
         if let Some(request) = request {

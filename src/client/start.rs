@@ -17,10 +17,11 @@ use super::peers::{Directory, Opener, Sealer, Trust};
 use super::player::{self, PlayerConfig, Render};
 use super::profile::{self, Profile};
 use super::session::{Crypto, Links, Session, recv_chat};
+use crate::cmd;
 use crate::keys::{Identity, KeyError};
 use crate::names;
 use crate::say;
-use crate::wire::{ClientMsg, ErrorCode};
+use crate::wire::ErrorCode;
 
 /// Where the client's key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +205,7 @@ fn first_join(
         let attempt = connect(&config.server, config.trace).and_then(|(mut reader, writer)| {
             let joined = join_as(first.clone(), &mut reader, &writer, input, key);
             if let Ok(None) = joined {
-                let _ = writer.send(&ClientMsg::Quit);
+                let _ = writer.send(&cmd::Quit);
             }
             Ok(joined?.map(|joined| (reader, writer, joined)))
         });

@@ -13,7 +13,7 @@ use super::*;
 /// Builds a frame: reserves the header, appends fields, then fills in the length.
 /// Callers keep every field within its bound (the constants above); encoding does not
 /// re-check them, decoding does.
-pub(crate) struct FrameWriter {
+pub struct FrameWriter {
     buf: Vec<u8>,
     /// False for a bare payload (an envelope), which has no header to fill in.
     framed: bool,
@@ -51,7 +51,7 @@ impl FrameWriter {
         self.buf.write_u64::<BigEndian>(v).expect("Vec write");
     }
     #[inline]
-    pub(super) fn f32(&mut self, v: f32) {
+    pub(crate) fn f32(&mut self, v: f32) {
         self.buf.write_f32::<BigEndian>(v).expect("Vec write");
     }
     #[inline]
@@ -68,7 +68,7 @@ impl FrameWriter {
     }
     /// A string after a `u16` length, cut like `str8`'s.
     #[inline]
-    pub(super) fn str16(&mut self, s: &str) {
+    pub(crate) fn str16(&mut self, s: &str) {
         self.blob16(cut(s, u16::MAX as usize).as_bytes());
     }
     /// Bytes after a `u16` length; past 65 535 bytes, cut.
@@ -80,14 +80,14 @@ impl FrameWriter {
     }
     /// A `u32` count, then each user.
     #[inline]
-    pub(super) fn users<'a>(&mut self, users: impl ExactSizeIterator<Item = &'a User>) {
+    pub(crate) fn users<'a>(&mut self, users: impl ExactSizeIterator<Item = &'a User>) {
         self.u32(users.len() as u32);
         for user in users {
             self.user(user);
         }
     }
     #[inline]
-    pub(super) fn video(&mut self, video: &VideoInfo) {
+    pub(crate) fn video(&mut self, video: &VideoInfo) {
         self.str8(&video.name);
         self.u32(video.frames);
         self.f32(video.fps);
@@ -100,7 +100,7 @@ impl FrameWriter {
     }
 
     #[inline]
-    pub(super) fn user(&mut self, user: &User) {
+    pub(crate) fn user(&mut self, user: &User) {
         self.str8(&user.name);
         self.blob16(&user.key);
     }
@@ -128,7 +128,7 @@ impl FrameWriter {
 
 /// `s`, or its longest start of at most `max` bytes that ends on a character's boundary.
 #[inline]
-pub(super) fn cut(s: &str, max: usize) -> &str {
+pub(crate) fn cut(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -138,7 +138,7 @@ pub(super) fn cut(s: &str, max: usize) -> &str {
 
 /// A cursor over one payload. Every read checks the bytes remain; every length is checked
 /// against its bound and against what remains before anything is allocated.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     buf: &'a [u8],
 }
 
@@ -175,7 +175,7 @@ impl<'a> Reader<'a> {
         Ok(self.take(8, what)?.read_u64::<BigEndian>().expect("8 bytes"))
     }
     #[inline]
-    pub(super) fn f32(&mut self, what: &'static str) -> Result<f32, WireError> {
+    pub(crate) fn f32(&mut self, what: &'static str) -> Result<f32, WireError> {
         let v = self.take(4, what)?.read_f32::<BigEndian>().expect("4 bytes");
         if !v.is_finite() {
             return Err(WireError::BadValue { what });
@@ -191,7 +191,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    pub(super) fn bounded(
+    pub(crate) fn bounded(
         &mut self,
         len: usize,
         max: usize,
@@ -211,7 +211,7 @@ impl<'a> Reader<'a> {
         Ok(std::str::from_utf8(bytes).map_err(|_| WireError::BadUtf8 { what })?.to_owned())
     }
     #[inline]
-    pub(super) fn str16(&mut self, what: &'static str, max: usize) -> Result<String, WireError> {
+    pub(crate) fn str16(&mut self, what: &'static str, max: usize) -> Result<String, WireError> {
         let len = self.u16(what)? as usize;
         let bytes = self.bounded(len, max, what)?;
         Ok(std::str::from_utf8(bytes).map_err(|_| WireError::BadUtf8 { what })?.to_owned())
@@ -226,7 +226,7 @@ impl<'a> Reader<'a> {
     /// `count` items read by `item`. The count is checked against `max`, and against what the
     /// remaining bytes could hold at `min_entry` bytes an item, before anything is reserved.
     #[inline]
-    pub(super) fn list<T>(
+    pub(crate) fn list<T>(
         &mut self,
         what: &'static str,
         count: usize,
@@ -249,7 +249,7 @@ impl<'a> Reader<'a> {
 
     /// One entry of a video list.
     #[inline]
-    pub(super) fn video(&mut self) -> Result<VideoInfo, WireError> {
+    pub(crate) fn video(&mut self) -> Result<VideoInfo, WireError> {
         let name = self.str8("video name", MAX_VIDEO_NAME)?;
         let frames = self.u32("frame count")?;
         let fps = self.f32("fps")?;
@@ -266,7 +266,7 @@ impl<'a> Reader<'a> {
 
     /// One segment of a stream's plan.
     #[inline]
-    pub(super) fn segment(&mut self) -> Result<Segment, WireError> {
+    pub(crate) fn segment(&mut self) -> Result<Segment, WireError> {
         Ok(Segment {
             label: self.str8("resolution label", MAX_LABEL)?,
             start: self.u32("segment start")?,
@@ -275,14 +275,14 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    pub(super) fn error(&mut self) -> Result<ServerMsg, WireError> {
+    pub(crate) fn error(&mut self) -> Result<ServerMsg, WireError> {
         let code = self.u16("error code")?;
         let code = ErrorCode::from_u16(code).ok_or(WireError::BadValue { what: "error code" })?;
         Ok(ServerMsg::Error { code, text: self.str16("error text", MAX_ERROR_TEXT)? })
     }
 
     #[inline]
-    pub(super) fn user(&mut self) -> Result<User, WireError> {
+    pub(crate) fn user(&mut self) -> Result<User, WireError> {
         Ok(User {
             name: self.str8("name", MAX_NAME)?,
             key: self.blob16("public key", MAX_KEY_DER)?,
@@ -290,7 +290,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    pub(super) fn rest(&mut self) -> &'a [u8] {
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.buf)
     }
 

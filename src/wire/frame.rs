@@ -4,28 +4,28 @@
 use byteorder::{BigEndian, ByteOrder};
 use std::io::{self, Read};
 
-use super::{
-    ClientMsg, HEADER_LEN, MAX_CLIENT_FRAME, MAX_FRAME, ServerMsg, Side, Tag, WireError, tags_of,
-};
+use super::{HEADER_LEN, MAX_FRAME, SERVER_TAGS, Tag, WireError};
 
 /// The limits one side applies to the frames it reads: the tags the other side sends, and
 /// the largest payload.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    pub from: Side,
+    pub tags: &'static [Tag],
     pub max_payload: usize,
+    /// The payload's buffer grows as its bytes arrive, instead of taking the header's length
+    /// at its word: for frames from clients, who are not trusted to send what they announce.
+    pub grow: bool,
 }
 
 impl Limits {
-    pub(super) fn accepts(&self, tag: Tag) -> bool {
-        tags_of(self.from).any(|t| t == tag)
+    pub fn accepts(&self, tag: Tag) -> bool {
+        self.tags.contains(&tag)
     }
 }
 
-/// What the server accepts from a client.
-pub const FROM_CLIENT: Limits = Limits { from: Side::Client, max_payload: MAX_CLIENT_FRAME };
-/// What a client accepts from the server.
-pub const FROM_SERVER: Limits = Limits { from: Side::Server, max_payload: MAX_FRAME };
+/// What a client accepts from the server (the server's own, `cmd::FROM_CLIENT`, is built
+/// from the table of client requests).
+pub const FROM_SERVER: Limits = Limits { tags: SERVER_TAGS, max_payload: MAX_FRAME, grow: false };
 
 /// Checks that `buf` starts with one whole frame within `limits`, and returns its tag and
 /// total length (header included). Allocates nothing.
@@ -52,18 +52,6 @@ pub fn parse_header(header: &[u8; HEADER_LEN], limits: Limits) -> Result<(Tag, u
         return Err(WireError::TooLong { what: "frame payload", len, max: limits.max_payload });
     }
     Ok((tag, len))
-}
-
-/// Parses one client frame from the front of `buf`; returns it and the bytes it took.
-pub fn parse_client(buf: &[u8]) -> Result<(ClientMsg, usize), WireError> {
-    let (tag, len) = check(buf, FROM_CLIENT)?;
-    Ok((ClientMsg::decode(tag, &buf[HEADER_LEN..len])?, len))
-}
-
-/// Parses one server frame from the front of `buf`; returns it and the bytes it took.
-pub fn parse_server(buf: &[u8]) -> Result<(ServerMsg, usize), WireError> {
-    let (tag, len) = check(buf, FROM_SERVER)?;
-    Ok((ServerMsg::decode(tag, &buf[HEADER_LEN..len])?, len))
 }
 
 /// What can go wrong reading a frame from a stream.
@@ -97,23 +85,11 @@ pub fn read_frame(r: &mut impl Read, limits: Limits) -> Result<(Tag, Vec<u8>), R
         }
     }
     let (tag, len) = parse_header(&header, limits)?;
-    let first = if limits.from == Side::Client { len.min(4096) } else { len };
+    let first = if limits.grow { len.min(4096) } else { len };
     let mut payload = Vec::with_capacity(first);
     r.take(len as u64).read_to_end(&mut payload)?;
     if payload.len() < len {
         return Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into()));
     }
     Ok((tag, payload))
-}
-
-/// Reads and decodes one frame sent by a client.
-pub fn read_client(r: &mut impl Read) -> Result<ClientMsg, ReadError> {
-    let (tag, payload) = read_frame(r, FROM_CLIENT)?;
-    Ok(ClientMsg::decode(tag, &payload)?)
-}
-
-/// Reads and decodes one frame sent by the server.
-pub fn read_server(r: &mut impl Read) -> Result<ServerMsg, ReadError> {
-    let (tag, payload) = read_frame(r, FROM_SERVER)?;
-    Ok(ServerMsg::decode(tag, &payload)?)
 }

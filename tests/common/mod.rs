@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use chatroom::client::link::{self, Joined, LinkReader, LinkWriter};
 use chatroom::client::peers::{self, Directory, Opener, Sealer};
+use chatroom::cmd;
 use chatroom::config::ServerConfig;
 use chatroom::keys::{Identity, MIN_KEY_BITS};
 use chatroom::server::Server;
 use chatroom::video::source::Engine;
-use chatroom::wire::{self, ClientMsg, ServerMsg};
+use chatroom::wire::{self, Encode, ServerMsg};
 
 /// The engine the tests' servers read video with: `CHATROOM_DECODER=opencv` chooses OpenCV
 /// (`make test` runs the stream tests once with each).
@@ -91,7 +92,7 @@ impl TestClient {
         loop {
             match self.recv_any_within(timeout)? {
                 ServerMsg::Sent { .. } => {}
-                ServerMsg::Ping => self.writer.send(&ClientMsg::Pong).unwrap(),
+                ServerMsg::Ping => self.writer.send(&cmd::Pong).unwrap(),
                 msg => return Some(msg),
             }
         }
@@ -122,7 +123,7 @@ impl TestClient {
         // Acknowledged as it comes, as a client does once it has shown it (tests of what
         // happens without acknowledgements speak the protocol by hand).
         if let ServerMsg::Chat { id, .. } = msg {
-            self.writer.send(&ClientMsg::Ack { id }).unwrap();
+            self.writer.send(&cmd::Ack { id }).unwrap();
         }
         Some(msg)
     }
@@ -170,7 +171,7 @@ impl TestClient {
 
     /// Asks the server for the key of `name`, registered and offline (to write to them).
     pub fn ask_key(&mut self, name: &str) {
-        self.writer.send(&ClientMsg::KeyQuery { name: name.to_owned() }).unwrap();
+        self.writer.send(&cmd::KeyQuery { name: name.to_owned() }).unwrap();
         while !matches!(self.recv(), ServerMsg::UserKey(user) if user.name.eq_ignore_ascii_case(name))
         {
         }
@@ -184,14 +185,14 @@ impl TestClient {
             match self.recv_any() {
                 ServerMsg::Sent { queued, .. } => return Ok(queued),
                 err @ ServerMsg::Error { .. } => return Err(err),
-                ServerMsg::Ping => self.writer.send(&ClientMsg::Pong).unwrap(),
+                ServerMsg::Ping => self.writer.send(&cmd::Pong).unwrap(),
                 _ => {}
             }
         }
     }
 
     pub fn quit(self) {
-        self.writer.send(&ClientMsg::Quit).unwrap();
+        self.writer.send(&cmd::Quit).unwrap();
     }
 }
 
@@ -225,12 +226,12 @@ impl RawClient {
         self.stream.write_all(bytes).unwrap();
     }
 
-    pub fn send_msg(&mut self, msg: &ClientMsg) {
+    pub fn send_msg(&mut self, msg: &impl Encode) {
         self.send(&msg.encode());
     }
 
     pub fn hello(&mut self) {
-        self.send_msg(&ClientMsg::Hello { magic: wire::MAGIC, version: wire::VERSION });
+        self.send_msg(&cmd::Hello { magic: wire::MAGIC, version: wire::VERSION });
         match self.recv() {
             Some(ServerMsg::Hello { challenge, .. }) => self.challenge = challenge,
             other => panic!("expected HELO, got {other:?}"),
@@ -238,14 +239,9 @@ impl RawClient {
     }
 
     /// A `JOIN` as `name` with `id`'s key, proven by signing this connection's challenge.
-    pub fn join_msg(&self, name: &str, id: &Identity) -> ClientMsg {
+    pub fn join_msg(&self, name: &str, id: &Identity) -> cmd::Join {
         let proof = id.sign_join(&self.challenge, name).unwrap();
-        ClientMsg::Join {
-            name: name.into(),
-            key: id.public_der().to_vec(),
-            proof,
-            throwaway: false,
-        }
+        cmd::Join { name: name.into(), key: id.public_der().to_vec(), proof, throwaway: false }
     }
 
     /// The next frame's raw bytes (header included), or `None` once the server has closed.
@@ -390,7 +386,7 @@ pub struct Received {
 impl TestClient {
     /// Asks the server to stream `video`.
     pub fn play(&self, video: &str, mode: wire::PlayMode) {
-        self.writer.send(&ClientMsg::Play { video: video.into(), mode }).unwrap();
+        self.writer.send(&cmd::Play { video: video.into(), mode }).unwrap();
     }
 
     /// Reads until the stream ends, keeping everything that arrives meanwhile.

@@ -1,0 +1,30 @@
+//! `ACKN`: the message `id` (a `CHAT` or `RCHT` from the server) is shown, or dropped for
+//! good: the server deletes it, with the next batch. Until then it is sent again at every join.
+
+use crate::handler::Handler;
+use crate::socket::End;
+use crate::wire::{FrameWriter, Message, Reader, Tag, WireError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    pub id: u64,
+}
+
+impl Message for Ack {
+    const TAG: Tag = Tag(*b"ACKN");
+
+    fn write(&self, w: &mut FrameWriter) {
+        w.u64(self.id);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Ack { id: r.u64("message id")? })
+    }
+}
+
+impl Ack {
+    pub(crate) fn apply(self, h: &mut Handler) -> Option<End> {
+        h.mail.ack(self.id);
+        None
+    }
+}

@@ -1,0 +1,357 @@
+//! Everything the server sends: one enum, its table of kinds, and each kind's payload both
+//! ways. A client's requests are the other direction, one file each (`src/cmd/`); the
+//! server's messages stay together here because a client handles them in one place too, the
+//! `match` of its session's `on_server`.
+//!
+//! The compiler checks the three places a server message lives: its variant below, its row
+//! in `server_kinds!` (tag to kind), and its arms in `encode` and `decode`, each a `match`
+//! with no catch-all, so a kind without an arm does not compile.
+
+use super::*;
+
+/// Everything the server may send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMsg {
+    /// `HELO`: the server's answer to a good handshake, with the challenge to sign in `JOIN`.
+    Hello { magic: [u8; 4], version: u16, challenge: [u8; CHALLENGE_LEN] },
+    /// `WLCM`: the join was accepted under this name.
+    Welcome { name: String },
+    /// `URIF`: every user online (the joining user included), in join order.
+    Directory(Vec<User>),
+    /// `JOND`: a user joined.
+    Joined(User),
+    /// `LEFT`: a user left.
+    Left { name: String },
+    /// `CHAT`: an envelope, with the sender's registered name stamped by the server.
+    Chat { id: u64, from: String, envelope: Vec<u8> },
+    /// `ERRR`: a refusal or a failure, with a code and an explanation.
+    Error { code: ErrorCode, text: String },
+    /// `STLI`: the videos the server offers, sorted by name.
+    VideoList(Vec<VideoInfo>),
+    /// `STRM`: a stream starts.
+    StreamStart { video: String, frames: u32, fps: f32, plan: Vec<Segment> },
+    /// `FRAM`: one JPEG frame of the stream.
+    Frame { index: u32, label: String, jpeg: Vec<u8> },
+    /// `SEND`: the stream ended after `sent` frames.
+    StreamEnd { sent: u32, reason: EndReason },
+    /// `SENT`: the sender's last `CHAT` to `to` was taken: written to the server's database,
+    /// kept until `to` acknowledges it (`queued`: `to` is offline). (A `CHAT` that is not
+    /// taken gets an `ERRR` instead.) The client waits for one or the other before its next
+    /// prompt, so an error never lands after it.
+    Sent { to: String, queued: bool },
+    /// `USER`: a registered user's key: the answer to `KEYQ`, and, before messages held for
+    /// us, the key of each of their senders.
+    UserKey(User),
+    /// `PING`: the client has been silent a while; it answers `PONG` or is cut off.
+    Ping,
+    /// `DLVD`: `to` has acknowledged `count` messages of ours that were held for them.
+    Delivered { to: String, count: u32 },
+    /// `RINF`: a room we are in, and its members with their keys.
+    RoomInfo { room: String, members: Vec<User> },
+    /// `RLST`: the rooms we are in, each with its members' names.
+    RoomList(Vec<(String, Vec<String>)>),
+    /// `RJND`: `name` joined `room`.
+    RoomJoined { room: String, name: String },
+    /// `RLFT`: `name` left `room` (our own name: we did).
+    RoomLeft { room: String, name: String },
+    /// `RCHT`: a room message for us, from `from`, with its id to acknowledge (`ACKN`).
+    RoomChat { id: u64, room: String, from: String, envelope: Vec<u8> },
+}
+
+/// Defines the kinds of server message (`Kind`) and their tags from one list of rows.
+macro_rules! server_kinds {
+    ($($kind:ident = $tag:ident,)*) => {
+        /// Each kind of server message, read from its tag before its payload is decoded.
+        #[derive(Clone, Copy)]
+        enum Kind { $($kind,)* }
+
+        impl Kind {
+            fn of(tag: Tag) -> Option<Kind> {
+                $(if tag == Tag::$tag { return Some(Kind::$kind); })*
+                None
+            }
+        }
+
+        /// Every tag the server sends: what a client accepts.
+        pub const SERVER_TAGS: &[Tag] = &[$(Tag::$tag,)*];
+    };
+}
+
+server_kinds! {
+    Chat = CHAT,
+    RoomChat = ROOM_CHAT,
+    Frame = FRAME,
+    Sent = SENT,
+    Hello = HELLO,
+    Welcome = WELCOME,
+    Directory = DIRECTORY,
+    Joined = JOINED,
+    Left = LEFT,
+    Error = ERROR,
+    VideoList = VIDEO_LIST,
+    StreamStart = STREAM,
+    StreamEnd = STREAM_END,
+    UserKey = USER_KEY,
+    Ping = PING,
+    Delivered = DELIVERED,
+    RoomInfo = ROOM_INFO,
+    RoomList = ROOM_LIST,
+    RoomJoined = ROOM_JOINED,
+    RoomLeft = ROOM_LEFT,
+}
+
+/// A `FRAM` frame, as `ServerMsg::Frame { index, label, jpeg }.encode_shared()` makes it, from
+/// borrowed JPEG bytes and in one allocation: what the frame cache keeps of every frame.
+pub fn encode_frame(index: u32, label: &str, jpeg: &[u8]) -> EncodedFrame {
+    let mut w = FrameWriter::new(Tag::FRAME);
+    w.u32(index);
+    w.str8(label);
+    w.finish_shared_with(jpeg)
+}
+
+impl Inbound for ServerMsg {
+    const LIMITS: Limits = FROM_SERVER;
+    fn decode(tag: Tag, payload: &[u8]) -> Result<ServerMsg, WireError> {
+        ServerMsg::decode(tag, payload)
+    }
+}
+
+impl Encode for ServerMsg {
+    fn encode(&self) -> Vec<u8> {
+        ServerMsg::encode(self)
+    }
+}
+
+impl ServerMsg {
+    pub fn tag(&self) -> Tag {
+        match self {
+            ServerMsg::Hello { .. } => Tag::HELLO,
+            ServerMsg::Welcome { .. } => Tag::WELCOME,
+            ServerMsg::Directory(_) => Tag::DIRECTORY,
+            ServerMsg::Joined(_) => Tag::JOINED,
+            ServerMsg::Left { .. } => Tag::LEFT,
+            ServerMsg::Chat { .. } => Tag::CHAT,
+            ServerMsg::Delivered { .. } => Tag::DELIVERED,
+            ServerMsg::Error { .. } => Tag::ERROR,
+            ServerMsg::VideoList(_) => Tag::VIDEO_LIST,
+            ServerMsg::StreamStart { .. } => Tag::STREAM,
+            ServerMsg::Frame { .. } => Tag::FRAME,
+            ServerMsg::StreamEnd { .. } => Tag::STREAM_END,
+            ServerMsg::Sent { .. } => Tag::SENT,
+            ServerMsg::UserKey(_) => Tag::USER_KEY,
+            ServerMsg::Ping => Tag::PING,
+            ServerMsg::RoomInfo { .. } => Tag::ROOM_INFO,
+            ServerMsg::RoomList(_) => Tag::ROOM_LIST,
+            ServerMsg::RoomJoined { .. } => Tag::ROOM_JOINED,
+            ServerMsg::RoomLeft { .. } => Tag::ROOM_LEFT,
+            ServerMsg::RoomChat { .. } => Tag::ROOM_CHAT,
+        }
+    }
+
+    /// The whole frame, ready to be shared by several queues.
+    pub fn encode_shared(&self) -> EncodedFrame {
+        self.encode().into()
+    }
+
+    /// The whole frame: header and payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = FrameWriter::new(self.tag());
+        match self {
+            ServerMsg::Hello { magic, version, challenge } => {
+                w.raw(magic);
+                w.u16(*version);
+                w.raw(challenge);
+            }
+            ServerMsg::Welcome { name } | ServerMsg::Left { name } => w.str8(name),
+            ServerMsg::Sent { to, queued } => {
+                w.str8(to);
+                w.u8(u8::from(*queued));
+            }
+            ServerMsg::Directory(users) => w.users(users.iter()),
+            ServerMsg::Joined(user) | ServerMsg::UserKey(user) => w.user(user),
+            ServerMsg::Chat { id, from, envelope } => {
+                w.u64(*id);
+                w.str8(from);
+                w.blob16(envelope);
+            }
+            ServerMsg::Delivered { to, count } => {
+                w.str8(to);
+                w.u32(*count);
+            }
+            ServerMsg::Error { code, text } => {
+                w.u16(*code as u16);
+                w.str16(text);
+            }
+            ServerMsg::VideoList(videos) => w.videos(videos),
+            ServerMsg::StreamStart { video, frames, fps, plan } => {
+                w.stream_start(video, *frames, *fps, plan)
+            }
+            ServerMsg::Frame { index, label, jpeg } => {
+                w.u32(*index);
+                w.str8(label);
+                w.raw(jpeg);
+            }
+            ServerMsg::StreamEnd { sent, reason } => {
+                w.u32(*sent);
+                w.u8(*reason as u8);
+            }
+            ServerMsg::Ping => {}
+            ServerMsg::RoomInfo { room, members } => {
+                w.str8(room);
+                w.users(members.iter());
+            }
+            ServerMsg::RoomList(rooms) => w.rooms(rooms),
+            ServerMsg::RoomJoined { room, name } | ServerMsg::RoomLeft { room, name } => {
+                w.str8(room);
+                w.str8(name);
+            }
+            ServerMsg::RoomChat { id, room, from, envelope } => {
+                w.u64(*id);
+                w.str8(room);
+                w.str8(from);
+                w.blob16(envelope);
+            }
+        }
+        w.finish()
+    }
+
+    /// Decodes one payload. The caller has already checked `payload.len()` against the bound.
+    pub fn decode(tag: Tag, payload: &[u8]) -> Result<ServerMsg, WireError> {
+        let kind = Kind::of(tag).ok_or(WireError::UnknownTag(tag))?;
+        let mut r = Reader::new(payload);
+        let msg = match kind {
+            Kind::Hello => ServerMsg::Hello {
+                magic: r.array("magic")?,
+                version: r.u16("version")?,
+                challenge: r.array("challenge")?,
+            },
+            Kind::Welcome => ServerMsg::Welcome { name: r.str8("name", MAX_NAME)? },
+            Kind::Directory => ServerMsg::Directory(r.users("directory", MAX_DIRECTORY)?),
+            Kind::Joined => ServerMsg::Joined(r.user()?),
+            Kind::Left => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },
+            // A user, or a room (`#` and a name).
+            Kind::Sent => {
+                ServerMsg::Sent { to: r.str8("name", MAX_ROOM)?, queued: r.u8("queued")? != 0 }
+            }
+            Kind::UserKey => ServerMsg::UserKey(r.user()?),
+            Kind::Ping => ServerMsg::Ping,
+            Kind::Delivered => ServerMsg::Delivered {
+                to: r.str8("name", MAX_NAME)?,
+                count: r.u32("message count")?,
+            },
+            Kind::Chat => ServerMsg::Chat {
+                id: r.u64("message id")?,
+                from: r.str8("sender", MAX_NAME)?,
+                envelope: r.blob16("envelope", MAX_ENVELOPE)?,
+            },
+            Kind::Error => r.error()?,
+            Kind::RoomInfo => ServerMsg::RoomInfo {
+                room: r.str8("room", MAX_ROOM)?,
+                members: r.users("room members", MAX_ROOM_MEMBERS)?,
+            },
+            Kind::RoomList => ServerMsg::RoomList(r.rooms()?),
+            Kind::RoomJoined => {
+                let (room, name) = r.room_member()?;
+                ServerMsg::RoomJoined { room, name }
+            }
+            Kind::RoomLeft => {
+                let (room, name) = r.room_member()?;
+                ServerMsg::RoomLeft { room, name }
+            }
+            Kind::RoomChat => ServerMsg::RoomChat {
+                id: r.u64("message id")?,
+                room: r.str8("room", MAX_ROOM)?,
+                from: r.str8("sender", MAX_NAME)?,
+                envelope: r.blob16("envelope", MAX_ENVELOPE)?,
+            },
+            Kind::VideoList => ServerMsg::VideoList(r.videos()?),
+            Kind::StreamStart => r.stream_start()?,
+            Kind::Frame => ServerMsg::Frame {
+                index: r.u32("frame index")?,
+                label: r.str8("resolution label", MAX_LABEL)?,
+                jpeg: r.rest().to_vec(),
+            },
+            Kind::StreamEnd => r.stream_end()?,
+        };
+        r.finish(tag)?;
+        Ok(msg)
+    }
+}
+
+impl FrameWriter {
+    fn videos(&mut self, videos: &[VideoInfo]) {
+        self.u16(videos.len() as u16);
+        videos.iter().for_each(|video| self.video(video));
+    }
+
+    fn stream_start(&mut self, video: &str, frames: u32, fps: f32, plan: &[Segment]) {
+        self.str8(video);
+        self.u32(frames);
+        self.f32(fps);
+        self.u8(plan.len() as u8);
+        for seg in plan {
+            self.str8(&seg.label);
+            self.u32(seg.start);
+            self.u32(seg.frames);
+        }
+    }
+
+    fn rooms(&mut self, rooms: &[(String, Vec<String>)]) {
+        self.u16(rooms.len() as u16);
+        for (room, members) in rooms {
+            self.str8(room);
+            self.u16(members.len() as u16);
+            members.iter().for_each(|m| self.str8(m));
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// A `u32` count, then each user. Each entry takes at least 3 bytes, so a count larger
+    /// than that allows is a lie: `list` rejects it before reserving room for it.
+    fn users(&mut self, what: &'static str, max: usize) -> Result<Vec<User>, WireError> {
+        let count = self.u32(what)? as usize;
+        self.list(what, count, max, 3, Reader::user)
+    }
+
+    fn videos(&mut self) -> Result<Vec<VideoInfo>, WireError> {
+        let count = self.u16("video count")? as usize;
+        self.list("video list", count, MAX_VIDEOS, 10, Reader::video)
+    }
+
+    fn rooms(&mut self) -> Result<Vec<(String, Vec<String>)>, WireError> {
+        let count = self.u16("room count")? as usize;
+        self.list("rooms", count, MAX_ROOMS_PER_USER, 3, |r| {
+            let room = r.str8("room", MAX_ROOM)?;
+            let n = r.u16("members")? as usize;
+            let members =
+                r.list("room members", n, MAX_ROOM_MEMBERS, 1, |r| r.str8("member", MAX_NAME))?;
+            Ok((room, members))
+        })
+    }
+
+    /// `RJND`'s and `RLFT`'s fields: a room and a member's name.
+    fn room_member(&mut self) -> Result<(String, String), WireError> {
+        Ok((self.str8("room", MAX_ROOM)?, self.str8("name", MAX_NAME)?))
+    }
+
+    fn stream_start(&mut self) -> Result<ServerMsg, WireError> {
+        let video = self.str8("video name", MAX_VIDEO_NAME)?;
+        let frames = self.u32("frame count")?;
+        let fps = self.f32("fps")?;
+        let n = self.u8("segment count")? as usize;
+        let plan = self.list("plan", n, MAX_RESOLUTIONS, 9, Reader::segment)?;
+        Ok(ServerMsg::StreamStart { video, frames, fps, plan })
+    }
+
+    fn stream_end(&mut self) -> Result<ServerMsg, WireError> {
+        let sent = self.u32("frames sent")?;
+        let reason = match self.u8("end reason")? {
+            0 => EndReason::Complete,
+            1 => EndReason::Stopped,
+            2 => EndReason::Error,
+            _ => return Err(WireError::BadValue { what: "end reason" }),
+        };
+        Ok(ServerMsg::StreamEnd { sent, reason })
+    }
+}

@@ -1,9 +1,11 @@
 //! The client, in parts that import only downwards:
 //!
 //! - [`start`]: settings, the key, the name, joining; then the session's threads.
-//! - [`session`]: the `send_chat` thread, which owns everything the client knows and handles
-//!   every line typed, every server message and every stream event in one loop; and the
-//!   `recv_chat` thread, which only reads the server and forwards.
+//! - [`session`]: the `send_chat` thread, which waits for every line typed, every server
+//!   message and every stream event in one loop, hands each to the core and carries out what
+//!   it returns; and the `recv_chat` thread, which only reads the server and forwards.
+//! - [`core`]: everything the client knows and decides, as a state machine with no thread,
+//!   socket or terminal inside: events in, effects out, in order.
 //! - [`menu`]: the menus and prompts as text, and each typed line parsed. Pure.
 //! - [`player`]: the `stream` thread: shows the frames of a stream in a window, in the
 //!   terminal or headless. It uses `link` (to send `STOP`), never `session`.
@@ -22,6 +24,7 @@
 //! Their one error type, [`ClientError`], is here.
 
 pub mod blocks;
+pub mod core;
 pub mod input;
 pub mod link;
 pub mod menu;

@@ -27,7 +27,7 @@ const WINDOW_SIZE: (i32, i32) = (640, 360);
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// What `recv_chat` hands the player.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum Feed {
     /// A stream's start, one of its frames, or its end.
     Server(ServerMsg),

@@ -10,13 +10,14 @@ use std::thread;
 use std::time::Duration;
 
 use super::ClientError;
+use super::core::Crypto;
 use super::input::Input;
 use super::link::{self, Joined, LinkReader, LinkWriter, connect, join};
 use super::menu;
 use super::peers::{Directory, Opener, Sealer, Trust};
 use super::player::{self, PlayerConfig, Render};
 use super::profile::{self, Profile};
-use super::session::{Crypto, Links, Session, recv_chat};
+use super::session::{Links, Session, recv_chat};
 use crate::cmd;
 use crate::keys::{Identity, KeyError};
 use crate::names;

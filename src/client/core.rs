@@ -1,0 +1,616 @@
+//! The client's decisions, as a plain state machine: what a typed line means at the step the
+//! client is at, what a server message does, what a timeout or a lost connection does. There
+//! is no thread, socket or terminal in here: each event goes in ([`Core::on_line`],
+//! [`Core::on_server`], ...) and a list of [`Effect`]s comes out, in the order they are to
+//! happen (a message's line is printed before it is acknowledged). The `send_chat` thread
+//! (`session.rs`) only moves events in and carries effects out; the unit tests below drive
+//! the core with `assert_eq!` and no network at all.
+//!
+//! - here: the steps, the effects, and what a line means at each step;
+//! - `answers`: what each message from the server does, and timeouts, losses, reconnects;
+//! - `commands`: `/trust`, `/verify`, the room commands, and the key checks.
+
+mod answers;
+mod commands;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::link::REPLY_TIMEOUT;
+use super::menu::{self, MenuChoice, RecipientChoice, VideoChoice};
+use super::peers::{Directory, Opener, Peer, Sealer, Trust};
+use super::player::Feed;
+use super::rooms;
+use crate::cmd::{self, ClientMsg};
+use crate::keys::{Identity, KeyError};
+use crate::names;
+use crate::report::Chain;
+use crate::wire::{self, Encode, ErrorCode, VideoInfo};
+
+/// How long `QUIT` waits for the server to close the connection before exiting anyway.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+
+/// What the core asks of the world, in order.
+#[derive(Debug, PartialEq)]
+pub enum Effect {
+    /// A line to print (escaped on the way out).
+    Say(String),
+    /// The client's last line: nothing prints after it.
+    SayLast(String),
+    Send(ClientMsg),
+    /// Ask for a line: the prompt, the words Tab completes, the text already typed.
+    Ask {
+        prompt: String,
+        words: Vec<String>,
+        typed: String,
+    },
+    /// Ask for a line at the home menu, printed first.
+    AskMenu(String),
+    /// To the `stream` thread.
+    Player(Feed),
+    /// Join the server again in the background (`--reconnect`); `Back` comes when joined.
+    Reconnect,
+    /// The client is done, with this exit code.
+    Exit(i32),
+}
+
+/// Where the session is in the flow: what it waits for next.
+#[derive(Debug)]
+enum Step {
+    /// A line at the home menu.
+    Menu,
+    /// A line: who to write to.
+    Recipient,
+    /// The server's answer to `KEYQ`: the key of `name`, registered and offline.
+    Key { name: String },
+    /// A line: the message for `to`.
+    Message { to: Peer },
+    /// The server's answer to `RQRY`: the members of `room`, to write to it.
+    RoomMembers { room: String },
+    /// A line: the message for `room`, to seal for each of `members`.
+    RoomMessage { room: String, members: Vec<Peer> },
+    /// The server's answer to the message `text` just sent to `to`, sealed as `sealed`:
+    /// `SENT` or an error. Until then the same envelope is sent again after a reconnect, or
+    /// once after a wait that ran out (`tries`), so the recipient shows it once.
+    Sending { to: String, text: String, sealed: ClientMsg, tries: u8 },
+    /// The server's video list.
+    Videos,
+    /// A line: which of `videos` to play.
+    Video { videos: Vec<VideoInfo> },
+    /// The stream to start, or the server's refusal.
+    Starting,
+    /// `QUIT` is sent: the server closing the connection.
+    Quitting,
+}
+
+impl Step {
+    fn wants_line(&self) -> bool {
+        matches!(
+            self,
+            Step::Menu
+                | Step::Recipient
+                | Step::Message { .. }
+                | Step::RoomMessage { .. }
+                | Step::Video { .. }
+        )
+    }
+
+    /// Whether an `ERRR` with `code` is the server's answer to what this step waits for.
+    fn answered_by(&self, code: ErrorCode) -> bool {
+        use ErrorCode::*;
+        match self {
+            Step::Sending { .. } => matches!(
+                code,
+                UnknownUser | RateLimited | RecipientTooSlow | MailboxFull | NotStored | NotInRoom
+            ),
+            Step::RoomMembers { .. } => {
+                matches!(code, NotInRoom | NameInvalid | RateLimited | NotStored)
+            }
+            Step::Key { .. } => matches!(code, UnknownUser | RateLimited),
+            Step::Videos => code == RateLimited,
+            Step::Starting => matches!(code, UnknownVideo | VideoFailed | RateLimited),
+            _ => false,
+        }
+    }
+}
+
+/// The two ends of direct messages, and the keys pinned for each user.
+pub struct Crypto {
+    pub sealer: Sealer,
+    pub opener: Opener,
+    pub trust: Trust,
+}
+
+/// Everything the client knows and decides.
+pub struct Core {
+    me: String,
+    identity: Arc<Identity>,
+    directory: Directory,
+    trust: Trust,
+    sealer: Sealer,
+    opener: Opener,
+    /// The user types at a line editor (a terminal): a refused message can be typed again.
+    editing: bool,
+    /// `--reconnect`: a lost connection is made again.
+    reconnects: bool,
+    step: Step,
+    /// When the answer `step` waits for is given up on.
+    deadline: Option<Instant>,
+    streaming: bool,
+    reconnecting: bool,
+    /// A message the server did not take, typed again at the next message prompt.
+    kept: Option<String>,
+    /// The server closed this session for a newer one of ours: no reconnecting.
+    replaced: bool,
+    /// The rooms we are in, as far as we know (for Tab).
+    rooms: BTreeSet<String>,
+    /// The room list asked for at the start, to know our rooms, is not printed.
+    quiet_room_list: bool,
+    /// What the event being handled asks for, in order.
+    out: Vec<Effect>,
+}
+
+impl Core {
+    /// The core of `me`, who joined with `identity` and was sent `directory`.
+    pub fn new(
+        me: String,
+        identity: Arc<Identity>,
+        directory: Directory,
+        crypto: Crypto,
+        editing: bool,
+        reconnects: bool,
+    ) -> Core {
+        let Crypto { sealer, opener, trust } = crypto;
+        Core {
+            me,
+            identity,
+            directory,
+            trust,
+            sealer,
+            opener,
+            editing,
+            reconnects,
+            step: Step::Menu,
+            deadline: None,
+            streaming: false,
+            reconnecting: false,
+            kept: None,
+            replaced: false,
+            rooms: BTreeSet::new(),
+            quiet_room_list: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// The start: pins the keys of those online, asks for our rooms (for Tab; the answer is
+    /// not printed), shows the menu.
+    pub fn start(&mut self) -> Vec<Effect> {
+        let peers: Vec<String> = self.directory.peers().iter().map(|p| p.name.clone()).collect();
+        peers.iter().for_each(|name| self.check_key(name));
+        self.send(cmd::RoomList);
+        self.quiet_room_list = true;
+        self.enter(Step::Menu);
+        self.take()
+    }
+
+    /// Whether the step reads a line now (else typed lines wait).
+    pub fn wants_line(&self) -> bool {
+        self.step.wants_line()
+    }
+
+    /// When the answer the step waits for is given up on: then call [`Core::on_timeout`].
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// A line typed, or `None` at the end of input.
+    pub fn on_line(&mut self, line: Option<String>) -> Vec<Effect> {
+        let Some(line) = line else {
+            self.quit();
+            return self.take();
+        };
+        match std::mem::replace(&mut self.step, Step::Menu) {
+            Step::Menu => self.at_menu(&line),
+            Step::Recipient => self.at_recipient(&line),
+            Step::Message { to } => self.at_message(to, line),
+            Step::RoomMessage { room, members } => self.at_room_message(room, members, line),
+            Step::Video { videos } => self.at_video(&line, videos),
+            // Lines are only read at the steps above.
+            other => self.step = other,
+        }
+        self.take()
+    }
+
+    fn take(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn say(&mut self, line: impl Into<String>) {
+        self.out.push(Effect::Say(line.into()));
+    }
+
+    fn send(&mut self, msg: impl Into<ClientMsg>) {
+        self.out.push(Effect::Send(msg.into()));
+    }
+
+    fn ask(&mut self, prompt: &str, words: Vec<String>, typed: String) {
+        self.out.push(Effect::Ask { prompt: prompt.to_owned(), words, typed });
+    }
+
+    /// Moves to `step`: asks for its line, or starts the wait for its answer.
+    fn enter(&mut self, step: Step) {
+        self.deadline = match step {
+            Step::Quitting => Some(Instant::now() + QUIT_GRACE),
+            ref s if !s.wants_line() => Some(Instant::now() + REPLY_TIMEOUT),
+            _ => None,
+        };
+        match &step {
+            Step::Menu => self.out.push(Effect::AskMenu(menu::menu(self.streaming).to_owned())),
+            Step::Recipient => {
+                let mut names: Vec<String> =
+                    self.directory.peers().iter().map(|p| p.name.clone()).collect();
+                names.extend(self.rooms.iter().cloned());
+                self.ask(menu::ASK_RECIPIENT, names, String::new());
+            }
+            Step::Message { .. } | Step::RoomMessage { .. } => {
+                let kept = self.kept.take().unwrap_or_default();
+                self.ask(menu::ASK_MESSAGE, Vec::new(), kept);
+            }
+            Step::Video { videos } => {
+                let names = videos.iter().map(|v| v.name.clone()).collect();
+                self.ask(menu::ASK_VIDEO, names, String::new());
+            }
+            _ => {}
+        }
+        self.step = step;
+    }
+
+    /// Sends a request and waits at `step` for its answer.
+    fn request(&mut self, msg: impl Into<ClientMsg>, step: Step) {
+        self.send(msg);
+        self.enter(step);
+    }
+
+    fn at_menu(&mut self, line: &str) {
+        match menu::parse_menu(line, self.streaming) {
+            MenuChoice::Chat => {
+                self.print_users();
+                self.enter(Step::Recipient);
+            }
+            // While one plays, a new stream replaces it (the server stops the first).
+            MenuChoice::Stream => self.request(cmd::ListVideos, Step::Videos),
+            MenuChoice::Quit => self.quit(),
+            MenuChoice::Stop if self.streaming => {
+                self.send(cmd::Stop);
+                // The stream's end prints "Stream stopped." and the plain menu: printing the
+                // menu with "4. STOP" here, once more, would offer what is already asked.
+                if self.editing {
+                    self.ask("> ", Vec::new(), String::new());
+                }
+                self.step = Step::Menu;
+            }
+            MenuChoice::Stop => {
+                self.say("No stream is playing.");
+                self.enter(Step::Menu);
+            }
+            MenuChoice::Command(command) => {
+                self.command(command);
+                self.enter(Step::Menu);
+            }
+            MenuChoice::Nothing => self.enter(Step::Menu),
+            MenuChoice::Unknown(why) => {
+                self.say(why);
+                self.enter(Step::Menu);
+            }
+        }
+    }
+
+    fn at_recipient(&mut self, line: &str) {
+        let name = match menu::parse_recipient(line) {
+            RecipientChoice::Back => return self.enter(Step::Menu),
+            RecipientChoice::Nothing => return self.enter(Step::Recipient),
+            RecipientChoice::Command(command) => {
+                self.command(command);
+                return self.enter(Step::Recipient);
+            }
+            RecipientChoice::Room(room) => return self.ask_room(room),
+            RecipientChoice::Name(name) => name,
+        };
+        if let Some(peer) = self.directory.online(&name).cloned() {
+            return self.write_to(peer);
+        }
+        // Registered and offline, perhaps: the server has their key.
+        if names::check(&name).is_err() {
+            self.unknown(&name);
+            return self.enter(Step::Recipient);
+        }
+        self.request(cmd::KeyQuery { name: name.clone() }, Step::Key { name });
+    }
+
+    /// Asks the server for `room`'s members and keys, to write to it.
+    fn ask_room(&mut self, room: String) {
+        if let Err(e) = names::check_room(&room) {
+            self.say(format!("No room {room:?}: {e}."));
+            return self.enter(Step::Recipient);
+        }
+        self.request(cmd::RoomQuery { room: room.clone() }, Step::RoomMembers { room });
+    }
+
+    /// Asks for the message to `peer`, unless their key changed and is not yet trusted.
+    fn write_to(&mut self, peer: Peer) {
+        if self.trust.is_blocked(&peer.name) {
+            let name = &peer.name;
+            let line = format!(
+                "Not sending to {name}: their key changed. Type /trust {name} if you are sure."
+            );
+            self.say(line);
+            return self.enter(Step::Recipient);
+        }
+        self.enter(Step::Message { to: peer });
+    }
+
+    fn at_message(&mut self, to: Peer, text: String) {
+        if text.is_empty() {
+            self.say("Empty message not sent.");
+            return self.enter(Step::Recipient);
+        }
+        if let Some(command) = menu::command_in_message(&text) {
+            self.command(command);
+            return self.enter(Step::Message { to });
+        }
+        match self.sealer.seal(&to, &text) {
+            Ok(sealed) => {
+                let sealed = ClientMsg::from(sealed);
+                self.request(sealed.clone(), Step::Sending { to: to.name, text, sealed, tries: 1 });
+            }
+            // Too long: on a terminal it is typed again at the same prompt, to be shortened,
+            // rather than lost.
+            Err(e @ KeyError::TextTooLong { .. }) if self.editing => {
+                self.say(format!(
+                    "Message not sent: {}. It is typed for you again: shorten it.",
+                    Chain(&e)
+                ));
+                self.kept = Some(text);
+                self.enter(Step::Message { to });
+            }
+            Err(e) => {
+                self.say(format!("Message not sent: {}", Chain(&e)));
+                self.enter(Step::Recipient);
+            }
+        }
+    }
+
+    /// Seals `text` for each member of `room` whose key we trust, and sends it.
+    fn at_room_message(&mut self, room: String, members: Vec<Peer>, text: String) {
+        if text.is_empty() {
+            self.say("Empty message not sent.");
+            return self.enter(Step::Recipient);
+        }
+        if let Some(command) = menu::command_in_message(&text) {
+            self.command(command);
+            return self.enter(Step::RoomMessage { room, members });
+        }
+        let (trusted, left_out): (Vec<&Peer>, Vec<&Peer>) =
+            members.iter().partition(|m| !self.trust.is_blocked(&m.name));
+        if !left_out.is_empty() {
+            let names: Vec<String> = left_out.iter().map(|p| p.name.clone()).collect();
+            self.say(rooms::left_out_line(&room, &names));
+        }
+        if trusted.is_empty() {
+            self.say(format!("Nobody else in {room} can be written to: message not sent."));
+            return self.enter(Step::Recipient);
+        }
+        let sealed = match self.sealer.seal_room(&room, &trusted, &text) {
+            Ok(sealed) if sealed.encode().len() > wire::MAX_CLIENT_FRAME + wire::HEADER_LEN => {
+                Err(format!(
+                    "sealed for {} members it is over {} KiB",
+                    trusted.len(),
+                    wire::MAX_CLIENT_FRAME / 1024
+                ))
+            }
+            Ok(sealed) => Ok(ClientMsg::from(sealed)),
+            Err(e) => Err(Chain(&e).to_string()),
+        };
+        match sealed {
+            Ok(sealed) => {
+                self.request(sealed.clone(), Step::Sending { to: room, text, sealed, tries: 1 })
+            }
+            // On a terminal, typed again at the same prompt, to be shortened.
+            Err(why) if self.editing => {
+                self.say(format!(
+                    "Message not sent: {why}. It is typed for you again: shorten it."
+                ));
+                self.kept = Some(text);
+                self.enter(Step::RoomMessage { room, members });
+            }
+            Err(why) => {
+                self.say(format!("Message not sent: {why}"));
+                self.enter(Step::Recipient);
+            }
+        }
+    }
+
+    fn at_video(&mut self, line: &str, videos: Vec<VideoInfo>) {
+        if line.trim_start().starts_with('/') {
+            self.command(menu::parse_command(line.trim()));
+            return self.enter(Step::Video { videos });
+        }
+        match menu::parse_video_choice(line, &videos) {
+            VideoChoice::Back => self.enter(Step::Menu),
+            VideoChoice::Play { video, mode } => {
+                self.request(cmd::Play { video, mode }, Step::Starting)
+            }
+            VideoChoice::Invalid(why) => {
+                if !why.is_empty() {
+                    self.say(why);
+                }
+                self.enter(Step::Video { videos });
+            }
+        }
+    }
+
+    /// Tells the server we leave, then waits (a little) for it to close the connection, so
+    /// everything we sent is delivered before the process exits.
+    fn quit(&mut self) {
+        if self.reconnecting {
+            return self.out.push(Effect::Exit(0));
+        }
+        self.send(cmd::Quit);
+        self.enter(Step::Quitting);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::peers::Directory;
+    use crate::keys;
+    use crate::wire::{ServerMsg, User};
+    use std::time::Duration;
+
+    fn user(name: &str, id: &Identity) -> User {
+        User { name: name.into(), key: id.public_der().to_vec() }
+    }
+
+    /// `me`'s core, with `others` online; not at a terminal, and without `--reconnect`.
+    fn core(me: &str, id: &Arc<Identity>, others: &[User], reconnects: bool) -> Core {
+        let mut users = vec![user(me, id)];
+        users.extend_from_slice(others);
+        let crypto = Crypto {
+            sealer: Sealer::new(id.clone(), me),
+            opener: Opener::new(id.clone(), me),
+            trust: Trust::new(None),
+        };
+        Core::new(me.into(), id.clone(), Directory::new(users), crypto, false, reconnects)
+    }
+
+    fn ask(prompt: &str, words: &[&str]) -> Effect {
+        let words = words.iter().map(|w| w.to_string()).collect();
+        Effect::Ask { prompt: prompt.into(), words, typed: String::new() }
+    }
+
+    fn menu() -> Effect {
+        Effect::AskMenu(menu::MENU.into())
+    }
+
+    fn identities() -> (Arc<Identity>, Arc<Identity>) {
+        let generate = || Arc::new(Identity::generate(keys::MIN_KEY_BITS).unwrap());
+        (generate(), generate())
+    }
+
+    #[test]
+    fn a_message_travels_from_one_core_to_another_and_is_acked_after_its_line() {
+        let (a, b) = identities();
+        let mut alice = core("alice", &a, &[user("bob", &b)], false);
+        let mut bob = core("bob", &b, &[user("alice", &a)], false);
+        assert_eq!(alice.start(), [Effect::Send(cmd::RoomList.into()), menu()]);
+        bob.start();
+
+        let users = alice.on_line(Some("1".into()));
+        assert_eq!(users.len(), 4, "{users:?}"); // the title, two users, the prompt
+        assert_eq!(users[3], ask(menu::ASK_RECIPIENT, &["alice", "bob"]));
+        assert_eq!(alice.on_line(Some("bob".into())), [ask(menu::ASK_MESSAGE, &[])]);
+        let sent = alice.on_line(Some("hi bob".into()));
+        let [Effect::Send(ClientMsg::Chat(chat))] = &sent[..] else { panic!("{sent:?}") };
+        assert_eq!(chat.to, "bob");
+        assert!(!alice.wants_line(), "waits for the server's answer");
+        assert!(alice.deadline().is_some());
+        let sent_ok = ServerMsg::Sent { to: "bob".into(), queued: false };
+        assert_eq!(alice.on_server(sent_ok), [ask(menu::ASK_RECIPIENT, &["alice", "bob"])]);
+
+        // Shown, then acknowledged: the line comes before the ACKN, in one list.
+        let delivered =
+            ServerMsg::Chat { id: 7, from: "alice".into(), envelope: chat.envelope.clone() };
+        assert_eq!(
+            bob.on_server(delivered.clone()),
+            [Effect::Say("[CHAT] alice: hi bob".into()), Effect::Send(cmd::Ack { id: 7 }.into())]
+        );
+        // The same envelope in a later session (our ACKN was lost, so the server sent it
+        // again): not shown twice, acknowledged again.
+        let back = bob.on_back(vec![user("bob", &b), user("alice", &a)]);
+        assert_eq!(back, [Effect::Say("[RECONNECTED]".into())]);
+        assert_eq!(bob.on_server(delivered.clone()), [Effect::Send(cmd::Ack { id: 7 }.into())]);
+        // However often it comes, it is shown once.
+        assert_eq!(bob.on_server(delivered), [Effect::Send(cmd::Ack { id: 7 }.into())]);
+    }
+
+    #[test]
+    fn an_unconfirmed_message_is_sent_once_more_then_given_up() {
+        let (a, b) = identities();
+        let mut alice = core("alice", &a, &[user("bob", &b)], false);
+        alice.start();
+        alice.on_line(Some("1".into()));
+        alice.on_line(Some("bob".into()));
+        let first = alice.on_line(Some("are you there".into()));
+        let later = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(alice.on_timeout(Instant::now()), [], "not yet");
+        let again = alice.on_timeout(later);
+        assert_eq!(
+            again[0],
+            Effect::Say(
+                "The server has not confirmed your message to bob yet; sending it again.".into()
+            )
+        );
+        assert_eq!(again[1], first[0], "the same envelope, so bob shows it once");
+        let given_up = alice.on_timeout(later);
+        assert_eq!(
+            given_up[0],
+            Effect::Say("Error: the server did not confirm the message".into())
+        );
+        assert_eq!(given_up[1], ask(menu::ASK_RECIPIENT, &["alice", "bob"]));
+    }
+
+    #[test]
+    fn a_lost_connection_ends_the_client_or_reconnects_and_resends() {
+        let (a, b) = identities();
+        let mut alone = core("alice", &a, &[], false);
+        alone.start();
+        assert_eq!(
+            alone.on_lost(),
+            [Effect::SayLast("Disconnected from server".into()), Effect::Exit(1)]
+        );
+
+        let mut alice = core("alice", &a, &[user("bob", &b)], true);
+        alice.start();
+        alice.on_line(Some("1".into()));
+        alice.on_line(Some("bob".into()));
+        let [Effect::Send(sent)] = &alice.on_line(Some("hello".into()))[..] else { panic!() };
+        let sent = sent.clone();
+        assert_eq!(
+            alice.on_lost(),
+            [
+                Effect::Player(Feed::Lost),
+                Effect::Say("Connection to the server lost; reconnecting...".into()),
+                Effect::Reconnect
+            ]
+        );
+        // Back, with bob still online: the message in flight goes again, the same envelope.
+        let back = alice.on_back(vec![user("alice", &a), user("bob", &b)]);
+        assert_eq!(back, [Effect::Say("[RECONNECTED]".into()), Effect::Send(sent)]);
+        // Quitting while reconnecting ends at once: there is no server to tell.
+        alice.on_lost();
+        assert_eq!(alice.on_line(None), [Effect::Exit(0)]);
+    }
+
+    #[test]
+    fn a_ping_is_answered_and_errors_answer_the_step_that_waits() {
+        let (a, _) = identities();
+        let mut alice = core("alice", &a, &[], false);
+        alice.start();
+        assert_eq!(alice.on_server(ServerMsg::Ping), [Effect::Send(cmd::Pong.into())]);
+        alice.on_line(Some("1".into()));
+        let query = alice.on_line(Some("carol".into()));
+        assert_eq!(query, [Effect::Send(cmd::KeyQuery { name: "carol".into() }.into())]);
+        let unknown = ServerMsg::Error { code: ErrorCode::UnknownUser, text: "no".into() };
+        let answer = alice.on_server(unknown);
+        assert_eq!(
+            answer[0],
+            Effect::Say("No user named \"carol\" is online or registered.".into())
+        );
+        assert_eq!(answer.last(), Some(&ask(menu::ASK_RECIPIENT, &["alice"])));
+        // An error nobody waits for is only said.
+        let stray = ServerMsg::Error { code: ErrorCode::UnknownVideo, text: "late".into() };
+        assert_eq!(alice.on_server(stray), [Effect::Say("Error: late".into())]);
+    }
+}

@@ -1,0 +1,303 @@
+//! What each message from the server does to the client, and the events that are not
+//! messages: a stream starting or ending, a wait running out, the connection lost and back.
+//! Every server message reaches exactly one arm of [`Core::on_server`], so a late or
+//! unexpected answer is handled, never dropped unseen.
+
+use super::{Core, Effect, Step};
+use crate::client::menu;
+use crate::client::peers::{Change, DropReason, Peer};
+use crate::client::player::{Feed, StreamEvent};
+use crate::client::rooms;
+use crate::cmd;
+use crate::report::Chain;
+use crate::wire::{ErrorCode, ServerMsg, User, VideoInfo};
+use std::time::Instant;
+
+impl Core {
+    /// Every message from the server, each to its one arm.
+    pub fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
+        match msg {
+            // The server checks we are still here.
+            ServerMsg::Ping => self.send(cmd::Pong),
+            ServerMsg::Chat { id, from, envelope } => self.on_chat(id, None, &from, &envelope),
+            ServerMsg::RoomChat { id, room, from, envelope } => {
+                self.on_chat(id, Some(&room), &from, &envelope)
+            }
+            ServerMsg::RoomInfo { room, members } => self.on_room_info(room, members),
+            ServerMsg::RoomList(rooms) => self.on_room_list(rooms),
+            ServerMsg::RoomJoined { room, name } => {
+                self.say(rooms::member_line(&room, &name, true))
+            }
+            ServerMsg::RoomLeft { room, name } if name.eq_ignore_ascii_case(&self.me) => {
+                self.rooms.remove(&room);
+                self.say(format!("Left {room}"));
+            }
+            ServerMsg::RoomLeft { room, name } => self.say(rooms::member_line(&room, &name, false)),
+            ServerMsg::Delivered { to, count } => {
+                let messages = if count == 1 { "message" } else { "messages" };
+                self.say(format!("[DELIVERED] {to} got your {count} held {messages}"));
+            }
+            ServerMsg::Joined(_)
+            | ServerMsg::Left { .. }
+            | ServerMsg::Directory(_)
+            | ServerMsg::UserKey(_) => self.on_directory(&msg),
+            ServerMsg::Sent { to, queued } => self.on_sent(&to, queued),
+            ServerMsg::Error { code, text } => self.on_error(code, text),
+            ServerMsg::VideoList(videos) => self.on_videos(videos),
+            // Bounded: if the player falls behind, so does reading from the server, and the
+            // server's own queues hold the stream back.
+            ServerMsg::StreamStart { .. }
+            | ServerMsg::Frame { .. }
+            | ServerMsg::StreamEnd { .. } => self.out.push(Effect::Player(Feed::Server(msg))),
+            // Handshake replies, after the handshake: a confused or hostile server.
+            ServerMsg::Hello { .. } | ServerMsg::Welcome { .. } => {
+                log::warn!("ignored an unexpected {} frame from the server", msg.tag());
+            }
+        }
+        self.take()
+    }
+
+    /// A message for us, direct or to `room`: opened, written down, shown, then acknowledged.
+    fn on_chat(&mut self, id: u64, room: Option<&str>, from: &str, envelope: &[u8]) {
+        match self.opener.open(&self.directory, room.unwrap_or(""), from, envelope) {
+            Ok(text) => {
+                let untrusted = self.trust.is_blocked(from);
+                let line = match room {
+                    Some(room) => rooms::chat_line(room, from, &text, untrusted),
+                    None => menu::chat_line(from, &text, untrusted),
+                };
+                // Written down, then shown, with nothing between (`Opener::remember`); the
+                // file's upkeep after.
+                self.opener.remember();
+                self.say(line);
+                self.opener.tidy();
+            }
+            // Sent again because our acknowledgement was lost: shown once already.
+            Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),
+            Err(why) => self.say(format!(
+                "Warning: dropped a message claiming to be from {from}: {}",
+                Chain(&why)
+            )),
+        }
+        // Shown (and remembered), or dropped for good: the server may delete it.
+        self.send(cmd::Ack { id });
+    }
+
+    fn on_room_list(&mut self, list: Vec<(String, Vec<String>)>) {
+        self.rooms = list.iter().map(|(room, _)| room.clone()).collect();
+        if !std::mem::take(&mut self.quiet_room_list) {
+            let directory = &self.directory;
+            let lines = rooms::list_lines(&list, &self.me, |m| directory.online(m).is_some());
+            lines.into_iter().for_each(|l| self.say(l));
+        }
+    }
+
+    /// A room and its members: the answer to `/join`, or to `#room` at the recipient prompt.
+    /// Each member's key is checked against the one pinned for them, as a user's is.
+    fn on_room_info(&mut self, room: String, members: Vec<User>) {
+        let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+        let me = self.me.clone();
+        // Those online were checked when they joined; the others are checked now.
+        for member in members.iter().filter(|m| !m.name.eq_ignore_ascii_case(&me)) {
+            if self.directory.online(&member.name).is_none() {
+                self.directory.apply(&ServerMsg::UserKey(member.clone()));
+                self.check_key(&member.name);
+            }
+        }
+        self.rooms.insert(room.clone());
+        match &self.step {
+            Step::RoomMembers { room: wanted } if wanted.eq_ignore_ascii_case(&room) => {
+                let others: Vec<Peer> = names
+                    .iter()
+                    .filter(|n| !n.eq_ignore_ascii_case(&self.me))
+                    .filter_map(|n| self.directory.get(n).cloned())
+                    .collect();
+                self.enter(Step::RoomMessage { room, members: others });
+            }
+            _ => self.say(rooms::joined_line(&room, &names)),
+        }
+    }
+
+    pub(super) fn on_directory(&mut self, msg: &ServerMsg) {
+        match self.directory.apply(msg) {
+            Change::Joined(name) => {
+                self.check_key(&name);
+                self.say(format!("[JOINED] {name}"));
+            }
+            Change::Left(name) => self.say(format!("[LEFT] {name}")),
+            Change::Listed { ignored } => {
+                if ignored > 0 {
+                    self.say(
+                        "Warning: ignored users the server listed with invalid or repeated names.",
+                    );
+                }
+                let peers: Vec<String> =
+                    self.directory.peers().iter().map(|p| p.name.clone()).collect();
+                peers.iter().for_each(|name| self.check_key(name));
+            }
+            Change::KeyLearned(name) => {
+                self.check_key(&name);
+                if let Step::Key { name: wanted } = &self.step
+                    && wanted.eq_ignore_ascii_case(&name)
+                    && let Some(peer) = self.directory.get(&name).cloned()
+                {
+                    self.write_to(peer);
+                }
+            }
+            Change::Refused(name) => self.say(format!(
+                "Warning: ignored a user the server announced with an invalid name: {name:?}"
+            )),
+            Change::None => {}
+        }
+    }
+
+    fn on_sent(&mut self, to: &str, queued: bool) {
+        match &self.step {
+            Step::Sending { to: name, .. } if name.eq_ignore_ascii_case(to) => {
+                // (A room's members offline get it at their next join, as always: not said.)
+                if queued && !name.starts_with('#') {
+                    let line = format!("[QUEUED] {name} is offline; delivered when they return");
+                    self.say(line);
+                }
+                self.enter(Step::Recipient);
+            }
+            // The answer to a message whose wait ran out.
+            _ => self.say(format!("The server took your earlier message to {to} after all.")),
+        }
+    }
+
+    fn on_error(&mut self, code: ErrorCode, text: String) {
+        if code == ErrorCode::ShuttingDown {
+            return self.say("Server is shutting down");
+        }
+        if code == ErrorCode::Replaced {
+            self.replaced = true;
+            return self.say(format!("Error: {text}"));
+        }
+        if !self.step.answered_by(code) {
+            return self.say(format!("Error: {text}"));
+        }
+        match std::mem::replace(&mut self.step, Step::Menu) {
+            Step::Key { name } => {
+                self.unknown(&name);
+                self.enter(Step::Recipient);
+            }
+            // `You are not in #study`, as the server says it.
+            Step::RoomMembers { .. } => {
+                self.say(text);
+                self.enter(Step::Recipient);
+            }
+            Step::Sending { text: message, .. } => {
+                self.say(format!("Error: {text}"));
+                self.keep(message);
+                self.enter(Step::Recipient);
+            }
+            _ => {
+                self.say(format!("Error: {text}"));
+                self.enter(Step::Menu);
+            }
+        }
+    }
+
+    fn on_videos(&mut self, videos: Vec<VideoInfo>) {
+        if !matches!(self.step, Step::Videos) {
+            return log::debug!("ignored a video list that came after its wait ran out");
+        }
+        if videos.is_empty() {
+            self.say("The server has no videos.");
+            return self.enter(Step::Menu);
+        }
+        self.say("Videos:");
+        menu::video_lines(&videos).into_iter().for_each(|line| self.say(line));
+        self.enter(Step::Video { videos });
+    }
+
+    /// The `stream` thread's news.
+    pub fn on_stream(&mut self, event: StreamEvent) -> Vec<Effect> {
+        self.streaming = event == StreamEvent::Started;
+        match (event, &self.step) {
+            // The stream plays in the background: the menu is back at once.
+            (StreamEvent::Started, Step::Starting) => self.enter(Step::Menu),
+            (StreamEvent::Ended, Step::Menu) => self.say(menu::MENU),
+            _ => {}
+        }
+        self.take()
+    }
+
+    /// Called at `now`, at or after the deadline: the answer the step waits for did not come.
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<Effect> {
+        if self.deadline.is_none_or(|d| now < d) {
+            return self.take();
+        }
+        match std::mem::replace(&mut self.step, Step::Menu) {
+            Step::Key { name } => {
+                self.unknown(&name);
+                self.enter(Step::Recipient);
+            }
+            Step::Sending { to, text, sealed, tries: 1 } => {
+                let line = format!(
+                    "The server has not confirmed your message to {to} yet; sending it again."
+                );
+                self.say(line);
+                self.request(sealed.clone(), Step::Sending { to, text, sealed, tries: 2 });
+            }
+            Step::Sending { text, .. } => {
+                self.say("Error: the server did not confirm the message");
+                self.keep(text);
+                self.enter(Step::Recipient);
+            }
+            Step::Videos => {
+                self.say("The server did not send its video list.");
+                self.enter(Step::Menu);
+            }
+            Step::Starting => {
+                self.say("The server did not start the stream.");
+                self.enter(Step::Menu);
+            }
+            Step::Quitting => self.out.push(Effect::Exit(0)),
+            other => self.step = other,
+        }
+        self.take()
+    }
+
+    /// Offers a message the server did not take again, at the next message prompt.
+    fn keep(&mut self, text: String) {
+        if self.editing {
+            self.say("Your message is kept: it is typed for you at the next message prompt.");
+            self.kept = Some(text);
+        }
+    }
+
+    /// The connection is gone: the end, or (`--reconnect`) a new one in the background.
+    pub fn on_lost(&mut self) -> Vec<Effect> {
+        if matches!(self.step, Step::Quitting) {
+            self.out.push(Effect::Exit(0));
+        } else if !self.reconnects || self.replaced {
+            self.out.push(Effect::SayLast("Disconnected from server".into()));
+            self.out.push(Effect::Exit(1));
+        } else {
+            self.out.push(Effect::Player(Feed::Lost));
+            self.say("Connection to the server lost; reconnecting...");
+            self.reconnecting = true;
+            self.out.push(Effect::Reconnect);
+        }
+        self.take()
+    }
+
+    /// Joined again, and sent `directory`. What was held for us meanwhile arrives as on any
+    /// join.
+    pub fn on_back(&mut self, directory: Vec<User>) -> Vec<Effect> {
+        self.on_directory(&ServerMsg::Directory(directory));
+        self.reconnecting = false;
+        self.opener.new_session();
+        self.say("[RECONNECTED]");
+        // A message the old connection took without a word is sent again, the same envelope:
+        // if the server had kept it, the recipient shows it once all the same.
+        if let Step::Sending { sealed, .. } = &self.step {
+            let again = sealed.clone();
+            self.send(again);
+            self.deadline = Some(Instant::now() + crate::client::link::REPLY_TIMEOUT);
+        }
+        self.take()
+    }
+}

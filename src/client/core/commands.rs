@@ -1,0 +1,78 @@
+//! The slash commands (`/trust`, `/verify`, `/join`, `/leave`, `/rooms`), and the checks of a
+//! user's key against the one pinned for them.
+
+use super::Core;
+use crate::client::menu::{self, Command};
+use crate::client::peers::Seen;
+use crate::cmd::{self, ClientMsg};
+use crate::keys;
+use crate::names;
+use crate::report::Chain;
+
+impl Core {
+    /// Checks a user's key against the one pinned for them, and warns, so it cannot be
+    /// missed, if it changed.
+    pub(super) fn check_key(&mut self, name: &str) {
+        let Some(peer) = self.directory.get(name) else { return };
+        if name.eq_ignore_ascii_case(&self.me) {
+            return;
+        }
+        let key = peer.key.clone();
+        match self.trust.see(name, &key) {
+            Ok(Seen::Changed { pinned }) => {
+                let now = keys::full_fingerprint(&key);
+                menu::key_changed_lines(name, &pinned, &now).into_iter().for_each(|l| self.say(l));
+            }
+            Ok(Seen::First | Seen::Same) => {}
+            Err(e) => self.say(format!("Cannot save {name}'s key: {}", Chain(&e))),
+        }
+    }
+
+    /// `/trust NAME`, `/verify NAME`, the room commands, or what the commands are.
+    pub(super) fn command(&mut self, command: Command) {
+        let request = match &command {
+            Command::Join(room) => Some(ClientMsg::from(cmd::RoomJoin { room: room.clone() })),
+            Command::Leave(room) => Some(ClientMsg::from(cmd::RoomLeave { room: room.clone() })),
+            Command::Rooms => Some(ClientMsg::from(cmd::RoomList)),
+            _ => None,
+        };
+        if let Some(request) = request {
+            // The answer prints when it comes (`RINF`, `RLFT`, `RLST` or an error).
+            if let Command::Join(room) | Command::Leave(room) = &command
+                && let Err(e) = names::check_room(room)
+            {
+                return self.say(format!("No room {room:?}: {e}."));
+            }
+            return self.send(request);
+        }
+        let (Command::Trust(name) | Command::Verify(name)) = &command else {
+            return self.say(menu::COMMANDS_HELP);
+        };
+        let Some(key) = self.directory.get(name).map(|p| p.key.clone()) else {
+            return self.say(format!("No key is known for {name:?}."));
+        };
+        if let Command::Verify(_) = command {
+            let number = keys::safety_number(self.identity.public_der(), &key);
+            self.say(format!(
+                "Safety number for you and {name} (the same on both screens if nobody swapped keys):"
+            ));
+            return self.say(format!("  {number}"));
+        }
+        match self.trust.trust(name, &key) {
+            Ok(()) => self.say(format!("You now trust {name}'s key {}.", keys::fingerprint(&key))),
+            Err(e) => self.say(format!("Cannot save the key: {}", Chain(&e))),
+        }
+    }
+
+    pub(super) fn unknown(&mut self, name: &str) {
+        self.say(format!("No user named {name:?} is online or registered."));
+        self.print_users();
+    }
+
+    pub(super) fn print_users(&mut self) {
+        let trust = &self.trust;
+        let lines =
+            menu::user_lines(self.directory.peers(), &self.me, |name| trust.is_blocked(name));
+        lines.into_iter().for_each(|l| self.say(l));
+    }
+}

@@ -7,6 +7,11 @@
 //!   defines the item, and the item the member (a method, a variant, a field);
 //! - a name of four or more snake_case words, such as a test's: it occurs in `src/`, `tests/`
 //!   or `ladder/`.
+//!
+//! Also: PROTOCOL.md states the version the code speaks, and every line of the Python original
+//! the docs cite (`(server 63)`, `| client 83, 103 |`, a row of PYTHON_TO_RUST's tables)
+//! exists at de5e0f5, when the original is at hand (`ORIGINAL_DIR`, or a clone in
+//! `original/`; without it that check says it was skipped).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -324,4 +329,118 @@ fn protocol_md_states_the_version_the_code_speaks() {
     let diagram = doc.split("HELO magic \"CHRM\", version ").nth(1);
     let sent = diagram.and_then(|rest| rest.split_whitespace().next());
     assert_eq!(sent, Some(version.as_str()), "the handshake diagram's version");
+}
+
+/// The original's three files, by the short name the docs cite them with.
+const ORIGINAL_FILES: [(&str, &str); 3] =
+    [("server", "210030039_server.py"), ("client", "210030039_client.py"), ("utils", "utils.py")];
+
+/// The original's files at de5e0f5, from `ORIGINAL_DIR` or `original/` (a clone, as
+/// `scripts/fetch-original.sh` makes, or a folder of its files); `None` when there is neither.
+fn original_sources() -> Option<BTreeMap<&'static str, String>> {
+    let dir = std::env::var("ORIGINAL_DIR")
+        .ok()
+        .or_else(|| Some(format!("{ROOT}/original")).filter(|d| Path::new(d).exists()))?;
+    let mut files = BTreeMap::new();
+    for (short, name) in ORIGINAL_FILES {
+        let from_git = std::process::Command::new("git")
+            .args(["-C", &dir, "show", &format!("de5e0f5:{name}")])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let text = from_git.or_else(|| fs::read_to_string(Path::new(&dir).join(name)).ok())?;
+        files.insert(short, text);
+    }
+    Some(files)
+}
+
+/// Line numbers in `spec`: `63`, `67–68`, `128–129, 149–150` (an en dash or a hyphen).
+fn cited_lines(spec: &str) -> Vec<(usize, usize)> {
+    spec.split(',')
+        .filter_map(|part| {
+            let mut ends = part.trim().split(['–', '-']).map(|n| n.trim().parse::<usize>());
+            let first = ends.next()?.ok()?;
+            let last = match ends.next() {
+                Some(n) => n.ok()?,
+                None => first,
+            };
+            Some((first, last))
+        })
+        .collect()
+}
+
+/// Every `(FILE N)` or `(FILE N–M, ...)` citation in the docs, and every line range that
+/// starts a row of PYTHON_TO_RUST's tables (the file is the section's): `(doc, line, file,
+/// first, last)`.
+fn citations() -> Vec<(String, usize, &'static str, usize, usize)> {
+    let mut found = Vec::new();
+    let mut docs: Vec<PathBuf> = vec![Path::new(ROOT).join("README.md")];
+    docs.extend(fs::read_dir(Path::new(ROOT).join("docs")).unwrap().map(|e| e.unwrap().path()));
+    for doc in docs.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
+        let name = doc.file_name().unwrap().to_string_lossy().into_owned();
+        let text = fs::read_to_string(doc).unwrap();
+        let mut section = None;
+        for (i, line) in text.lines().enumerate() {
+            if line.starts_with("## ") {
+                section = ORIGINAL_FILES.iter().find(|(_, f)| line.contains(f)).map(|(s, _)| *s);
+            }
+            // `(server 63)`, and in a table's cell `| server 54, 68; client 83 |`.
+            let mut marks: Vec<(String, &'static str)> = Vec::new();
+            for (short, _) in ORIGINAL_FILES {
+                for lead in ["(", "| ", "; "] {
+                    marks.push((format!("{lead}{short} "), short));
+                }
+            }
+            // `(line 156)` or `(lines 119–134)` in a section about one file.
+            if let Some(short) = section {
+                marks.push(("(lines ".into(), short));
+                marks.push(("(line ".into(), short));
+            }
+            for (mark, short) in &marks {
+                for cite in line.split(mark.as_str()).skip(1) {
+                    let end = cite.find(|c: char| !c.is_ascii_digit() && !" –-,".contains(c));
+                    for (a, b) in cited_lines(&cite[..end.unwrap_or(cite.len())]) {
+                        found.push((name.clone(), i + 1, *short, a, b));
+                    }
+                }
+            }
+            if let (Some(short), Some(row)) = (section, line.strip_prefix("| ")) {
+                let spec = row.split(" |").next().unwrap_or("");
+                if spec.chars().all(|c| c.is_ascii_digit() || " –-,".contains(c)) {
+                    for (a, b) in cited_lines(spec) {
+                        found.push((name.clone(), i + 1, short, a, b));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_line_of_the_original_the_docs_cite_exists_at_de5e0f5() {
+    let cited = citations();
+    assert!(cited.len() > 50, "the citations are found: {}", cited.len());
+    let Some(files) = original_sources() else {
+        eprintln!(
+            "SKIPPED the check of {} citations against the original: set ORIGINAL_DIR to its \
+             repository, or clone it into original/ (scripts/fetch-original.sh)",
+            cited.len()
+        );
+        return;
+    };
+    let wrong: Vec<String> = cited
+        .iter()
+        .filter(|(_, _, file, a, b)| *a == 0 || a > b || *b > files[file].lines().count())
+        .map(|(doc, line, file, a, b)| {
+            let len = files[file].lines().count();
+            format!("{doc}:{line}: {file} {a}-{b}, but the file has {len} lines")
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "citations of lines the original does not have:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -13,10 +13,12 @@ pub struct Ack {
 impl Message for Ack {
     const TAG: Tag = Tag(*b"ACKN");
 
+    #[inline]
     fn write(&self, w: &mut FrameWriter) {
         w.u64(self.id);
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Ack { id: r.u64("message id")? })
     }

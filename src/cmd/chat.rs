@@ -19,11 +19,13 @@ pub struct Chat {
 impl Message for Chat {
     const TAG: Tag = Tag::CHAT;
 
+    #[inline]
     fn write(&self, w: &mut FrameWriter) {
         w.str8(&self.to);
         w.blob16(&self.envelope);
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Chat {
             to: r.str8("recipient", MAX_NAME)?,

@@ -21,6 +21,7 @@ pub struct RoomChat {
 impl Message for RoomChat {
     const TAG: Tag = Tag::ROOM_CHAT;
 
+    #[inline]
     fn write(&self, w: &mut FrameWriter) {
         w.str8(&self.room);
         w.u16(self.envelopes.len() as u16);
@@ -30,6 +31,7 @@ impl Message for RoomChat {
         }
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let room = r.str8("room", MAX_ROOM)?;
         let count = r.u16("envelope count")? as usize;

@@ -41,6 +41,7 @@ pub trait Inbound: Sized {
 }
 
 /// Reads one payload as `M`: every byte used, none left over.
+#[inline]
 pub fn decode_as<M: Message>(payload: &[u8]) -> Result<M, WireError> {
     let mut r = Reader::new(payload);
     let msg = M::read(&mut r)?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::cmd::{self, ClientMsg};
 use crate::context::Context;
-use crate::handler::{Handler, Joining};
+use crate::handler::Handler;
 use crate::handshake::{self, Joined};
 use crate::registry::ConnId;
 use crate::socket::{self, End, SocketReader};
@@ -64,12 +64,10 @@ fn start<'a>(
         .set_write_timeout(Some(ctx.config.write_timeout))
         .map_err(|e| End::Failed(e.to_string()))?;
     let _ = socket.set_nodelay(true);
-    let Some(Joined { name, throwaway, outbox, lanes, reader }) =
-        handshake::run(socket, peer, id, ctx)?
-    else {
+    let Some(Joined { joining, reader }) = handshake::run(socket, peer, id, ctx)? else {
         return Ok(None);
     };
-    let handler = Handler::new(socket, id, ctx, Joining { name, throwaway, outbox, lanes })?;
+    let handler = Handler::new(socket, id, ctx, joining)?;
     Ok(Some((handler, reader)))
 }
 

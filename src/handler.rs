@@ -79,6 +79,8 @@ impl Budgets {
 /// What the handshake hands the session: who joined, and its queues.
 pub(crate) struct Joining {
     pub(crate) name: String,
+    /// The key, if it is a throwaway one (`--ephemeral`): the name is bound to it for this
+    /// session only, and released when it ends.
     pub(crate) throwaway: Option<Vec<u8>>,
     pub(crate) outbox: Outbox,
     pub(crate) lanes: Lanes,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::{self, ClientMsg};
 use crate::context::Context;
+use crate::handler::Joining;
 use crate::keys;
 use crate::names::NameError;
 use crate::outbox::{Lanes, Outbox};
@@ -19,15 +20,10 @@ use crate::socket::{End, SocketReader};
 use crate::store::Claim;
 use crate::wire::{self, ErrorCode, JoinField, ReadError, ServerMsg};
 
-/// A client that joined: its name, its queues, and the reader of its connection (with no
-/// deadline any more).
+/// A client that joined: who it is and its queues (what its session starts from), and the
+/// reader of its connection (with no deadline any more).
 pub struct Joined {
-    pub name: String,
-    /// The key, if it is a throwaway one (`--ephemeral`): the name is bound to it for this
-    /// session only, and released when it ends.
-    pub throwaway: Option<Vec<u8>>,
-    pub outbox: Outbox,
-    pub lanes: Lanes,
+    pub joining: Joining,
     pub reader: BufReader<SocketReader>,
 }
 
@@ -57,7 +53,7 @@ pub fn run(
     };
     let mut reader = handshake.reader;
     reader.get_mut().clear_deadline().map_err(|e| End::Failed(e.to_string()))?;
-    Ok(Some(Joined { name, throwaway, outbox, lanes, reader }))
+    Ok(Some(Joined { joining: Joining { name, throwaway, outbox, lanes }, reader }))
 }
 
 /// The connection before its writer thread exists: this thread is its only writer, so it

@@ -827,3 +827,37 @@ fn the_default_server_runs_without_opencv_and_opencv_is_loaded_only_when_asked()
     full.interrupt();
     assert_eq!(full.wait(), 0);
 }
+
+/// The README's stream transcript ("Videos", the block after "Playing") is what a client
+/// prints for the videos shipped in `videos/`, line for line; only the stop hint differs,
+/// since this client is headless and the README's shows a window.
+#[test]
+fn the_readmes_stream_transcript_is_what_a_client_prints_for_the_shipped_videos() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block: Vec<&str> = readme
+        .split("```text\n")
+        .find(|b| b.contains("\nVideos:\n"))
+        .and_then(|b| b.split("```").next())
+        .expect("the README's stream transcript")
+        .lines()
+        .collect();
+    let videos = concat!(env!("CARGO_MANIFEST_DIR"), "/videos");
+    let (_server, addr) = server(&["--videos", videos, "--no-pace"]);
+    let mut alice = Proc::client(&addr, &["--headless"]);
+    alice.type_line("alice\n2\n1");
+    alice.expect("the summary", |l| l.starts_with("Stream ended: "));
+    alice.type_line("3");
+    drop(alice.stdin.take());
+    assert_eq!(alice.wait(), 0);
+    let out = alice.rest();
+    // The README's lines, less what the user typed (a piped client does not echo it).
+    let shown: Vec<String> = block
+        .iter()
+        .filter(|l| !matches!(**l, "1" | "2"))
+        .map(|l| l.replace("Press q in the video window to stop.", "Type q and Enter to stop."))
+        .collect();
+    let start = out.iter().position(|l| l.ends_with("Videos:")).expect("the list");
+    let printed: Vec<&str> = out[start - 1..].iter().map(|l| l.as_str()).collect();
+    assert_eq!(printed[..shown.len()], shown, "README.md's stream transcript");
+}

@@ -444,3 +444,55 @@ fn every_line_of_the_original_the_docs_cite_exists_at_de5e0f5() {
         wrong.join("\n")
     );
 }
+
+/// How many frames the original sends after announcing `total`, for `n` files of `total`
+/// frames each (server 112–157): `total % n` copies of frame 0 first, each of which makes
+/// every segment one frame longer (server 134); each segment starts where the last one's
+/// length says (server 155) and stops at its file's end (server 145–146).
+fn original_frames_sent(total: u32, n: u32) -> u32 {
+    let remain = total % n;
+    let each = total / n + remain;
+    let mut sent = remain;
+    for segment in 0..n {
+        let start = segment * each;
+        sent += each.min(total.saturating_sub(start));
+    }
+    sent
+}
+
+/// The numbers in the docs' worked examples are the ones the code (or, for the original's, a
+/// model of its lines) gives: a changed split or a miscounted example fails here.
+#[test]
+fn the_worked_examples_in_the_readme_and_python_to_rust_add_up() {
+    let read = |doc: &str| fs::read_to_string(Path::new(ROOT).join(doc)).unwrap();
+    let (readme, port) = (read("README.md"), read("docs/PYTHON_TO_RUST.md"));
+    // The model against what the ladder's step 0 measures for 31 frames in three files
+    // (ladder/tests/bugs.rs, `more_frames_are_sent_than_announced`): 1 + 11 + 11 + 9.
+    assert_eq!(original_frames_sent(31, 3), 32);
+    // "302 frames for a 301-frame video in three files" and "one more than announced".
+    let sent = original_frames_sent(301, 3);
+    assert_eq!(sent, 302);
+    let claim = format!("{sent} frames for a 301-frame video in three files");
+    assert!(port.contains(&claim), "PYTHON_TO_RUST.md should say: {claim}");
+    assert!(port.contains("one more than announced for a\n  301-frame video in three files"));
+    // The original's README: 902 frames in 4 resolutions, "2 frames ... then 225 of each".
+    let (each, last) = (902 / 4 + 902 % 4, 902 - 3 * (902 / 4 + 902 % 4));
+    let claim = format!(
+        "{} of each but the last, which runs out at its file's end after {last}: {} in all",
+        each,
+        original_frames_sent(902, 4)
+    );
+    assert!(port.contains(&claim), "PYTHON_TO_RUST.md should say: {claim}");
+    // The README's demo: 100 frames over three resolutions, the remainder to the first.
+    let labels: Vec<String> = ["144p", "240p", "360p"].map(String::from).to_vec();
+    let plan = chatroom::video::catalog::describe_plan(&chatroom::video::catalog::split_plan(
+        100, &labels,
+    ));
+    assert_eq!(plan, "144p: 34, 240p: 33, 360p: 33");
+    for line in [
+        format!("Stream ended: 100 frames ({plan})"),
+        format!("Playing demo: 100 frames at 25.0 fps ({plan})"),
+    ] {
+        assert!(readme.contains(&line), "README.md should show: {line}");
+    }
+}

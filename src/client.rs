@@ -32,6 +32,7 @@ pub mod peers;
 pub mod player;
 pub mod profile;
 pub mod rooms;
+pub mod rosters;
 pub mod screen;
 pub mod session;
 pub mod start;

@@ -85,7 +85,7 @@ commands! {
     stop::Stop,
     quit::Quit,
     room_join::RoomJoin,
-    room_leave::RoomLeave,
+    room_change::RoomChange,
     room_list::RoomList,
     room_query::RoomQuery,
 }
@@ -149,8 +149,8 @@ mod tests {
             ClientMsg::Play(Play { video: "demo".into(), mode: PlayMode::Fixed("360p".into()) }),
             ClientMsg::Stop(Stop),
             ClientMsg::Quit(Quit),
-            ClientMsg::RoomJoin(RoomJoin { room: "#study".into() }),
-            ClientMsg::RoomLeave(RoomLeave { room: "#study".into() }),
+            ClientMsg::RoomJoin(RoomJoin { room: "#study".into(), since: [4; 32] }),
+            ClientMsg::RoomChange(RoomChange { change: vec![5; 900] }),
             ClientMsg::RoomList(RoomList),
             ClientMsg::RoomQuery(RoomQuery { room: "#study".into() }),
             ClientMsg::RoomChat(RoomChat {
@@ -175,8 +175,9 @@ mod tests {
                 members: vec![user("bob"), user("carol")],
             },
             ServerMsg::RoomList(vec![("#study".into(), vec!["bob".into(), "carol".into()])]),
-            ServerMsg::RoomJoined { room: "#study".into(), name: "carol".into() },
-            ServerMsg::RoomLeft { room: "#study".into(), name: "carol".into() },
+            ServerMsg::RoomLog { room: "#study".into(), changes: vec![vec![1; 700], vec![2; 30]] },
+            ServerMsg::RoomLog { room: "#new".into(), changes: vec![] },
+            ServerMsg::RoomChange { change: vec![6; 800] },
             ServerMsg::RoomChat {
                 id: 9,
                 room: "#study".into(),

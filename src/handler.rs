@@ -209,7 +209,8 @@ impl<'a> Handler<'a> {
     pub fn release_throwaway(&self) {
         let Some(key) = &self.throwaway else { return };
         // Its rooms lose it with the name: their members are told.
-        let rooms = self.ctx.store.rooms_of(&self.name).unwrap_or_default();
+        let mut rooms = self.ctx.store.seats_of(&self.name, false).unwrap_or_default();
+        rooms.extend(self.ctx.store.seats_of(&self.name, true).unwrap_or_default());
         let released = self.ctx.store.release_throwaway(&self.name, key, self.id);
         if self.ctx.store.key_of(&self.name).ok().flatten().is_none() {
             rooms::gone(self.ctx, &self.name, &rooms);

@@ -162,6 +162,18 @@ pub fn verify_join(
         .map_err(|_| KeyError::Tampered)
 }
 
+/// Checks `signature` is `public_der`'s signature of `bytes` after `context` ([`Identity::sign`]).
+pub fn verify(
+    public_der: &[u8],
+    context: &[u8],
+    bytes: &[u8],
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    parse_public_key(public_der)?
+        .pss_verify::<Sha256>(&[context, bytes].concat(), signature)
+        .map_err(|_| KeyError::Tampered)
+}
+
 fn fingerprint_bytes(public_der: &[u8]) -> [u8; FINGERPRINT_LEN] {
     let digest = Sha256::digest(public_der);
     digest[..FINGERPRINT_LEN].try_into().expect("SHA-256 is 32 bytes")
@@ -275,6 +287,13 @@ impl Identity {
     pub fn sign_join(&self, challenge: &[u8], name: &str) -> Result<Vec<u8>, KeyError> {
         self.private
             .pss_sign::<Sha256>(&join_bytes(challenge, name, &self.public_der))
+            .map_err(|e| KeyError::Crypto(e.to_string()))
+    }
+
+    /// Signs `bytes` after `context` (RSA-PSS, SHA-256): what a room change carries.
+    pub fn sign(&self, context: &[u8], bytes: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.private
+            .pss_sign::<Sha256>(&[context, bytes].concat())
             .map_err(|e| KeyError::Crypto(e.to_string()))
     }
 

@@ -72,6 +72,7 @@ pub mod outbox;
 pub mod registry;
 pub mod report;
 mod rooms;
+pub mod roster;
 pub mod server;
 mod socket;
 pub mod store;

@@ -1,21 +1,28 @@
-//! Rooms on the server: joining, leaving and listing them, and checking a room message's
-//! envelopes against the membership before the session keeps them. Membership lasts in the
-//! store; the members online hear of each change (`RJND`, `RLFT`) through their outboxes.
-//! The server never reads a room message: the sender's client sealed it once per member.
+//! Rooms on the server: their signed membership changes taken, checked and passed on; lists;
+//! and a room message's envelopes checked against the membership before the session keeps
+//! them. The chain of changes lasts in the store (`store/rooms.rs`) and its rules are
+//! `roster.rs`'s; the members online hear of each change (`RCHG`) through their outboxes.
+//! The server never reads a room message: the sender's client sealed it once per member of
+//! the roster it checked itself, so a seat the server made up gets nothing.
 
 use log::info;
 
 use crate::context::Context;
 use crate::names;
 use crate::registry::Recipient;
+use crate::roster::{Action, Change, Hash, RosterError, key_hash};
 use crate::store::{Room, RoomRefusal};
-use crate::wire::{ErrorCode, ServerMsg, User};
+use crate::wire::{EncodedFrame, ErrorCode, ServerMsg, User};
 
 /// The answer to a refused room request.
 fn refused(e: RoomRefusal) -> ServerMsg {
     let code = match e {
         RoomRefusal::NotMember(_) => ErrorCode::NotInRoom,
-        RoomRefusal::Full(_) | RoomRefusal::TooMany => ErrorCode::RoomLimit,
+        RoomRefusal::InviteOnly(_) => ErrorCode::InviteOnly,
+        RoomRefusal::Change(_, RosterError::Full)
+        | RoomRefusal::TooMany
+        | RoomRefusal::TooManyInvitations(_) => ErrorCode::RoomLimit,
+        RoomRefusal::Change(..) => ErrorCode::BadRoomChange,
         RoomRefusal::Failed => ErrorCode::NotStored,
     };
     ServerMsg::Error { code, text: e.to_string() }
@@ -29,6 +36,10 @@ fn check(room: &str) -> Result<(), ServerMsg> {
     })
 }
 
+fn bad_change(text: String) -> ServerMsg {
+    ServerMsg::Error { code: ErrorCode::BadRoomChange, text }
+}
+
 /// `RINF`: the room, with each member's key (to seal for them).
 fn info(ctx: &Context, room: Room) -> ServerMsg {
     let members = room
@@ -40,63 +51,77 @@ fn info(ctx: &Context, room: Room) -> ServerMsg {
     ServerMsg::RoomInfo { room: room.name, members }
 }
 
-/// Tells `room`'s members online, except `me`, what happened. A courtesy, as `DLVD` is: a
-/// member whose lane is full misses it (`/rooms` says how things stand).
-fn tell(ctx: &Context, room: &Room, me: &str, msg: &ServerMsg) {
-    let frame = msg.encode_shared();
-    for member in room.members.iter().filter(|m| !m.eq_ignore_ascii_case(me)) {
-        if let Some(online) = ctx.registry.lookup(member) {
+/// Sends `frame` to each of `names` online. A courtesy, as `DLVD` is: whoever misses it
+/// (offline, or a full lane) catches up with the chain at their next `RJON`.
+fn tell<'a>(ctx: &Context, names: impl Iterator<Item = &'a str>, frame: &EncodedFrame) {
+    for name in names {
+        if let Some(online) = ctx.registry.lookup(name) {
             online.outbox.offer(frame.clone());
         }
     }
 }
 
-/// `RJON`: `me` joins `room` (made if new); the others are told.
-pub fn join(ctx: &Context, me: &str, room: &str) -> ServerMsg {
+/// `RJON`: `room`'s changes after `since`, for `me` to check and, if it is new or `me` is
+/// invited, to sign the change that makes `me` a member (`RCHG`).
+pub fn join(ctx: &Context, me: &str, room: &str, since: &Hash) -> ServerMsg {
     if let Err(e) = check(room) {
         return e;
     }
-    match ctx.store.join_room(room, me) {
-        Ok((room, new)) => {
-            if new {
-                info!("{me} joined {}", room.name);
-                let joined = ServerMsg::RoomJoined { room: room.name.clone(), name: me.to_owned() };
-                tell(ctx, &room, me, &joined);
-            }
-            info(ctx, room)
-        }
+    match ctx.store.changes_since(room, me, since) {
+        Ok(changes) => ServerMsg::RoomLog { room: room.to_owned(), changes },
         Err(e) => refused(e),
     }
 }
 
-/// `RLEV`: `me` leaves `room`; the others are told, and so is `me` (`RLFT` with its name).
-pub fn leave(ctx: &Context, me: &str, room: &str) -> ServerMsg {
-    if let Err(e) = check(room) {
-        return e;
+/// `RCHG`: a membership change `me` signed. Checked (by `me`, with `me`'s registered key; an
+/// invitee registered with the key the invitation names; then the room's own rules), stored,
+/// and sent to every member and invitee online, `me` and the change's subject included.
+pub fn change(ctx: &Context, me: &str, bytes: &[u8]) -> Result<(), ServerMsg> {
+    let change = Change::parse(bytes).map_err(|e| bad_change(format!("malformed change: {e}")))?;
+    check(&change.room)?;
+    let mine = ctx.store.key_of(me).ok().flatten().map(|(_, key)| key);
+    if !change.by.eq_ignore_ascii_case(me) || mine.as_deref() != Some(&change.by_key[..]) {
+        return Err(bad_change(format!("a change must be signed by you, {me}, with your key")));
     }
-    match ctx.store.leave_room(room, me) {
-        Ok(room) => {
-            info!("{me} left {}", room.name);
-            let left = ServerMsg::RoomLeft { room: room.name.clone(), name: me.to_owned() };
-            tell(ctx, &room, me, &left);
-            left
+    if change.action == Action::Invite {
+        let theirs = ctx.store.key_of(&change.subject).ok().flatten();
+        if theirs.is_none_or(|(_, key)| key_hash(&key) != change.subject_key) {
+            let who = &change.subject;
+            return Err(bad_change(format!("no user named {who} is registered with that key")));
         }
-        Err(e) => refused(e),
     }
+    let (before, after) = ctx.store.apply_change(&change, |_| Ok(())).map_err(refused)?;
+    info!("{me}: {:?} {} in {}", change.action, change.subject, after.room());
+    let frame = ServerMsg::RoomChange { change: bytes.to_vec() }.encode_shared();
+    let seats = before.members().iter().chain(before.invited()).chain(after.members());
+    let mut told: Vec<&str> = seats.chain(after.invited()).map(|s| s.name.as_str()).collect();
+    told.sort_by_key(|n| n.to_ascii_lowercase());
+    told.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    tell(ctx, told.into_iter(), &frame);
+    Ok(())
 }
 
-/// Tells the members of `rooms` that `me` is gone from them (its name was released).
-pub fn gone(ctx: &Context, me: &str, rooms: &[Room]) {
+/// Tells the members of `rooms` that `me`'s seat ended with its name (the store's `Expire`
+/// change, if that is the room's last one).
+pub fn gone(ctx: &Context, me: &str, rooms: &[String]) {
     for room in rooms {
-        let left = ServerMsg::RoomLeft { room: room.name.clone(), name: me.to_owned() };
-        tell(ctx, room, me, &left);
+        let Ok(Some(last)) = ctx.store.last_change(room) else { continue };
+        let ended = Change::parse(&last)
+            .is_ok_and(|c| c.action == Action::Expire && c.subject.eq_ignore_ascii_case(me));
+        if let (true, Ok(room)) = (ended, ctx.store.room_any(room)) {
+            let frame = ServerMsg::RoomChange { change: last }.encode_shared();
+            tell(ctx, room.members.iter().map(String::as_str), &frame);
+        }
     }
 }
 
-/// `RLST`: the rooms `me` is in.
+/// `RLST`: the rooms `me` is in, then those `me` is invited to, each with its members.
 pub fn list(ctx: &Context, me: &str) -> ServerMsg {
-    match ctx.store.rooms_of(me) {
-        Ok(rooms) => ServerMsg::RoomList(rooms.into_iter().map(|r| (r.name, r.members)).collect()),
+    let invited = ctx.store.seats_of(me, true).map(|rooms| {
+        rooms.iter().filter_map(|r| ctx.store.room_any(r).ok()).collect::<Vec<Room>>()
+    });
+    match ctx.store.rooms_of(me).and_then(|rooms| Ok(rooms.into_iter().chain(invited?))) {
+        Ok(rooms) => ServerMsg::RoomList(rooms.map(|r| (r.name, r.members)).collect()),
         Err(e) => {
             log::error!("cannot list {me}'s rooms: {}", crate::report::Chain(&e));
             refused(RoomRefusal::Failed)

@@ -23,7 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashMap;
 
 use crate::sync::LockAnyway;
-use crate::wire::{MAX_ROOM_MEMBERS, MAX_ROOMS_PER_USER};
+use crate::wire::MAX_ROOMS_PER_USER;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,8 +38,9 @@ use schema::{create, migrate};
 
 /// The schema this code reads and writes. Version 2 added `names.last_seen`, 3
 /// `mailbox.held`, 4 `names.throwaway` and `mailbox.sender_key`, 5 the rooms (`rooms`,
-/// `room_members`, `mailbox.room`); a later version adds a step to `migrate`.
-pub const SCHEMA_VERSION: i64 = 6;
+/// `room_members`, `mailbox.room`), 6 `names.holder`, 7 the rooms' signed histories
+/// (`room_log`, `room_members.invited`); a later version adds a step to `migrate`.
+pub const SCHEMA_VERSION: i64 = 7;
 /// A registered name nobody has joined with for this long is released (with what was held for
 /// it) the next time a name is claimed: names taken once and never used do not stay taken
 /// for ever.
@@ -188,10 +189,14 @@ pub struct Room {
 pub enum RoomRefusal {
     #[error("You are not in {0}")]
     NotMember(String),
-    #[error("{0} is full ({MAX_ROOM_MEMBERS} members)")]
-    Full(String),
+    #[error("{0} is invite-only: ask a member to /invite you")]
+    InviteOnly(String),
+    #[error("{0}: {1}")]
+    Change(String, crate::roster::RosterError),
     #[error("you are in {MAX_ROOMS_PER_USER} rooms already; leave one first")]
     TooMany,
+    #[error("{0} has {MAX_ROOMS_PER_USER} invitations open already")]
+    TooManyInvitations(String),
     #[error("the server cannot change rooms now; try again later")]
     Failed,
 }
@@ -430,38 +435,60 @@ mod tests {
     }
 
     #[test]
-    fn rooms_keep_their_members_within_bounds_and_lose_released_names() {
+    fn a_room_takes_only_changes_that_follow_its_chain_and_a_released_name_loses_its_seat() {
+        use crate::keys::Identity;
+        use crate::roster::{Action, Change, GENESIS, RosterError, key_hash};
         let path = temp("rooms");
         let store = Store::open(&path).unwrap();
-        for i in 0..=MAX_ROOM_MEMBERS {
-            store.claim(&format!("u{i}"), format!("k{i}").as_bytes(), None).unwrap();
+        let ids = [Identity::generate(1024).unwrap(), Identity::generate(1024).unwrap()];
+        for (i, id) in ids.iter().enumerate() {
+            store.claim(&format!("u{i}"), id.public_der(), None).unwrap();
         }
-        let (room, new) = store.join_room("#Study", "u0").unwrap();
+        let sign = |by: usize, prev, action, subject: usize, room: &str| {
+            let (who, whom) = (format!("u{by}"), format!("u{subject}"));
+            let key = key_hash(ids[subject].public_der());
+            Change::signed(&ids[by], &who, room, prev, action, &whom, key).unwrap()
+        };
+        let ok = |_: &crate::roster::Roster| Ok(());
+        let create = sign(0, GENESIS, Action::Create, 0, "#Study");
+        let invite = sign(0, create.hash(), Action::Invite, 1, "#Study");
+        let join = sign(1, invite.hash(), Action::Join, 1, "#Study");
+        assert_eq!(store.changes_since("#study", "u1", &GENESIS), Ok(vec![]), "no room yet");
+        for change in [&create, &invite, &join] {
+            store.apply_change(change, ok).unwrap();
+        }
+        assert_eq!(store.room_for("#study", "U1").unwrap().members, ["u0", "u1"]);
+        assert_eq!(store.rooms_of("u1").unwrap()[0].name, "#Study");
+        // A replayed change does not follow the chain; a stranger may not read it.
         assert_eq!(
-            (room.name.as_str(), room.members.as_slice(), new),
-            ("#Study", &["u0".to_owned()][..], true)
+            store.apply_change(&invite, ok),
+            Err(RoomRefusal::Change("#Study".into(), RosterError::NotNext))
         );
-        assert!(!store.join_room("#study", "U0").unwrap().1, "already in: not new");
-        for i in 1..MAX_ROOM_MEMBERS {
-            store.join_room("#study", &format!("u{i}")).unwrap();
+        let since = store.changes_since("#study", "u1", &create.hash()).unwrap();
+        assert_eq!(since, [invite.encode(), join.encode()]);
+        assert_eq!(
+            store.changes_since("#study", "u9", &GENESIS),
+            Err(RoomRefusal::InviteOnly("#Study".into()))
+        );
+        // At most MAX_ROOMS_PER_USER rooms each.
+        for i in 1..MAX_ROOMS_PER_USER {
+            store
+                .apply_change(&sign(1, GENESIS, Action::Create, 1, &format!("#r{i}")), ok)
+                .unwrap();
         }
-        let last = format!("u{MAX_ROOM_MEMBERS}");
-        assert_eq!(store.join_room("#study", &last), Err(RoomRefusal::Full("#Study".into())));
-        for i in 0..MAX_ROOMS_PER_USER {
-            store.join_room(&format!("#r{i}"), &last).unwrap();
-        }
-        assert_eq!(store.join_room("#one-more", &last), Err(RoomRefusal::TooMany));
-        assert_eq!(store.room_for("#study", &last), Err(RoomRefusal::NotMember("#study".into())));
-        assert_eq!(store.room_for("#study", "u1").unwrap().members.len(), MAX_ROOM_MEMBERS);
-        assert_eq!(store.leave_room("#study", &last), Err(RoomRefusal::NotMember("#study".into())));
-        // Membership lasts; a released name leaves its rooms, and an empty room goes.
+        let one_more = sign(1, GENESIS, Action::Create, 1, "#one-more");
+        assert_eq!(store.apply_change(&one_more, ok), Err(RoomRefusal::TooMany));
+        // Membership lasts; a released name's seats end by the server's change, said in the
+        // chain, and its rooms with nobody left go.
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.rooms_of(&last).unwrap().len(), MAX_ROOMS_PER_USER);
-        store.forget(&last).unwrap();
-        assert!(store.rooms_of(&last).unwrap().is_empty());
-        assert_eq!(store.join_room("#r0", "u1").unwrap().0.members, ["u1"]);
-        assert_eq!(store.leave_room("#study", "u0").unwrap().members.len(), MAX_ROOM_MEMBERS - 1);
+        assert_eq!(store.rooms_of("u1").unwrap().len(), MAX_ROOMS_PER_USER);
+        store.forget("u1").unwrap();
+        assert!(store.rooms_of("u1").unwrap().is_empty());
+        assert_eq!(store.room_for("#study", "u0").unwrap().members, ["u0"]);
+        let last = Change::parse(&store.last_change("#study").unwrap().unwrap()).unwrap();
+        assert_eq!((last.action, last.subject.as_str()), (Action::Expire, "u1"));
+        assert_eq!(store.last_change("#r1").unwrap(), None, "nobody left: gone");
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn read_server(r: &mut impl std::io::Read) -> Result<ServerMsg, ReadError> {
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 6;
+pub const VERSION: u16 = 7;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
@@ -77,6 +77,12 @@ pub const MAX_ROOM: usize = crate::names::MAX_ROOM_LEN;
 pub const MAX_ROOM_MEMBERS: usize = 32;
 /// The most rooms one user may be in.
 pub const MAX_ROOMS_PER_USER: usize = 16;
+/// Changes one room's history may hold (`roster::Roster::apply`): about 1 KiB each, so a
+/// newcomer checks at most about 2 MB. Past it the room takes no more changes.
+pub const MAX_CHANGES: usize = 1024;
+/// The largest encoded room change (`roster::Change`): its fields, a 4096-bit key and its
+/// signature.
+pub const MAX_CHANGE: usize = 2048;
 /// Human-readable text in error frames.
 pub const MAX_ERROR_TEXT: usize = 1024;
 /// The most users one directory frame may list.
@@ -133,9 +139,10 @@ impl Tag {
     pub const ROOM_LIST: Tag = Tag(*b"RLST");
     /// A room and its members with their keys.
     pub const ROOM_INFO: Tag = Tag(*b"RINF");
-    /// Someone joined, or left, a room we are in.
-    pub const ROOM_JOINED: Tag = Tag(*b"RJND");
-    pub const ROOM_LEFT: Tag = Tag(*b"RLFT");
+    /// A room's signed membership changes, after the last one the client holds.
+    pub const ROOM_LOG: Tag = Tag(*b"RLOG");
+    /// One signed membership change: a request (client) or its news (server).
+    pub const ROOM_CHANGE: Tag = Tag(*b"RCHG");
     /// A room message: one envelope per member (client), or one member's (server).
     pub const ROOM_CHAT: Tag = Tag(*b"RCHT");
 }
@@ -280,6 +287,10 @@ error_codes! {
     NotInRoom = 21,
     /// A room is full, or the user is in as many rooms as allowed.
     RoomLimit = 22,
+    /// `RJON` of a room one is neither in nor invited to.
+    InviteOnly = 23,
+    /// A membership change that does not follow the room's chain or break its rules.
+    BadRoomChange = 24,
 }
 
 impl ErrorCode {

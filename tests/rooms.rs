@@ -6,6 +6,7 @@
 mod common;
 
 use chatroom::cmd;
+use chatroom::roster::{Action, GENESIS};
 use chatroom::wire::{ErrorCode, ServerMsg};
 use common::proc::{Proc, client_at as client, server_at};
 use common::temp_dir;
@@ -30,12 +31,21 @@ fn members_get_a_room_message_non_members_are_refused_and_the_offline_get_it_lat
 
     alice.type_line("/join #study");
     alice.expect_line("Joined #study (members: alice)");
+    // Invite-only: bob's /join is refused until a member invites him.
+    bob.type_line("/join #study");
+    bob.expect_line("#study is invite-only: ask a member to /invite you");
+    alice.type_line("/invite #study bob");
+    alice.expect_line("Invited bob to #study: they join with /join #study");
+    bob.expect_line("alice invited you to #study: /join #study to accept");
     bob.type_line("/join #study");
     bob.expect_line("Joined #study (members: alice, bob)");
-    alice.expect_line("[#study] bob joined");
+    alice.expect_line("[#study] bob joined (invited by alice)");
+    bob.type_line("/invite #study carol");
+    carol.expect_line("bob invited you to #study: /join #study to accept");
     carol.type_line("/join #study");
     carol.expect_line("Joined #study (members: alice, bob, carol)");
-    bob.expect_line("[#study] carol joined");
+    bob.expect_line("[#study] carol joined (invited by bob)");
+    alice.expect_line("[#study] carol joined (invited by bob)");
     // carol goes offline: still a member.
     carol.type_line("3");
     assert_eq!(carol.wait(), 0);
@@ -57,16 +67,17 @@ fn members_get_a_room_message_non_members_are_refused_and_the_offline_get_it_lat
         dave.type_line(line);
     }
     dave.expect_line("You are not in #study");
+    dave.type_line("/join #study");
+    dave.expect_line("#study is invite-only: ask a member to /invite you");
     dave.type_line("QUIT");
     dave.expect_line("1. CHAT  2. STREAM  3. QUIT");
-    // carol gets it at her next join.
-    let mut carol = joined(&addr, &homes[2], "carol");
-    carol.expect_line("[#study] alice: hello room");
-
-    // Leaving is the membership, said to the others.
+    // Leaving is a change bob signs, said to those online.
     bob.type_line("/leave #study");
     bob.expect_line("Left #study");
     alice.expect_line("[#study] bob left");
+    // carol gets the message at her next join, and learns of the change she missed.
+    let mut carol = joined(&addr, &homes[2], "carol");
+    carol.expect_all(&["[#study] alice: hello room".into(), "[#study] bob left".into()]);
     carol.type_line("/rooms");
     carol.expect_line("Your rooms (* online):");
     carol.expect_line("  #study: alice*, carol (you)");
@@ -100,18 +111,19 @@ fn a_member_whose_key_changed_is_left_out_and_the_sender_told() {
     let (_second, addr) = common::proc::server(&[]);
     let mut mallory = joined(&addr, &temp_dir("mallory"), "bob");
     let mut carol = joined(&addr, &carol_home, "carol");
-    for p in [&mut mallory, &mut carol] {
-        p.type_line("/join #study");
-    }
-    carol.expect("the join", |l| l.starts_with("Joined #study"));
+    mallory.type_line("/join #study");
+    mallory.expect_line("Joined #study (members: bob)");
+    mallory.type_line("/invite #study carol");
+    carol.expect_line("bob invited you to #study: /join #study to accept");
+    carol.type_line("/join #study");
+    carol.expect_line("Joined #study (members: bob, carol)");
     let mut alice = joined(&addr, &alice_home, "alice");
     let warned = |l: &String| l.starts_with("WARNING: bob's key has CHANGED");
     assert!(alice.seen.iter().any(warned), "{:?}", alice.seen);
+    carol.type_line("/invite #study alice");
+    alice.expect_line("carol invited you to #study: /join #study to accept");
     alice.type_line("/join #study");
-    alice.expect("the join", |l| {
-        ["Joined #study (members: bob, carol, alice)", "Joined #study (members: carol, bob, alice)"]
-            .contains(&l)
-    });
+    alice.expect_line("Joined #study (members: bob, carol, alice)");
     for line in ["1", "#study", "for those I trust"] {
         alice.type_line(line);
     }
@@ -144,14 +156,17 @@ fn a_room_message_replayed_as_direct_or_into_another_room_is_dropped_and_forgeri
     let addr = server.local_addr().to_string();
     let mut bob = Proc::client(&addr, &["--name", "bob"]);
     bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
-    bob.type_line("/join #study");
-    bob.expect("the first room", |l| l.starts_with("Joined #study"));
-    bob.type_line("/join #other");
-    bob.expect("the second room", |l| l.starts_with("Joined #other"));
+    // mallory makes two rooms and invites bob to both; he joins them.
     let mut mallory = common::TestClient::join(server.local_addr(), "mallory", 1);
+    mallory.wait_joined("bob");
+    let bob_key = mallory.directory.get("bob").unwrap().key.clone();
+    let mallory_key = mallory.identity.public_der().to_vec();
     for room in ["#study", "#other"] {
-        mallory.writer.send(&cmd::RoomJoin { room: room.into() }).unwrap();
-        assert!(matches!(room_info(&mut mallory), ServerMsg::RoomInfo { .. }));
+        let head = mallory.change(room, GENESIS, Action::Create, "mallory", &mallory_key).unwrap();
+        mallory.change(room, head, Action::Invite, "bob", &bob_key).unwrap();
+        bob.expect_line(&format!("mallory invited you to {room}: /join {room} to accept"));
+        bob.type_line(&format!("/join {room}"));
+        bob.expect_line(&format!("Joined {room} (members: mallory, bob)"));
     }
     let peer = mallory.directory.get("bob").unwrap().clone();
     let envelopes =
@@ -190,4 +205,29 @@ fn a_room_message_replayed_as_direct_or_into_another_room_is_dropped_and_forgeri
     assert_eq!(code, ErrorCode::NotInRoom, "{text}");
     assert_eq!(text, "eve is not in #study (or is you)");
     server.shutdown();
+}
+
+#[test]
+fn a_throwaway_name_holds_its_seat_for_its_session_only() {
+    let db = temp_dir("squat").join("chatroom.db");
+    let (_server, addr) = server_at(&db);
+    let mut alice = joined(&addr, &temp_dir("alice"), "alice");
+    alice.type_line("/join #study");
+    alice.expect_line("Joined #study (members: alice)");
+    let mut eph = Proc::client(&addr, &["--name", "eph"]);
+    eph.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.expect_line("[JOINED] eph");
+    alice.type_line("/invite #study eph");
+    eph.expect_line("alice invited you to #study: /join #study to accept");
+    eph.type_line("/join #study");
+    eph.expect_line("Joined #study (members: alice, eph)");
+    alice.expect_line("[#study] eph joined (invited by alice)");
+    // The session ends: so does the seat, by the server's change, which alice sees.
+    eph.type_line("3");
+    assert_eq!(eph.wait(), 0);
+    alice.expect_line("[#study] eph left (their name was released)");
+    alice.type_line("/rooms");
+    alice.expect_line("  #study: alice (you)");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
 }

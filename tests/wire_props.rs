@@ -115,8 +115,10 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
             .prop_map(|(video, mode)| ClientMsg::Play(cmd::Play { video, mode })),
         Just(ClientMsg::Stop(cmd::Stop)),
         Just(ClientMsg::Quit(cmd::Quit)),
-        room().prop_map(|room| ClientMsg::RoomJoin(cmd::RoomJoin { room })),
-        room().prop_map(|room| ClientMsg::RoomLeave(cmd::RoomLeave { room })),
+        (room(), any::<[u8; 32]>())
+            .prop_map(|(room, since)| ClientMsg::RoomJoin(cmd::RoomJoin { room, since })),
+        bytes(wire::MAX_CHANGE)
+            .prop_map(|change| ClientMsg::RoomChange(cmd::RoomChange { change })),
         room().prop_map(|room| ClientMsg::RoomQuery(cmd::RoomQuery { room })),
         Just(ClientMsg::RoomList(cmd::RoomList)),
         (room(), proptest::collection::vec((name(), bytes(600)), 0..wire::MAX_ROOM_MEMBERS))
@@ -167,8 +169,9 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             0..wire::MAX_ROOMS_PER_USER
         )
         .prop_map(ServerMsg::RoomList),
-        (room(), name()).prop_map(|(room, name)| ServerMsg::RoomJoined { room, name }),
-        (room(), name()).prop_map(|(room, name)| ServerMsg::RoomLeft { room, name }),
+        (room(), proptest::collection::vec(bytes(wire::MAX_CHANGE), 0..8))
+            .prop_map(|(room, changes)| ServerMsg::RoomLog { room, changes }),
+        bytes(wire::MAX_CHANGE).prop_map(|change| ServerMsg::RoomChange { change }),
         (any::<u64>(), room(), name(), bytes(2000)).prop_map(|(id, room, from, envelope)| {
             ServerMsg::RoomChat { id, room, from, envelope }
         }),
@@ -229,6 +232,9 @@ proptest! {
             let _ = cmd::parse_client(&data);
             let _ = wire::parse_server(&data);
             let _ = cmd::read_client(&mut &data[..]);
+            // A room change's bytes, as `RCHG` and `RLOG` carry them (past a frame header).
+            let _ = chatroom::roster::Change::parse(&data);
+            let _ = chatroom::roster::Change::parse(data.get(8..).unwrap_or_default());
         });
         // What a client sends is never allowed to make the server allocate more than one
         // client frame, whatever its header claims.

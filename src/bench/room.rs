@@ -13,6 +13,7 @@ use crate::client::ClientError;
 use crate::client::peers::{Opener, Peer, Sealer};
 use crate::cmd;
 use crate::keys::Identity;
+use crate::roster::{Action, Change, GENESIS, key_hash};
 use crate::wire::{Encode, ServerMsg};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -89,10 +90,7 @@ pub fn run(cfg: &ChatBench, members: usize) -> Result<RoomReport, ClientError> {
     let prefix = unique_prefix("r");
     let room = format!("#{prefix}");
     let mut joined = join_all(&cfg.server, &prefix, members, &ids)?;
-    for member in &mut joined {
-        member.writer.send(&cmd::RoomJoin { room: room.clone() })?;
-        room_info(member)?;
-    }
+    seat_all(&room, &mut joined, &ids)?;
     // The room as the sender sees it when it writes: every member with their key.
     let sender = &mut joined[0];
     sender.writer.send(&cmd::RoomQuery { room: room.clone() })?;
@@ -171,6 +169,39 @@ fn start_counting(
         );
     }
     Ok(counting)
+}
+
+/// Makes `room` with the first member as its first member, who invites each other, each of
+/// whom accepts: the changes the terminal client signs (`roster.rs`), sent one at a time.
+fn seat_all(room: &str, joined: &mut [Member], ids: &[Arc<Identity>]) -> Result<(), ClientError> {
+    let id = |i: usize| &ids[i % ids.len()];
+    let key = |i: usize| key_hash(id(i).public_der());
+    let first = joined[0].name.clone();
+    let create = Change::signed(id(0), &first, room, GENESIS, Action::Create, &first, key(0))?;
+    let mut head = submit(&mut joined[0], &create)?;
+    for i in 1..joined.len() {
+        let name = joined[i].name.clone();
+        let invite = Change::signed(id(0), &first, room, head, Action::Invite, &name, key(i))?;
+        head = submit(&mut joined[0], &invite)?;
+        let accept = Change::signed(id(i), &name, room, head, Action::Join, &name, key(i))?;
+        head = submit(&mut joined[i], &accept)?;
+    }
+    Ok(())
+}
+
+/// Sends `change` and reads until the server passes it back (taken); its hash.
+fn submit(member: &mut Member, change: &Change) -> Result<crate::roster::Hash, ClientError> {
+    let bytes = change.encode();
+    member.writer.send(&cmd::RoomChange { change: bytes.clone() })?;
+    loop {
+        match member.reader.recv()? {
+            ServerMsg::RoomChange { change: back } if back == bytes => return Ok(change.hash()),
+            ServerMsg::Error { code, text } => return Err(ClientError::Refused { code, text }),
+            other => {
+                member.directory.apply(&other);
+            }
+        }
+    }
 }
 
 /// The members of the next `RINF`, reading past what else comes.

@@ -8,10 +8,12 @@
 //!
 //! - here: the steps, the effects, and what a line means at each step;
 //! - `answers`: what each message from the server does, and timeouts, losses, reconnects;
-//! - `commands`: `/trust`, `/verify`, the room commands, and the key checks.
+//! - `commands`: `/trust`, `/verify`, and the key checks;
+//! - `membership`: the rooms as this client checks them (commands, chains, members).
 
 mod answers;
 mod commands;
+mod membership;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,11 +24,13 @@ use super::menu::{self, MenuChoice, RecipientChoice, VideoChoice};
 use super::peers::{Directory, Opener, Peer, Sealer, Trust};
 use super::player::Feed;
 use super::rooms;
+use super::rosters::Rosters;
 use crate::cmd::{self, ClientMsg};
 use crate::keys::{Identity, KeyError};
 use crate::names;
 use crate::report::Chain;
 use crate::wire::{self, Encode, ErrorCode, VideoInfo};
+use membership::HeldChat;
 
 /// How long `QUIT` waits for the server to close the connection before exiting anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
@@ -115,11 +119,13 @@ impl Step {
     }
 }
 
-/// The two ends of direct messages, and the keys pinned for each user.
+/// The two ends of direct messages, the keys pinned for each user, and the rooms' chains
+/// of signed changes as this client checked them.
 pub struct Crypto {
     pub sealer: Sealer,
     pub opener: Opener,
     pub trust: Trust,
+    pub rosters: Rosters,
 }
 
 /// Everything the client knows and decides.
@@ -143,9 +149,17 @@ pub struct Core {
     kept: Option<String>,
     /// The server closed this session for a newer one of ours: no reconnecting.
     replaced: bool,
-    /// The rooms we are in, as far as we know (for Tab).
-    rooms: BTreeSet<String>,
-    /// The room list asked for at the start, to know our rooms, is not printed.
+    /// The rooms, as we checked their chains of signed changes.
+    rosters: Rosters,
+    /// Rooms we asked to join (lower-cased): their `RLOG` is followed by what joining takes.
+    joining: BTreeSet<String>,
+    /// Rooms whose changes we asked for and wait for (lower-cased).
+    syncing: BTreeSet<String>,
+    /// Room messages from someone not yet in our roster, until we catch up with the room.
+    held: Vec<HeldChat>,
+    /// `/invite` waiting for the invitee's key: (room, name).
+    inviting: Option<(String, String)>,
+    /// The room list asked for at the start, to catch up with our rooms, is not printed.
     quiet_room_list: bool,
     /// What the event being handled asks for, in order.
     out: Vec<Effect>,
@@ -161,7 +175,7 @@ impl Core {
         editing: bool,
         reconnects: bool,
     ) -> Core {
-        let Crypto { sealer, opener, trust } = crypto;
+        let Crypto { sealer, opener, trust, rosters } = crypto;
         Core {
             me,
             identity,
@@ -177,17 +191,24 @@ impl Core {
             reconnecting: false,
             kept: None,
             replaced: false,
-            rooms: BTreeSet::new(),
+            rosters,
+            joining: BTreeSet::new(),
+            syncing: BTreeSet::new(),
+            held: Vec::new(),
+            inviting: None,
             quiet_room_list: false,
             out: Vec::new(),
         }
     }
 
-    /// The start: pins the keys of those online, asks for our rooms (for Tab; the answer is
-    /// not printed), shows the menu.
+    /// The start: pins the keys of those online, asks for our rooms (to catch up with each;
+    /// the list is not printed), shows the menu.
     pub fn start(&mut self) -> Vec<Effect> {
         let peers: Vec<String> = self.directory.peers().iter().map(|p| p.name.clone()).collect();
         peers.iter().for_each(|name| self.check_key(name));
+        for warning in self.rosters.take_warnings() {
+            self.say(warning);
+        }
         self.send(cmd::RoomList);
         self.quiet_room_list = true;
         self.enter(Step::Menu);
@@ -250,7 +271,7 @@ impl Core {
             Step::Recipient => {
                 let mut names: Vec<String> =
                     self.directory.peers().iter().map(|p| p.name.clone()).collect();
-                names.extend(self.rooms.iter().cloned());
+                names.extend(self.room_names());
                 self.ask(menu::ASK_RECIPIENT, names, String::new());
             }
             Step::Message { .. } | Step::RoomMessage { .. } => {
@@ -481,6 +502,7 @@ mod tests {
             sealer: Sealer::new(id.clone(), me),
             opener: Opener::new(id.clone(), me),
             trust: Trust::new(None),
+            rosters: Rosters::load(None),
         };
         Core::new(me.into(), id.clone(), Directory::new(users), crypto, false, reconnects)
     }

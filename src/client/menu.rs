@@ -64,8 +64,12 @@ pub enum Command {
     Verify(String),
     /// `/join #ROOM`: join a room, making it if it is new.
     Join(String),
-    /// `/leave #ROOM`.
+    /// `/leave #ROOM` (or decline its invitation).
     Leave(String),
+    /// `/invite #ROOM NAME`: let NAME join (signed by us).
+    Invite(String, String),
+    /// `/kick #ROOM NAME`: take NAME out (whom we invited).
+    Kick(String, String),
     /// `/rooms`: the rooms we are in, with their members.
     Rooms,
     /// Anything else: what the commands are.
@@ -73,11 +77,13 @@ pub enum Command {
 }
 
 pub const COMMANDS_HELP: &str = "Commands: /trust NAME (accept NAME's new key), /verify NAME \
-     (safety number), /join #ROOM, /leave #ROOM, /rooms (your rooms and their members).";
+     (safety number), /join #ROOM, /leave #ROOM, /invite #ROOM NAME, /kick #ROOM NAME, /rooms \
+     (your rooms and their members).";
 
 pub fn parse_command(line: &str) -> Command {
     let mut words = line.split_whitespace();
     let (verb, name) = (words.next(), words.next().unwrap_or("").to_owned());
+    let who = words.next().unwrap_or("").to_owned();
     match verb {
         Some("/rooms") => Command::Rooms,
         // Without a name, the help says how they are used.
@@ -86,6 +92,8 @@ pub fn parse_command(line: &str) -> Command {
         Some("/verify") => Command::Verify(name),
         Some("/join") => Command::Join(name),
         Some("/leave") => Command::Leave(name),
+        Some("/invite") if !who.is_empty() => Command::Invite(name, who),
+        Some("/kick") if !who.is_empty() => Command::Kick(name, who),
         _ => Command::Help,
     }
 }

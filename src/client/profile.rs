@@ -83,6 +83,11 @@ impl Profile {
         self.dir.join("seen").join(me.to_ascii_lowercase())
     }
 
+    /// Where the rooms `me` is in keep the chains of changes `me` checked (`client::rosters`).
+    pub fn rooms_dir(&self, me: &str) -> PathBuf {
+        self.dir.join("rooms").join(me.to_ascii_lowercase())
+    }
+
     /// Where the sequence counter of `me`'s messages is kept.
     pub fn counter_path(&self, me: &str) -> PathBuf {
         self.dir.join("counters").join(me.to_ascii_lowercase())

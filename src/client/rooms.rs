@@ -2,6 +2,9 @@
 //! when a member comes or goes, when a room message arrives, and the `/rooms` list. Pure:
 //! names in, lines out; the session (`session.rs`) prints them.
 
+use crate::client::rosters::Applied;
+use crate::roster::Action;
+
 /// `[#study] alice: text` (`[#study] [UNTRUSTED] alice: text` while alice's changed key is not
 /// trusted).
 pub fn chat_line(room: &str, from: &str, text: &str, untrusted: bool) -> String {
@@ -14,9 +17,36 @@ pub fn joined_line(room: &str, members: &[String]) -> String {
     format!("Joined {room} (members: {})", members.join(", "))
 }
 
-/// `[#study] carol joined` / `[#study] carol left`: the room's membership, not a connection.
-pub fn member_line(room: &str, name: &str, joined: bool) -> String {
-    format!("[{room}] {name} {}", if joined { "joined" } else { "left" })
+/// What a change checked in a room's chain says, for `me`: `[#study] carol joined (invited
+/// by alice)`, `alice invited you to #study: ...`. `None` for what `me` did and is said
+/// otherwise (making a room, joining it: `Joined ...`).
+pub fn change_line(applied: &Applied, me: &str) -> Option<String> {
+    let Applied { change, before } = applied;
+    let room = if before.is_empty() { change.room.as_str() } else { before.room() };
+    let (by, subject) = (&change.by, &change.subject);
+    let mine = subject.eq_ignore_ascii_case(me);
+    Some(match change.action {
+        Action::Create | Action::Join if mine => return None,
+        Action::Create => format!("[{room}] {by} made the room"),
+        Action::Invite if mine => {
+            format!("{by} invited you to {room}: /join {room} to accept")
+        }
+        Action::Invite if by.eq_ignore_ascii_case(me) => {
+            format!("Invited {subject} to {room}: they join with /join {room}")
+        }
+        Action::Invite => format!("[{room}] {by} invited {subject}"),
+        Action::Join => {
+            let inviter = before.invitation(subject).and_then(|s| s.invited_by.clone());
+            format!("[{room}] {subject} joined (invited by {})", inviter.unwrap_or_default())
+        }
+        Action::Leave if mine => format!("Left {room}"),
+        Action::Leave => format!("[{room}] {subject} left"),
+        Action::Remove if mine => format!("{by} removed you from {room}"),
+        Action::Remove if by.eq_ignore_ascii_case(me) => format!("Removed {subject} from {room}"),
+        Action::Remove => format!("[{room}] {by} removed {subject}"),
+        Action::Expire if mine => format!("Your seat in {room} ended with your name"),
+        Action::Expire => format!("[{room}] {subject} left (their name was released)"),
+    })
 }
 
 /// The `/rooms` answer: each room with its members, those online (`online`) marked, and us.
@@ -27,7 +57,8 @@ pub fn list_lines(
 ) -> Vec<String> {
     if rooms.is_empty() {
         return vec![
-            "You are in no room. /join #NAME joins one (and makes it if it is new).".into(),
+            "You are in no room. /join #NAME makes one; a member's /invite lets you into theirs."
+                .into(),
         ];
     }
     let mut lines = vec!["Your rooms (* online):".to_owned()];
@@ -65,8 +96,6 @@ mod tests {
         assert_eq!(chat_line("#study", "bob", "hi", true), "[#study] [UNTRUSTED] bob: hi");
         let members = vec!["alice".to_owned(), "bob".to_owned()];
         assert_eq!(joined_line("#study", &members), "Joined #study (members: alice, bob)");
-        assert_eq!(member_line("#study", "carol", true), "[#study] carol joined");
-        assert_eq!(member_line("#study", "carol", false), "[#study] carol left");
         let rooms = vec![("#study".to_owned(), vec!["alice".into(), "bob".into(), "me".into()])];
         assert_eq!(
             list_lines(&rooms, "me", |m| m == "alice"),

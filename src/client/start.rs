@@ -17,6 +17,7 @@ use super::menu;
 use super::peers::{Directory, Opener, Sealer, Trust};
 use super::player::{self, PlayerConfig, Render};
 use super::profile::{self, Profile};
+use super::rosters::Rosters;
 use super::session::{Links, Session, recv_chat};
 use crate::cmd;
 use crate::keys::{Identity, KeyError};
@@ -335,6 +336,7 @@ fn start_threads(
     };
     let me = &joined.name;
     let trust = Trust::new(profile.as_ref().map(Profile::known_users_path));
+    let rosters = Rosters::load(profile.as_ref().map(|p| p.rooms_dir(me)));
     let (sealer, opener) = match profile {
         Some(p) => (
             Sealer::counting(identity.clone(), me, p.counter_path(me)),
@@ -348,7 +350,7 @@ fn start_threads(
         throwaway: config.keys == KeySource::Ephemeral,
     });
     let directory = Directory::new(joined.directory);
-    let crypto = Crypto { sealer, opener, trust };
+    let crypto = Crypto { sealer, opener, trust, rosters };
     let session = Session::new(joined.name, identity, directory, crypto, reconnect, links);
     thread::Builder::new().name("send_chat".into()).spawn(move || session.run())?;
     Ok((exit_rx, gui_exit_tx))

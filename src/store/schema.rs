@@ -17,12 +17,25 @@ macro_rules! room_tables {
     };
 }
 
+/// Each room's chain of signed membership changes, and who is only invited (schema 7).
+macro_rules! room_log_tables {
+    () => {
+        "CREATE TABLE room_log (
+             room TEXT NOT NULL,
+             seq INTEGER NOT NULL,
+             change BLOB NOT NULL,
+             PRIMARY KEY (room, seq)
+         );
+         ALTER TABLE room_members ADD COLUMN invited INTEGER NOT NULL DEFAULT 0;"
+    };
+}
+
 /// A new database, at the current schema.
 pub(super) fn create(db: &Connection) -> Result<(), rusqlite::Error> {
     db.execute_batch(concat!(
         "BEGIN;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema', 6);
+         INSERT INTO meta (key, value) VALUES ('schema', 7);
          CREATE TABLE names (
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
@@ -47,64 +60,48 @@ pub(super) fn create(db: &Connection) -> Result<(), rusqlite::Error> {
          );
          CREATE INDEX mailbox_recipient ON mailbox (recipient, id);",
         room_tables!(),
+        room_log_tables!(),
         "COMMIT;"
     ))
 }
 
+/// The steps up from each older schema: the version each brings the file to, and its SQL.
+const STEPS: &[(i64, &str)] = &[
+    // 2: when each name was last joined with, to release names nobody uses. Names from
+    // before count as seen when they were registered.
+    (
+        2,
+        "ALTER TABLE names ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+         UPDATE names SET last_seen = created;
+         CREATE INDEX names_last_seen ON names (last_seen);",
+    ),
+    // 3: whether a message was held for someone offline (every message is kept now, until
+    // acknowledged). What was kept before was all held.
+    (3, "ALTER TABLE mailbox ADD COLUMN held INTEGER NOT NULL DEFAULT 1;"),
+    // 4: names bound to a throwaway key (`--ephemeral`), for their session only, and the
+    // key kept with such a sender's messages. Every name from before was bound for good.
+    (
+        4,
+        "ALTER TABLE names ADD COLUMN throwaway INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE mailbox ADD COLUMN sender_key BLOB;",
+    ),
+    // 5: rooms, their members, and the room a kept message was written to.
+    (5, concat!(room_tables!(), "ALTER TABLE mailbox ADD COLUMN room TEXT;")),
+    // 6: which session holds a throwaway binding, so that a session ending releases it
+    // only if no later one (a reconnect with the same key) has claimed it since.
+    (6, "ALTER TABLE names ADD COLUMN holder INTEGER NOT NULL DEFAULT 0;"),
+    // 7: rooms whose membership members sign (`room_log`). A room of before has no signed
+    // history a client could check: it goes, and its members make it again.
+    (7, concat!("DELETE FROM room_members; DELETE FROM rooms;", room_log_tables!())),
+];
+
 /// Brings a database of schema `found` up to `SCHEMA_VERSION`, one step a version, each in a
 /// transaction: a server killed in the middle leaves the file at the last whole step.
 pub(super) fn migrate(db: &mut Connection, found: i64) -> Result<(), rusqlite::Error> {
-    if found < 2 {
-        // 2: when each name was last joined with, to release names nobody uses. Names from
-        // before count as seen when they were registered.
+    for (version, sql) in STEPS.iter().filter(|(v, _)| found < *v) {
         let tx = db.transaction()?;
-        tx.execute_batch(
-            "ALTER TABLE names ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
-             UPDATE names SET last_seen = created;
-             CREATE INDEX names_last_seen ON names (last_seen);
-             UPDATE meta SET value = 2 WHERE key = 'schema';",
-        )?;
-        tx.commit()?;
-    }
-    if found < 3 {
-        // 3: whether a message was held for someone offline (every message is kept now, until
-        // acknowledged). What was kept before was all held.
-        let tx = db.transaction()?;
-        tx.execute_batch(
-            "ALTER TABLE mailbox ADD COLUMN held INTEGER NOT NULL DEFAULT 1;
-             UPDATE meta SET value = 3 WHERE key = 'schema';",
-        )?;
-        tx.commit()?;
-    }
-    if found < 4 {
-        // 4: names bound to a throwaway key (`--ephemeral`), for their session only, and the
-        // key kept with such a sender's messages. Every name from before was bound for good.
-        let tx = db.transaction()?;
-        tx.execute_batch(
-            "ALTER TABLE names ADD COLUMN throwaway INTEGER NOT NULL DEFAULT 0;
-             ALTER TABLE mailbox ADD COLUMN sender_key BLOB;
-             UPDATE meta SET value = 4 WHERE key = 'schema';",
-        )?;
-        tx.commit()?;
-    }
-    if found < 5 {
-        // 5: rooms, their members, and the room a kept message was written to.
-        let tx = db.transaction()?;
-        tx.execute_batch(concat!(
-            room_tables!(),
-            "ALTER TABLE mailbox ADD COLUMN room TEXT;
-                 UPDATE meta SET value = 5 WHERE key = 'schema';"
-        ))?;
-        tx.commit()?;
-    }
-    if found < 6 {
-        // 6: which session holds a throwaway binding, so that a session ending releases it
-        // only if no later one (a reconnect with the same key) has claimed it since.
-        let tx = db.transaction()?;
-        tx.execute_batch(
-            "ALTER TABLE names ADD COLUMN holder INTEGER NOT NULL DEFAULT 0;
-             UPDATE meta SET value = 6 WHERE key = 'schema';",
-        )?;
+        tx.execute_batch(sql)?;
+        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [version])?;
         tx.commit()?;
     }
     Ok(())

@@ -48,12 +48,13 @@ pub enum ServerMsg {
     Delivered { to: String, count: u32 },
     /// `RINF`: a room we are in, and its members with their keys.
     RoomInfo { room: String, members: Vec<User> },
-    /// `RLST`: the rooms we are in, each with its members' names.
+    /// `RLST`: the rooms we are in, then those we are invited to, each with its members' names.
     RoomList(Vec<(String, Vec<String>)>),
-    /// `RJND`: `name` joined `room`.
-    RoomJoined { room: String, name: String },
-    /// `RLFT`: `name` left `room` (our own name: we did).
-    RoomLeft { room: String, name: String },
+    /// `RLOG`: `room`'s signed membership changes after the one the client named (`RJON`),
+    /// each as `roster::Change::encode` makes it; none for a room that does not exist.
+    RoomLog { room: String, changes: Vec<Vec<u8>> },
+    /// `RCHG`: a signed membership change of a room we are in or invited to.
+    RoomChange { change: Vec<u8> },
     /// `RCHT`: a room message for us, from `from`, with its id to acknowledge (`ACKN`).
     RoomChat { id: u64, room: String, from: String, envelope: Vec<u8> },
 }
@@ -96,8 +97,8 @@ server_kinds! {
     Delivered = DELIVERED,
     RoomInfo = ROOM_INFO,
     RoomList = ROOM_LIST,
-    RoomJoined = ROOM_JOINED,
-    RoomLeft = ROOM_LEFT,
+    RoomLog = ROOM_LOG,
+    RoomChange = ROOM_CHANGE,
 }
 
 /// A `FRAM` frame, as `ServerMsg::Frame { index, label, jpeg }.encode_shared()` makes it, from
@@ -142,8 +143,8 @@ impl ServerMsg {
             ServerMsg::Ping => Tag::PING,
             ServerMsg::RoomInfo { .. } => Tag::ROOM_INFO,
             ServerMsg::RoomList(_) => Tag::ROOM_LIST,
-            ServerMsg::RoomJoined { .. } => Tag::ROOM_JOINED,
-            ServerMsg::RoomLeft { .. } => Tag::ROOM_LEFT,
+            ServerMsg::RoomLog { .. } => Tag::ROOM_LOG,
+            ServerMsg::RoomChange { .. } => Tag::ROOM_CHANGE,
             ServerMsg::RoomChat { .. } => Tag::ROOM_CHAT,
         }
     }
@@ -201,10 +202,8 @@ impl ServerMsg {
                 w.users(members.iter());
             }
             ServerMsg::RoomList(rooms) => w.rooms(rooms),
-            ServerMsg::RoomJoined { room, name } | ServerMsg::RoomLeft { room, name } => {
-                w.str8(room);
-                w.str8(name);
-            }
+            ServerMsg::RoomLog { room, changes } => w.room_log(room, changes),
+            ServerMsg::RoomChange { change } => w.blob16(change),
             ServerMsg::RoomChat { id, room, from, envelope } => {
                 w.u64(*id);
                 w.str8(room);
@@ -250,13 +249,9 @@ impl ServerMsg {
                 members: r.users("room members", MAX_ROOM_MEMBERS)?,
             },
             Kind::RoomList => ServerMsg::RoomList(r.rooms()?),
-            Kind::RoomJoined => {
-                let (room, name) = r.room_member()?;
-                ServerMsg::RoomJoined { room, name }
-            }
-            Kind::RoomLeft => {
-                let (room, name) = r.room_member()?;
-                ServerMsg::RoomLeft { room, name }
+            Kind::RoomLog => r.room_log()?,
+            Kind::RoomChange => {
+                ServerMsg::RoomChange { change: r.blob16("room change", MAX_CHANGE)? }
             }
             Kind::RoomChat => ServerMsg::RoomChat {
                 id: r.u64("message id")?,
@@ -296,6 +291,12 @@ impl FrameWriter {
         }
     }
 
+    fn room_log(&mut self, room: &str, changes: &[Vec<u8>]) {
+        self.str8(room);
+        self.u16(changes.len() as u16);
+        changes.iter().for_each(|c| self.blob16(c));
+    }
+
     fn rooms(&mut self, rooms: &[(String, Vec<String>)]) {
         self.u16(rooms.len() as u16);
         for (room, members) in rooms {
@@ -321,7 +322,8 @@ impl Reader<'_> {
 
     fn rooms(&mut self) -> Result<Vec<(String, Vec<String>)>, WireError> {
         let count = self.u16("room count")? as usize;
-        self.list("rooms", count, MAX_ROOMS_PER_USER, 3, |r| {
+        // The rooms one is in, then those one is invited to: as many again.
+        self.list("rooms", count, 2 * MAX_ROOMS_PER_USER, 3, |r| {
             let room = r.str8("room", MAX_ROOM)?;
             let n = r.u16("members")? as usize;
             let members =
@@ -330,9 +332,12 @@ impl Reader<'_> {
         })
     }
 
-    /// `RJND`'s and `RLFT`'s fields: a room and a member's name.
-    fn room_member(&mut self) -> Result<(String, String), WireError> {
-        Ok((self.str8("room", MAX_ROOM)?, self.str8("name", MAX_NAME)?))
+    fn room_log(&mut self) -> Result<ServerMsg, WireError> {
+        let room = self.str8("room", MAX_ROOM)?;
+        let n = self.u16("change count")? as usize;
+        let changes =
+            self.list("room changes", n, MAX_CHANGES, 2, |r| r.blob16("room change", MAX_CHANGE))?;
+        Ok(ServerMsg::RoomLog { room, changes })
     }
 
     fn stream_start(&mut self) -> Result<ServerMsg, WireError> {

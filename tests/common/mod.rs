@@ -14,6 +14,7 @@ use chatroom::client::peers::{self, Directory, Opener, Sealer};
 use chatroom::cmd;
 use chatroom::config::ServerConfig;
 use chatroom::keys::{Identity, MIN_KEY_BITS};
+use chatroom::roster;
 use chatroom::server::Server;
 use chatroom::video::source::Engine;
 use chatroom::wire::{self, Encode, ServerMsg};
@@ -191,6 +192,46 @@ impl TestClient {
         }
     }
 
+    /// Signs `action` about `subject` (whose key is `key`) in `room` after `prev`, sends it
+    /// (`RCHG`), and waits for the server to pass it back: its hash, or the refusal.
+    pub fn change(
+        &mut self,
+        room: &str,
+        prev: roster::Hash,
+        action: roster::Action,
+        subject: &str,
+        key: &[u8],
+    ) -> Result<roster::Hash, ServerMsg> {
+        let key = roster::key_hash(key);
+        let me = self.name.clone();
+        let change =
+            roster::Change::signed(&self.identity, &me, room, prev, action, subject, key).unwrap();
+        let bytes = change.encode();
+        self.writer.send(&cmd::RoomChange { change: bytes.clone() }).unwrap();
+        loop {
+            match self.recv_any() {
+                ServerMsg::RoomChange { change: back } if back == bytes => return Ok(change.hash()),
+                err @ ServerMsg::Error { .. } => return Err(err),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Makes `room` with `self` its first member, then invites each of `others`, who
+    /// accepts: the changes a terminal client signs. The room's last hash.
+    pub fn seat(&mut self, room: &str, others: &mut [&mut TestClient]) -> roster::Hash {
+        use roster::Action;
+        let (me, id) = (self.name.clone(), self.identity.clone());
+        let mine = id.public_der();
+        let mut head = self.change(room, roster::GENESIS, Action::Create, &me, mine).unwrap();
+        for other in others.iter_mut() {
+            let (name, key) = (other.name.clone(), other.identity.clone());
+            head = self.change(room, head, Action::Invite, &name, key.public_der()).unwrap();
+            head = other.change(room, head, Action::Join, &name, key.public_der()).unwrap();
+        }
+        head
+    }
+
     pub fn quit(self) {
         self.writer.send(&cmd::Quit).unwrap();
     }
@@ -298,7 +339,7 @@ pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// A man in the middle between bob and the server, rewriting what the server sends bob.
 pub fn proxy(
     server: std::net::SocketAddr,
-    rewrite: fn(ServerMsg) -> Vec<ServerMsg>,
+    mut rewrite: impl FnMut(ServerMsg) -> Vec<ServerMsg> + Send + 'static,
 ) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

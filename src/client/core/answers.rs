@@ -5,7 +5,7 @@
 
 use super::{Core, Effect, Step};
 use crate::client::menu;
-use crate::client::peers::{Change, DropReason, Peer};
+use crate::client::peers::{Change, DropReason};
 use crate::client::player::{Feed, StreamEvent};
 use crate::client::rooms;
 use crate::cmd;
@@ -25,14 +25,8 @@ impl Core {
             }
             ServerMsg::RoomInfo { room, members } => self.on_room_info(room, members),
             ServerMsg::RoomList(rooms) => self.on_room_list(rooms),
-            ServerMsg::RoomJoined { room, name } => {
-                self.say(rooms::member_line(&room, &name, true))
-            }
-            ServerMsg::RoomLeft { room, name } if name.eq_ignore_ascii_case(&self.me) => {
-                self.rooms.remove(&room);
-                self.say(format!("Left {room}"));
-            }
-            ServerMsg::RoomLeft { room, name } => self.say(rooms::member_line(&room, &name, false)),
+            ServerMsg::RoomLog { room, changes } => self.on_room_log(room, changes),
+            ServerMsg::RoomChange { change } => self.on_room_change(change),
             ServerMsg::Delivered { to, count } => {
                 let messages = if count == 1 { "message" } else { "messages" };
                 self.say(format!("[DELIVERED] {to} got your {count} held {messages}"));
@@ -57,8 +51,19 @@ impl Core {
         self.take()
     }
 
-    /// A message for us, direct or to `room`: opened, written down, shown, then acknowledged.
+    /// A message for us, direct or to `room` (shown only if a member of the room as we
+    /// checked it wrote it: else it waits while we catch up with the room).
     fn on_chat(&mut self, id: u64, room: Option<&str>, from: &str, envelope: &[u8]) {
+        if let Some(room) = room
+            && !self.admit(id, room, from, envelope)
+        {
+            return;
+        }
+        self.show_chat(id, room, from, envelope);
+    }
+
+    /// A message for us: opened, written down, shown, then acknowledged.
+    pub(super) fn show_chat(&mut self, id: u64, room: Option<&str>, from: &str, envelope: &[u8]) {
         match self.opener.open(&self.directory, room.unwrap_or(""), from, envelope) {
             Ok(text) => {
                 let untrusted = self.trust.is_blocked(from);
@@ -83,19 +88,19 @@ impl Core {
         self.send(cmd::Ack { id });
     }
 
+    /// `RLST`: at the start (not printed), the rooms to catch up with; else `/rooms`.
     fn on_room_list(&mut self, list: Vec<(String, Vec<String>)>) {
-        self.rooms = list.iter().map(|(room, _)| room.clone()).collect();
-        if !std::mem::take(&mut self.quiet_room_list) {
-            let directory = &self.directory;
-            let lines = rooms::list_lines(&list, &self.me, |m| directory.online(m).is_some());
-            lines.into_iter().for_each(|l| self.say(l));
+        if std::mem::take(&mut self.quiet_room_list) {
+            self.sync_all(&list);
+        } else {
+            self.list_rooms(&list);
         }
     }
 
-    /// A room and its members: the answer to `/join`, or to `#room` at the recipient prompt.
-    /// Each member's key is checked against the one pinned for them, as a user's is.
+    /// `RINF`: the members of a room we are about to write to, as the server says; sealed for
+    /// those of our own roster only (`membership.rs`). Each member's key is checked against
+    /// the one pinned for them, as a user's is.
     fn on_room_info(&mut self, room: String, members: Vec<User>) {
-        let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
         let me = self.me.clone();
         // Those online were checked when they joined; the others are checked now.
         for member in members.iter().filter(|m| !m.name.eq_ignore_ascii_case(&me)) {
@@ -104,17 +109,16 @@ impl Core {
                 self.check_key(&member.name);
             }
         }
-        self.rooms.insert(room.clone());
-        match &self.step {
-            Step::RoomMembers { room: wanted } if wanted.eq_ignore_ascii_case(&room) => {
-                let others: Vec<Peer> = names
-                    .iter()
-                    .filter(|n| !n.eq_ignore_ascii_case(&self.me))
-                    .filter_map(|n| self.directory.get(n).cloned())
-                    .collect();
-                self.enter(Step::RoomMessage { room, members: others });
-            }
-            _ => self.say(rooms::joined_line(&room, &names)),
+        let Step::RoomMembers { room: wanted } = &self.step else {
+            return log::warn!("ignored the members of {room}: not asked for");
+        };
+        if !wanted.eq_ignore_ascii_case(&room) {
+            return log::warn!("ignored the members of {room}: {wanted} was asked for");
+        }
+        let wanted = wanted.clone();
+        match self.room_members(&wanted, members) {
+            Some(others) => self.enter(Step::RoomMessage { room: wanted, members: others }),
+            None => self.enter(Step::Recipient),
         }
     }
 
@@ -137,6 +141,7 @@ impl Core {
             }
             Change::KeyLearned(name) => {
                 self.check_key(&name);
+                self.key_learned(&name);
                 if let Step::Key { name: wanted } = &self.step
                     && wanted.eq_ignore_ascii_case(&name)
                     && let Some(peer) = self.directory.get(&name).cloned()
@@ -169,6 +174,11 @@ impl Core {
     fn on_error(&mut self, code: ErrorCode, text: String) {
         if code == ErrorCode::ShuttingDown {
             return self.say("Server is shutting down");
+        }
+        if code == ErrorCode::InviteOnly {
+            // `#study is invite-only: ask a member to /invite you`, as the server says it.
+            self.sync_refused(&text);
+            return self.say(text);
         }
         if code == ErrorCode::Replaced {
             self.replaced = true;

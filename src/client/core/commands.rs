@@ -1,12 +1,10 @@
-//! The slash commands (`/trust`, `/verify`, `/join`, `/leave`, `/rooms`), and the checks of a
-//! user's key against the one pinned for them.
+//! The slash commands (`/trust`, `/verify`; the room commands are `membership.rs`'s), and the
+//! checks of a user's key against the one pinned for them.
 
 use super::Core;
 use crate::client::menu::{self, Command};
 use crate::client::peers::Seen;
-use crate::cmd::{self, ClientMsg};
 use crate::keys;
-use crate::names;
 use crate::report::Chain;
 
 impl Core {
@@ -30,20 +28,13 @@ impl Core {
 
     /// `/trust NAME`, `/verify NAME`, the room commands, or what the commands are.
     pub(super) fn command(&mut self, command: Command) {
-        let request = match &command {
-            Command::Join(room) => Some(ClientMsg::from(cmd::RoomJoin { room: room.clone() })),
-            Command::Leave(room) => Some(ClientMsg::from(cmd::RoomLeave { room: room.clone() })),
-            Command::Rooms => Some(ClientMsg::from(cmd::RoomList)),
-            _ => None,
-        };
-        if let Some(request) = request {
-            // The answer prints when it comes (`RINF`, `RLFT`, `RLST` or an error).
-            if let Command::Join(room) | Command::Leave(room) = &command
-                && let Err(e) = names::check_room(room)
-            {
-                return self.say(format!("No room {room:?}: {e}."));
-            }
-            return self.send(request);
+        if let Command::Join(_)
+        | Command::Leave(_)
+        | Command::Invite(..)
+        | Command::Kick(..)
+        | Command::Rooms = command
+        {
+            return self.room_command(command);
         }
         let (Command::Trust(name) | Command::Verify(name)) = &command else {
             return self.say(menu::COMMANDS_HELP);

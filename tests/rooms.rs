@@ -231,3 +231,27 @@ fn a_throwaway_name_holds_its_seat_for_its_session_only() {
     alice.type_line("3");
     assert_eq!(alice.wait(), 0);
 }
+
+#[test]
+fn a_piped_script_of_room_commands_runs_in_order() {
+    let (_server, addr) = common::proc::server(&[]);
+    let mut bob = joined(&addr, &temp_dir("bob"), "bob");
+    let mut alice = joined(&addr, &temp_dir("alice"), "alice");
+    // Each room command waits for the server's answer before the next line is read: the
+    // invitation follows the room's making, however fast the lines come.
+    alice.type_line("/join #fast\n/invite #fast bob\n/rooms");
+    bob.expect_line("alice invited you to #fast: /join #fast to accept");
+    alice.expect_line("  #fast: alice (you)");
+    bob.type_line("/join #fast\n1\n#fast\nhi alice\nQUIT\n/leave #fast\n3");
+    alice.expect_line("[#fast] bob joined (invited by alice)");
+    alice.expect_line("[#fast] bob: hi alice");
+    alice.expect_line("[#fast] bob left");
+    assert_eq!(bob.wait(), 0);
+    let out = bob.rest();
+    let at = |line: &str| {
+        out.iter().position(|l| l == line).unwrap_or_else(|| panic!("{line}: {out:?}"))
+    };
+    assert!(at("Joined #fast (members: alice, bob)") < at("Left #fast"));
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+}

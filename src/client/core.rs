@@ -84,6 +84,10 @@ enum Step {
     Video { videos: Vec<VideoInfo> },
     /// The stream to start, or the server's refusal.
     Starting,
+    /// The answer to a room command about `room` (lower-cased): its changes (`RLOG`), our
+    /// signed change back (`RCHG`), or a refusal; then `back`, where the command was typed.
+    /// Lines wait meanwhile, so a script's next line comes after the room changed.
+    Room { room: String, back: Box<Step> },
     /// `QUIT` is sent: the server closing the connection.
     Quitting,
 }
@@ -114,6 +118,17 @@ impl Step {
             Step::Key { .. } => matches!(code, UnknownUser | RateLimited),
             Step::Videos => code == RateLimited,
             Step::Starting => matches!(code, UnknownVideo | VideoFailed | RateLimited),
+            Step::Room { .. } => matches!(
+                code,
+                InviteOnly
+                    | BadRoomChange
+                    | RoomLimit
+                    | NameInvalid
+                    | NotInRoom
+                    | UnknownUser
+                    | RateLimited
+                    | NotStored
+            ),
             _ => false,
         }
     }
@@ -315,10 +330,7 @@ impl Core {
                 self.say("No stream is playing.");
                 self.enter(Step::Menu);
             }
-            MenuChoice::Command(command) => {
-                self.command(command);
-                self.enter(Step::Menu);
-            }
+            MenuChoice::Command(command) => self.command(command, Step::Menu),
             MenuChoice::Nothing => self.enter(Step::Menu),
             MenuChoice::Unknown(why) => {
                 self.say(why);
@@ -331,10 +343,7 @@ impl Core {
         let name = match menu::parse_recipient(line) {
             RecipientChoice::Back => return self.enter(Step::Menu),
             RecipientChoice::Nothing => return self.enter(Step::Recipient),
-            RecipientChoice::Command(command) => {
-                self.command(command);
-                return self.enter(Step::Recipient);
-            }
+            RecipientChoice::Command(command) => return self.command(command, Step::Recipient),
             RecipientChoice::Room(room) => return self.ask_room(room),
             RecipientChoice::Name(name) => name,
         };
@@ -377,8 +386,7 @@ impl Core {
             return self.enter(Step::Recipient);
         }
         if let Some(command) = menu::command_in_message(&text) {
-            self.command(command);
-            return self.enter(Step::Message { to });
+            return self.command(command, Step::Message { to });
         }
         match self.sealer.seal(&to, &text) {
             Ok(sealed) => {
@@ -409,8 +417,7 @@ impl Core {
             return self.enter(Step::Recipient);
         }
         if let Some(command) = menu::command_in_message(&text) {
-            self.command(command);
-            return self.enter(Step::RoomMessage { room, members });
+            return self.command(command, Step::RoomMessage { room, members });
         }
         let (trusted, left_out): (Vec<&Peer>, Vec<&Peer>) =
             members.iter().partition(|m| !self.trust.is_blocked(&m.name));
@@ -454,8 +461,7 @@ impl Core {
 
     fn at_video(&mut self, line: &str, videos: Vec<VideoInfo>) {
         if line.trim_start().starts_with('/') {
-            self.command(menu::parse_command(line.trim()));
-            return self.enter(Step::Video { videos });
+            return self.command(menu::parse_command(line.trim()), Step::Video { videos });
         }
         match menu::parse_video_choice(line, &videos) {
             VideoChoice::Back => self.enter(Step::Menu),
@@ -634,5 +640,68 @@ mod tests {
         // An error nobody waits for is only said.
         let stray = ServerMsg::Error { code: ErrorCode::UnknownVideo, text: "late".into() };
         assert_eq!(alice.on_server(stray), [Effect::Say("Error: late".into())]);
+    }
+
+    /// The change a core sent, if its first effect sends one.
+    fn sent_change(effects: &[Effect]) -> Vec<u8> {
+        match effects.first() {
+            Some(Effect::Send(ClientMsg::RoomChange(cmd::RoomChange { change }))) => change.clone(),
+            other => panic!("no change sent: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_room_is_made_joined_by_invitation_and_sealed_for_the_members_alice_checked() {
+        use crate::roster::{GENESIS, hash_of};
+        let (a, b) = identities();
+        let mallory = identities().0;
+        let (room, say) = ("#s".to_owned(), |l: &str| Effect::Say(l.into()));
+        let mut alice = core("alice", &a, &[user("bob", &b)], false);
+        let mut bob = core("bob", &b, &[user("alice", &a)], false);
+        // A new room: alice asks for its changes, gets none, signs its first.
+        let join = cmd::RoomJoin { room: room.clone(), since: GENESIS };
+        assert_eq!(alice.on_line(Some("/join #s".into())), [Effect::Send(join.into())]);
+        let create = sent_change(
+            &alice.on_server(ServerMsg::RoomLog { room: room.clone(), changes: vec![] }),
+        );
+        let back = alice.on_server(ServerMsg::RoomChange { change: create.clone() });
+        assert_eq!(back, [say("Joined #s (members: alice)"), menu()]);
+        // She invites bob; his core, which holds no chain of #s, catches up first.
+        let invite = sent_change(&alice.on_line(Some("/invite #s bob".into())));
+        let back = alice.on_server(ServerMsg::RoomChange { change: invite.clone() });
+        assert_eq!(back, [say("Invited bob to #s: they join with /join #s"), menu()]);
+        let catch_up = cmd::RoomJoin { room: room.clone(), since: GENESIS };
+        assert_eq!(
+            bob.on_server(ServerMsg::RoomChange { change: invite.clone() }),
+            [Effect::Send(catch_up.into())]
+        );
+        let log = ServerMsg::RoomLog { room: room.clone(), changes: vec![create, invite.clone()] };
+        assert_eq!(bob.on_server(log), [say("alice invited you to #s: /join #s to accept")]);
+        // bob accepts.
+        let since = hash_of(&invite);
+        let join = cmd::RoomJoin { room: room.clone(), since };
+        assert_eq!(bob.on_line(Some("/join #s".into())), [Effect::Send(join.into())]);
+        let accept =
+            sent_change(&bob.on_server(ServerMsg::RoomLog { room: room.clone(), changes: vec![] }));
+        let back = bob.on_server(ServerMsg::RoomChange { change: accept.clone() });
+        assert_eq!(back, [say("Joined #s (members: alice, bob)"), menu()]);
+        let told = alice.on_server(ServerMsg::RoomChange { change: accept });
+        assert_eq!(told, [say("[#s] bob joined (invited by alice)")]);
+        // alice writes to #s; the server says mallory is a member too. She is left out.
+        alice.on_line(Some("1".into()));
+        let asked = alice.on_line(Some("#s".into()));
+        assert_eq!(asked, [Effect::Send(cmd::RoomQuery { room: room.clone() }.into())]);
+        let members = vec![user("alice", &a), user("bob", &b), user("mallory", &mallory)];
+        let checked = alice.on_server(ServerMsg::RoomInfo { room, members });
+        assert_eq!(
+            checked[0],
+            say("WARNING: the server lists mallory in #s, but no member invited them: left out.")
+        );
+        let sealed = alice.on_line(Some("hi".into()));
+        let Some(Effect::Send(ClientMsg::RoomChat(chat))) = sealed.first() else {
+            panic!("{sealed:?}")
+        };
+        let for_whom: Vec<&str> = chat.envelopes.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(for_whom, ["bob"]);
     }
 }

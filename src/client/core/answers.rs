@@ -192,6 +192,11 @@ impl Core {
                 self.unknown(&name);
                 self.enter(Step::Recipient);
             }
+            Step::Room { back, .. } => {
+                self.say(format!("Error: {text}"));
+                self.inviting = None;
+                self.enter(*back);
+            }
             // `You are not in #study`, as the server says it.
             Step::RoomMembers { .. } => {
                 self.say(text);
@@ -263,6 +268,11 @@ impl Core {
             Step::Starting => {
                 self.say("The server did not start the stream.");
                 self.enter(Step::Menu);
+            }
+            Step::Room { room, back } => {
+                self.say(format!("The server did not answer about {room}."));
+                self.inviting = None;
+                self.enter(*back);
             }
             Step::Quitting => self.out.push(Effect::Exit(0)),
             other => self.step = other,

@@ -1,7 +1,7 @@
 //! The slash commands (`/trust`, `/verify`; the room commands are `membership.rs`'s), and the
 //! checks of a user's key against the one pinned for them.
 
-use super::Core;
+use super::{Core, Step};
 use crate::client::menu::{self, Command};
 use crate::client::peers::Seen;
 use crate::keys;
@@ -26,16 +26,23 @@ impl Core {
         }
     }
 
-    /// `/trust NAME`, `/verify NAME`, the room commands, or what the commands are.
-    pub(super) fn command(&mut self, command: Command) {
+    /// `/trust NAME`, `/verify NAME`, the room commands, or what the commands are; then
+    /// `back`, the step it was typed at (after the server's answer, for a room command).
+    pub(super) fn command(&mut self, command: Command, back: Step) {
         if let Command::Join(_)
         | Command::Leave(_)
         | Command::Invite(..)
         | Command::Kick(..)
         | Command::Rooms = command
         {
-            return self.room_command(command);
+            return self.room_command(command, back);
         }
+        self.key_command(command);
+        self.enter(back);
+    }
+
+    /// `/trust NAME`, `/verify NAME`, or what the commands are.
+    fn key_command(&mut self, command: Command) {
         let (Command::Trust(name) | Command::Verify(name)) = &command else {
             return self.say(menu::COMMANDS_HELP);
         };

@@ -5,7 +5,7 @@
 //! message shown only if a member wrote it. The server is trusted for nothing it cannot
 //! prove: every lie is named on screen and left out.
 
-use super::Core;
+use super::{Core, Step};
 use crate::client::menu::Command;
 use crate::client::peers::Peer;
 use crate::client::rooms;
@@ -13,7 +13,7 @@ use crate::client::rosters::Applied;
 use crate::cmd;
 use crate::names;
 use crate::report::Chain;
-use crate::roster::{Action, Change, Roster, key_hash};
+use crate::roster::{Action, Change, GENESIS, Hash, Roster, key_hash};
 use crate::wire::User;
 
 /// Room messages held until the room's chain is caught up with (a member we have not yet
@@ -29,31 +29,53 @@ pub(super) struct HeldChat {
 }
 
 impl Core {
-    /// `/join`, `/leave`, `/invite`, `/kick`, `/rooms`.
-    pub(super) fn room_command(&mut self, command: Command) {
+    /// `/join`, `/leave`, `/invite`, `/kick`, `/rooms`: each sends its request and waits for
+    /// the answer (`Step::Room`), then goes `back`; one refused here goes back at once.
+    pub(super) fn room_command(&mut self, command: Command, back: Step) {
         let room = match &command {
-            Command::Rooms => return self.send(cmd::RoomList),
             Command::Join(room)
             | Command::Leave(room)
             | Command::Invite(room, _)
             | Command::Kick(room, _) => room.clone(),
-            _ => return,
+            // `/rooms` is answered from what we hold; the server's list is compared with it.
+            _ => {
+                self.send(cmd::RoomList);
+                return self.enter(back);
+            }
         };
         if let Err(e) = names::check_room(&room) {
-            return self.say(format!("No room {room:?}: {e}."));
+            self.say(format!("No room {room:?}: {e}."));
+            return self.enter(back);
         }
-        match command {
+        let sent = match command {
             Command::Join(_) => {
                 self.joining.insert(room.to_ascii_lowercase());
                 self.sync(&room);
+                true
             }
             Command::Leave(_) => {
                 let me = self.me.clone();
-                self.sign(&room, Action::Leave, &me);
+                self.sign(&room, Action::Leave, &me)
             }
             Command::Invite(_, name) => self.invite(&room, &name),
             Command::Kick(_, name) => self.sign(&room, Action::Remove, &name),
-            _ => {}
+            _ => false,
+        };
+        match sent {
+            true => {
+                self.enter(Step::Room { room: room.to_ascii_lowercase(), back: Box::new(back) })
+            }
+            false => self.enter(back),
+        }
+    }
+
+    /// The room command waiting on `room` is answered: back to where it was typed.
+    fn room_done(&mut self, room: &str) {
+        if let Step::Room { room: waiting, .. } = &self.step
+            && waiting.eq_ignore_ascii_case(room)
+            && let Step::Room { back, .. } = std::mem::replace(&mut self.step, Step::Menu)
+        {
+            self.enter(*back);
         }
     }
 
@@ -66,17 +88,20 @@ impl Core {
 
     /// `/invite #room NAME`, with NAME's key as we know it (asked of the server first if we
     /// do not), unless it changed and is not trusted.
-    fn invite(&mut self, room: &str, name: &str) {
+    /// Whether a request went (the change, or the question for the key).
+    fn invite(&mut self, room: &str, name: &str) -> bool {
         if self.trust.is_blocked(name) {
-            return self.say(format!(
+            self.say(format!(
                 "Not inviting {name}: their key changed. Type /trust {name} if you are sure."
             ));
+            return false;
         }
         match self.directory.get(name).cloned() {
             Some(peer) => self.sign(room, Action::Invite, &peer.name),
             None => {
                 self.inviting = Some((room.to_owned(), name.to_owned()));
                 self.send(cmd::KeyQuery { name: name.to_owned() });
+                true
             }
         }
     }
@@ -84,18 +109,20 @@ impl Core {
     /// The key of someone we were about to invite has come.
     pub(super) fn key_learned(&mut self, name: &str) {
         if let Some((room, wanted)) = self.inviting.take() {
-            if wanted.eq_ignore_ascii_case(name) {
-                return self.invite(&room, name);
+            if !wanted.eq_ignore_ascii_case(name) {
+                self.inviting = Some((room, wanted));
+            } else if !self.invite(&room, name) {
+                self.room_done(&room);
             }
-            self.inviting = Some((room, wanted));
         }
     }
 
     /// Signs `action` about `subject` in `room`, after the last change we hold, and sends
     /// it. The server's `RCHG` back says it was taken.
-    fn sign(&mut self, room: &str, action: Action, subject: &str) {
+    fn sign(&mut self, room: &str, action: Action, subject: &str) -> bool {
         let Some(roster) = self.rosters.get(room) else {
-            return self.say(format!("You are not in {room}"));
+            self.say(format!("You are not in {room}"));
+            return false;
         };
         let me = self.me.clone();
         let seated = roster.member(&me).or_else(|| roster.invitation(&me)).is_some();
@@ -107,15 +134,35 @@ impl Core {
             _ => Some(key_hash(self.identity.public_der())),
         };
         let Some(key) = key.filter(|_| seated) else {
-            return self.say(match seated {
+            self.say(match seated {
                 false => format!("You are not in {room}"),
                 true => format!("{subject} is not in {room}"),
             });
+            return false;
         };
         let (name, head) = (roster.room().to_owned(), roster.head());
-        match Change::signed(&self.identity, &me, &name, head, action, subject, key) {
-            Ok(change) => self.send(cmd::RoomChange { change: change.encode() }),
-            Err(e) => self.say(format!("Cannot sign the change: {}", Chain(&e))),
+        self.send_signed(&name, head, action, subject, key)
+    }
+
+    /// Signs a change and sends it; whether it went.
+    fn send_signed(
+        &mut self,
+        room: &str,
+        prev: Hash,
+        action: Action,
+        subject: &str,
+        key: Hash,
+    ) -> bool {
+        let me = self.me.clone();
+        match Change::signed(&self.identity, &me, room, prev, action, subject, key) {
+            Ok(change) => {
+                self.send(cmd::RoomChange { change: change.encode() });
+                true
+            }
+            Err(e) => {
+                self.say(format!("Cannot sign the change: {}", Chain(&e)));
+                false
+            }
         }
     }
 
@@ -129,8 +176,10 @@ impl Core {
         self.syncing.remove(&lower);
         let known = self.rosters.get(&room).is_some();
         self.apply_changes(&room, &changes, known);
-        if self.joining.remove(&lower) {
-            self.join_now(&room);
+        // A join that signs a change waits for it to come back; anything else is done.
+        let signing = self.joining.remove(&lower) && self.join_now(&room);
+        if !signing {
+            self.room_done(&room);
         }
         self.release_held(&lower);
     }
@@ -150,11 +199,13 @@ impl Core {
                 "WARNING: the server sent a change to {room} again (a replay): ignored"
             ));
         }
-        match self.rosters.get(&room) {
-            Some(roster) if roster.head() == change.prev => {
-                self.apply_changes(&room, &[bytes], true)
-            }
-            _ => self.sync(&room),
+        // (With no chain of the room, the head is zeros: only its first change follows it.)
+        if self.rosters.head(&room) != change.prev {
+            return self.sync(&room);
+        }
+        self.apply_changes(&room, &[bytes], true);
+        if change.by.eq_ignore_ascii_case(&self.me) {
+            self.room_done(&room);
         }
     }
 
@@ -201,39 +252,25 @@ impl Core {
         }
     }
 
-    /// After `RLOG` for a `/join`: sign what it takes, or say why not.
-    fn join_now(&mut self, room: &str) {
+    /// After `RLOG` for a `/join`: sign what it takes (whether a change went), or say why
+    /// not.
+    fn join_now(&mut self, room: &str) -> bool {
         let me = self.me.clone();
         let mine = key_hash(self.identity.public_der());
-        match self.rosters.get(room) {
-            None => match Change::signed(
-                &self.identity,
-                &me,
-                room,
-                crate::roster::GENESIS,
-                Action::Create,
-                &me,
-                mine,
-            ) {
-                Ok(change) => self.send(cmd::RoomChange { change: change.encode() }),
-                Err(e) => self.say(format!("Cannot sign the change: {}", Chain(&e))),
-            },
-            Some(roster) if roster.member(&me).is_some() => {
-                let line = rooms::joined_line(roster.room(), &member_names(roster));
-                self.say(line);
-            }
-            Some(roster) if roster.invitation(&me).is_some_and(|s| s.key == mine) => {
-                let (name, head) = (roster.room().to_owned(), roster.head());
-                match Change::signed(&self.identity, &me, &name, head, Action::Join, &me, mine) {
-                    Ok(change) => self.send(cmd::RoomChange { change: change.encode() }),
-                    Err(e) => self.say(format!("Cannot sign the change: {}", Chain(&e))),
-                }
-            }
-            Some(roster) => {
-                let name = roster.room().to_owned();
-                self.say(format!("{name} is invite-only: ask a member to /invite you"));
-            }
+        let Some(roster) = self.rosters.get(room) else {
+            return self.send_signed(room, GENESIS, Action::Create, &me, mine);
+        };
+        let (name, head) = (roster.room().to_owned(), roster.head());
+        if roster.member(&me).is_some() {
+            let line = rooms::joined_line(&name, &member_names(roster));
+            self.say(line);
+            return false;
         }
+        if roster.invitation(&me).is_some_and(|s| s.key == mine) {
+            return self.send_signed(&name, head, Action::Join, &me, mine);
+        }
+        self.say(format!("{name} is invite-only: ask a member to /invite you"));
+        false
     }
 
     /// `RINF`, for a message to `room`: the members to seal for are those of our roster,
@@ -391,6 +428,7 @@ impl Core {
             self.joining.remove(&room);
             self.release_held(&room);
         }
+        self.room_done(&room);
     }
 
     /// The rooms we are in, for Tab.

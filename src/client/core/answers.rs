@@ -94,6 +94,7 @@ impl Core {
             self.sync_all(&list);
         } else {
             self.list_rooms(&list);
+            self.room_done("");
         }
     }
 

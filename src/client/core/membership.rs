@@ -37,10 +37,11 @@ impl Core {
             | Command::Leave(room)
             | Command::Invite(room, _)
             | Command::Kick(room, _) => room.clone(),
-            // `/rooms` is answered from what we hold; the server's list is compared with it.
+            // `/rooms` is answered from what we hold, once the server's list (compared with
+            // it) is back.
             _ => {
                 self.send(cmd::RoomList);
-                return self.enter(back);
+                return self.enter(Step::Room { room: String::new(), back: Box::new(back) });
             }
         };
         if let Err(e) = names::check_room(&room) {
@@ -70,7 +71,7 @@ impl Core {
     }
 
     /// The room command waiting on `room` is answered: back to where it was typed.
-    fn room_done(&mut self, room: &str) {
+    pub(super) fn room_done(&mut self, room: &str) {
         if let Step::Room { room: waiting, .. } = &self.step
             && waiting.eq_ignore_ascii_case(room)
             && let Step::Room { back, .. } = std::mem::replace(&mut self.step, Step::Menu)
@@ -283,6 +284,11 @@ impl Core {
         };
         let roster = roster.clone();
         let mut lines = Vec::new();
+        let (listed, invalid): (Vec<User>, Vec<User>) =
+            listed.into_iter().partition(|u| names::check(&u.name).is_ok());
+        if !invalid.is_empty() {
+            lines.push("Warning: ignored members the server listed with invalid names.".into());
+        }
         for user in &listed {
             if roster.member(&user.name).is_none() {
                 lines.push(format!(

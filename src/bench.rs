@@ -43,6 +43,8 @@ struct Member {
     reader: LinkReader,
     writer: LinkWriter,
     directory: Directory,
+    /// Chat messages it may have unanswered at once (`WLCM`).
+    window: u16,
 }
 
 /// Joins `count` clients named `{prefix}0`, `{prefix}1`..., sharing the identities in turn.
@@ -58,7 +60,8 @@ fn join_all(
         let name = format!("{prefix}{i}");
         let joined = link::join(&mut reader, &writer, &name, &ids[i % ids.len()], false)?;
         let directory = Directory::new(joined.directory);
-        members.push(Member { name: joined.name, reader, writer, directory });
+        let window = joined.window;
+        members.push(Member { name: joined.name, reader, writer, directory, window });
     }
     Ok(members)
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, ServerConfig};
 use crate::keys;
 use crate::server::Server;
-use crate::store::{Opening, Store};
+use crate::store::{Opening, Store, SyncMode};
 use crate::video::source::{Decoder, Engine};
 
 #[derive(Args)]
@@ -68,6 +68,11 @@ pub struct ServerArgs {
     /// the server refuses to start, rather than lose every name binding without a word).
     #[arg(long)]
     pub init_db: bool,
+    /// How each commit reaches the disk: full (synced before the sender hears SENT: a power
+    /// cut loses nothing answered) or normal (synced at checkpoints: a killed server loses
+    /// nothing, a power cut may lose the last messages).
+    #[arg(long, value_enum, default_value_t = SyncMode::Full)]
+    pub sync: SyncMode,
 }
 
 /// The key sizes `keys` accepts.
@@ -111,6 +116,7 @@ pub fn run_server(args: ServerArgs, engine: Engine) -> Result<(), Box<dyn Error>
         min_key_bits: args.min_key_bits as usize,
         db: args.db,
         init_db: args.init_db,
+        sync: args.sync,
         ..ServerConfig::default()
     }
     .with_chat_rate(args.chat_rate);

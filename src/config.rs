@@ -68,8 +68,8 @@ pub struct ServerConfig {
     /// How long one socket write may block; a client that stops reading is cut after it.
     pub write_timeout: Duration,
     /// How long a chat message for an online recipient whose mailbox is full waits for it to
-    /// acknowledge (and so make room) before it is refused; only a sender with no mail of its
-    /// own awaiting acknowledgement waits (`mail.rs`).
+    /// acknowledge (and so make room) before it is refused (`mail.rs`): the sender's session
+    /// tries it again meanwhile, and goes on reading. Under the client's reply timeout (10 s).
     pub mailbox_patience: Duration,
     /// How long a broadcast or a reply waits for room in a client's chat queue, and a stream
     /// in its video queue, before the client is cut off as too slow. (Relayed chat waits at
@@ -115,6 +115,8 @@ pub struct ServerConfig {
     pub db: PathBuf,
     /// Begin a new, empty database where one that held names is missing (`--init-db`).
     pub init_db: bool,
+    /// How each commit is synced to disk (`--sync`).
+    pub sync: crate::store::SyncMode,
 }
 
 impl Default for ServerConfig {
@@ -125,7 +127,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             join_retry_timeout: Duration::from_secs(120),
             write_timeout: Duration::from_secs(10),
-            mailbox_patience: Duration::from_millis(200),
+            mailbox_patience: Duration::from_secs(5),
             outbox_timeout: Duration::from_secs(5),
             outbox_frames: 256,
             // Set by `with_chat_rate`, below.
@@ -146,6 +148,7 @@ impl Default for ServerConfig {
             min_key_bits: DEFAULT_MIN_KEY_BITS,
             db: PathBuf::from(":memory:"),
             init_db: false,
+            sync: crate::store::SyncMode::Full,
         }
         .with_chat_rate(DEFAULT_CHAT_RATE)
     }

@@ -6,7 +6,7 @@
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
 use log::{info, warn};
-use std::io::BufReader;
+use std::io::{self, BufRead, BufReader};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
@@ -79,6 +79,11 @@ fn serve(handler: &mut Handler, reader: &mut Reader) -> End {
         if reader.buffer().is_empty() || handler.mail.full() {
             handler.flush_mail();
         }
+        // Messages wait for room in a mailbox: look again every `RETRY` while the client
+        // sends nothing (it may be waiting for their answers).
+        if handler.mail.waiting() && reader.buffer().is_empty() && !readable_within(reader) {
+            continue;
+        }
         let msg = match next_message(handler, reader) {
             Ok(msg) => msg,
             Err(end) => return end,
@@ -87,6 +92,21 @@ fn serve(handler: &mut Handler, reader: &mut Reader) -> End {
             return end;
         }
     }
+}
+
+/// Whether the client sent something within `mail::RETRY` (or the socket ended: the next
+/// read says how). Nothing of a frame is taken here, so a timeout loses nothing.
+fn readable_within(reader: &mut Reader) -> bool {
+    let socket = &reader.get_ref().stream;
+    if socket.set_read_timeout(Some(crate::mail::RETRY)).is_err() {
+        return true;
+    }
+    let ready = match reader.fill_buf() {
+        Ok(_) => true,
+        Err(e) => !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
+    };
+    let _ = reader.get_ref().stream.set_read_timeout(None);
+    ready
 }
 
 /// The next message, or how the session ended.

@@ -4,11 +4,17 @@
 //! a batch at a time, one transaction (and one sync to disk) a batch: the session flushes
 //! when it has read everything the client sent so far, or a batch is full.
 //!
+//! A message for an online recipient whose mailbox is full is not refused: it waits here, in
+//! its sender's session, and is tried again until the recipient makes room by acknowledging
+//! (flow control, as TCP's and HTTP/2's windows do): the sender is answered `SENT` late, and a
+//! client keeps at most [`WINDOW`] messages unanswered (`WLCM` says so), so what waits is
+//! bounded. It is refused only if the recipient takes nothing for `mailbox_patience`, or is
+//! offline (its mailbox full is then a bound against abuse, docs/SECURITY.md).
+//!
 //! The recipient's writer sends what is kept (`outbox::Pump`); this file only stores, wakes it
 //! and deletes.
 
 use log::{debug, warn};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
@@ -19,6 +25,14 @@ use crate::wire::{EncodedFrame, ErrorCode, ServerMsg};
 
 /// Messages or acknowledgements kept in hand before they are written in one transaction.
 pub const BATCH: usize = 64;
+
+/// Messages (envelopes: a room message counts one a member) a client may have sent and not
+/// yet had answered (`SENT` or an error): the window `WLCM` announces. More is refused as a
+/// flood; up to it, a message waits for its recipient rather than be refused for speed.
+pub const WINDOW: usize = crate::wire::CHAT_WINDOW as usize;
+
+/// How often a session tries its waiting messages again while its client sends nothing.
+pub const RETRY: Duration = Duration::from_millis(2);
 
 /// Keeps `messages` from `me`, in one transaction (`Store::keep_batch`).
 fn keep(me: &str, ctx: &Context, messages: &[&Pending]) -> Vec<Result<Kept, HoldError>> {
@@ -44,12 +58,17 @@ struct Pending {
     room: Option<String>,
     /// The last envelope of its message: the sender is answered once it is stored.
     last: bool,
+    /// When it was first tried and found its recipient's mailbox full.
+    waiting_since: Option<Instant>,
 }
 
 /// What one client has sent and acknowledged since the last flush.
 #[derive(Default)]
 pub struct Mail {
     pending: Vec<Pending>,
+    /// Messages for online recipients whose mailbox was full, oldest first: tried again
+    /// before anything newer.
+    waiting: Vec<Pending>,
     acks: Vec<i64>,
     /// Held messages acknowledged this session, per sender, not yet marked: the sender hears
     /// once, when none of theirs is left waiting, not once a batch.
@@ -60,7 +79,8 @@ impl Mail {
     /// Takes a chat message for `to` (`online`: its session, if any) to store at the next
     /// flush.
     pub fn chat(&mut self, to: String, online: Option<Recipient>, envelope: Vec<u8>) {
-        self.pending.push(Pending { to, online, envelope, room: None, last: true });
+        let waiting_since = None;
+        self.pending.push(Pending { to, online, envelope, room: None, last: true, waiting_since });
     }
 
     /// Takes a room message, one envelope for each member it is for (`(member, session if
@@ -69,7 +89,8 @@ impl Mail {
         let count = parts.len();
         for (i, (to, online, envelope)) in parts.into_iter().enumerate() {
             let room = Some(room.to_owned());
-            self.pending.push(Pending { to, online, envelope, room, last: i + 1 == count });
+            let last = i + 1 == count;
+            self.pending.push(Pending { to, online, envelope, room, last, waiting_since: None });
         }
     }
 
@@ -84,6 +105,16 @@ impl Mail {
         self.pending.len() >= BATCH || self.acks.len() >= BATCH
     }
 
+    /// Whether `more` envelopes would take the client past its window of unanswered ones.
+    pub fn over_window(&self, more: usize) -> bool {
+        self.pending.len() + self.waiting.len() + more > WINDOW
+    }
+
+    /// Whether messages wait for room in a mailbox (to be tried again, `RETRY`).
+    pub fn waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// Stores what `me` sent and deletes what it acknowledged, each in one transaction; `reply`
     /// sends `me` its answers (`SENT`, or why not), in the order the messages came.
     pub fn flush(&mut self, me: &str, ctx: &Context, reply: impl Fn(EncodedFrame)) {
@@ -91,16 +122,33 @@ impl Mail {
         if !self.acks.is_empty() {
             self.delete(me, ctx);
         }
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || !self.waiting.is_empty() {
             self.store(me, ctx, &reply);
         }
     }
 
+    /// Keeps what waited and what is new, in that order; a message for an online recipient
+    /// whose mailbox is full waits again (unanswered), until `mailbox_patience` has passed.
     fn store(&mut self, me: &str, ctx: &Context, reply: &impl Fn(EncodedFrame)) {
-        let pending = std::mem::take(&mut self.pending);
-        let mut results = keep(me, ctx, &pending.iter().collect::<Vec<_>>());
-        wait_for_room(me, ctx, &pending, &mut results);
-        answer(me, &pending, results, reply);
+        let mut tried = std::mem::take(&mut self.waiting);
+        tried.append(&mut self.pending);
+        let results = keep(me, ctx, &tried.iter().collect::<Vec<_>>());
+        let now = Instant::now();
+        let (mut answered, mut outcomes) = (Vec::new(), Vec::new());
+        for (mut message, result) in tried.into_iter().zip(results) {
+            let full =
+                matches!(result, Err(HoldError::Full { .. } | HoldError::SenderShare { .. }));
+            let since = *message.waiting_since.get_or_insert(now);
+            // Room messages are answered once for all their members: they do not wait.
+            let wait = full && message.online.is_some() && message.room.is_none();
+            if wait && now.duration_since(since) < ctx.config.mailbox_patience {
+                self.waiting.push(message);
+                continue;
+            }
+            answered.push(message);
+            outcomes.push(result);
+        }
+        answer(me, &answered, outcomes, reply);
     }
 
     fn delete(&mut self, me: &str, ctx: &Context) {
@@ -152,52 +200,6 @@ fn refusal_code(e: &HoldError) -> ErrorCode {
     }
 }
 
-/// A message refused for a full mailbox whose reader is online waits a little for room, then is
-/// kept or refused for good: `results` is updated in place.
-fn wait_for_room(
-    me: &str,
-    ctx: &Context,
-    pending: &[Pending],
-    results: &mut [Result<Kept, HoldError>],
-) {
-    // A reader that is online and reading makes room as it acknowledges: the sender (this
-    // thread, nobody else) waits a little for it before being refused
-    // (`config.mailbox_patience`). But only a sender with no mail of its own awaiting its
-    // acknowledgement (a lone flooder, say): this thread is also the one that reads this
-    // client's acknowledgements, which may be what its recipient is waiting for, to make
-    // room in *its* mailbox. In a flood among clients that all send and receive, every
-    // reader slept waiting for another (docs/BENCHMARKS.md, "Found since"); such a sender
-    // is refused at once instead. Asked only when a mailbox is full: no query otherwise.
-    let mut patience = None;
-    loop {
-        let waiting: Vec<usize> = (0..pending.len())
-            .filter(|&i| {
-                pending[i].online.is_some()
-                    && matches!(
-                        results[i],
-                        Err(HoldError::Full { .. } | HoldError::SenderShare { .. })
-                    )
-            })
-            .collect();
-        if waiting.is_empty() {
-            break;
-        }
-        let until = *patience.get_or_insert_with(|| {
-            // A store that cannot tell is taken as mail waiting: refuse, never stall.
-            let mine = ctx.store.awaits_ack(me).unwrap_or(true);
-            Instant::now() + if mine { Duration::ZERO } else { ctx.config.mailbox_patience }
-        });
-        if Instant::now() >= until {
-            break;
-        }
-        thread::sleep(Duration::from_millis(5));
-        let again = keep(me, ctx, &waiting.iter().map(|&i| &pending[i]).collect::<Vec<_>>());
-        for (i, result) in waiting.into_iter().zip(again) {
-            results[i] = result;
-        }
-    }
-}
-
 /// The answers, in order: `SENT` for each message kept (its recipient's writer woken), a
 /// refusal for each not kept; a room message is answered once, after its last envelope.
 fn answer(
@@ -214,9 +216,6 @@ fn answer(
         match (&message.room, result) {
             (_, Ok(kept)) => {
                 debug!("relay {me} -> {}: {} bytes", kept.to, message.envelope.len());
-                if let Some(recipient) = &message.online {
-                    recipient.outbox.wake_mail();
-                }
                 if message.room.is_none() {
                     reply(ServerMsg::Sent { to: kept.to, queued }.encode_shared());
                 }

@@ -3,10 +3,13 @@
 //! once it has joined.
 //!
 //! The chat lane carries directory events and replies; the video lane carries one stream.
-//! Chat messages are not queued here at all: they wait in the store (`store.rs`) until the
-//! client acknowledges them, and the writer, when woken, sends what waits there in the order it
-//! came (`Pump`). So nothing a sender does can fill a recipient's memory, and held and live
-//! messages come out in one order. The writer serves the chat lane and the mail before video,
+//! Chat messages wait in the store (`store.rs`) until the client acknowledges them: the row
+//! is each message's durable copy. A message kept while its recipient is online is also
+//! handed to the recipient's writer in memory (`Outbox::hand_over`, in a bounded queue), so
+//! the writer sends it without reading the database; it reads the store only for the backlog
+//! (what waited before the session) or after the queue overflowed (`Pump`). So nothing a
+//! sender does can fill a recipient's memory past that queue, and held and live messages come
+//! out in one order, each once a session. The writer serves the chat lane and the mail before video,
 //! so a message sent to a client that is streaming goes out between two frames. Both lanes
 //! are bounded: a client that stops reading fills them, and whoever was putting frames in finds
 //! out without waiting forever (the registry cuts a client whose chat lane is full of
@@ -25,7 +28,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::budget::Bucket;
-use crate::store::Store;
+use crate::store::{Held, Store};
 use crate::sync::LockAnyway;
 use crate::wire::{self, EncodedFrame, ServerMsg, User};
 
@@ -40,6 +43,9 @@ pub const VIDEO_LANE_FRAMES: usize = 4;
 /// Messages the writer reads from the store at a time: the most of a client's mail in
 /// memory at once.
 const MAIL_BATCH: usize = 64;
+
+/// Live messages handed to a writer and not yet sent: past it, the writer reads the store.
+const LIVE_MAIL: usize = 256;
 
 /// What goes in a chat lane. A bounded lane allocates all its slots up front, 256 of them for
 /// every client, so this is kept small (a boxed slice, not a `Vec`).
@@ -61,6 +67,10 @@ pub enum Outgoing {
 struct MailFlags {
     queued: AtomicBool,
     missed: AtomicBool,
+    /// Messages kept for this client since its session began, handed over in id order.
+    live: Mutex<std::collections::VecDeque<Held>>,
+    /// A message did not fit in `live`: the writer reads the store instead.
+    overflowed: AtomicBool,
 }
 
 impl From<EncodedFrame> for Outgoing {
@@ -123,6 +133,20 @@ impl Outbox {
             self.mail.queued.store(false, Ordering::Release);
             self.mail.missed.store(true, Ordering::Release);
         }
+    }
+
+    /// A message kept for this client (durable already), handed over so the writer need not
+    /// read it back from the store; past `LIVE_MAIL` waiting, the writer reads the store.
+    pub fn hand_over(&self, message: Held) {
+        {
+            let mut live = self.mail.live.lock_anyway();
+            if live.len() < LIVE_MAIL {
+                live.push_back(message);
+            } else {
+                self.mail.overflowed.store(true, Ordering::Release);
+            }
+        }
+        self.wake_mail();
     }
 
     /// Puts a frame in the chat lane without waiting. False if the lane is full: that client
@@ -199,7 +223,20 @@ impl Pump {
     /// waited from before the session, its key (the sender may be offline, and the client
     /// needs the key to check the signature; a sender of a live message is online). True if
     /// there may be more.
-    fn run(&mut self, out: &mut impl Write) -> io::Result<bool> {
+    fn run(&mut self, out: &mut impl Write, flags: &MailFlags) -> io::Result<bool> {
+        // What waited before the session comes from the store; then what is handed over,
+        // unless some of it did not fit: then the store again, from the last one sent.
+        let from_store = self.last < self.backlog || flags.overflowed.swap(false, Ordering::AcqRel);
+        if !from_store {
+            let live: Vec<Held> = flags.live.lock_anyway().drain(..).collect();
+            for message in live {
+                if message.id > self.last {
+                    write_chat(out, &message)?;
+                    self.last = message.id;
+                }
+            }
+            return Ok(false);
+        }
         let Mailbox { store, name } = &self.mailbox;
         let mail = match store.mail_after(name, self.last, MAIL_BATCH) {
             Ok(mail) => mail,
@@ -219,17 +256,28 @@ impl Pump {
                     out.write_all(&ServerMsg::UserKey(User { name, key }).encode())?;
                 }
             }
-            let (id, from, envelope) =
-                (message.id as u64, message.from.clone(), message.envelope.clone());
-            let chat = match &message.room {
-                Some(room) => ServerMsg::RoomChat { id, room: room.clone(), from, envelope },
-                None => ServerMsg::Chat { id, from, envelope },
-            };
-            out.write_all(&chat.encode())?;
+            write_chat(out, message)?;
             self.last = message.id;
         }
-        Ok(mail.len() == MAIL_BATCH)
+        if mail.len() == MAIL_BATCH {
+            return Ok(true);
+        }
+        // Caught up with the store (the backlog too, even if some of it was acknowledged in
+        // an earlier session meanwhile): what was handed over and is sent already is skipped,
+        // by id.
+        self.last = self.last.max(self.backlog);
+        Ok(!flags.live.lock_anyway().is_empty())
     }
+}
+
+/// Writes one message as `CHAT` (or `RCHT`, for a room), with its id to acknowledge.
+fn write_chat(out: &mut impl Write, message: &Held) -> io::Result<()> {
+    let (id, from, envelope) = (message.id as u64, message.from.clone(), message.envelope.clone());
+    let chat = match &message.room {
+        Some(room) => ServerMsg::RoomChat { id, room: room.clone(), from, envelope },
+        None => ServerMsg::Chat { id, from, envelope },
+    };
+    out.write_all(&chat.encode())
 }
 
 /// Starts the writer thread `writer-NAME`. It ends when every [`Outbox`] of the client is
@@ -297,7 +345,7 @@ fn write_loop(
         keepalive.check(&mut out)?;
         more_mail |= mail.missed.swap(false, Ordering::AcqRel);
         if more_mail {
-            more_mail = pump.run(&mut out)?;
+            more_mail = pump.run(&mut out, &mail)?;
         }
         let item = match chat.try_recv() {
             Ok(item) => item,
@@ -331,7 +379,7 @@ fn write_loop(
             Outgoing::Mail => {
                 // Cleared first: a message stored from now on wakes the writer again.
                 mail.queued.store(false, Ordering::Release);
-                more_mail = pump.run(&mut out)?;
+                more_mail = pump.run(&mut out, &mail)?;
             }
         }
     }

@@ -221,7 +221,8 @@ impl Registry {
         let user = Arc::new(User { name: name.to_owned(), key });
         // Encoded before locking: under the lock, only pointers are copied.
         let joined_frame = ServerMsg::Joined((*user).clone()).encode_shared();
-        let welcome = ServerMsg::Welcome { name: name.to_owned() }.encode_shared();
+        let window = crate::wire::CHAT_WINDOW;
+        let welcome = ServerMsg::Welcome { name: name.to_owned(), window }.encode_shared();
         let (laggards, replaced) = {
             let mut state = self.lock();
             let replaced = state.replace_stale(&lower, &user.key);

@@ -64,8 +64,17 @@ impl Server {
         let budget = config.cache_mb.saturating_mul(1 << 20);
         let frames = FrameCache::new(budget, config.jpeg_quality, config.engine);
         let opening = if config.init_db { Opening::Init } else { Opening::Normal };
-        let store = Arc::new(Store::open_as(&config.db, opening).map_err(io::Error::other)?);
+        let store =
+            Arc::new(Store::open_with(&config.db, opening, config.sync).map_err(io::Error::other)?);
         let registry = Registry::new(config.admission());
+        // A message kept for someone online goes to their writer in memory; the row stays
+        // its durable copy until acknowledged.
+        let online = registry.clone();
+        store.on_kept(move |to, message| {
+            if let Some(recipient) = online.lookup(to) {
+                recipient.outbox.hand_over(message);
+            }
+        });
         let ctx = Arc::new(Context { config, registry, catalog, frames, store });
         let local_addr = listener.local_addr()?;
         let mut wake = local_addr;

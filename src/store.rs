@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod group;
 mod mailbox;
 mod names;
 mod rooms;
@@ -86,6 +87,21 @@ pub enum StoreError {
     },
     #[error("database error")]
     Sql(#[from] rusqlite::Error),
+    /// The group commit this was part of failed (`store/group.rs`): its cause is logged once.
+    #[error("the transaction that held it failed: {0}")]
+    Group(String),
+}
+
+/// How hard each commit holds on to the disk (SQLite's `synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SyncMode {
+    /// Each commit's log is synced before `SENT`: a power cut loses nothing answered (the
+    /// default).
+    #[default]
+    Full,
+    /// The log is synced at checkpoints only: a killed server loses nothing, a power cut may
+    /// lose the last commits.
+    Normal,
 }
 
 /// How to open the database.
@@ -276,22 +292,19 @@ impl Db {
         }
         Ok(())
     }
-
-    /// Takes one message of `bytes` from `sender` off `recipient`'s count.
-    fn uncount(&mut self, recipient: &str, sender: &str, bytes: i64) {
-        if let Some(mailbox) = self.boxes.get_mut(recipient) {
-            mailbox.count -= 1;
-            mailbox.bytes -= bytes;
-            if let Some(n) = mailbox.from.get_mut(&sender.to_ascii_lowercase()) {
-                *n -= 1;
-            }
-        }
-    }
 }
+
+/// What the store tells of each message it keeps: its recipient (lower-cased) and the row.
+pub type KeptHook = Box<dyn Fn(&str, Held) + Send + Sync>;
 
 /// The database.
 pub struct Store {
     db: Mutex<Db>,
+    /// What waits for the next group commit (`group.rs`).
+    queue: Mutex<group::Queue>,
+    /// Told of each message kept, in the order of the ids, as soon as it is durable: the
+    /// server hands it to its recipient's writer, if online (`Store::on_kept`).
+    kept_hook: std::sync::OnceLock<KeptHook>,
     /// The marker to write once the database holds a name, if not written yet.
     marker: Mutex<Option<PathBuf>>,
 }
@@ -320,6 +333,11 @@ impl Store {
     /// Opens the database at `path` as `opening` says. A database that held names and is now
     /// missing or empty is refused unless `Opening::Init`.
     pub fn open_as(path: &Path, opening: Opening) -> Result<Store, StoreError> {
+        Store::open_with(path, opening, SyncMode::Full)
+    }
+
+    /// Opens the database at `path` as `opening` says, its commits synced as `sync` says.
+    pub fn open_with(path: &Path, opening: Opening, sync: SyncMode) -> Result<Store, StoreError> {
         let marker = marker_path(path);
         if let Some(marker) = &marker
             && std::fs::metadata(path).map_or(true, |m| m.len() == 0)
@@ -333,7 +351,7 @@ impl Store {
                 _ => log::info!("making a new database at {}", path.display()),
             }
         }
-        let store = Store::open_file(path)?;
+        let store = Store::open_file(path, sync)?;
         *store.marker.lock_anyway() = marker;
         store.mark_if_named()?;
         Ok(store)
@@ -354,7 +372,7 @@ impl Store {
         Ok(())
     }
 
-    fn open_file(path: &Path) -> Result<Store, StoreError> {
+    fn open_file(path: &Path, sync: SyncMode) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_owned(), source };
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -378,7 +396,8 @@ impl Store {
         }
         if path != Path::new(":memory:") {
             db.pragma_update(None, "journal_mode", "WAL")?;
-            db.pragma_update(None, "synchronous", "FULL")?;
+            let mode = if sync == SyncMode::Full { "FULL" } else { "NORMAL" };
+            db.pragma_update(None, "synchronous", mode)?;
         }
         db.busy_timeout(Duration::from_secs(5))?;
         if tables.is_empty() {
@@ -405,7 +424,12 @@ impl Store {
         tx.commit()?;
         let mut db = Db { conn: db, boxes: HashMap::new(), expired_at: None };
         db.recount()?;
-        Ok(Store { db: Mutex::new(db), marker: Mutex::new(None) })
+        Ok(Store {
+            db: Mutex::new(db),
+            queue: Mutex::default(),
+            kept_hook: std::sync::OnceLock::new(),
+            marker: Mutex::new(None),
+        })
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Db> {

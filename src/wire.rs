@@ -50,7 +50,7 @@ pub fn read_server(r: &mut impl std::io::Read) -> Result<ServerMsg, ReadError> {
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 7;
+pub const VERSION: u16 = 8;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
@@ -77,6 +77,9 @@ pub const MAX_ROOM: usize = crate::names::MAX_ROOM_LEN;
 pub const MAX_ROOM_MEMBERS: usize = 32;
 /// The most rooms one user may be in.
 pub const MAX_ROOMS_PER_USER: usize = 16;
+/// Chat messages (envelopes) a client may have sent and not had answered yet: the window
+/// `WLCM` announces (`mail::WINDOW`). A client that honours it is never refused for speed.
+pub const CHAT_WINDOW: u16 = 128;
 /// Changes one room's history may hold (`roster::Roster::apply`): about 1 KiB each, so a
 /// newcomer checks at most about 2 MB. Past it the room takes no more changes.
 pub const MAX_CHANGES: usize = 1024;

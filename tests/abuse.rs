@@ -314,43 +314,41 @@ fn answer(from: &mut RawClient) -> ServerMsg {
     }
 }
 
-/// Sends `to` as many messages from `from` as its mailbox takes from one sender, each
-/// answered `SENT`, then one more, and returns how long that one took to be refused.
-fn time_to_refusal(from: &mut RawClient, to: &str) -> Duration {
-    let chat = cmd::Chat { to: to.into(), envelope: vec![0xAB; 64] };
-    for _ in 0..chatroom::store::MAILBOX_PER_SENDER {
-        from.send_msg(&chat);
-        let reply = answer(from);
-        assert!(matches!(reply, ServerMsg::Sent { .. }), "refused early: {reply:?}");
-    }
-    let asked = Instant::now();
-    from.send_msg(&chat);
-    let reply = answer(from);
-    assert!(matches!(reply, ServerMsg::Error { code: ErrorCode::MailboxFull, .. }), "{reply:?}");
-    asked.elapsed()
-}
-
 #[test]
-fn a_sender_whose_own_mail_awaits_acknowledgement_is_refused_at_once_not_kept_waiting() {
-    // A long patience makes the two cases plain on any machine.
-    let patience = Duration::from_secs(3);
+fn a_message_for_a_stalled_recipient_waits_while_its_sender_goes_on_and_is_refused_after_patience()
+{
+    // Flow control: a message for an online recipient whose mailbox is full is not refused at
+    // once; it waits, unanswered, while its sender's session goes on reading and writing.
+    let patience = Duration::from_secs(1);
     let config =
         ServerConfig { mailbox_patience: patience, ..ServerConfig::default() }.with_chat_rate(0);
     let server = start_server(config);
     let addr = server.local_addr();
-    // A recipient that never reads nor acknowledges, and two senders.
     let _stalled = joined_from(addr, "127.0.0.10", "stalled", 0);
     let mut lone = joined_from(addr, "127.0.0.2", "lone", 1);
     let mut busy = joined_from(addr, "127.0.0.3", "busy", 2);
-    // busy has a message of its own it has not acknowledged: its reader thread is the one
-    // that would read that acknowledgement, so it must not sleep in a wait.
-    lone.send_msg(&cmd::Chat { to: "busy".into(), envelope: vec![1; 64] });
-    assert!(matches!(answer(&mut lone), ServerMsg::Sent { .. }));
-    let busy_waited = time_to_refusal(&mut busy, "stalled");
-    // lone has nothing waiting for it: it waits for stalled to make room, in vain.
-    let lone_waited = time_to_refusal(&mut lone, "stalled");
-    assert!(lone_waited >= patience, "the lone sender waited only {lone_waited:?}");
-    assert!(busy_waited < patience, "the sender with mail of its own waited {busy_waited:?}");
+    let chat = cmd::Chat { to: "stalled".into(), envelope: vec![0xAB; 64] };
+    for _ in 0..chatroom::store::MAILBOX_PER_SENDER {
+        busy.send_msg(&chat);
+        let reply = answer(&mut busy);
+        assert!(matches!(reply, ServerMsg::Sent { .. }), "refused early: {reply:?}");
+    }
+    // One more waits; meanwhile busy writes to lone, who gets it and is answered at once.
+    let asked = Instant::now();
+    busy.send_msg(&chat);
+    busy.send_msg(&cmd::Chat { to: "lone".into(), envelope: vec![1; 64] });
+    let first = answer(&mut busy);
+    assert!(matches!(&first, ServerMsg::Sent { to, .. } if to == "lone"), "{first:?}");
+    assert!(asked.elapsed() < patience, "the message to lone waited behind the other");
+    let got = std::iter::from_fn(|| lone.recv()).any(|m| matches!(m, ServerMsg::Chat { .. }));
+    assert!(got, "lone never got busy's message");
+    // stalled takes nothing: after the patience, busy is told.
+    let refused = answer(&mut busy);
+    assert!(
+        matches!(refused, ServerMsg::Error { code: ErrorCode::MailboxFull, .. }),
+        "{refused:?}"
+    );
+    assert!(asked.elapsed() >= patience, "refused after {:?}", asked.elapsed());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! corrupted or replayed, and measure latency.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -50,6 +51,9 @@ pub struct ChatReport {
     pub senders: usize,
     pub sent: u64,
     pub delivered: u64,
+    /// Messages the server refused, each told to its sender (`ERRR`).
+    pub refused: u64,
+    /// Messages neither delivered nor refused: gone without a word.
     pub lost: u64,
     /// Delivered more than once (the server sends a message again until it is acknowledged).
     pub duplicated: u64,
@@ -168,14 +172,18 @@ pub fn run(cfg: &ChatBench) -> Result<ChatReport, ClientError> {
     });
     let expected = expected_counts(clients, senders, cfg.messages);
     let mut receivers = Vec::new();
-    let mut writers = Vec::new();
+    let mut links = Vec::new();
     for (i, member) in members.into_iter().enumerate() {
-        writers.push(member.writer.clone());
-        receivers.push(spawn_receiver(i, member, ids[i % ids.len()].clone(), expected[i], &plan)?);
+        // What the receiver counts as answered (`SENT`, or a refusal), for the sender's window.
+        let answered = Arc::new(AtomicU64::new(0));
+        links.push((member.writer.clone(), answered.clone(), member.window));
+        let id = ids[i % ids.len()].clone();
+        receivers.push(spawn_receiver(i, member, id, (expected[i], answered), &plan)?);
     }
     let sending: Vec<JoinHandle<u64>> = (0..senders)
-        .map(|s| spawn_sender(s, writers[s].clone(), ids[s % ids.len()].clone(), &plan))
+        .map(|s| spawn_sender(s, links[s].clone(), ids[s % ids.len()].clone(), &plan))
         .collect::<Result<_, _>>()?;
+    let writers: Vec<LinkWriter> = links.into_iter().map(|(w, _, _)| w).collect();
     let send_errors: u64 = sending.into_iter().map(|h| h.join().unwrap_or(1)).sum();
     let tallies = receivers.into_iter().map(|h| h.join().unwrap_or_default()).collect();
     let sent = (senders * cfg.messages) as u64;
@@ -194,16 +202,19 @@ fn spawn_receiver(
     i: usize,
     member: Member,
     id: Arc<Identity>,
-    want: u64,
+    (want, answered): (u64, Arc<AtomicU64>),
     plan: &Arc<Plan>,
 ) -> std::io::Result<JoinHandle<Tally>> {
     let plan = plan.clone();
     thread::Builder::new().name(format!("bench-recv-{i}")).spawn(move || {
-        let Member { name, mut reader, writer, directory } = member;
+        let Member { name, mut reader, writer, directory, .. } = member;
         let opener = Opener::new(id, &name);
         plan.barrier.wait();
         let _ = reader.stream().set_read_timeout(Some(plan.wait));
-        receive((&mut reader, &writer), opener, directory, want, &plan)
+        let tally = receive((&mut reader, &writer), opener, directory, (want, &answered), &plan);
+        // Its sender waits for answers no more.
+        answered.store(u64::MAX / 2, Ordering::Release);
+        tally
     })
 }
 
@@ -214,7 +225,7 @@ fn receive(
     (reader, writer): (&mut LinkReader, &LinkWriter),
     mut opener: Opener,
     mut directory: Directory,
-    want: u64,
+    (want, answered): (u64, &AtomicU64),
     plan: &Plan,
 ) -> Tally {
     let mut tally = Tally::default();
@@ -240,7 +251,13 @@ fn receive(
                     _ => tally.corrupted += 1,
                 }
             }
-            Ok(ServerMsg::Error { .. }) => tally.errors += 1,
+            Ok(ServerMsg::Error { .. }) => {
+                tally.errors += 1;
+                answered.fetch_add(1, Ordering::Release);
+            }
+            Ok(ServerMsg::Sent { .. }) => {
+                answered.fetch_add(1, Ordering::Release);
+            }
             Ok(msg) => {
                 directory.apply(&msg);
             }
@@ -250,9 +267,12 @@ fn receive(
     tally
 }
 
+/// A sender's connection: its writer, the count of its messages answered, its window.
+type Link = (LinkWriter, Arc<AtomicU64>, u16);
+
 fn spawn_sender(
     s: usize,
-    writer: LinkWriter,
+    link: Link,
     id: Arc<Identity>,
     plan: &Arc<Plan>,
 ) -> std::io::Result<JoinHandle<u64>> {
@@ -260,12 +280,13 @@ fn spawn_sender(
     thread::Builder::new().name(format!("bench-send-{s}")).spawn(move || {
         let sealer = Sealer::new(id, &plan.names[s]);
         plan.barrier.wait();
-        send_all(s, &writer, sealer, &plan)
+        send_all(s, &link, sealer, &plan)
     })
 }
 
-/// Sends sender `s`'s messages; returns how many could not be sent.
-fn send_all(s: usize, writer: &LinkWriter, mut sealer: Sealer, plan: &Plan) -> u64 {
+/// Sends sender `s`'s messages, never more unanswered than the server's window (flow
+/// control: the server answers late rather than refuse); returns how many could not be sent.
+fn send_all(s: usize, (writer, answered, window): &Link, mut sealer: Sealer, plan: &Plan) -> u64 {
     let began = Instant::now();
     let mut errors = 0u64;
     let mut batch = Vec::with_capacity(64 * 1024);
@@ -277,6 +298,11 @@ fn send_all(s: usize, writer: &LinkWriter, mut sealer: Sealer, plan: &Plan) -> u
         // Send what is due in one write, as a real client's socket buffer would: a write per
         // message would measure the bench's system calls, not the server.
         let upto = due(k, began, plan.rate, batch_max).min(plan.messages);
+        let open =
+            |sent: usize| sent as u64 <= answered.load(Ordering::Acquire) + u64::from(*window);
+        while !open(upto) {
+            thread::sleep(Duration::from_micros(50));
+        }
         batch.clear();
         for k in k..upto {
             match message(s, k, &mut sealer, plan) {
@@ -364,14 +390,14 @@ impl ChatReport {
             report.delivered += tally.delivered;
             report.duplicated += tally.duplicated;
             report.corrupted += tally.corrupted;
-            report.errors += tally.errors;
+            report.refused += tally.errors;
             latencies.extend(tally.latencies_ms);
             last_at = last_at.max(tally.last_at);
         }
         // Up to the last delivery: a receiver waiting for a lost message is not throughput.
         report.seconds = if report.delivered > 0 { last_at } else { start.elapsed() }.as_secs_f64();
-        report.errors += send_errors;
-        report.lost = report.sent.saturating_sub(report.delivered);
+        report.errors = report.refused + send_errors;
+        report.lost = report.sent.saturating_sub(report.delivered + report.refused);
         report.messages_per_second = report.delivered as f64 / report.seconds.max(1e-9);
         report.p50_ms = percentile(&mut latencies, 0.5);
         report.p99_ms = percentile(&mut latencies, 0.99);
@@ -379,13 +405,13 @@ impl ChatReport {
     }
 
     pub fn text(&self) -> String {
-        let ChatReport { clients, senders, sent, delivered, lost, corrupted, errors, .. } = self;
+        let ChatReport { clients, senders, sent, delivered, refused, lost, corrupted, .. } = self;
         let (seconds, rate, p50, p99) =
             (self.seconds, self.messages_per_second, self.p50_ms, self.p99_ms);
         let duplicated = self.duplicated;
         format!(
             "chat: {clients} clients, {senders} senders: {sent} sent, {delivered} delivered, \
-             {lost} lost, {duplicated} duplicated, {corrupted} corrupted, {errors} errors in \
+             {refused} refused, {lost} lost, {duplicated} duplicated, {corrupted} corrupted in \
              {seconds:.2} s\n\
              throughput: {rate:.0} messages/s delivered; \
              latency p50 {p50:.3} ms, p99 {p99:.3} ms"
@@ -399,6 +425,7 @@ impl ChatReport {
             "senders": self.senders,
             "sent": self.sent,
             "delivered": self.delivered,
+            "refused": self.refused,
             "lost": self.lost,
             "duplicated": self.duplicated,
             "corrupted": self.corrupted,

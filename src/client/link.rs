@@ -221,6 +221,8 @@ pub fn connect(addr: &str, trace: bool) -> Result<(LinkReader, LinkWriter), Clie
 pub struct Joined {
     pub name: String,
     pub directory: Vec<User>,
+    /// Chat messages we may have unanswered at once (the server's `WLCM`).
+    pub window: u16,
 }
 
 /// Registers `name` with our public key, signing the server's challenge to prove we hold it.
@@ -240,8 +242,8 @@ pub fn join(
     writer.send(&cmd::Join { name: name.to_owned(), key, proof, throwaway })?;
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     let result = (|| match reader.recv()? {
-        ServerMsg::Welcome { name } => match reader.recv()? {
-            ServerMsg::Directory(directory) => Ok(Joined { name, directory }),
+        ServerMsg::Welcome { name, window } => match reader.recv()? {
+            ServerMsg::Directory(directory) => Ok(Joined { name, directory, window }),
             other => {
                 Err(ClientError::Handshake(format!("expected the directory, got {}", other.tag())))
             }

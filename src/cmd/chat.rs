@@ -34,12 +34,24 @@ impl Message for Chat {
     }
 }
 
+/// Why a message past the client's window is refused.
+pub(crate) fn over_window() -> String {
+    format!(
+        "more than {} messages of yours wait for an answer: wait for SENT before sending more; \
+         messages are being dropped",
+        crate::mail::WINDOW
+    )
+}
+
 impl Chat {
     /// Within our budgets, taken into the batch to be stored for its recipient. `Some` when
     /// this client is to be cut off for flooding.
     pub(crate) fn apply(self, h: &mut Handler) -> Option<End> {
         let config = &h.ctx.config;
         let now = Instant::now();
+        if h.mail.over_window(1) {
+            return h.dropped(ErrorCode::RateLimited, over_window());
+        }
         if !h.budgets.chat.take(now) {
             let text = format!(
                 "too many messages: at most {} a second; messages are being dropped",

@@ -52,6 +52,9 @@ impl RoomChat {
                 return None;
             }
         };
+        if h.mail.over_window(parts.len()) {
+            return h.dropped(ErrorCode::RateLimited, super::chat::over_window());
+        }
         if !h.budgets.chat.take_n(Instant::now(), parts.len() as u32) {
             let rate = h.ctx.config.chat_rate;
             let text = format!(

@@ -24,45 +24,6 @@ impl Store {
         self.keep_batch(from, &batch).pop().unwrap_or(Err(HoldError::Failed))
     }
 
-    /// Keeps each of a sender's messages as [`Store::keep`] does, all in one transaction (one
-    /// sync to disk for the lot). If the transaction fails, none is kept: each says `Failed`.
-    pub fn keep_batch(&self, from: &str, batch: &[Keep<'_>]) -> Vec<Result<Kept, HoldError>> {
-        let mut guard = self.db();
-        let result = (|| -> Result<Vec<Result<Kept, HoldError>>, rusqlite::Error> {
-            guard.expire()?;
-            let Db { conn, boxes, .. } = &mut *guard;
-            let tx = conn.transaction()?;
-            // Counts as they will be once this commits; kept only if it does.
-            let mut counting: HashMap<String, MailCount> = HashMap::new();
-            // Once one message to a recipient is refused, so is every later one to them in
-            // the batch: a smaller message after a large one must not overtake it.
-            let mut refused: Vec<(String, HoldError)> = Vec::new();
-            let mut kept = Vec::with_capacity(batch.len());
-            for k in batch {
-                let lower = k.to.to_ascii_lowercase();
-                if let Some((_, e)) = refused.iter().find(|(to, _)| *to == lower) {
-                    kept.push(Err(e.clone()));
-                    continue;
-                }
-                let mailbox = counting
-                    .entry(lower.clone())
-                    .or_insert_with(|| boxes.get(&lower).cloned().unwrap_or_default());
-                let result = keep_in(&tx, from, k, mailbox)?;
-                if let Err(e) = &result {
-                    refused.push((lower, e.clone()));
-                }
-                kept.push(result);
-            }
-            tx.commit()?;
-            boxes.extend(counting);
-            Ok(kept)
-        })();
-        result.unwrap_or_else(|e| {
-            log::error!("cannot keep {} messages from {from}: {e}", batch.len());
-            batch.iter().map(|_| Err(HoldError::Failed)).collect()
-        })
-    }
-
     /// The messages kept for `name`, oldest first (expired ones are dropped).
     pub fn held_for(&self, name: &str) -> Result<Vec<Held>, StoreError> {
         self.mail_after(name, 0, MAILBOX_MESSAGES as usize)
@@ -115,49 +76,49 @@ impl Store {
         )?;
         Ok(last)
     }
+}
 
-    /// Deletes the messages `ids` that `name` acknowledged, in one transaction (only its own:
-    /// an id of someone else's mail is ignored). Returns, for each sender, how many of those
-    /// had been held while `name` was offline, and whether more of theirs are still held.
-    pub fn ack(&self, name: &str, ids: &[i64]) -> Result<Vec<HeldAck>, StoreError> {
-        let mut db = self.db();
-        let tx = db.transaction()?;
-        let lower = name.to_ascii_lowercase();
-        let mut held: Vec<HeldAck> = Vec::new();
-        let mut deleted: Vec<(String, i64)> = Vec::new();
-        {
-            let mut delete = tx.prepare_cached(
-                "DELETE FROM mailbox WHERE id = ?1 AND recipient = ?2
-                 RETURNING sender, held, length(envelope)",
-            )?;
-            for id in ids {
-                let row: Option<(String, bool, i64)> = delete
-                    .query_row(params![id, lower], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?;
-                if let Some((sender, _, bytes)) = &row {
-                    deleted.push((sender.clone(), *bytes));
-                }
-                if let Some((sender, true, _)) = row {
-                    match held.iter_mut().find(|h| h.sender.eq_ignore_ascii_case(&sender)) {
-                        Some(h) => h.count += 1,
-                        None => held.push(HeldAck { sender, count: 1, more: false }),
-                    }
-                }
-            }
-            let mut more = tx.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM mailbox
-                 WHERE recipient = ?1 AND sender = ?2 COLLATE NOCASE AND held)",
-            )?;
-            for h in &mut held {
-                h.more = more.query_row(params![lower, h.sender], |r| r.get(0))?;
+/// Deletes what `name` acknowledged, in the caller's transaction, taking each off the
+/// working counts (`counting`).
+pub(super) fn ack_in(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    ids: &[i64],
+    boxes: &HashMap<String, MailCount>,
+    counting: &mut HashMap<String, MailCount>,
+) -> Result<Vec<HeldAck>, rusqlite::Error> {
+    let lower = name.to_ascii_lowercase();
+    let mut held: Vec<HeldAck> = Vec::new();
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM mailbox WHERE id = ?1 AND recipient = ?2
+         RETURNING sender, held, length(envelope)",
+    )?;
+    for id in ids {
+        let row: Option<(String, bool, i64)> = delete
+            .query_row(params![id, lower], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((sender, was_held, bytes)) = row else { continue };
+        let mailbox = count_of(boxes, counting, &lower);
+        mailbox.count -= 1;
+        mailbox.bytes -= bytes;
+        if let Some(n) = mailbox.from.get_mut(&sender.to_ascii_lowercase()) {
+            *n -= 1;
+        }
+        if was_held {
+            match held.iter_mut().find(|h| h.sender.eq_ignore_ascii_case(&sender)) {
+                Some(h) => h.count += 1,
+                None => held.push(HeldAck { sender, count: 1, more: false }),
             }
         }
-        tx.commit()?;
-        for (sender, bytes) in deleted {
-            db.uncount(&lower, &sender, bytes);
-        }
-        Ok(held)
     }
+    let mut more = tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM mailbox
+         WHERE recipient = ?1 AND sender = ?2 COLLATE NOCASE AND held)",
+    )?;
+    for h in &mut held {
+        h.more = more.query_row(params![lower, h.sender], |r| r.get(0))?;
+    }
+    Ok(held)
 }
 
 /// Keeps one message within the mailbox bounds (`mailbox`: its recipient's counts, updated),
@@ -191,4 +152,15 @@ pub(super) fn keep_in(
     mailbox.bytes += len;
     *mailbox.from.entry(sender).or_insert(0) += 1;
     Ok(Ok(Kept { id: tx.last_insert_rowid(), to: name }))
+}
+
+/// The working count of `to`'s mailbox: as committed, then as this group changed it.
+pub(super) fn count_of<'a>(
+    boxes: &HashMap<String, MailCount>,
+    counting: &'a mut HashMap<String, MailCount>,
+    lower: &str,
+) -> &'a mut MailCount {
+    counting
+        .entry(lower.to_owned())
+        .or_insert_with(|| boxes.get(lower).cloned().unwrap_or_default())
 }

@@ -14,8 +14,9 @@ use super::*;
 pub enum ServerMsg {
     /// `HELO`: the server's answer to a good handshake, with the challenge to sign in `JOIN`.
     Hello { magic: [u8; 4], version: u16, challenge: [u8; CHALLENGE_LEN] },
-    /// `WLCM`: the join was accepted under this name.
-    Welcome { name: String },
+    /// `WLCM`: the join was accepted under this name; `window`: how many chat messages the
+    /// client may have unanswered (flow control).
+    Welcome { name: String, window: u16 },
     /// `URIF`: every user online (the joining user included), in join order.
     Directory(Vec<User>),
     /// `JOND`: a user joined.
@@ -158,12 +159,12 @@ impl ServerMsg {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = FrameWriter::new(self.tag());
         match self {
-            ServerMsg::Hello { magic, version, challenge } => {
-                w.raw(magic);
-                w.u16(*version);
-                w.raw(challenge);
+            ServerMsg::Hello { magic, version, challenge } => w.hello(magic, *version, challenge),
+            ServerMsg::Welcome { name, window } => {
+                w.str8(name);
+                w.u16(*window);
             }
-            ServerMsg::Welcome { name } | ServerMsg::Left { name } => w.str8(name),
+            ServerMsg::Left { name } => w.str8(name),
             ServerMsg::Sent { to, queued } => {
                 w.str8(to);
                 w.u8(u8::from(*queued));
@@ -224,7 +225,9 @@ impl ServerMsg {
                 version: r.u16("version")?,
                 challenge: r.array("challenge")?,
             },
-            Kind::Welcome => ServerMsg::Welcome { name: r.str8("name", MAX_NAME)? },
+            Kind::Welcome => {
+                ServerMsg::Welcome { name: r.str8("name", MAX_NAME)?, window: r.u16("window")? }
+            }
             Kind::Directory => ServerMsg::Directory(r.users("directory", MAX_DIRECTORY)?),
             Kind::Joined => ServerMsg::Joined(r.user()?),
             Kind::Left => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },
@@ -274,6 +277,12 @@ impl ServerMsg {
 }
 
 impl FrameWriter {
+    fn hello(&mut self, magic: &[u8; 4], version: u16, challenge: &[u8; CHALLENGE_LEN]) {
+        self.raw(magic);
+        self.u16(version);
+        self.raw(challenge);
+    }
+
     fn videos(&mut self, videos: &[VideoInfo]) {
         self.u16(videos.len() as u16);
         videos.iter().for_each(|video| self.video(video));

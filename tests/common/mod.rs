@@ -68,7 +68,7 @@ impl TestClient {
     pub fn join(addr: SocketAddr, name: &str, key: usize) -> TestClient {
         let identity = identity(key);
         let (mut reader, writer) = link::connect(&addr.to_string(), false).unwrap();
-        let Joined { name, directory } =
+        let Joined { name, directory, .. } =
             link::join(&mut reader, &writer, name, &identity, false).unwrap();
         TestClient {
             sealer: Sealer::new(identity.clone(), &name),

@@ -516,6 +516,70 @@ mod tests {
     }
 
     #[test]
+    fn sessions_writing_at_once_are_committed_together_each_answered_with_its_own() {
+        let store = std::sync::Arc::new(Store::open(&temp("group")).unwrap());
+        for name in ["bob", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"] {
+            store.claim(name, name.as_bytes(), None).unwrap();
+        }
+        // Eight senders at once, 50 batches of 2 each to bob; bob acknowledges as they come.
+        let senders: Vec<_> = (0..8)
+            .map(|s| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let from = format!("s{s}");
+                    let mut ids = Vec::new();
+                    for k in 0..50 {
+                        let texts = [format!("{from} {k}a"), format!("{from} {k}b")];
+                        let batch: Vec<Keep<'_>> = texts
+                            .iter()
+                            .map(|t| Keep {
+                                to: "bob",
+                                envelope: t.as_bytes(),
+                                held: false,
+                                room: None,
+                            })
+                            .collect();
+                        for kept in store.keep_batch(&from, &batch) {
+                            ids.push(kept.unwrap().id);
+                        }
+                    }
+                    ids
+                })
+            })
+            .collect();
+        let mut all: Vec<i64> = senders.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 800, "each message kept once, with its own id");
+        let held = store.held_for("bob").unwrap();
+        assert_eq!(held.len(), 800);
+        // Each sender's messages in the order it sent them.
+        for s in 0..8 {
+            let mine: Vec<String> = held
+                .iter()
+                .filter(|h| h.from == format!("s{s}"))
+                .map(|h| String::from_utf8(h.envelope.clone()).unwrap())
+                .collect();
+            let sent: Vec<String> =
+                (0..50).flat_map(|k| [format!("s{s} {k}a"), format!("s{s} {k}b")]).collect();
+            assert_eq!(mine, sent);
+        }
+        // Acknowledged from two threads at once: all gone, and the counts with them.
+        let (first, second) = all.split_at(400);
+        let (a, b) = (first.to_vec(), second.to_vec());
+        let acks: Vec<_> = [a, b]
+            .into_iter()
+            .map(|ids| {
+                let store = store.clone();
+                std::thread::spawn(move || store.ack("bob", &ids).unwrap())
+            })
+            .collect();
+        acks.into_iter().for_each(|t| drop(t.join().unwrap()));
+        assert!(store.held_for("bob").unwrap().is_empty());
+        assert!(store.keep("bob", "s0", b"room again", false).is_ok());
+    }
+
+    #[test]
     fn a_throwaway_binding_lasts_its_session_only() {
         let path = temp("throwaway");
         let store = Store::open(&path).unwrap();

@@ -35,6 +35,32 @@ fn bench_chat_counts_every_message_in_both_modes() {
 }
 
 #[test]
+fn a_flood_past_every_mailbox_share_is_delivered_whole_none_refused() {
+    // Four clients each send 600 messages to the three others, 200 each: twice what a mailbox
+    // holds from one sender. The senders wait for room (flow control), nobody is refused.
+    // (With no patience, refusals: checked when this test was written.)
+    let server = common::start_server(ServerConfig::default().with_chat_rate(0));
+    let report = bench::chat::run(&ChatBench {
+        server: server.local_addr().to_string(),
+        clients: 4,
+        messages: 600,
+        senders: 4,
+        mode: ChatMode::Relay,
+        rate: 0,
+        key_bits: 1024,
+        wait: std::time::Duration::from_secs(5),
+        hold: std::time::Duration::ZERO,
+    })
+    .unwrap();
+    assert_eq!(
+        (report.sent, report.delivered, report.refused, report.lost, report.duplicated),
+        (2400, 2400, 0, 0, 0),
+        "{report:?}"
+    );
+    server.shutdown();
+}
+
+#[test]
 fn bench_chat_reports_what_was_lost() {
     // With the server's rate limit on, a flood loses messages, and the bench says so.
     let server = common::start_server(ServerConfig {

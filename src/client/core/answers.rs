@@ -16,6 +16,10 @@ use std::time::Instant;
 impl Core {
     /// Every message from the server, each to its one arm.
     pub fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
+        // The upkeep of the `seen` file after the last message shown, done now, not between
+        // writing a message down and printing it: that gap is the one where a crash leaves a
+        // message noted as shown but unprinted, so it is kept as short as two writes.
+        self.opener.tidy();
         match msg {
             // The server checks we are still here.
             ServerMsg::Ping => self.send(cmd::Pong),
@@ -72,10 +76,9 @@ impl Core {
                     None => menu::chat_line(from, &text, untrusted),
                 };
                 // Written down, then shown, with nothing between (`Opener::remember`); the
-                // file's upkeep after.
+                // file's upkeep at the next message from the server.
                 self.opener.remember();
                 self.say(line);
-                self.opener.tidy();
             }
             // Sent again because our acknowledgement was lost: shown once already.
             Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),

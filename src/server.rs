@@ -77,6 +77,7 @@ impl Server {
         });
         let ctx = Arc::new(Context { config, registry, catalog, frames, store });
         let local_addr = listener.local_addr()?;
+        ctx.store.note_holder(&format!("pid {}, listening on {local_addr}", std::process::id()));
         let mut wake = local_addr;
         if wake.ip().is_unspecified() {
             let loopback: std::net::IpAddr = match wake {

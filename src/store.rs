@@ -79,6 +79,8 @@ pub enum StoreError {
     Lost { path: PathBuf, marker: PathBuf },
     #[error("there is no database at {path}")]
     Missing { path: PathBuf },
+    #[error("{path} is in use by another server ({holder}): one server per database file")]
+    InUse { path: PathBuf, holder: String },
     #[error("cannot write {path}")]
     Marker {
         path: PathBuf,
@@ -102,6 +104,81 @@ pub enum SyncMode {
     /// The log is synced at checkpoints only: a killed server loses nothing, a power cut may
     /// lose the last commits.
     Normal,
+}
+
+impl SyncMode {
+    /// SQLite's name for it.
+    fn pragma(self) -> &'static str {
+        match self {
+            SyncMode::Full => "FULL",
+            SyncMode::Normal => "NORMAL",
+        }
+    }
+}
+
+/// One server per database file: an exclusive lock on `DB.lock`, which says who holds it; and
+/// the file's identity (device and inode) when opened, to notice it deleted or replaced under
+/// the server, which would otherwise go on answering `SENT` into a file nobody will open again.
+pub struct FileGuard {
+    lock: std::fs::File,
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl FileGuard {
+    /// Takes the lock beside `db` (none for `:memory:`), or says who holds it.
+    fn take(db: &Path) -> Result<Option<FileGuard>, StoreError> {
+        if db == Path::new(":memory:") {
+            return Ok(None);
+        }
+        let mut name = db.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let io = |source| StoreError::Marker { path: lock_path.clone(), source };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            let holder = holder.trim();
+            let holder = if holder.is_empty() { "a process that says nothing" } else { holder };
+            return Err(StoreError::InUse { path: db.to_owned(), holder: holder.to_owned() });
+        }
+        let guard = FileGuard { lock, path: db.to_owned(), identity: None };
+        guard.note(&format!("pid {}", std::process::id()))?;
+        Ok(Some(guard))
+    }
+
+    fn with_identity(mut self, db: &Path) -> FileGuard {
+        self.identity = file_identity(db);
+        self
+    }
+
+    /// Writes who holds the lock (`pid 4242, listening on 127.0.0.1:1234`), for a second
+    /// server's refusal.
+    pub fn note(&self, text: &str) -> Result<(), StoreError> {
+        use std::io::{Seek, Write};
+        let io = |source| StoreError::Marker { path: self.path.clone(), source };
+        let mut file = &self.lock;
+        file.set_len(0).map_err(io)?;
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        file.write_all(format!("{text}\n").as_bytes()).map_err(io)
+    }
+
+    /// Whether the database file is still the one opened (not deleted, not replaced).
+    fn intact(&self) -> bool {
+        self.identity.is_none() || file_identity(&self.path) == self.identity
+    }
+}
+
+/// A file's device and inode, if it exists.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// How to open the database.
@@ -302,6 +379,11 @@ pub struct Store {
     db: Mutex<Db>,
     /// What waits for the next group commit (`group.rs`).
     queue: Mutex<group::Queue>,
+    /// The lock on `DB.lock` that keeps a second server off this file, held while the
+    /// store is open; and the file's identity, to notice it deleted or replaced.
+    guard: Option<FileGuard>,
+    /// The file was found deleted or replaced (said once in the log).
+    file_gone: std::sync::atomic::AtomicBool,
     /// Told of each message kept, in the order of the ids, as soon as it is durable: the
     /// server hands it to its recipient's writer, if online (`Store::on_kept`).
     kept_hook: std::sync::OnceLock<KeptHook>,
@@ -351,10 +433,19 @@ impl Store {
                 _ => log::info!("making a new database at {}", path.display()),
             }
         }
-        let store = Store::open_file(path, sync)?;
+        let guard = FileGuard::take(path)?;
+        let mut store = Store::open_file(path, sync)?;
+        store.guard = guard.map(|g| g.with_identity(path));
         *store.marker.lock_anyway() = marker;
         store.mark_if_named()?;
         Ok(store)
+    }
+
+    /// Says who holds the database (in `DB.lock`), for another server that tries to open it.
+    pub fn note_holder(&self, text: &str) {
+        if let Some(Err(e)) = self.guard.as_ref().map(|g| g.note(text)) {
+            log::warn!("{}", crate::report::Chain(&e));
+        }
     }
 
     /// Writes the marker once the database holds a name (`marker_path`).
@@ -396,8 +487,7 @@ impl Store {
         }
         if path != Path::new(":memory:") {
             db.pragma_update(None, "journal_mode", "WAL")?;
-            let mode = if sync == SyncMode::Full { "FULL" } else { "NORMAL" };
-            db.pragma_update(None, "synchronous", mode)?;
+            db.pragma_update(None, "synchronous", sync.pragma())?;
         }
         db.busy_timeout(Duration::from_secs(5))?;
         if tables.is_empty() {
@@ -428,6 +518,8 @@ impl Store {
             db: Mutex::new(db),
             queue: Mutex::default(),
             kept_hook: std::sync::OnceLock::new(),
+            guard: None,
+            file_gone: std::sync::atomic::AtomicBool::new(false),
             marker: Mutex::new(None),
         })
     }

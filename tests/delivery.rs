@@ -343,3 +343,49 @@ fn the_sender_hears_when_its_held_messages_are_delivered() {
     bob.type_line("QUIT");
     quit(bob);
 }
+
+#[test]
+fn a_second_server_on_the_same_database_file_is_refused_naming_the_first() {
+    let db = temp_dir("one-server").join("chatroom.db");
+    let (mut first, addr) = server_at(&db);
+    let path = db.to_str().unwrap();
+    let args = ["server", "--bind", "127.0.0.1:0", "--db", path, "--min-key-bits", "1024"];
+    let mut second = Proc::start(&args);
+    assert_ne!(second.wait(), 0, "a second server started on the same file");
+    let said =
+        format!("is in use by another server (pid {}, listening on {addr})", first.child.id());
+    assert!(second.errors().contains(&said), "{}", second.errors());
+    // So does --forget, while the server runs (its counts would go stale).
+    let mut forget = Proc::start(&["server", "--db", path, "--forget", "bob"]);
+    assert_ne!(forget.wait(), 0);
+    assert!(forget.errors().contains("in use by another server"), "{}", forget.errors());
+    // Once the first is gone, the file is free.
+    first.interrupt();
+    assert_eq!(first.wait(), 0);
+    let (mut again, _) = server_at(&db);
+    again.interrupt();
+    assert_eq!(again.wait(), 0);
+}
+
+#[test]
+fn a_database_deleted_under_the_server_takes_no_message_it_cannot_keep() {
+    let dir = temp_dir("vanished");
+    let db = dir.join("chatroom.db");
+    let (server, addr) = server_at(&db);
+    let mut alice = sender(&addr, "alice", 0);
+    let bob = sender(&addr, "bob", 1);
+    alice.wait_joined("bob");
+    assert_eq!(alice.send_confirmed("bob", "kept"), Ok(false));
+    std::fs::remove_file(&db).unwrap();
+    // No SENT for what would go into a file nobody opens again: NotStored, each time.
+    for text in ["one", "two"] {
+        match alice.send_confirmed("bob", text) {
+            Err(chatroom::wire::ServerMsg::Error { code, .. }) => {
+                assert_eq!(code, chatroom::wire::ErrorCode::NotStored)
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    assert!(server.errors().contains("was deleted or replaced"), "{}", server.errors());
+    drop(bob);
+}

@@ -704,4 +704,22 @@ mod tests {
         let for_whom: Vec<&str> = chat.envelopes.iter().map(|(m, _)| m.as_str()).collect();
         assert_eq!(for_whom, ["bob"]);
     }
+
+    #[test]
+    fn a_refusal_while_asking_for_a_key_says_its_real_cause() {
+        let (a, _) = identities();
+        let mut alice = core("alice", &a, &[], false);
+        alice.start();
+        alice.on_line(Some("1".into()));
+        let asked = alice.on_line(Some("bob".into()));
+        assert_eq!(asked, [Effect::Send(cmd::KeyQuery { name: "bob".into() }.into())]);
+        let text = "too many requests: at most 20 a second".to_owned();
+        let said = alice.on_server(ServerMsg::Error { code: ErrorCode::RateLimited, text });
+        assert_eq!(said[0], Effect::Say("Error: too many requests: at most 20 a second".into()));
+        // And an unknown name is said as such.
+        alice.on_line(Some("carol".into()));
+        let text = "no user named \"carol\"".to_owned();
+        let said = alice.on_server(ServerMsg::Error { code: ErrorCode::UnknownUser, text });
+        assert_eq!(said[0], Effect::Say("No user named \"carol\" is online or registered.".into()));
+    }
 }

@@ -115,6 +115,12 @@ impl Store {
     /// Writes `jobs` in one transaction and answers each. The mailbox counts change as the
     /// rows do: in a copy, kept only if the transaction commits.
     fn commit_group(&self, mut jobs: Vec<Job>) {
+        if !self.file_intact() {
+            for job in jobs {
+                let _ = job.reply.send(failed(&job.work));
+            }
+            return;
+        }
         let mut guard = self.db();
         let done = (|| -> Result<Vec<Reply>, rusqlite::Error> {
             guard.expire()?;
@@ -171,6 +177,26 @@ fn hand_over(hook: &KeptHook, jobs: &mut [Job], replies: &[Reply]) {
                 hook(&k.to.to_ascii_lowercase(), held);
             }
         }
+    }
+}
+
+impl Store {
+    /// Whether the database file is the one opened: one deleted or replaced under the server
+    /// would take messages nobody will read again, so nothing more is kept (each sender is
+    /// told `NotStored`, never `SENT`), and the log says why, once.
+    fn file_intact(&self) -> bool {
+        let Some(guard) = &self.guard else { return true };
+        if guard.intact() {
+            return true;
+        }
+        if !self.file_gone.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            log::error!(
+                "{} was deleted or replaced while this server used it: no message is kept any \
+                 more; restart the server (its lost messages were only in the deleted file)",
+                guard.path.display()
+            );
+        }
+        false
     }
 }
 

@@ -192,8 +192,12 @@ impl Core {
             return self.say(format!("Error: {text}"));
         }
         match std::mem::replace(&mut self.step, Step::Menu) {
+            // Unknown, or asked too fast: each said as it is.
             Step::Key { name } => {
-                self.unknown(&name);
+                match code {
+                    ErrorCode::UnknownUser => self.unknown(&name),
+                    _ => self.say(format!("Error: {text}")),
+                }
                 self.enter(Step::Recipient);
             }
             Step::Room { back, .. } => {
@@ -250,7 +254,7 @@ impl Core {
         }
         match std::mem::replace(&mut self.step, Step::Menu) {
             Step::Key { name } => {
-                self.unknown(&name);
+                self.say(format!("The server did not answer about {name}."));
                 self.enter(Step::Recipient);
             }
             Step::Sending { to, text, sealed, tries: 1 } => {

@@ -722,4 +722,23 @@ mod tests {
         let said = alice.on_server(ServerMsg::Error { code: ErrorCode::UnknownUser, text });
         assert_eq!(said[0], Effect::Say("No user named \"carol\" is online or registered.".into()));
     }
+
+    #[test]
+    fn a_wait_for_a_rooms_members_ends_and_comes_back_to_the_prompt() {
+        // The server died while alice waited for #s's members (with --reconnect): the wait
+        // ends at its deadline, once, and she is asked again; nothing spins.
+        let (a, _) = identities();
+        let mut alice = core("alice", &a, &[], true);
+        alice.start();
+        alice.on_line(Some("1".into()));
+        alice.on_line(Some("#s".into()));
+        assert!(alice.deadline().is_some());
+        assert_eq!(alice.on_lost().last(), Some(&Effect::Reconnect));
+        let later = Instant::now() + Duration::from_secs(3600);
+        let ended = alice.on_timeout(later);
+        assert_eq!(ended[0], Effect::Say("The server did not answer about #s.".into()));
+        assert_eq!(ended[1], ask(menu::ASK_RECIPIENT, &["alice"]));
+        assert_eq!(alice.deadline(), None);
+        assert_eq!(alice.on_timeout(later), []);
+    }
 }

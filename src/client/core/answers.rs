@@ -282,8 +282,16 @@ impl Core {
                 self.inviting = None;
                 self.enter(*back);
             }
+            Step::RoomMembers { room } => {
+                self.say(format!("The server did not answer about {room}."));
+                self.enter(Step::Recipient);
+            }
             Step::Quitting => self.out.push(Effect::Exit(0)),
-            other => self.step = other,
+            // A step that waits for no answer has no deadline: never a loop that spins on one.
+            other => {
+                self.step = other;
+                self.deadline = None;
+            }
         }
         self.take()
     }

@@ -386,6 +386,7 @@ fn a_database_deleted_under_the_server_takes_no_message_it_cannot_keep() {
             other => panic!("{text}: {other:?}"),
         }
     }
-    assert!(server.errors().contains("was deleted or replaced"), "{}", server.errors());
+    let logged = || server.errors().contains("was deleted or replaced");
+    assert!(common::eventually(Duration::from_secs(5), logged), "{}", server.errors());
     drop(bob);
 }

@@ -42,6 +42,12 @@ pub enum Effect {
     Say(String),
     /// The client's last line: nothing prints after it.
     SayLast(String),
+    /// A message's line: written down as shown (`Core::note_shown`, with this sender) by the
+    /// shell right before it prints it, with nothing between, then acknowledged after it.
+    Show {
+        line: String,
+        seen: Option<(String, String)>,
+    },
     Send(ClientMsg),
     /// Ask for a line: the prompt, the words Tab completes, the text already typed.
     Ask {
@@ -550,9 +556,11 @@ mod tests {
         // Shown, then acknowledged: the line comes before the ACKN, in one list.
         let delivered =
             ServerMsg::Chat { id: 7, from: "alice".into(), envelope: chat.envelope.clone() };
+        let seen = Some(("alice".to_owned(), a.fingerprint()));
+        let line = "[CHAT] alice: hi bob".to_owned();
         assert_eq!(
             bob.on_server(delivered.clone()),
-            [Effect::Say("[CHAT] alice: hi bob".into()), Effect::Send(cmd::Ack { id: 7 }.into())]
+            [Effect::Show { line, seen }, Effect::Send(cmd::Ack { id: 7 }.into())]
         );
         // The same envelope in a later session (our ACKN was lost, so the server sent it
         // again): not shown twice, acknowledged again.

@@ -173,6 +173,7 @@ fn start_printer(mut printer: impl ExternalPrinter + Send + 'static) -> io::Resu
                 Printed::Flushed(done) => {
                     let _ = done.send(());
                 }
+                Printed::Then(then) => then(),
             }
         }
     })?;

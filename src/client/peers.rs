@@ -401,11 +401,21 @@ impl Opener {
     /// unseen: the price of never showing one twice. The soak test found a kill there when
     /// this step also opened the file or rewrote it whole.)
     pub fn remember(&mut self) {
-        let (Some((path, append)), Some((sender, fp))) = (&mut self.seen, self.accepted.take())
-        else {
-            return;
-        };
-        let Some(window) = self.guard.window(&sender, &fp) else { return };
+        if let Some(accepted) = self.accepted.take() {
+            self.remember_for(&accepted);
+        }
+    }
+
+    /// The sender (lower-cased name, key fingerprint) of the message accepted last, taken: to
+    /// write down with [`Opener::remember_for`] at the moment its line is printed.
+    pub fn take_accepted(&mut self) -> Option<(String, String)> {
+        self.accepted.take()
+    }
+
+    /// [`Opener::remember`], for a message accepted earlier (`take_accepted`).
+    pub fn remember_for(&mut self, (sender, fp): &(String, String)) {
+        let Some((path, append)) = &mut self.seen else { return };
+        let Some(window) = self.guard.window(sender, fp) else { return };
         self.appended += 1;
         let line = format!("{sender}:{fp} {}\n", show_window(&window));
         if let Err(e) = profile::append_line(path, append, &line) {

@@ -24,6 +24,8 @@ use std::time::Duration;
 pub enum Printed {
     Text(String),
     Flushed(Sender<()>),
+    /// Done once every line queued before it is written: a message's acknowledgement.
+    Then(Box<dyn FnOnce() + Send>),
 }
 
 /// Where lines go on a terminal: the `printer` thread's queue.
@@ -54,7 +56,8 @@ fn emit(text: &str) -> io::Result<()> {
         return Ok(());
     }
     if let Some(printer) = printer.as_ref() {
-        return printer.send(Printed::Text(text.to_owned())).map_err(io::Error::other);
+        let sent = printer.send(Printed::Text(text.to_owned()));
+        return sent.map_err(|_| io::Error::other("the terminal's printer is gone"));
     }
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush())
@@ -121,6 +124,22 @@ pub fn restore_terminal() {
 
 /// Set by [`say_last`]: the client is ending, and nothing more may print.
 static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// Runs `then` once every line said before it has been written out: on a terminal, by the
+/// `printer` thread when the editor has taken them (a terminal that stops drawing holds it
+/// back); otherwise at once, since lines are written as they are said. How a message is
+/// acknowledged only after its line is shown, on every output.
+pub fn after_printed(then: impl FnOnce() + Send + 'static) {
+    let printer = PRINTER.lock_anyway();
+    match printer.as_ref() {
+        // A printer gone with the terminal: the process is ending; nothing to acknowledge.
+        Some(printer) => drop(printer.send(Printed::Then(Box::new(then)))),
+        None => {
+            drop(printer);
+            then();
+        }
+    }
+}
 
 /// Prints the client's last line (`Disconnected from server`): whatever another thread was
 /// about to say (a stream's summary, a menu) is not said after it.

@@ -18,6 +18,7 @@ use super::link::{self, LinkReader, LinkWriter, Rejoin, Relinked};
 use super::peers::Directory;
 use super::player::{Feed, StreamEvent};
 use super::screen;
+use crate::cmd::ClientMsg;
 use crate::keys::Identity;
 use crate::report::Chain;
 use crate::say;
@@ -122,7 +123,20 @@ impl Session {
         for effect in effects {
             match effect {
                 Effect::Say(line) => say!("{line}"),
+                // Made first, so that nothing but the print comes after it is written down.
+                Effect::Show { line, seen } => {
+                    let line = screen::line(format_args!("{line}"));
+                    if let Some(seen) = &seen {
+                        self.core.note_shown(seen);
+                    }
+                    screen::print_line(&line);
+                }
                 Effect::SayLast(line) => screen::say_last(format_args!("{line}")),
+                // Shown, then acknowledged: once the lines said before it are written out.
+                Effect::Send(ClientMsg::Ack(ack)) => {
+                    let writer = self.links.writer.clone();
+                    screen::after_printed(move || drop(writer.send(&ack)));
+                }
                 // A send that fails is a lost connection: `recv_chat` reports it.
                 Effect::Send(msg) => {
                     let _ = self.links.writer.send(&msg);

@@ -66,6 +66,12 @@ impl Core {
         self.show_chat(id, room, from, envelope);
     }
 
+    /// Writes down that the message of `seen` is shown: the shell calls it right before it
+    /// prints the line (`Effect::Show`).
+    pub fn note_shown(&mut self, seen: &(String, String)) {
+        self.opener.remember_for(seen);
+    }
+
     /// A message for us: opened, written down, shown, then acknowledged.
     pub(super) fn show_chat(&mut self, id: u64, room: Option<&str>, from: &str, envelope: &[u8]) {
         match self.opener.open(&self.directory, room.unwrap_or(""), from, envelope) {
@@ -75,10 +81,10 @@ impl Core {
                     Some(room) => rooms::chat_line(room, from, &text, untrusted),
                     None => menu::chat_line(from, &text, untrusted),
                 };
-                // Written down, then shown, with nothing between (`Opener::remember`); the
-                // file's upkeep at the next message from the server.
-                self.opener.remember();
-                self.say(line);
+                // Written down, then shown, with nothing between: both by the shell
+                // (`Core::note_shown`, then the print); the file's upkeep at the next message.
+                let seen = self.opener.take_accepted();
+                self.out.push(Effect::Show { line, seen });
             }
             // Sent again because our acknowledgement was lost: shown once already.
             Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),

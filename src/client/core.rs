@@ -182,6 +182,8 @@ pub struct Core {
     inviting: Option<(String, String)>,
     /// The room list asked for at the start, to catch up with our rooms, is not printed.
     quiet_room_list: bool,
+    /// A message was shown since the `seen` file's last upkeep (`Opener::tidy`).
+    tidy_due: bool,
     /// What the event being handled asks for, in order.
     out: Vec<Effect>,
 }
@@ -218,6 +220,7 @@ impl Core {
             held: Vec::new(),
             inviting: None,
             quiet_room_list: false,
+            tidy_due: false,
             out: Vec::new(),
         }
     }

@@ -19,7 +19,9 @@ impl Core {
         // The upkeep of the `seen` file after the last message shown, done now, not between
         // writing a message down and printing it: that gap is the one where a crash leaves a
         // message noted as shown but unprinted, so it is kept as short as two writes.
-        self.opener.tidy();
+        if std::mem::take(&mut self.tidy_due) {
+            self.opener.tidy();
+        }
         match msg {
             // The server checks we are still here.
             ServerMsg::Ping => self.send(cmd::Pong),
@@ -85,6 +87,7 @@ impl Core {
                 // (`Core::note_shown`, then the print); the file's upkeep at the next message.
                 let seen = self.opener.take_accepted();
                 self.out.push(Effect::Show { line, seen });
+                self.tidy_due = true;
             }
             // Sent again because our acknowledgement was lost: shown once already.
             Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),

@@ -163,7 +163,7 @@ mod tests {
     fn every_server_msg() -> Vec<ServerMsg> {
         vec![
             ServerMsg::Hello { magic: MAGIC, version: VERSION, challenge: [3; CHALLENGE_LEN] },
-            ServerMsg::Welcome { name: "alice".into(), window: 128 },
+            ServerMsg::Welcome { name: "alice".into(), window: 128, last_seq: 7 },
             ServerMsg::Directory(vec![user("alice"), user("bob"), user("c.d-e_f")]),
             ServerMsg::Directory(vec![]),
             ServerMsg::Joined(user("bob")),
@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(parse_client(&frame), Err(WireError::UnknownTag(Tag(*b"XXXX"))));
         assert_eq!(parse_server(&frame), Err(WireError::UnknownTag(Tag(*b"XXXX"))));
         // A server-only tag sent by a client is unknown to the server.
-        let welcome = ServerMsg::Welcome { name: "a".into(), window: 128 }.encode();
+        let welcome = ServerMsg::Welcome { name: "a".into(), window: 128, last_seq: 0 }.encode();
         assert_eq!(parse_client(&welcome), Err(WireError::UnknownTag(Tag::WELCOME)));
         // The tag is judged before the length: an HTTP request is an unknown tag.
         assert_eq!(parse_client(b"GET / HTTP/1.1\r\n"), Err(WireError::UnknownTag(Tag(*b"GET "))));

@@ -197,7 +197,8 @@ impl Handshake<'_> {
             let config = &ctx.config;
             let (outbox, lanes) = Outbox::new(config.outbox_frames, config.inbound_rate);
             let kept = throwaway.then(|| key.clone());
-            match ctx.registry.join(id, &name, key, &outbox) {
+            let last_seq = ctx.store.last_seq(&name).unwrap_or(0);
+            match ctx.registry.join(id, &name, key, &outbox, last_seq) {
                 Ok(()) => {
                     info!(
                         "{peer} joined as {name}{}",

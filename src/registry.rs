@@ -214,6 +214,7 @@ impl Registry {
         name: &str,
         key: Vec<u8>,
         outbox: &Outbox,
+        last_seq: u64,
     ) -> Result<(), Refusal> {
         validate_name(name)?;
         let lower = name.to_ascii_lowercase();
@@ -222,7 +223,8 @@ impl Registry {
         // Encoded before locking: under the lock, only pointers are copied.
         let joined_frame = ServerMsg::Joined((*user).clone()).encode_shared();
         let window = crate::wire::CHAT_WINDOW;
-        let welcome = ServerMsg::Welcome { name: name.to_owned(), window }.encode_shared();
+        let welcome =
+            ServerMsg::Welcome { name: name.to_owned(), window, last_seq }.encode_shared();
         let (laggards, replaced) = {
             let mut state = self.lock();
             let replaced = state.replace_stale(&lower, &user.key);

@@ -40,8 +40,9 @@ use schema::{create, migrate};
 /// The schema this code reads and writes. Version 2 added `names.last_seen`, 3
 /// `mailbox.held`, 4 `names.throwaway` and `mailbox.sender_key`, 5 the rooms (`rooms`,
 /// `room_members`, `mailbox.room`), 6 `names.holder`, 7 the rooms' signed histories
-/// (`room_log`, `room_members.invited`); a later version adds a step to `migrate`.
-pub const SCHEMA_VERSION: i64 = 7;
+/// (`room_log`, `room_members.invited`), 8 `names.last_seq`; a later version adds a step to
+/// `migrate`.
+pub const SCHEMA_VERSION: i64 = 8;
 /// A registered name nobody has joined with for this long is released (with what was held for
 /// it) the next time a name is claimed: names taken once and never used do not stay taken
 /// for ever.

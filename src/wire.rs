@@ -50,7 +50,7 @@ pub fn read_server(r: &mut impl std::io::Read) -> Result<ServerMsg, ReadError> {
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 8;
+pub const VERSION: u16 = 9;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only

@@ -390,3 +390,38 @@ fn a_database_deleted_under_the_server_takes_no_message_it_cannot_keep() {
     assert!(common::eventually(Duration::from_secs(5), logged), "{}", server.errors());
     drop(bob);
 }
+
+#[test]
+fn a_key_moved_to_a_machine_whose_clock_is_behind_is_still_heard() {
+    let db = temp_dir("moved").join("chatroom.db");
+    let (old_home, new_home, bob_home) = (temp_dir("alice"), temp_dir("alice2"), temp_dir("bob"));
+    let (_server, addr) = server_at(&db);
+    let mut bob = joined(&addr, &bob_home, "bob");
+    let say = |alice: &mut Proc, texts: &[String]| {
+        alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+        alice.type_line("1");
+        for text in texts {
+            alice.type_line("bob");
+            alice.type_line(text);
+        }
+        alice.type_line("QUIT");
+        alice.type_line("3");
+        assert_eq!(alice.wait(), 0);
+    };
+    let mut alice = client_at(&addr, &old_home, "alice");
+    say(&mut alice, &numbered(1, 3));
+    bob.expect_line("[CHAT] alice: m3");
+    // Her key, and nothing else, copied to a machine whose clock is an hour behind: no
+    // counter there, so hers would restart from that clock, below what bob has seen. The
+    // server's WLCM says the highest number it kept from her key; she goes on above it.
+    let key = "chatroom/identities/alice.pem";
+    std::fs::create_dir_all(new_home.join("chatroom/identities")).unwrap();
+    std::fs::copy(old_home.join(key), new_home.join(key)).unwrap();
+    let args = ["-f", "-1h", common::proc::BIN, "client", "--server", &addr, "--name", "alice"];
+    let config = new_home.to_str().unwrap();
+    let mut alice = Proc::start_command("faketime", &args, &[("XDG_CONFIG_HOME", config)]);
+    say(&mut alice, &numbered(4, 6));
+    bob.expect_line("[CHAT] alice: m6");
+    let rest = quit(bob);
+    assert_eq!(chats_from(&rest, "alice"), numbered(1, 6), "{rest:?}");
+}

@@ -158,7 +158,8 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 32]>())
             .prop_map(|(magic, version, challenge)| ServerMsg::Hello { magic, version, challenge }),
-        (name(), any::<u16>()).prop_map(|(name, window)| ServerMsg::Welcome { name, window }),
+        (name(), any::<u16>(), any::<u64>())
+            .prop_map(|(name, window, last_seq)| ServerMsg::Welcome { name, window, last_seq }),
         proptest::collection::vec(user(), 0..20).prop_map(ServerMsg::Directory),
         user().prop_map(ServerMsg::Joined),
         name().prop_map(|name| ServerMsg::Left { name }),

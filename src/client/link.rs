@@ -223,6 +223,8 @@ pub struct Joined {
     pub directory: Vec<User>,
     /// Chat messages we may have unanswered at once (the server's `WLCM`).
     pub window: u16,
+    /// The highest message number the server kept from our key: ours go on above it.
+    pub last_seq: u64,
 }
 
 /// Registers `name` with our public key, signing the server's challenge to prove we hold it.
@@ -242,8 +244,8 @@ pub fn join(
     writer.send(&cmd::Join { name: name.to_owned(), key, proof, throwaway })?;
     reader.set_timeout(Some(REPLY_TIMEOUT))?;
     let result = (|| match reader.recv()? {
-        ServerMsg::Welcome { name, window } => match reader.recv()? {
-            ServerMsg::Directory(directory) => Ok(Joined { name, directory, window }),
+        ServerMsg::Welcome { name, window, last_seq } => match reader.recv()? {
+            ServerMsg::Directory(directory) => Ok(Joined { name, directory, window, last_seq }),
             other => {
                 Err(ClientError::Handshake(format!("expected the directory, got {}", other.tag())))
             }

@@ -175,6 +175,19 @@ impl Sealer {
         sealer
     }
 
+    /// Goes on from above `seq` if the counter is at or below it: the server kept a message
+    /// of ours numbered `seq` (from another machine with this key, or before the counter file
+    /// was lost), and a recipient would drop anything numbered below as already seen.
+    /// A number past `u64::MAX / 2` (no clock or counter comes near it) is a server's lie
+    /// meant to run the counter out: ignored, and false returned.
+    pub fn above(&mut self, seq: u64) -> bool {
+        if seq >= u64::MAX / 2 {
+            return false;
+        }
+        self.next_seq = self.next_seq.max(seq + 1);
+        true
+    }
+
     /// The `CHAT` frame carrying `text` sealed for `to`, with the next sequence number.
     pub fn seal(&mut self, to: &Peer, text: &str) -> Result<Chat, KeyError> {
         let key = keys::parse_public_key(&to.key)?;

@@ -337,13 +337,16 @@ fn start_threads(
     let me = &joined.name;
     let trust = Trust::new(profile.as_ref().map(Profile::known_users_path));
     let rosters = Rosters::load(profile.as_ref().map(|p| p.rooms_dir(me)));
-    let (sealer, opener) = match profile {
+    let (mut sealer, opener) = match profile {
         Some(p) => (
             Sealer::counting(identity.clone(), me, p.counter_path(me)),
             Opener::remembering(identity.clone(), me, p.seen_path(me)),
         ),
         None => (Sealer::new(identity.clone(), me), Opener::new(identity.clone(), me)),
     };
+    if !sealer.above(joined.last_seq) {
+        log::warn!("ignored the server's last message number {}: out of range", joined.last_seq);
+    }
     let links = Links { input, writer, incoming, incoming_tx, readers, events, player, exit };
     let reconnect = config.reconnect.then(|| link::Rejoin {
         server: config.server.clone(),

@@ -222,6 +222,7 @@ fn keep_all_in(
 ) -> Result<Vec<Result<Kept, HoldError>>, rusqlite::Error> {
     let mut refused: Vec<(String, HoldError)> = Vec::new();
     let mut kept = Vec::with_capacity(batch.len());
+    let mut highest = 0;
     for k in batch {
         let lower = k.to.to_ascii_lowercase();
         if let Some((_, e)) = refused.iter().find(|(to, _)| *to == lower) {
@@ -230,10 +231,16 @@ fn keep_all_in(
         }
         let keep = Keep { to: &k.to, envelope: &k.envelope, held: k.held, room: k.room.as_deref() };
         let result = keep_in(tx, from, &keep, count_of(boxes, counting, &lower))?;
-        if let Err(e) = &result {
-            refused.push((lower, e.clone()));
+        match &result {
+            Err(e) => refused.push((lower, e.clone())),
+            // The number is in the envelope's clear header (what a recipient checks first).
+            Ok(_) => highest = highest.max(crate::keys::envelope_seq(&k.envelope).unwrap_or(0)),
         }
         kept.push(result);
+    }
+    if highest > 0 {
+        tx.prepare_cached("UPDATE names SET last_seq = max(last_seq, ?1) WHERE lower_name = ?2")?
+            .execute(params![highest as i64, from.to_ascii_lowercase()])?;
     }
     Ok(kept)
 }

@@ -57,6 +57,19 @@ impl Store {
         Ok(held)
     }
 
+    /// The highest message number kept from `name`'s key (0: none), for its `WLCM`.
+    pub fn last_seq(&self, name: &str) -> Result<u64, StoreError> {
+        let seq: Option<i64> = self
+            .db()
+            .query_row(
+                "SELECT last_seq FROM names WHERE lower_name = ?1",
+                [name.to_ascii_lowercase()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(seq.unwrap_or(0).max(0) as u64)
+    }
+
     /// Whether messages kept for `name` are waiting for its acknowledgement.
     pub fn awaits_ack(&self, name: &str) -> Result<bool, StoreError> {
         let waiting = self.db().query_row(

@@ -35,7 +35,7 @@ pub(super) fn create(db: &Connection) -> Result<(), rusqlite::Error> {
     db.execute_batch(concat!(
         "BEGIN;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema', 7);
+         INSERT INTO meta (key, value) VALUES ('schema', 8);
          CREATE TABLE names (
              lower_name TEXT PRIMARY KEY,
              name TEXT NOT NULL,
@@ -44,7 +44,8 @@ pub(super) fn create(db: &Connection) -> Result<(), rusqlite::Error> {
              look TEXT NOT NULL,
              last_seen INTEGER NOT NULL,
              throwaway INTEGER NOT NULL DEFAULT 0,
-             holder INTEGER NOT NULL DEFAULT 0
+             holder INTEGER NOT NULL DEFAULT 0,
+             last_seq INTEGER NOT NULL DEFAULT 0
          );
          CREATE INDEX names_look ON names (look);
          CREATE INDEX names_last_seen ON names (last_seen);
@@ -93,6 +94,9 @@ const STEPS: &[(i64, &str)] = &[
     // 7: rooms whose membership members sign (`room_log`). A room of before has no signed
     // history a client could check: it goes, and its members make it again.
     (7, concat!("DELETE FROM room_members; DELETE FROM rooms;", room_log_tables!())),
+    // 8: the highest message number kept from each name's key, told at its join (`WLCM`),
+    // so that a key moved to a new machine numbers its messages above what was sent before.
+    (8, "ALTER TABLE names ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"),
 ];
 
 /// Brings a database of schema `found` up to `SCHEMA_VERSION`, one step a version, each in a

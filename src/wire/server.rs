@@ -15,8 +15,9 @@ pub enum ServerMsg {
     /// `HELO`: the server's answer to a good handshake, with the challenge to sign in `JOIN`.
     Hello { magic: [u8; 4], version: u16, challenge: [u8; CHALLENGE_LEN] },
     /// `WLCM`: the join was accepted under this name; `window`: how many chat messages the
-    /// client may have unanswered (flow control).
-    Welcome { name: String, window: u16 },
+    /// client may have unanswered (flow control); `last_seq`: the highest message number the
+    /// server has kept from this key (0: none), so a key moved to a new machine goes on above it.
+    Welcome { name: String, window: u16, last_seq: u64 },
     /// `URIF`: every user online (the joining user included), in join order.
     Directory(Vec<User>),
     /// `JOND`: a user joined.
@@ -160,9 +161,10 @@ impl ServerMsg {
         let mut w = FrameWriter::new(self.tag());
         match self {
             ServerMsg::Hello { magic, version, challenge } => w.hello(magic, *version, challenge),
-            ServerMsg::Welcome { name, window } => {
+            ServerMsg::Welcome { name, window, last_seq } => {
                 w.str8(name);
                 w.u16(*window);
+                w.u64(*last_seq);
             }
             ServerMsg::Left { name } => w.str8(name),
             ServerMsg::Sent { to, queued } => {
@@ -225,9 +227,11 @@ impl ServerMsg {
                 version: r.u16("version")?,
                 challenge: r.array("challenge")?,
             },
-            Kind::Welcome => {
-                ServerMsg::Welcome { name: r.str8("name", MAX_NAME)?, window: r.u16("window")? }
-            }
+            Kind::Welcome => ServerMsg::Welcome {
+                name: r.str8("name", MAX_NAME)?,
+                window: r.u16("window")?,
+                last_seq: r.u64("last message number")?,
+            },
             Kind::Directory => ServerMsg::Directory(r.users("directory", MAX_DIRECTORY)?),
             Kind::Joined => ServerMsg::Joined(r.user()?),
             Kind::Left => ServerMsg::Left { name: r.str8("name", MAX_NAME)? },

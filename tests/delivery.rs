@@ -198,6 +198,8 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
                 me.ask_key("r0");
                 me.ask_key("r1");
                 let mut sent = [0usize; 2];
+                // Each message's envelope, by recipient, to check a missing one below.
+                let mut envelopes: Sealed = Default::default();
                 while Instant::now() < end {
                     let to = (sent[0] + sent[1] + s) % 2;
                     let text = format!("m{}", sent[to] + 1);
@@ -207,9 +209,10 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
                         thread::sleep(Duration::from_millis(100));
                     }
                     sent[to] += 1;
+                    envelopes[to].push(me.last_sent.clone());
                     thread::sleep(Duration::from_millis(40));
                 }
-                sent
+                (sent, envelopes)
             })
         })
         .collect();
@@ -231,7 +234,8 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
             })
         })
         .collect();
-    let sent: Vec<[usize; 2]> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+    let (sent, envelopes): (Vec<[usize; 2]>, Vec<Sealed>) =
+        senders.into_iter().map(|h| h.join().unwrap()).unzip();
     for (r, handle) in recipients.into_iter().enumerate() {
         let mut shown = handle.join().unwrap();
         let mut last = joined(&addr, &homes[r], &format!("r{r}"));
@@ -243,11 +247,50 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
             .collect();
         last.expect_all(&lasts);
         shown.extend(quit(last));
+        let mut in_the_gap = 0;
         for (s, counts) in sent.iter().enumerate() {
             let got = chats_from(&shown, &format!("s{s}"));
-            assert_eq!(got, numbered(1, counts[r]), "r{r} from s{s}: lost, reordered or twice");
+            let all = numbered(1, counts[r]);
+            // The one loss the design admits (docs/PROTOCOL.md, "The delivery guarantee"): a
+            // kill between writing a message down as shown and printing it, two writes in a
+            // row. Such a message is in the recipient's seen file; any other missing one fails.
+            let missing: Vec<usize> = (0..all.len()).filter(|k| !got.contains(&all[*k])).collect();
+            for &k in &missing {
+                let envelope = &envelopes[s][r][k];
+                assert!(
+                    noted_as_shown(&homes[r], r, s, envelope),
+                    "r{r} from s{s}: {} lost, and never written down as shown",
+                    all[k]
+                );
+            }
+            in_the_gap += missing.len();
+            let expected: Vec<String> =
+                (0..all.len()).filter(|k| !missing.contains(k)).map(|k| all[k].clone()).collect();
+            assert_eq!(got, expected, "r{r} from s{s}: reordered or twice");
         }
+        // Each such loss takes a kill landing in that gap: rare, never a pattern.
+        assert!(in_the_gap <= 2, "r{r}: {in_the_gap} messages lost in the gap");
     }
+}
+
+/// A sender's envelopes, by recipient, in the order sent.
+type Sealed = [Vec<Vec<u8>>; 2];
+
+/// Whether recipient `r` (its config folder `home`) wrote down as shown the message of
+/// sender `s` sealed as `envelope`: its seen file takes it for one shown before.
+fn noted_as_shown(home: &std::path::Path, r: usize, s: usize, envelope: &[u8]) -> bool {
+    use chatroom::client::peers::{Directory, DropReason, Opener};
+    let me = format!("r{r}");
+    let key = home.join(format!("chatroom/identities/{me}.pem"));
+    let identity = std::sync::Arc::new(chatroom::client::profile::load(&key).unwrap().unwrap());
+    let seen = home.join(format!("chatroom/seen/{me}"));
+    let mut opener = Opener::remembering(identity, &me, seen);
+    let sender = chatroom::wire::User {
+        name: format!("s{s}"),
+        key: common::identity(s).public_der().to_vec(),
+    };
+    let directory = Directory::new(vec![sender]);
+    opener.open(&directory, "", &format!("s{s}"), envelope) == Err(DropReason::ShownBefore)
 }
 
 #[test]

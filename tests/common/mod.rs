@@ -62,6 +62,8 @@ pub struct TestClient {
     pub sealer: Sealer,
     pub opener: Opener,
     pub identity: Arc<Identity>,
+    /// The envelope of the last message sent (`send_text`).
+    pub last_sent: Vec<u8>,
 }
 
 impl TestClient {
@@ -78,6 +80,7 @@ impl TestClient {
             writer,
             directory: Directory::new(directory),
             identity,
+            last_sent: Vec::new(),
         }
     }
 
@@ -168,6 +171,7 @@ impl TestClient {
             .clone();
         let msg = self.sealer.seal(&peer, text).unwrap();
         self.writer.send(&msg).unwrap();
+        self.last_sent = msg.envelope;
     }
 
     /// Asks the server for the key of `name`, registered and offline (to write to them).

@@ -174,9 +174,11 @@ fn serve(bind: &str, mut config: ServerConfig) -> Result<(), Box<dyn Error>> {
     let local = listener.local_addr()?;
     // Said once the database is open and the threads run: a bad --db fails before it.
     let server = Server::spawn(listener, config)?;
-    println!("Server listening on {local}");
+    // Ctrl-C is ours before the line is said: a script (or a test) that interrupts the
+    // server as soon as it reads it gets the clean stop, not the default death by signal.
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
+    println!("Server listening on {local}");
     server.wait();
     info!("server stopped");
     Ok(())

@@ -328,7 +328,7 @@ pub struct Opener {
     /// Each sender's highest number when this session began: a number seen then is a message
     /// sent again (`ShownBefore`), one seen since is a replay.
     earlier: std::collections::HashMap<(String, String), u64>,
-    /// The sender of the message accepted last, for `remember`.
+    /// The sender of the message accepted last, for `take_accepted`.
     accepted: Option<(String, String)>,
     /// Lines appended to `seen` since it was last written whole.
     appended: u32,
@@ -353,7 +353,7 @@ impl Opener {
                 opener.guard.restore(sender, fp, window);
             }
         }
-        // The handle `remember` writes through, opened ahead if the file is there (the first
+        // The handle `remember_for` writes through, opened ahead if the file is there (the first
         // message ever makes it).
         let append = if file.exists() { profile::open_append(&file).ok() } else { None };
         opener.seen = Some((file, append));
@@ -404,28 +404,19 @@ impl Opener {
         Ok(opened.text)
     }
 
-    /// Writes down what was accepted, so a message the server sends again in a later session
-    /// is not shown again. Called just before the message is shown, with its line already
-    /// made, so that whatever reached the screen is written down: a line is never shown
-    /// twice, and a reader who kills the client on seeing a line never lands between the two.
-    /// The step is one `write` to a file held open, and nothing else: opening the file and
-    /// writing it anew are [`Opener::tidy`]'s, after the print. (A crash that falls between
-    /// this `write` and the print's, with no line to time it by, leaves that one message
-    /// unseen: the price of never showing one twice. The soak test found a kill there when
-    /// this step also opened the file or rewrote it whole.)
-    pub fn remember(&mut self) {
-        if let Some(accepted) = self.accepted.take() {
-            self.remember_for(&accepted);
-        }
-    }
-
     /// The sender (lower-cased name, key fingerprint) of the message accepted last, taken: to
     /// write down with [`Opener::remember_for`] at the moment its line is printed.
     pub fn take_accepted(&mut self) -> Option<(String, String)> {
         self.accepted.take()
     }
 
-    /// [`Opener::remember`], for a message accepted earlier (`take_accepted`).
+    /// Writes down that the message accepted from this sender (`take_accepted`) is shown, so
+    /// one the server sends again in a later session is not shown again. The session calls it
+    /// just before it prints the line, the line already made (`Effect::Show`), so that
+    /// whatever reached the screen is written down: a line is never shown twice. The step is
+    /// one `write` to a file held open, and nothing else: opening the file and writing it anew
+    /// are [`Opener::tidy`]'s, later. (A crash that falls between this `write` and the print's
+    /// leaves that one message unseen: the price of never showing one twice.)
     pub fn remember_for(&mut self, (sender, fp): &(String, String)) {
         let Some((path, append)) = &mut self.seen else { return };
         let Some(window) = self.guard.window(sender, fp) else { return };
@@ -438,7 +429,7 @@ impl Opener {
 
     /// The upkeep of the `seen` file, after a message is shown: every `SEEN_COMPACT` lines it
     /// is written anew, whole (later lines win, so nothing is lost if this fails), and the
-    /// handle the next [`Opener::remember`] writes through is opened ahead of it.
+    /// handle the next [`Opener::remember_for`] writes through is opened ahead of it.
     pub fn tidy(&mut self) {
         let Some((path, append)) = &mut self.seen else { return };
         let mut written = Ok(());
@@ -546,7 +537,8 @@ mod tests {
         assert!(!file.exists(), "no file before the first message");
         for envelope in &messages {
             opener.open(&directory, "", "alice", envelope).unwrap();
-            opener.remember();
+            let seen = opener.take_accepted().unwrap();
+            opener.remember_for(&seen);
             opener.tidy();
         }
         let lines = std::fs::read_to_string(&file).unwrap().lines().count();

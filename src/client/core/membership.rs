@@ -330,15 +330,12 @@ impl Core {
             .map(|r| (r.room().to_owned(), member_names(r)))
             .collect();
         let directory = &self.directory;
-        let lines = rooms::list_lines(&mine, &self.me, |m| directory.online(m).is_some());
-        lines.into_iter().for_each(|l| self.say(l));
+        let mut lines = rooms::list_lines(&mine, &self.me, |m| directory.online(m).is_some());
         for roster in self.rosters.all().filter(|r| r.member(&self.me).is_none()) {
             let inviter = roster.invitation(&self.me).and_then(|s| s.invited_by.clone());
             if let Some(by) = inviter {
                 let room = roster.room();
-                self.out.push(super::Effect::Say(format!(
-                    "Invited to {room} by {by}: /join {room} to accept"
-                )));
+                lines.push(format!("Invited to {room} by {by}: /join {room} to accept"));
             }
         }
         for (room, listed_names) in listed {
@@ -350,12 +347,13 @@ impl Core {
                 let seated = roster
                     .is_some_and(|r| r.member(name).is_some() || r.invitation(name).is_some());
                 if !seated {
-                    self.out.push(super::Effect::Say(format!(
+                    lines.push(format!(
                         "WARNING: the server lists {name} in {room}, but no member invited them"
-                    )));
+                    ));
                 }
             }
         }
+        lines.into_iter().for_each(|l| self.say(l));
     }
 
     /// The rooms to catch up with at the start: those the server lists for us, and those we
@@ -383,9 +381,7 @@ impl Core {
             self.send(cmd::Ack { id });
             return false;
         }
-        let key = self.directory.get(from).map(|p| key_hash(&p.key));
-        let seated = self.rosters.get(room).zip(key).is_some_and(|(r, k)| r.has_seated(from, &k));
-        if seated {
+        if self.seated(room, from) {
             return true;
         }
         let lower = room.to_ascii_lowercase();
@@ -404,6 +400,13 @@ impl Core {
         false
     }
 
+    /// Whether `from`, with the key the directory gives, is or was a member of `room` as our
+    /// chain says.
+    fn seated(&self, room: &str, from: &str) -> bool {
+        let key = self.directory.get(from).map(|p| key_hash(&p.key));
+        self.rosters.get(room).zip(key).is_some_and(|(r, k)| r.has_seated(from, &k))
+    }
+
     /// After catching up with `room`: its held messages shown if a member wrote them, else
     /// dropped and said.
     fn release_held(&mut self, room: &str) {
@@ -411,10 +414,7 @@ impl Core {
             std::mem::take(&mut self.held).into_iter().partition(|h| h.room == room);
         self.held = later;
         for held in now {
-            let key = self.directory.get(&held.from).map(|p| key_hash(&p.key));
-            let seated =
-                self.rosters.get(room).zip(key).is_some_and(|(r, k)| r.has_seated(&held.from, &k));
-            if seated {
+            if self.seated(room, &held.from) {
                 self.show_chat(held.id, Some(room), &held.from, &held.envelope);
             } else {
                 self.say(format!(

@@ -231,8 +231,8 @@ impl Pump {
             let live: Vec<Held> = flags.live.lock_anyway().drain(..).collect();
             for message in live {
                 if message.id > self.last {
-                    write_chat(out, &message)?;
                     self.last = message.id;
+                    write_chat(out, message)?;
                 }
             }
             return Ok(false);
@@ -245,7 +245,8 @@ impl Pump {
                 return Ok(false);
             }
         };
-        for message in &mail {
+        let whole_batch = mail.len() == MAIL_BATCH;
+        for message in mail {
             if message.id <= self.backlog && self.keyed.insert(message.from.to_ascii_lowercase()) {
                 // A throwaway sender's key came with its message: its name may be free now.
                 let key = match &message.sender_key {
@@ -256,10 +257,10 @@ impl Pump {
                     out.write_all(&ServerMsg::UserKey(User { name, key }).encode())?;
                 }
             }
-            write_chat(out, message)?;
             self.last = message.id;
+            write_chat(out, message)?;
         }
-        if mail.len() == MAIL_BATCH {
+        if whole_batch {
             return Ok(true);
         }
         // Caught up with the store (the backlog too, even if some of it was acknowledged in
@@ -270,11 +271,13 @@ impl Pump {
     }
 }
 
-/// Writes one message as `CHAT` (or `RCHT`, for a room), with its id to acknowledge.
-fn write_chat(out: &mut impl Write, message: &Held) -> io::Result<()> {
-    let (id, from, envelope) = (message.id as u64, message.from.clone(), message.envelope.clone());
-    let chat = match &message.room {
-        Some(room) => ServerMsg::RoomChat { id, room: room.clone(), from, envelope },
+/// Writes one message as `CHAT` (or `RCHT`, for a room), with its id to acknowledge: the
+/// message is consumed, so its envelope is not copied on the way.
+fn write_chat(out: &mut impl Write, message: Held) -> io::Result<()> {
+    let Held { id, from, envelope, room, .. } = message;
+    let id = id as u64;
+    let chat = match room {
+        Some(room) => ServerMsg::RoomChat { id, room, from, envelope },
         None => ServerMsg::Chat { id, from, envelope },
     };
     out.write_all(&chat.encode())

@@ -30,6 +30,19 @@ fn killed(mut p: Proc) -> Vec<String> {
     p.rest()
 }
 
+/// alice, at her menu, writes `texts` to bob, then quits.
+fn tell_bob(alice: &mut Proc, texts: &[String]) {
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("1");
+    for text in texts {
+        alice.type_line("bob");
+        alice.type_line(text);
+    }
+    alice.type_line("QUIT");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+}
+
 /// A protocol-level sender (fast, and `SENT` is checked for every message).
 fn sender(addr: &str, name: &str, key: usize) -> TestClient {
     TestClient::join(addr.parse::<SocketAddr>().unwrap(), name, key)
@@ -151,25 +164,14 @@ fn a_sender_whose_clock_is_an_hour_behind_is_still_heard() {
     let (alice_home, bob_home) = (temp_dir("alice"), temp_dir("bob"));
     let (_server, addr) = server_at(&db);
     let mut bob = joined(&addr, &bob_home, "bob");
-    let say = |alice: &mut Proc, texts: &[String]| {
-        alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
-        alice.type_line("1");
-        for text in texts {
-            alice.type_line("bob");
-            alice.type_line(text);
-        }
-        alice.type_line("QUIT");
-        alice.type_line("3");
-        assert_eq!(alice.wait(), 0);
-    };
     let mut alice = client_at(&addr, &alice_home, "alice");
-    say(&mut alice, &numbered(1, 5));
+    tell_bob(&mut alice, &numbered(1, 5));
     bob.expect_line("[CHAT] alice: m5");
     // Sequence numbers come from a counter in alice's profile, not from her clock.
     let args = ["-f", "-1h", common::proc::BIN, "client", "--server", &addr, "--name", "alice"];
     let config = alice_home.to_str().unwrap();
     let mut alice = Proc::start_command("faketime", &args, &[("XDG_CONFIG_HOME", config)]);
-    say(&mut alice, &numbered(6, 15));
+    tell_bob(&mut alice, &numbered(6, 15));
     bob.expect_line("[CHAT] alice: m15");
     let rest = quit(bob);
     assert_eq!(chats_from(&rest, "alice"), numbered(1, 15), "{rest:?}");
@@ -440,19 +442,8 @@ fn a_key_moved_to_a_machine_whose_clock_is_behind_is_still_heard() {
     let (old_home, new_home, bob_home) = (temp_dir("alice"), temp_dir("alice2"), temp_dir("bob"));
     let (_server, addr) = server_at(&db);
     let mut bob = joined(&addr, &bob_home, "bob");
-    let say = |alice: &mut Proc, texts: &[String]| {
-        alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
-        alice.type_line("1");
-        for text in texts {
-            alice.type_line("bob");
-            alice.type_line(text);
-        }
-        alice.type_line("QUIT");
-        alice.type_line("3");
-        assert_eq!(alice.wait(), 0);
-    };
     let mut alice = client_at(&addr, &old_home, "alice");
-    say(&mut alice, &numbered(1, 3));
+    tell_bob(&mut alice, &numbered(1, 3));
     bob.expect_line("[CHAT] alice: m3");
     // Her key, and nothing else, copied to a machine whose clock is an hour behind: no
     // counter there, so hers would restart from that clock, below what bob has seen. The
@@ -463,7 +454,7 @@ fn a_key_moved_to_a_machine_whose_clock_is_behind_is_still_heard() {
     let args = ["-f", "-1h", common::proc::BIN, "client", "--server", &addr, "--name", "alice"];
     let config = new_home.to_str().unwrap();
     let mut alice = Proc::start_command("faketime", &args, &[("XDG_CONFIG_HOME", config)]);
-    say(&mut alice, &numbered(4, 6));
+    tell_bob(&mut alice, &numbered(4, 6));
     bob.expect_line("[CHAT] alice: m6");
     let rest = quit(bob);
     assert_eq!(chats_from(&rest, "alice"), numbered(1, 6), "{rest:?}");

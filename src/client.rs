@@ -34,6 +34,7 @@ pub mod profile;
 pub mod rooms;
 pub mod rosters;
 pub mod screen;
+pub mod seen;
 pub mod session;
 pub mod start;
 

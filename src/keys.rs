@@ -501,7 +501,8 @@ pub struct Window {
 }
 
 impl Window {
-    fn seen(&self, seq: u64) -> bool {
+    /// Whether `seq` counts as seen: recorded, or below the window.
+    pub fn holds(&self, seq: u64) -> bool {
         if seq == 0 || seq >= self.top {
             return seq == 0 || seq == self.top;
         }
@@ -551,7 +552,7 @@ impl ReplayGuard {
     /// Would `seq` from `sender` (with the key fingerprint `fp`) be new? Records nothing.
     pub fn is_new(&self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
         match self.windows.get(&Self::key(sender, fp)) {
-            Some(w) if w.seen(seq) => Err(KeyError::Replay { seq, last: w.top }),
+            Some(w) if w.holds(seq) => Err(KeyError::Replay { seq, last: w.top }),
             _ => Ok(()),
         }
     }
@@ -574,7 +575,7 @@ impl ReplayGuard {
     /// Accepts `seq` from `sender` (with the key fingerprint `fp`) if it is new, and records it.
     pub fn check(&mut self, sender: &str, fp: &str, seq: u64) -> Result<(), KeyError> {
         let window = self.windows.entry(Self::key(sender, fp)).or_default();
-        if seq == 0 || window.seen(seq) {
+        if seq == 0 || window.holds(seq) {
             return Err(KeyError::Replay { seq, last: window.top });
         }
         window.record(seq);

@@ -200,8 +200,6 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
                 me.ask_key("r0");
                 me.ask_key("r1");
                 let mut sent = [0usize; 2];
-                // Each message's envelope, by recipient, to check a missing one below.
-                let mut envelopes: Sealed = Default::default();
                 while Instant::now() < end {
                     let to = (sent[0] + sent[1] + s) % 2;
                     let text = format!("m{}", sent[to] + 1);
@@ -211,10 +209,9 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
                         thread::sleep(Duration::from_millis(100));
                     }
                     sent[to] += 1;
-                    envelopes[to].push(me.last_sent.clone());
                     thread::sleep(Duration::from_millis(40));
                 }
-                (sent, envelopes)
+                sent
             })
         })
         .collect();
@@ -236,8 +233,7 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
             })
         })
         .collect();
-    let (sent, envelopes): (Vec<[usize; 2]>, Vec<Sealed>) =
-        senders.into_iter().map(|h| h.join().unwrap()).unzip();
+    let sent: Vec<[usize; 2]> = senders.into_iter().map(|h| h.join().unwrap()).collect();
     for (r, handle) in recipients.into_iter().enumerate() {
         let mut shown = handle.join().unwrap();
         let mut last = joined(&addr, &homes[r], &format!("r{r}"));
@@ -249,50 +245,47 @@ fn soak_two_recipients_killed_at_random_lose_nothing_and_show_nothing_twice() {
             .collect();
         last.expect_all(&lasts);
         shown.extend(quit(last));
-        let mut in_the_gap = 0;
+        let mut repeats = 0;
         for (s, counts) in sent.iter().enumerate() {
-            let got = chats_from(&shown, &format!("s{s}"));
+            let (plain, marked) = chats_and_repeats(&shown, &format!("s{s}"));
             let all = numbered(1, counts[r]);
-            // The one loss the design admits (docs/PROTOCOL.md, "The delivery guarantee"): a
-            // kill between writing a message down as shown and printing it, two writes in a
-            // row. Such a message is in the recipient's seen file; any other missing one fails.
-            let missing: Vec<usize> = (0..all.len()).filter(|k| !got.contains(&all[*k])).collect();
-            for &k in &missing {
-                let envelope = &envelopes[s][r][k];
-                assert!(
-                    noted_as_shown(&homes[r], r, s, envelope),
-                    "r{r} from s{s}: {} lost, and never written down as shown",
-                    all[k]
-                );
-            }
-            in_the_gap += missing.len();
-            let expected: Vec<String> =
-                (0..all.len()).filter(|k| !missing.contains(k)).map(|k| all[k].clone()).collect();
-            assert_eq!(got, expected, "r{r} from s{s}: reordered or twice");
+            // Every message shown, in order; twice only if said to be perhaps a repeat (a kill
+            // between a line going out and its note as printed: docs/PROTOCOL.md, "The
+            // delivery guarantee"). Nothing lost, nothing shown twice unsaid.
+            let mut first: Vec<&String> = plain.iter().chain(&marked).collect();
+            first.sort_by_key(|m| all.iter().position(|a| a == *m));
+            first.dedup();
+            assert_eq!(first, all.iter().collect::<Vec<_>>(), "r{r} from s{s}: lost");
+            assert_eq!(plain.iter().filter(|m| all.contains(m)).count(), plain.len());
+            let mut once = plain.clone();
+            once.dedup();
+            assert_eq!(once, plain, "r{r} from s{s}: shown twice unsaid");
+            assert!(is_sorted_by(&plain, &all), "r{r} from s{s}: reordered: {plain:?}");
+            repeats += marked.len();
         }
-        // Each such loss takes a kill landing in that gap: rare, never a pattern.
-        assert!(in_the_gap <= 2, "r{r}: {in_the_gap} messages lost in the gap");
+        // Each such repeat takes a kill landing in that gap: rare, never a pattern.
+        assert!(repeats <= 4, "r{r}: {repeats} messages shown again as perhaps repeats");
     }
 }
 
-/// A sender's envelopes, by recipient, in the order sent.
-type Sealed = [Vec<Vec<u8>>; 2];
+/// The texts of `from`'s messages in `lines`: those shown plainly, and those shown after the
+/// client's word that they may be repeats.
+fn chats_and_repeats(lines: &[String], from: &str) -> (Vec<String>, Vec<String>) {
+    let prefix = format!("[CHAT] {from}: ");
+    let (mut plain, mut marked) = (Vec::new(), Vec::new());
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(text) = line.strip_prefix(&prefix) {
+            let said = i > 0 && lines[i - 1] == chatroom::client::core::CUT_OFF;
+            if said { &mut marked } else { &mut plain }.push(text.to_owned());
+        }
+    }
+    (plain, marked)
+}
 
-/// Whether recipient `r` (its config folder `home`) wrote down as shown the message of
-/// sender `s` sealed as `envelope`: its seen file takes it for one shown before.
-fn noted_as_shown(home: &std::path::Path, r: usize, s: usize, envelope: &[u8]) -> bool {
-    use chatroom::client::peers::{Directory, DropReason, Opener};
-    let me = format!("r{r}");
-    let key = home.join(format!("chatroom/identities/{me}.pem"));
-    let identity = std::sync::Arc::new(chatroom::client::profile::load(&key).unwrap().unwrap());
-    let seen = home.join(format!("chatroom/seen/{me}"));
-    let mut opener = Opener::remembering(identity, &me, seen);
-    let sender = chatroom::wire::User {
-        name: format!("s{s}"),
-        key: common::identity(s).public_der().to_vec(),
-    };
-    let directory = Directory::new(vec![sender]);
-    opener.open(&directory, "", &format!("s{s}"), envelope) == Err(DropReason::ShownBefore)
+/// Whether `seen` comes in the order of `all`.
+fn is_sorted_by(seen: &[String], all: &[String]) -> bool {
+    seen.windows(2)
+        .all(|w| all.iter().position(|a| *a == w[0]) < all.iter().position(|a| *a == w[1]))
 }
 
 #[test]

@@ -546,3 +546,73 @@ fn the_terminal_view_keeps_the_chat_on_a_resize_and_clears_the_picture_at_the_en
     pane.keys(&["3", "Enter"]);
     pane.wait_for("the exit status", |l| l == "EXIT=0");
 }
+
+/// A terminal that stops drawing (its emulator frozen, as a hung SSH session is) and a
+/// client killed while it is stopped: every message accepted for it is shown once, by that
+/// client or the next; twice only with the word that it may be a repeat.
+#[test]
+fn a_stalled_terminal_then_a_kill_loses_nothing_and_shows_nothing_twice_unsaid() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr().to_string();
+    let home = temp_dir("stalled");
+    let client = format!(
+        "env -u DISPLAY XDG_CONFIG_HOME={home} {BIN} client --server {addr} --key-bits 1024 --name alice",
+        home = home.display()
+    );
+    // Two lives of alice in one pane: the second starts when the first is killed.
+    let pane = Pane::start(&format!("{client}; {client}; echo EXIT=$?; sleep 60"), 150, 40);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the recipient prompt", |l| l.starts_with("Enter recipient"));
+    // Asked before tmux is stopped: it answers nothing while it is.
+    let shell = pane.tmux(&["display", "-p", "#{pane_pid}"]).trim().to_owned();
+    let pgrep = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let first = String::from_utf8_lossy(&pgrep.stdout).trim().to_owned();
+    assert!(!first.is_empty(), "alice's client is not the shell's child");
+    let tmux = pane.tmux(&["display", "-p", "#{pid}"]).trim().to_owned();
+    let signal = |sig: &str, pid: &str| Command::new("kill").args([sig, pid]).status().unwrap();
+    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
+    // The terminal stops drawing; bob writes until the server holds his messages back (alice
+    // acknowledges nothing her terminal has not taken: it refuses once she has taken none
+    // for a while) or 600 are sent.
+    signal("-STOP", &tmux);
+    let mut accepted = Vec::new();
+    for i in 1..=600 {
+        let text = format!("m{i}");
+        if bob.send_confirmed("alice", &text).is_err() {
+            break;
+        }
+        accepted.push(text);
+        // Under the server's limit of 100 messages a second to one recipient.
+        std::thread::sleep(Duration::from_millis(12));
+    }
+    assert!(accepted.len() > 100, "only {} accepted", accepted.len());
+    signal("-KILL", &first);
+    signal("-CONT", &tmux);
+    // The second life gets again what the first did not write out.
+    let history = || pane.tmux(&["capture-pane", "-p", "-J", "-S", "-"]);
+    let last = format!("[CHAT] bob: {}", accepted.last().unwrap());
+    if !eventually(Duration::from_secs(30), || history().lines().any(|l| l == last)) {
+        panic!("never saw {last}:\n{}", history());
+    }
+    let lines: Vec<String> = history().lines().map(str::to_owned).collect();
+    let (mut plain, mut marked) = (Vec::new(), Vec::new());
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(text) = line.strip_prefix("[CHAT] bob: ") {
+            let said = i > 0 && lines[i - 1] == chatroom::client::core::CUT_OFF;
+            if said { &mut marked } else { &mut plain }.push(text.to_owned());
+        }
+    }
+    let lost: Vec<&String> =
+        accepted.iter().filter(|m| !plain.contains(m) && !marked.contains(m)).collect();
+    assert!(lost.is_empty(), "lost {lost:?} of {}", accepted.len());
+    // Said to be perhaps a repeat: the few lines the editor held when the terminal stopped
+    // (one written in part, one waiting to be).
+    assert!(marked.len() <= 3, "{marked:?}");
+    let mut once = plain.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), plain.len(), "shown twice unsaid: {plain:?}");
+    pane.keys(&["3", "Enter"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
+}

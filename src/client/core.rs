@@ -25,6 +25,7 @@ use super::peers::{Directory, Opener, Peer, Sealer, Trust};
 use super::player::Feed;
 use super::rooms;
 use super::rosters::Rosters;
+use super::seen::Noted;
 use crate::cmd::{self, ClientMsg};
 use crate::keys::{Identity, KeyError};
 use crate::names;
@@ -35,6 +36,10 @@ use membership::HeldChat;
 /// How long `QUIT` waits for the server to close the connection before exiting anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
 
+/// Said before a message an earlier session was printing when it ended (see `seen.rs`).
+pub const CUT_OFF: &str =
+    "(The next message may be a repeat: this client stopped while it was printing it.)";
+
 /// What the core asks of the world, in order.
 #[derive(Debug, PartialEq)]
 pub enum Effect {
@@ -42,11 +47,11 @@ pub enum Effect {
     Say(String),
     /// The client's last line: nothing prints after it.
     SayLast(String),
-    /// A message's line: written down as shown (`Core::note_shown`, with this sender) by the
-    /// shell right before it prints it, with nothing between, then acknowledged after it.
+    /// A message's line, with its two notes in the `seen` file: the shell writes the first
+    /// right before the line goes out and the second once it is written (`seen.rs`).
     Show {
         line: String,
-        seen: Option<(String, String)>,
+        noted: Option<Noted>,
     },
     Send(ClientMsg),
     /// Ask for a line: the prompt, the words Tab completes, the text already typed.
@@ -182,8 +187,6 @@ pub struct Core {
     inviting: Option<(String, String)>,
     /// The room list asked for at the start, to catch up with our rooms, is not printed.
     quiet_room_list: bool,
-    /// A message was shown since the `seen` file's last upkeep (`Opener::tidy`).
-    tidy_due: bool,
     /// What the event being handled asks for, in order.
     out: Vec<Effect>,
 }
@@ -220,7 +223,6 @@ impl Core {
             held: Vec::new(),
             inviting: None,
             quiet_room_list: false,
-            tidy_due: false,
             out: Vec::new(),
         }
     }
@@ -559,19 +561,22 @@ mod tests {
         // Shown, then acknowledged: the line comes before the ACKN, in one list.
         let delivered =
             ServerMsg::Chat { id: 7, from: "alice".into(), envelope: chat.envelope.clone() };
-        let seen = Some(("alice".to_owned(), a.fingerprint()));
         let line = "[CHAT] alice: hi bob".to_owned();
         assert_eq!(
             bob.on_server(delivered.clone()),
-            [Effect::Show { line, seen }, Effect::Send(cmd::Ack { id: 7 }.into())]
+            [Effect::Show { line, noted: None }, Effect::Send(cmd::Ack { id: 7 }.into())]
         );
         // The same envelope in a later session (our ACKN was lost, so the server sent it
-        // again): not shown twice, acknowledged again.
+        // again): not shown twice, said in a word, acknowledged again.
         let back = bob.on_back(vec![user("bob", &b), user("alice", &a)]);
         assert_eq!(back, [Effect::Say("[RECONNECTED]".into())]);
-        assert_eq!(bob.on_server(delivered.clone()), [Effect::Send(cmd::Ack { id: 7 }.into())]);
+        let again = [
+            Effect::Say("(A message from alice shown before came again: not shown twice.)".into()),
+            Effect::Send(cmd::Ack { id: 7 }.into()),
+        ];
+        assert_eq!(bob.on_server(delivered.clone()), again);
         // However often it comes, it is shown once.
-        assert_eq!(bob.on_server(delivered), [Effect::Send(cmd::Ack { id: 7 }.into())]);
+        assert_eq!(bob.on_server(delivered), again);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //!   names at the video prompt. Lines to print go to the editor from a `printer` thread
 //!   (`screen.rs` says why).
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -18,6 +18,7 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter, Helper};
+use std::collections::VecDeque;
 use std::io::{self, BufRead, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,27 +159,68 @@ impl Helper for Words {}
 
 /// The `printer` thread: from now on, every line printed goes through the editor, which draws
 /// it above the line being typed.
-fn start_printer(mut printer: impl ExternalPrinter + Send + 'static) -> io::Result<()> {
+fn start_printer(printer: impl ExternalPrinter + Send + 'static) -> io::Result<()> {
     screen::remember_terminal();
     let (queue, queued) = screen::print_queue();
-    thread::Builder::new().name("printer".into()).spawn(move || {
-        for printed in queued {
-            match printed {
-                // The terminal is gone: end quietly, as `say` does when stdout is closed.
-                Printed::Text(text) => {
-                    if printer.print(text).is_err() {
-                        std::process::exit(0);
-                    }
-                }
-                Printed::Flushed(done) => {
-                    let _ = done.send(());
-                }
-                Printed::Then(then) => then(),
-            }
-        }
-    })?;
+    thread::Builder::new().name("printer".into()).spawn(move || run_printer(printer, queued))?;
     screen::set_printer(queue);
     Ok(())
+}
+
+/// Printed by the printer when nothing else comes, to learn that the lines before it are
+/// written: the cursor goes up a row, and the newline the editor ends it with brings it back;
+/// nothing shows but the prompt drawn again.
+const FENCE: &str = "\x1b[1A\n";
+
+/// Hands each line to the editor, and runs each `Then` once the lines before it are written.
+///
+/// `print` returns once the editor has taken the line into its queue of one (rustyline's
+/// `ExternalPrinter`: a channel of capacity 1 that the editor empties, then writes what it
+/// took, before it takes the next). So when the `n`th `print` returns, the editor has taken
+/// line `n - 1`, which it does only after writing line `n - 2`: a line is known to be written
+/// two prints later. With no more lines to print, [`FENCE`]s are those two prints. A
+/// terminal that stops taking output stops the editor, then `print`, then every `Then`.
+fn run_printer(mut printer: impl ExternalPrinter, queued: Receiver<Printed>) {
+    let mut prints: u64 = 0;
+    // Each `Then`, with the count of prints after which the lines before it are written.
+    let mut waiting: VecDeque<(u64, Box<dyn FnOnce() + Send>)> = VecDeque::new();
+    loop {
+        while waiting.front().is_some_and(|(due, _)| *due <= prints) {
+            if let Some((_, then)) = waiting.pop_front() {
+                then();
+            }
+        }
+        let next = match queued.try_recv() {
+            Ok(next) => next,
+            Err(TryRecvError::Empty) if !waiting.is_empty() => Printed::Text(FENCE.into()),
+            Err(TryRecvError::Empty) => match queued.recv() {
+                Ok(next) => next,
+                Err(_) => return,
+            },
+            Err(TryRecvError::Disconnected) => return,
+        };
+        let text = match next {
+            Printed::Text(text) => text,
+            Printed::Shown(text, before) => {
+                before();
+                text
+            }
+            Printed::Flushed(done) => {
+                let _ = done.send(());
+                continue;
+            }
+            Printed::Then(then) => {
+                let due = if prints == 0 { 0 } else { prints + 2 };
+                waiting.push_back((due, then));
+                continue;
+            }
+        };
+        // The terminal is gone: end quietly, as `say` does when stdout is closed.
+        if printer.print(text).is_err() {
+            std::process::exit(0);
+        }
+        prints += 1;
+    }
 }
 
 /// Starts the editor on the `input` thread; returns where to send what each line is asked

@@ -4,12 +4,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::profile::{self, ProfileError};
+use super::seen::{Noted, SeenBook};
 use crate::cmd::{Chat, RoomChat};
-use crate::keys::{self, Identity, KeyError, ReplayGuard, Window};
+use crate::keys::{self, Identity, KeyError, ReplayGuard};
 use crate::names;
 use crate::wire::{ServerMsg, User};
 
@@ -322,41 +323,42 @@ pub struct Opener {
     identity: Arc<Identity>,
     me: String,
     guard: ReplayGuard,
-    /// Where the sequence numbers seen from each sender are kept between sessions, if they are,
-    /// and that file, kept open for appending.
-    seen: Option<(PathBuf, Option<std::fs::File>)>,
+    /// The `seen` file, where what was shown is kept between sessions, if it is.
+    book: Option<Arc<Mutex<SeenBook>>>,
     /// Each sender's highest number when this session began: a number seen then is a message
     /// sent again (`ShownBefore`), one seen since is a replay.
     earlier: std::collections::HashMap<(String, String), u64>,
-    /// The sender of the message accepted last, for `take_accepted`.
-    accepted: Option<(String, String)>,
-    /// Lines appended to `seen` since it was last written whole.
-    appended: u32,
+    /// Messages an earlier session was printing when it ended (sender, fingerprint, number).
+    cut_off: HashSet<(String, String, u64)>,
+    /// The message accepted last, for `take_accepted`.
+    accepted: Option<Accepted>,
 }
 
-/// Lines appended to the `seen` file before it is written anew, whole (later lines win).
-const SEEN_COMPACT: u32 = 256;
+/// The message an [`Opener`] accepted last: its two notes in the `seen` file (if there is
+/// one) and whether an earlier session was printing it when it ended.
+#[derive(Debug, PartialEq)]
+pub struct Accepted {
+    pub noted: Option<Noted>,
+    pub maybe_shown: bool,
+}
 
 impl Opener {
     pub fn new(identity: Arc<Identity>, me: &str) -> Opener {
-        let (guard, earlier) = (ReplayGuard::default(), Default::default());
+        let (guard, earlier, cut_off) = Default::default();
         let me = me.to_owned();
-        Opener { identity, me, guard, seen: None, earlier, accepted: None, appended: 0 }
+        Opener { identity, me, guard, book: None, earlier, cut_off, accepted: None }
     }
 
     /// An opener that remembers, in `file`, the sequence numbers accepted from each sender's
     /// key: a message shown in an earlier session is not shown again.
     pub fn remembering(identity: Arc<Identity>, me: &str, file: PathBuf) -> Opener {
         let mut opener = Opener::new(identity, me);
-        for (who, kept) in profile::read_pairs(&file) {
-            if let (Some((sender, fp)), Some(window)) = (who.split_once(':'), parse_window(&kept)) {
-                opener.guard.restore(sender, fp, window);
-            }
+        let (book, loaded) = SeenBook::load(file);
+        for (sender, fp, window) in loaded.windows {
+            opener.guard.restore(&sender, &fp, window);
         }
-        // The handle `remember_for` writes through, opened ahead if the file is there (the first
-        // message ever makes it).
-        let append = if file.exists() { profile::open_append(&file).ok() } else { None };
-        opener.seen = Some((file, append));
+        opener.cut_off = loaded.cut_off.into_iter().collect();
+        opener.book = Some(book);
         opener.new_session();
         opener
     }
@@ -390,8 +392,8 @@ impl Opener {
         // Cheap checks first: a replayed number costs a parse, not an RSA verification and
         // decryption (which a flood of replays would make the victim pay for).
         let claimed = keys::envelope_seq(envelope)?;
+        let who = (peer.name.to_ascii_lowercase(), peer.fingerprint.clone());
         if let Err(replay) = self.guard.is_new(&peer.name, &peer.fingerprint, claimed) {
-            let who = (peer.name.to_ascii_lowercase(), peer.fingerprint.clone());
             let before = self.earlier.get(&who).is_some_and(|top| claimed <= *top);
             return Err(if before { DropReason::ShownBefore } else { DropReason::Key(replay) });
         }
@@ -400,75 +402,19 @@ impl Opener {
             .open_in(room, &peer.name, &peer.key, &self.me, envelope)
             .map_err(DropReason::Key)?;
         self.guard.check(&peer.name, &peer.fingerprint, opened.seq).map_err(DropReason::Key)?;
-        self.accepted = Some((peer.name.to_ascii_lowercase(), peer.fingerprint.clone()));
+        let (sender, fp) = who;
+        let maybe_shown = self.cut_off.remove(&(sender.clone(), fp.clone(), opened.seq));
+        let noted = self.book.as_ref().zip(self.guard.window(&sender, &fp));
+        let noted = noted.map(|(book, w)| Noted::new(book, &sender, &fp, opened.seq, &w));
+        self.accepted = Some(Accepted { noted, maybe_shown });
         Ok(opened.text)
     }
 
-    /// The sender (lower-cased name, key fingerprint) of the message accepted last, taken: to
-    /// write down with [`Opener::remember_for`] at the moment its line is printed.
-    pub fn take_accepted(&mut self) -> Option<(String, String)> {
+    /// The message accepted last, taken: its notes are written as its line is printed
+    /// ([`Noted::printing`] right before, [`Noted::printed`] after).
+    pub fn take_accepted(&mut self) -> Option<Accepted> {
         self.accepted.take()
     }
-
-    /// Writes down that the message accepted from this sender (`take_accepted`) is shown, so
-    /// one the server sends again in a later session is not shown again. The session calls it
-    /// just before it prints the line, the line already made (`Effect::Show`), so that
-    /// whatever reached the screen is written down: a line is never shown twice. The step is
-    /// one `write` to a file held open, and nothing else: opening the file and writing it anew
-    /// are [`Opener::tidy`]'s, later. (A crash that falls between this `write` and the print's
-    /// leaves that one message unseen: the price of never showing one twice.)
-    pub fn remember_for(&mut self, (sender, fp): &(String, String)) {
-        let Some((path, append)) = &mut self.seen else { return };
-        let Some(window) = self.guard.window(sender, fp) else { return };
-        self.appended += 1;
-        let line = format!("{sender}:{fp} {}\n", show_window(&window));
-        if let Err(e) = profile::append_line(path, append, &line) {
-            log::warn!("cannot remember sequence numbers: {}", crate::report::Chain(&e));
-        }
-    }
-
-    /// The upkeep of the `seen` file, after a message is shown: every `SEEN_COMPACT` lines it
-    /// is written anew, whole (later lines win, so nothing is lost if this fails), and the
-    /// handle the next [`Opener::remember_for`] writes through is opened ahead of it.
-    pub fn tidy(&mut self) {
-        let Some((path, append)) = &mut self.seen else { return };
-        let mut written = Ok(());
-        if self.appended >= SEEN_COMPACT {
-            self.appended = 0;
-            // The file is replaced: the handle open on the old one is let go.
-            *append = None;
-            let pairs = self.guard.entries().map(|(s, f, w)| (format!("{s}:{f}"), show_window(&w)));
-            written = profile::write_pairs(path, &pairs.collect());
-        }
-        if written.is_ok() && append.is_none() {
-            written = profile::open_append(path).map(|file| *append = Some(file));
-        }
-        if let Err(e) = written {
-            log::warn!("cannot keep the sequence numbers' file: {}", crate::report::Chain(&e));
-        }
-    }
-}
-
-/// A window as kept in the `seen` file: its top, then the four words of the bits below it,
-/// `top/w0/w1/w2/w3` in hex.
-fn show_window(w: &Window) -> String {
-    let words: Vec<String> = w.below.iter().map(|b| format!("{b:x}")).collect();
-    format!("{}/{}", w.top, words.join("/"))
-}
-
-/// A window read back; a bare number (what earlier versions kept: the highest only) has every
-/// number below it seen.
-fn parse_window(kept: &str) -> Option<Window> {
-    let mut parts = kept.split('/');
-    let top = parts.next()?.parse().ok()?;
-    let words: Vec<u64> =
-        parts.map(|p| u64::from_str_radix(p, 16)).collect::<Result<_, _>>().ok()?;
-    let below = match words.len() {
-        0 => [u64::MAX; 4],
-        4 => [words[0], words[1], words[2], words[3]],
-        _ => return None,
-    };
-    Some(Window { top, below })
 }
 
 #[cfg(test)]
@@ -525,21 +471,20 @@ mod tests {
     #[test]
     fn what_was_shown_is_remembered_through_the_files_rewrites_and_in_a_new_session() {
         let (mut sealer, bob, directory) = alice_and_bob();
-        let messages: Vec<Vec<u8>> = (0..SEEN_COMPACT + 10)
-            .map(|i| seal(&mut sealer, &directory, &format!("m{i}")))
-            .collect();
+        let messages: Vec<Vec<u8>> =
+            (0..300).map(|i| seal(&mut sealer, &directory, &format!("m{i}"))).collect();
         let dir = std::env::temp_dir().join(format!("chatroom-seen-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let file = dir.join("seen");
-        // Shown as a session shows them: written down, shown, then the file's upkeep (past
-        // SEEN_COMPACT lines it is written anew, whole).
+        // Shown as a session shows them: noted as printing, printed, noted as printed (past
+        // a few hundred lines the file is written anew, whole).
         let mut opener = Opener::remembering(bob.clone(), "bob", file.clone());
         assert!(!file.exists(), "no file before the first message");
         for envelope in &messages {
             opener.open(&directory, "", "alice", envelope).unwrap();
-            let seen = opener.take_accepted().unwrap();
-            opener.remember_for(&seen);
-            opener.tidy();
+            let noted = opener.take_accepted().unwrap().noted.unwrap();
+            noted.printing();
+            noted.printed();
         }
         let lines = std::fs::read_to_string(&file).unwrap().lines().count();
         assert!(lines < messages.len(), "the file was never rewritten: {lines} lines");
@@ -548,6 +493,42 @@ mod tests {
         for envelope in &messages {
             let again = next.open(&directory, "", "alice", envelope);
             assert_eq!(again, Err(DropReason::ShownBefore));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_message_cut_off_while_printing_is_shown_again_with_a_word_and_nothing_is_lost() {
+        let (mut sealer, bob, directory) = alice_and_bob();
+        let [one, two, three] = ["one", "two", "three"].map(|t| seal(&mut sealer, &directory, t));
+        let dir = std::env::temp_dir().join(format!("chatroom-cut-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = dir.join("seen");
+        let mut opener = Opener::remembering(bob.clone(), "bob", file.clone());
+        // "one" printed; "two" noted as printing, and the session killed before its second
+        // note; "three" accepted, and killed before anything was written.
+        for (envelope, notes) in [(&one, 2), (&two, 1), (&three, 0)] {
+            opener.open(&directory, "", "alice", envelope).unwrap();
+            let noted = opener.take_accepted().unwrap().noted.unwrap();
+            if notes >= 1 {
+                noted.printing();
+            }
+            if notes == 2 {
+                noted.printed();
+            }
+        }
+        let mut next = Opener::remembering(bob.clone(), "bob", file.clone());
+        assert_eq!(next.open(&directory, "", "alice", &one), Err(DropReason::ShownBefore));
+        // Shown again, said to be perhaps a repeat; the one never begun, plainly.
+        for (envelope, text, maybe) in [(&two, "two", true), (&three, "three", false)] {
+            assert_eq!(next.open(&directory, "", "alice", envelope), Ok(text.to_owned()));
+            let accepted = next.take_accepted().unwrap();
+            assert_eq!(accepted.maybe_shown, maybe, "{text}");
+            accepted.noted.unwrap().printed();
+        }
+        let mut third = Opener::remembering(bob, "bob", file);
+        for envelope in [&one, &two, &three] {
+            assert_eq!(third.open(&directory, "", "alice", envelope), Err(DropReason::ShownBefore));
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

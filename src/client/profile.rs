@@ -6,8 +6,8 @@
 //!   is an error naming the file; it is never overwritten.
 //! - `known_users`: trust on first use. The full fingerprint of each user's key the first time
 //!   this machine saw it (`name fingerprint`, one a line).
-//! - `seen/NAME`: for user NAME on this machine, the last sequence number accepted from each
-//!   sender's key, so a message replayed in a later session is still dropped.
+//! - `seen/NAME`: for user NAME on this machine, the sequence numbers shown from each sender's
+//!   key, so a message sent again in a later session is not shown twice (`seen.rs`).
 //!
 //! With `--ephemeral` none of it is read or written: a throwaway key, pins kept in memory.
 

@@ -23,6 +23,9 @@ use std::time::Duration;
 /// when everything handed before it is printed.
 pub enum Printed {
     Text(String),
+    /// A message's line, and what to do right before it goes out (its first note in the
+    /// `seen` file).
+    Shown(String, Box<dyn FnOnce() + Send>),
     Flushed(Sender<()>),
     /// Done once every line queued before it is written: a message's acknowledgement.
     Then(Box<dyn FnOnce() + Send>),
@@ -48,19 +51,30 @@ pub fn print_queue() -> (Printer, crossbeam_channel::Receiver<Printed>) {
 }
 
 /// Writes `text` (whole lines, or terminal commands) through the printer if there is one,
-/// else to stdout.
-fn emit(text: &str) -> io::Result<()> {
+/// else to stdout; `before` is done right before it goes out.
+fn emit_with(text: &str, before: Option<Box<dyn FnOnce() + Send>>) -> io::Result<()> {
     let printer = PRINTER.lock_anyway();
     // Checked with the lock held: nothing prints after `say_last`'s line.
     if SILENT.load(Ordering::SeqCst) {
         return Ok(());
     }
     if let Some(printer) = printer.as_ref() {
-        let sent = printer.send(Printed::Text(text.to_owned()));
+        let printed = match before {
+            Some(before) => Printed::Shown(text.to_owned(), before),
+            None => Printed::Text(text.to_owned()),
+        };
+        let sent = printer.send(printed);
         return sent.map_err(|_| io::Error::other("the terminal's printer is gone"));
+    }
+    if let Some(before) = before {
+        before();
     }
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush())
+}
+
+fn emit(text: &str) -> io::Result<()> {
+    emit_with(text, None)
 }
 
 /// Prints one line, escaped with [`safe`]. If stdout is closed, the client exits at once with
@@ -79,6 +93,14 @@ pub fn line(args: fmt::Arguments<'_>) -> String {
 /// Prints a line made by [`line`].
 pub fn print_line(line: &str) {
     if emit(line).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// Prints a message's line made by [`line`], doing `before` right before it goes out: on a
+/// terminal, on the `printer` thread, as it hands the line to the editor.
+pub fn print_shown(line: &str, before: impl FnOnce() + Send + 'static) {
+    if emit_with(line, Some(Box::new(before))).is_err() {
         std::process::exit(0);
     }
 }
@@ -126,9 +148,10 @@ pub fn restore_terminal() {
 static SILENT: AtomicBool = AtomicBool::new(false);
 
 /// Runs `then` once every line said before it has been written out: on a terminal, by the
-/// `printer` thread when the editor has taken them (a terminal that stops drawing holds it
-/// back); otherwise at once, since lines are written as they are said. How a message is
-/// acknowledged only after its line is shown, on every output.
+/// `printer` thread once the editor has written them (a terminal that stops taking output
+/// holds it back); otherwise at once, since lines are written as they are said. How a
+/// message is noted as printed, then acknowledged, only after its line is out, on every
+/// output.
 pub fn after_printed(then: impl FnOnce() + Send + 'static) {
     let printer = PRINTER.lock_anyway();
     match printer.as_ref() {

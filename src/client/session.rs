@@ -123,13 +123,18 @@ impl Session {
         for effect in effects {
             match effect {
                 Effect::Say(line) => say!("{line}"),
-                // Made first, so that nothing but the print comes after it is written down.
-                Effect::Show { line, seen } => {
+                // Noted as printing right before the line goes out, as printed once it is
+                // written (`seen.rs`); the acknowledgement follows.
+                Effect::Show { line, noted } => {
                     let line = screen::line(format_args!("{line}"));
-                    if let Some(seen) = &seen {
-                        self.core.note_shown(seen);
+                    match noted {
+                        Some(noted) => {
+                            let first = noted.clone();
+                            screen::print_shown(&line, move || first.printing());
+                            screen::after_printed(move || noted.printed());
+                        }
+                        None => screen::print_line(&line),
                     }
-                    screen::print_line(&line);
                 }
                 Effect::SayLast(line) => screen::say_last(format_args!("{line}")),
                 // Shown, then acknowledged: once the lines said before it are written out.

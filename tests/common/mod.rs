@@ -62,8 +62,6 @@ pub struct TestClient {
     pub sealer: Sealer,
     pub opener: Opener,
     pub identity: Arc<Identity>,
-    /// The envelope of the last message sent (`send_text`).
-    pub last_sent: Vec<u8>,
 }
 
 impl TestClient {
@@ -80,7 +78,6 @@ impl TestClient {
             writer,
             directory: Directory::new(directory),
             identity,
-            last_sent: Vec::new(),
         }
     }
 
@@ -171,7 +168,6 @@ impl TestClient {
             .clone();
         let msg = self.sealer.seal(&peer, text).unwrap();
         self.writer.send(&msg).unwrap();
-        self.last_sent = msg.envelope;
     }
 
     /// Asks the server for the key of `name`, registered and offline (to write to them).

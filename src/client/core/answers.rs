@@ -3,7 +3,7 @@
 //! Every server message reaches exactly one arm of [`Core::on_server`], so a late or
 //! unexpected answer is handled, never dropped unseen.
 
-use super::{Core, Effect, Step};
+use super::{CUT_OFF, Core, Effect, Step};
 use crate::client::menu;
 use crate::client::peers::{Change, DropReason};
 use crate::client::player::{Feed, StreamEvent};
@@ -16,12 +16,6 @@ use std::time::Instant;
 impl Core {
     /// Every message from the server, each to its one arm.
     pub fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
-        // The upkeep of the `seen` file after the last message shown, done now, not between
-        // writing a message down and printing it: that gap is the one where a crash leaves a
-        // message noted as shown but unprinted, so it is kept as short as two writes.
-        if std::mem::take(&mut self.tidy_due) {
-            self.opener.tidy();
-        }
         match msg {
             // The server checks we are still here.
             ServerMsg::Ping => self.send(cmd::Pong),
@@ -68,12 +62,6 @@ impl Core {
         self.show_chat(id, room, from, envelope);
     }
 
-    /// Writes down that the message of `seen` is shown: the shell calls it right before it
-    /// prints the line (`Effect::Show`).
-    pub fn note_shown(&mut self, seen: &(String, String)) {
-        self.opener.remember_for(seen);
-    }
-
     /// A message for us: opened, written down, shown, then acknowledged.
     pub(super) fn show_chat(&mut self, id: u64, room: Option<&str>, from: &str, envelope: &[u8]) {
         match self.opener.open(&self.directory, room.unwrap_or(""), from, envelope) {
@@ -83,14 +71,21 @@ impl Core {
                     Some(room) => rooms::chat_line(room, from, &text, untrusted),
                     None => menu::chat_line(from, &text, untrusted),
                 };
-                // Written down, then shown, with nothing between: both by the shell
-                // (`Core::note_shown`, then the print); the file's upkeep at the next message.
-                let seen = self.opener.take_accepted();
-                self.out.push(Effect::Show { line, seen });
-                self.tidy_due = true;
+                let accepted = self.opener.take_accepted();
+                if accepted.as_ref().is_some_and(|a| a.maybe_shown) {
+                    self.say(CUT_OFF.to_owned());
+                }
+                let noted = accepted.and_then(|a| a.noted);
+                self.out.push(Effect::Show { line, noted });
             }
-            // Sent again because our acknowledgement was lost: shown once already.
-            Err(DropReason::ShownBefore) => log::debug!("message {id} was shown before"),
+            // Sent again because our acknowledgement was lost: shown once already. Said, in
+            // a word: a message is never dropped unsaid.
+            Err(DropReason::ShownBefore) => {
+                log::debug!("message {id} was shown before");
+                self.say(format!(
+                    "(A message from {from} shown before came again: not shown twice.)"
+                ))
+            }
             Err(why) => self.say(format!(
                 "Warning: dropped a message claiming to be from {from}: {}",
                 Chain(&why)

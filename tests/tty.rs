@@ -616,3 +616,70 @@ fn a_stalled_terminal_then_a_kill_loses_nothing_and_shows_nothing_twice_unsaid()
     pane.keys(&["3", "Enter"]);
     pane.wait_for("the exit status", |l| l == "EXIT=0");
 }
+
+/// A screen full of chat, then a stream drawn in the terminal with chat going on below it:
+/// afterwards every line is in the scrollback, once and in order, and no picture is.
+#[test]
+fn the_terminal_view_scrolls_no_chat_away_and_says_again_what_came_during_it() {
+    let videos = temp_dir("scrollback");
+    write_stripes(&videos, 4);
+    let server = start_server(ServerConfig { videos: videos.clone(), ..ServerConfig::default() });
+    let addr = server.local_addr().to_string();
+    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice --render terminal"), 80, 30);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    bob.wait_joined("alice");
+    let before: Vec<String> = (1..=45).map(|i| format!("[CHAT] bob: before {i}")).collect();
+    for line in &before {
+        bob.send_text("alice", line.strip_prefix("[CHAT] bob: ").unwrap());
+    }
+    pane.wait_for("bob's last line", |l| l == before[44]);
+    pane.keys(&["2", "Enter"]);
+    pane.wait_for("the video list", |l| l.contains("1. stripes"));
+    pane.keys(&["1", "Enter"]);
+    let picture_rows = || pane.text().iter().filter(|l| l.starts_with('▀')).count();
+    assert!(eventually(Duration::from_secs(10), || picture_rows() > 10), "no picture");
+    let during: Vec<String> = (1..=20).map(|i| format!("[CHAT] bob: during {i}")).collect();
+    for line in &during {
+        bob.send_text("alice", line.strip_prefix("[CHAT] bob: ").unwrap());
+    }
+    pane.wait_for("bob's line below the picture", |l| l == during[19]);
+    assert!(picture_rows() > 10, "the picture went: {}", pane.text().join("\n"));
+    pane.keys(&["4", "Enter"]);
+    pane.wait_for("the end", |l| l.starts_with("Stream ended: "));
+    let history = pane.tmux(&["capture-pane", "-p", "-J", "-S", "-"]);
+    let chat: Vec<&str> = history.lines().filter(|l| l.starts_with("[CHAT] bob: ")).collect();
+    let expected: Vec<&str> = before.iter().chain(&during).map(String::as_str).collect();
+    assert_eq!(chat, expected, "the scrollback:\n{history}");
+    assert!(!history.contains('▀'), "a picture in the scrollback:\n{history}");
+    pane.keys(&["3", "Enter"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
+}
+
+/// Quitting while a stream is drawn gives the main screen back, with the lines said during
+/// the stream on it.
+#[test]
+fn quitting_during_a_terminal_stream_gives_the_main_screen_back() {
+    let videos = temp_dir("quit-view");
+    write_stripes(&videos, 4);
+    let server = start_server(ServerConfig { videos: videos.clone(), ..ServerConfig::default() });
+    let addr = server.local_addr().to_string();
+    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice --render terminal"), 80, 30);
+    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    pane.keys(&["2", "Enter"]);
+    pane.wait_for("the video list", |l| l.contains("1. stripes"));
+    pane.keys(&["1", "Enter"]);
+    pane.wait_for("the stream menu", |l| l.contains("4. STOP"));
+    let alternate = || pane.tmux(&["display", "-p", "#{alternate_on}"]).trim() == "1";
+    assert!(eventually(Duration::from_secs(10), alternate), "no alternate screen");
+    bob.wait_joined("alice");
+    bob.send_text("alice", "said during the stream");
+    pane.wait_for("bob's line", |l| l == "[CHAT] bob: said during the stream");
+    pane.keys(&["3", "Enter"]);
+    pane.wait_for("the exit status", |l| l == "EXIT=0");
+    assert!(!alternate(), "still on the alternate screen");
+    let history = pane.tmux(&["capture-pane", "-p", "-J", "-S", "-"]);
+    assert!(history.lines().any(|l| l == "[CHAT] bob: said during the stream"), "{history}");
+    assert!(!history.contains('▀'), "a picture on the main screen:\n{history}");
+}

@@ -202,22 +202,23 @@ impl Canvas {
     }
 }
 
-/// Scrolls what is on a screen `screen_rows` tall up into the terminal's scrollback, where
-/// the picture will not cover it, leaving the cursor on the last line.
-pub fn make_room(screen_rows: u16) -> String {
-    "\n".repeat(usize::from(screen_rows))
+/// Takes the terminal's alternate screen (its second buffer, the one `less` and `vim` draw
+/// on), with the rows below the top `rows` as a scroll region and the cursor on the last line:
+/// the main screen and its scrollback stay as they were, under it.
+pub fn enter_screen(rows: u16, screen_rows: u16) -> String {
+    format!("\x1b[?1049h{}\x1b[{screen_rows};1H", open_region(rows, screen_rows))
+}
+
+/// Gives the main screen back as it was, the cursor where it was (the scroll region is the
+/// terminal's, not the screen's: it is reset first).
+pub fn leave_screen() -> &'static str {
+    "\x1b[r\x1b[?1049l"
 }
 
 /// Keeps the rows below a picture `rows` tall as a scroll region, where lines go on printing
 /// as the picture plays. The cursor (on the prompt, at the bottom) is left where it was.
 pub fn open_region(rows: u16, screen_rows: u16) -> String {
     format!("\x1b7\x1b[{};{screen_rows}r\x1b8", rows + 1)
-}
-
-/// Gives the whole screen back to scrolling text (the picture scrolls away with it), with
-/// the cursor on the last line.
-pub fn close_region(screen_rows: u16) -> String {
-    format!("\x1b[r\x1b[{screen_rows};1H")
 }
 
 /// Blanks the top `rows` rows (where a picture was), and leaves the cursor where it was: the
@@ -329,8 +330,8 @@ mod tests {
 
     #[test]
     fn the_region_leaves_the_picture_rows_out_of_scrolling() {
-        assert_eq!(make_room(3), "\n\n\n");
         assert_eq!(open_region(2, 24), "\x1b7\x1b[3;24r\x1b8");
-        assert_eq!(close_region(24), "\x1b[r\x1b[24;1H");
+        assert_eq!(enter_screen(2, 24), "\x1b[?1049h\x1b7\x1b[3;24r\x1b8\x1b[24;1H");
+        assert_eq!(leave_screen(), "\x1b[r\x1b[?1049l");
     }
 }

@@ -205,10 +205,6 @@ fn run_printer(mut printer: impl ExternalPrinter, queued: Receiver<Printed>) {
                 before();
                 text
             }
-            Printed::Flushed(done) => {
-                let _ = done.send(());
-                continue;
-            }
             Printed::Then(then) => {
                 let due = if prints == 0 { 0 } else { prints + 2 };
                 waiting.push_back((due, then));

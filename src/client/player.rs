@@ -265,10 +265,10 @@ impl TermView {
             return None;
         }
         let colors = Colors::from_colorterm(std::env::var("COLORTERM").ok().as_deref());
-        // Until the first frame gives the picture's shape, everything below the top rows
-        // scrolls: the lines printed at the start stay in view.
-        screen::control(&blocks::make_room(screen.1));
-        screen::paint(&blocks::open_region(screen.1 - CHAT_ROWS, screen.1));
+        // The picture and the chat below it take the alternate screen: nothing on the main
+        // screen scrolls away, and lines said meanwhile are said there again at the end.
+        // Until the first frame gives the picture's shape, only the chat rows are reserved.
+        screen::begin_picture(&blocks::enter_screen(screen.1 - CHAT_ROWS, screen.1));
         let interval = Duration::from_secs_f32(0.9 / fps.clamp(1.0, 120.0));
         Some(TermView {
             canvas: None,
@@ -314,11 +314,15 @@ impl TermView {
         Ok(())
     }
 
-    /// Gives the screen back to scrolling text, at once (the process may be ending), with
-    /// the picture gone from it: a last frame left painted would look like a stream still on.
+    /// Gives the main screen back, as it was, with the lines said during the stream said
+    /// again below it: the picture goes with the alternate screen.
     fn close(self) {
-        let rows = self.canvas.as_ref().map_or(0, |c| c.size().1);
-        screen::paint(&(blocks::clear_top(rows) + &blocks::close_region(self.screen.1)));
+        screen::end_picture(blocks::leave_screen());
+    }
+
+    /// As `close`, at once, straight to the terminal: the process is ending.
+    fn close_now(self) {
+        screen::end_picture_now(blocks::leave_screen());
     }
 }
 
@@ -464,8 +468,10 @@ impl Player {
     /// thread, Qt complained ("Timers cannot be stopped from another thread") and sometimes
     /// crashed.
     fn exit(&mut self, code: i32) -> ! {
-        if let Some(p) = self.playing.take() {
-            p.view.close();
+        match self.playing.take().map(|p| p.view) {
+            Some(View::Terminal(view)) => view.close_now(),
+            Some(view) => view.close(),
+            None => {}
         }
         screen::restore_terminal();
         let _ = std::io::Write::flush(&mut std::io::stdout());

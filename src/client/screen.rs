@@ -20,13 +20,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What the `printer` thread is handed: text to print above the prompt, or a request to say
-/// when everything handed before it is printed.
+/// when everything handed before it is written out.
 pub enum Printed {
     Text(String),
     /// A message's line, and what to do right before it goes out (its first note in the
     /// `seen` file).
     Shown(String, Box<dyn FnOnce() + Send>),
-    Flushed(Sender<()>),
     /// Done once every line queued before it is written: a message's acknowledgement.
     Then(Box<dyn FnOnce() + Send>),
 }
@@ -51,12 +50,16 @@ pub fn print_queue() -> (Printer, crossbeam_channel::Receiver<Printed>) {
 }
 
 /// Writes `text` (whole lines, or terminal commands) through the printer if there is one,
-/// else to stdout; `before` is done right before it goes out.
-fn emit_with(text: &str, before: Option<Box<dyn FnOnce() + Send>>) -> io::Result<()> {
+/// else to stdout; `before` is done right before it goes out. Lines (not commands) said
+/// while a picture has the screen are kept to be said again after it.
+fn emit_with(text: &str, before: Option<Box<dyn FnOnce() + Send>>, line: bool) -> io::Result<()> {
     let printer = PRINTER.lock_anyway();
     // Checked with the lock held: nothing prints after `say_last`'s line.
     if SILENT.load(Ordering::SeqCst) {
         return Ok(());
+    }
+    if line && let Some(kept) = PICTURE.lock_anyway().as_mut() {
+        kept.keep(text);
     }
     if let Some(printer) = printer.as_ref() {
         let printed = match before {
@@ -74,7 +77,7 @@ fn emit_with(text: &str, before: Option<Box<dyn FnOnce() + Send>>) -> io::Result
 }
 
 fn emit(text: &str) -> io::Result<()> {
-    emit_with(text, None)
+    emit_with(text, None, true)
 }
 
 /// Prints one line, escaped with [`safe`]. If stdout is closed, the client exits at once with
@@ -100,7 +103,7 @@ pub fn print_line(line: &str) {
 /// Prints a message's line made by [`line`], doing `before` right before it goes out: on a
 /// terminal, on the `printer` thread, as it hands the line to the editor.
 pub fn print_shown(line: &str, before: impl FnOnce() + Send + 'static) {
-    if emit_with(line, Some(Box::new(before))).is_err() {
+    if emit_with(line, Some(Box::new(before)), true).is_err() {
         std::process::exit(0);
     }
 }
@@ -108,7 +111,83 @@ pub fn print_shown(line: &str, before: impl FnOnce() + Send + 'static) {
 /// Sends terminal commands of our own making (never network text) that move the cursor, as
 /// lines do (the prompt is drawn again after them).
 pub fn control(commands: &str) {
-    let _ = emit(commands);
+    let _ = emit_with(commands, None, false);
+}
+
+/// The lines said while a picture has the terminal's alternate screen, where they scroll
+/// away with no scrollback: said again on the main screen when it ends, so that every line
+/// stays readable there. At most [`PICTURE_LINES`]; past that, the oldest are counted.
+struct Kept {
+    lines: std::collections::VecDeque<String>,
+    dropped: usize,
+}
+
+/// Lines kept to say again after a picture: a few screens' worth of scrollback.
+const PICTURE_LINES: usize = 10_000;
+
+impl Kept {
+    fn keep(&mut self, text: &str) {
+        if self.lines.len() == PICTURE_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(text.to_owned());
+    }
+
+    /// The lines, with a word first for those not kept.
+    fn said(self) -> String {
+        let mut out = String::new();
+        if self.dropped > 0 {
+            out.push_str(&format!("({} earlier lines are not repeated here.)\n", self.dropped));
+        }
+        out.extend(self.lines);
+        out
+    }
+}
+
+/// Set while a picture has the alternate screen.
+static PICTURE: Mutex<Option<Kept>> = Mutex::new(None);
+
+/// A picture takes the screen: `setup` (its terminal commands, `blocks::enter_screen`) goes
+/// out after every line said before it, and this returns once it has (or after a second):
+/// frames are painted straight to the terminal, and must not land on the main screen.
+pub fn begin_picture(setup: &str) {
+    let printer = {
+        let printer = PRINTER.lock_anyway();
+        *PICTURE.lock_anyway() = Some(Kept { lines: Default::default(), dropped: 0 });
+        printer.clone()
+    };
+    let Some(printer) = printer else { return paint(setup) };
+    let (done, written) = bounded(1);
+    let _ = printer.send(Printed::Text(setup.to_owned()));
+    let _ = printer.send_timeout(
+        Printed::Then(Box::new(move || {
+            let _ = done.send(());
+        })),
+        Duration::from_secs(1),
+    );
+    let _ = written.recv_timeout(Duration::from_secs(1));
+}
+
+/// The picture gives the screen back: `teardown` (`blocks::leave_screen`), then the lines
+/// said meanwhile, again, on the main screen, after every line said before.
+pub fn end_picture(teardown: &str) {
+    let printer = PRINTER.lock_anyway();
+    let Some(kept) = PICTURE.lock_anyway().take() else { return };
+    let text = teardown.to_owned() + &kept.said();
+    match printer.as_ref() {
+        Some(printer) => drop(printer.send(Printed::Text(text))),
+        None => paint(&text),
+    }
+}
+
+/// As [`end_picture`], at once, straight to the terminal: the process is ending, and the
+/// printer's queue will not be emptied.
+pub fn end_picture_now(teardown: &str) {
+    let Some(kept) = PICTURE.lock_anyway().take() else { return };
+    let mut out = io::stdout().lock();
+    let text = teardown.to_owned() + "\r\x1b[K" + &kept.said();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Writes terminal commands of our own making (a video frame's changed cells, the picture's
@@ -170,15 +249,22 @@ pub fn say_last(args: fmt::Arguments<'_>) {
     let line = safe(&args.to_string()) + "\n";
     // Held until SILENT is set: a line already being printed comes before this one.
     let printer = PRINTER.lock_anyway();
+    if let Some(kept) = PICTURE.lock_anyway().as_mut() {
+        kept.keep(&line);
+    }
     match printer.as_ref() {
         // The editor prints lines in the order given, one at a time. The second text moves
         // the cursor up and the editor's newline brings it back: nothing shows. Then wait
         // until the printer has handed both over, and a moment more for the editor to draw.
         Some(printer) => {
             let (done, flushed) = bounded(1);
-            for printed in
-                [Printed::Text(line), Printed::Text("\x1b[1A".into()), Printed::Flushed(done)]
-            {
+            for printed in [
+                Printed::Text(line),
+                Printed::Text("\x1b[1A".into()),
+                Printed::Then(Box::new(move || {
+                    let _ = done.send(());
+                })),
+            ] {
                 let _ = printer.send_timeout(printed, Duration::from_secs(1));
             }
             let _ = flushed.recv_timeout(Duration::from_secs(1));

@@ -506,19 +506,31 @@ fn an_overlong_message_is_typed_again_to_be_shortened() {
     assert_eq!((from.as_str(), got.unwrap()), ("alice", "x".repeat(4096)));
 }
 
-#[test]
-fn the_terminal_view_keeps_the_chat_on_a_resize_and_clears_the_picture_at_the_end() {
-    let videos = temp_dir("resize");
+/// A server offering the stripes video, bob joined to it, and alice's client in a
+/// `rows`-tall pane drawing streams in the terminal, at her menu.
+fn alice_with_stripes(tag: &str, rows: u16) -> (chatroom::server::Server, TestClient, Pane) {
+    let videos = temp_dir(tag);
     write_stripes(&videos, 4);
     let server = start_server(ServerConfig { videos: videos.clone(), ..ServerConfig::default() });
     let addr = server.local_addr().to_string();
-    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
-    let pane = Pane::start(&client_command(&addr, "", "--name alice --render terminal"), 80, 40);
+    let bob = TestClient::join(server.local_addr(), "bob", 1);
+    let pane = Pane::start(&client_command(&addr, "", "--name alice --render terminal"), 80, rows);
     pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    (server, bob, pane)
+}
+
+/// alice, at her menu, starts the stripes video.
+fn play_stripes(pane: &Pane) {
     pane.keys(&["2", "Enter"]);
     pane.wait_for("the video list", |l| l.contains("1. stripes"));
     pane.keys(&["1", "Enter"]);
     pane.wait_for("the stream menu", |l| l.contains("4. STOP"));
+}
+
+#[test]
+fn the_terminal_view_keeps_the_chat_on_a_resize_and_clears_the_picture_at_the_end() {
+    let (_server, mut bob, pane) = alice_with_stripes("resize", 40);
+    play_stripes(&pane);
     let picture_rows = || pane.text().iter().filter(|l| l.starts_with('▀')).count();
     assert!(eventually(Duration::from_secs(10), || picture_rows() > 20), "no picture");
     bob.wait_joined("alice");
@@ -621,22 +633,14 @@ fn a_stalled_terminal_then_a_kill_loses_nothing_and_shows_nothing_twice_unsaid()
 /// afterwards every line is in the scrollback, once and in order, and no picture is.
 #[test]
 fn the_terminal_view_scrolls_no_chat_away_and_says_again_what_came_during_it() {
-    let videos = temp_dir("scrollback");
-    write_stripes(&videos, 4);
-    let server = start_server(ServerConfig { videos: videos.clone(), ..ServerConfig::default() });
-    let addr = server.local_addr().to_string();
-    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
-    let pane = Pane::start(&client_command(&addr, "", "--name alice --render terminal"), 80, 30);
-    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
+    let (_server, mut bob, pane) = alice_with_stripes("scrollback", 30);
     bob.wait_joined("alice");
     let before: Vec<String> = (1..=45).map(|i| format!("[CHAT] bob: before {i}")).collect();
     for line in &before {
         bob.send_text("alice", line.strip_prefix("[CHAT] bob: ").unwrap());
     }
     pane.wait_for("bob's last line", |l| l == before[44]);
-    pane.keys(&["2", "Enter"]);
-    pane.wait_for("the video list", |l| l.contains("1. stripes"));
-    pane.keys(&["1", "Enter"]);
+    play_stripes(&pane);
     let picture_rows = || pane.text().iter().filter(|l| l.starts_with('▀')).count();
     assert!(eventually(Duration::from_secs(10), || picture_rows() > 10), "no picture");
     let during: Vec<String> = (1..=20).map(|i| format!("[CHAT] bob: during {i}")).collect();
@@ -660,17 +664,8 @@ fn the_terminal_view_scrolls_no_chat_away_and_says_again_what_came_during_it() {
 /// the stream on it.
 #[test]
 fn quitting_during_a_terminal_stream_gives_the_main_screen_back() {
-    let videos = temp_dir("quit-view");
-    write_stripes(&videos, 4);
-    let server = start_server(ServerConfig { videos: videos.clone(), ..ServerConfig::default() });
-    let addr = server.local_addr().to_string();
-    let mut bob = TestClient::join(server.local_addr(), "bob", 1);
-    let pane = Pane::start(&client_command(&addr, "", "--name alice --render terminal"), 80, 30);
-    pane.wait_for("the menu", |l| l.starts_with("1. CHAT  2. STREAM  3. QUIT"));
-    pane.keys(&["2", "Enter"]);
-    pane.wait_for("the video list", |l| l.contains("1. stripes"));
-    pane.keys(&["1", "Enter"]);
-    pane.wait_for("the stream menu", |l| l.contains("4. STOP"));
+    let (_server, mut bob, pane) = alice_with_stripes("quit-view", 30);
+    play_stripes(&pane);
     let alternate = || pane.tmux(&["display", "-p", "#{alternate_on}"]).trim() == "1";
     assert!(eventually(Duration::from_secs(10), alternate), "no alternate screen");
     bob.wait_joined("alice");

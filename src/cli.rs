@@ -22,8 +22,8 @@ use crate::video::source::{Decoder, Engine};
 
 #[derive(Args)]
 pub struct ServerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = config::DEFAULT_ADDR)]
+    /// Address to listen on, host[:port] (port 1234 if none is given).
+    #[arg(long, default_value = config::DEFAULT_ADDR, value_parser = config::address)]
     pub bind: String,
     /// Folder of NAME_RESOLUTION.mp4 videos to offer.
     #[arg(long, default_value = config::DEFAULT_VIDEOS)]
@@ -104,6 +104,14 @@ pub fn failed<E: Error + Send + Sync + 'static>(doing: String) -> impl FnOnce(E)
 pub fn run_server(args: ServerArgs, engine: Engine) -> Result<(), Box<dyn Error>> {
     if let Some(name) = args.forget {
         return forget(&args.db, &name);
+    }
+    // A mistyped folder is said at once, not found later as a server with nothing to play.
+    if !args.videos.is_dir() {
+        let dir = args.videos.display();
+        return Err(format!(
+            "no videos folder at {dir}: pass --videos DIR, or make one with `chatroom make-videos {dir}`"
+        )
+        .into());
     }
     let config = ServerConfig {
         max_clients: args.max_clients as usize,

@@ -12,6 +12,35 @@ use crate::video::source::Engine;
 
 /// The address the server listens on and the client connects to by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:1234";
+/// The port an address given without one means.
+pub const DEFAULT_PORT: u16 = 1234;
+
+/// An address as the command line takes it, `host[:port]`, with [`DEFAULT_PORT`] where no
+/// port is given: `localhost`, `10.0.0.5`, `[::1]` and `::1` as well as `host:4000`. The
+/// name is looked up when it is used, not here.
+pub fn address(given: &str) -> Result<String, String> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Err("an address is a host, with :PORT if not the default".into());
+    }
+    if given.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(given.to_owned());
+    }
+    if let Ok(v6) = given.parse::<std::net::Ipv6Addr>() {
+        return Ok(format!("[{v6}]:{DEFAULT_PORT}"));
+    }
+    if given.starts_with('[') && given.ends_with(']') {
+        return Ok(format!("{given}:{DEFAULT_PORT}"));
+    }
+    match given.rsplit_once(':') {
+        None => Ok(format!("{given}:{DEFAULT_PORT}")),
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(given.to_owned())
+        }
+        Some(_) => Err(format!("{given:?} is not host[:port] (a port is 0 to 65535)")),
+    }
+}
+
 /// The folder of `NAME_LABEL.mp4` files the server offers by default.
 pub const DEFAULT_VIDEOS: &str = "videos";
 /// JPEG quality of streamed frames, 1 to 100.
@@ -186,5 +215,25 @@ impl ServerConfig {
             unjoined_per_source,
             joins_per_minute: self.join_rate,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_without_a_port_gets_the_default_one() {
+        assert_eq!(address("127.0.0.1:4000").unwrap(), "127.0.0.1:4000");
+        assert_eq!(address("127.0.0.1").unwrap(), "127.0.0.1:1234");
+        assert_eq!(address("localhost").unwrap(), "localhost:1234");
+        assert_eq!(address("localhost:4601").unwrap(), "localhost:4601");
+        assert_eq!(address("::1").unwrap(), "[::1]:1234");
+        assert_eq!(address("[::1]").unwrap(), "[::1]:1234");
+        assert_eq!(address("[::1]:99").unwrap(), "[::1]:99");
+        assert!(address("host:99999").is_err());
+        assert!(address("host:port").is_err());
+        assert!(address(":80").is_err());
+        assert!(address(" ").is_err());
     }
 }

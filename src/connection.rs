@@ -5,7 +5,7 @@
 //! A malformed frame ends this connection (with an error frame and a log line) and nothing
 //! else; a valid but wrong request gets an error frame and the session goes on.
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use std::io::{self, BufRead, BufReader};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub fn run(socket: Arc<TcpStream>, peer: String, id: ConnId, ctx: Arc<Context>) 
         End::Quit => info!("{who} left"),
         End::ServerStopping => info!("{who} disconnected: server shutting down"),
         End::Replaced => info!("{who} replaced by a newer session"),
+        End::Closed if name.is_none() => debug!("{who} closed before joining (a probe?)"),
         End::Closed => info!("{who} left: connection closed"),
         End::Protocol(why) => warn!("{who} cut off: protocol error: {why}"),
         End::Failed(why) => warn!("{who} disconnected: {why}"),

@@ -127,6 +127,8 @@ impl Handshake<'_> {
                     self.reply(ServerMsg::Error { code: ErrorCode::Timeout, text: text.clone() });
                 Err(End::Failed(text))
             }
+            // A reset before joining is a close (a port scanner's probe), not a failure.
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => Err(End::Closed),
             Err(ReadError::Io(e)) => Err(End::Failed(e.to_string())),
             Err(ReadError::Wire(e)) => {
                 let text = format!("protocol error: {e}");

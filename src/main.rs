@@ -31,8 +31,8 @@ struct Cli {
 
 #[derive(Args)]
 struct ClientArgs {
-    /// Server address.
-    #[arg(long, default_value = config::DEFAULT_ADDR)]
+    /// Server address, host[:port] (port 1234 if none is given).
+    #[arg(long, default_value = config::DEFAULT_ADDR, value_parser = config::address)]
     server: String,
     /// User name (1-32 ASCII letters, digits, _ . -, not starting with . or -); prompted for
     /// when absent.
@@ -95,7 +95,7 @@ enum BenchCommand {
     /// N clients join; S of them send M messages each to the others. Run the server with
     /// --chat-rate 0 to measure it, not its rate limit.
     Chat {
-        #[arg(long, default_value = config::DEFAULT_ADDR)]
+        #[arg(long, default_value = config::DEFAULT_ADDR, value_parser = config::address)]
         server: String,
         #[arg(long, default_value_t = 50)]
         clients: usize,
@@ -132,7 +132,7 @@ enum BenchCommand {
     },
     /// N clients stream the same video at once (run the server with --no-pace).
     Stream {
-        #[arg(long, default_value = config::DEFAULT_ADDR)]
+        #[arg(long, default_value = config::DEFAULT_ADDR, value_parser = config::address)]
         server: String,
         #[arg(long, default_value_t = 1)]
         clients: usize,

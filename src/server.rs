@@ -7,7 +7,7 @@
 //! it and waits, so a test that fails half-way leaves no thread behind. The library installs no
 //! signal handler: `main` turns Ctrl-C into [`Stopper::stop`].
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -173,7 +173,8 @@ fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
                 continue;
             }
         };
-        info!("{peer} connected");
+        // Debug: a port probe (connect, then close) is not news; a join is logged when made.
+        debug!("{peer} connected");
         let conn_ctx = ctx.clone();
         let spawned = thread::Builder::new()
             .name(format!("client-{peer}"))

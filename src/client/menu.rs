@@ -263,11 +263,11 @@ pub fn video_lines(videos: &[VideoInfo]) -> Vec<String> {
                 .collect();
             let seconds = if v.fps > 0.0 { v.frames as f32 / v.fps } else { 0.0 };
             format!(
-                "  {}. {}  [{}]  {} frames, {:.1} s at {:.0} fps",
+                "  {}. {}  [{}]  {}, {:.1} s at {:.0} fps",
                 i + 1,
                 v.name,
                 res.join(", "),
-                v.frames,
+                count(v.frames, "frame"),
                 seconds,
                 v.fps
             )
@@ -275,9 +275,22 @@ pub fn video_lines(videos: &[VideoInfo]) -> Vec<String> {
         .collect()
 }
 
+/// `n` and the noun, plural unless `n` is 1: `1 frame`, `0 frames`, `3 messages`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_plural_unless_one() {
+        assert_eq!(count(1u32, "frame"), "1 frame");
+        assert_eq!(count(0u32, "frame"), "0 frames");
+        assert_eq!(count(31u64, "message"), "31 messages");
+    }
 
     #[test]
     fn menu_lines_are_read_as_the_menu_offers_them() {

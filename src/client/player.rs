@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::blocks::{self, Canvas, Colors};
 use super::link::LinkWriter;
+use super::menu;
 use super::screen;
 use crate::cmd;
 use crate::report::Chain;
@@ -72,7 +73,7 @@ pub struct PlayerConfig {
 pub fn summary_line(counts: &[(String, u32)]) -> String {
     let total: u32 = counts.iter().map(|(_, n)| n).sum();
     let parts: Vec<String> = counts.iter().map(|(label, n)| format!("{label}: {n}")).collect();
-    format!("Stream ended: {total} frames ({})", parts.join(", "))
+    format!("Stream ended: {} ({})", menu::count(total, "frame"), parts.join(", "))
 }
 
 /// Where a `width` x `height` picture goes in a `frame` (width, height) box: as large as fits,
@@ -131,8 +132,8 @@ fn prepare_frames_dir(dir: &Path) {
     });
     match moved {
         Ok(()) => say!(
-            "Moved {} frames of an earlier stream from {} to {}.",
-            earlier.len(),
+            "Moved {} of an earlier stream from {} to {}.",
+            menu::count(earlier.len() as u64, "frame"),
             dir.display(),
             aside.display()
         ),
@@ -594,7 +595,7 @@ fn finish(p: Playing, end: Option<(u32, EndReason)>) {
             say!("The server could not read the video; stream cut short.")
         }
         Some((sent, EndReason::Complete)) if sent != received => {
-            say!("Warning: the server sent {sent} frames but {received} arrived.")
+            say!("Warning: the server sent {} but {received} arrived.", menu::count(sent, "frame"))
         }
         _ => {}
     }
@@ -611,6 +612,7 @@ mod tests {
             vec![("144p".to_string(), 11), ("240p".to_string(), 10), ("360p".to_string(), 10)];
         assert_eq!(summary_line(&counts), "Stream ended: 31 frames (144p: 11, 240p: 10, 360p: 10)");
         assert_eq!(summary_line(&[("360p".into(), 0)]), "Stream ended: 0 frames (360p: 0)");
+        assert_eq!(summary_line(&[("360p".into(), 1)]), "Stream ended: 1 frame (360p: 1)");
     }
 
     #[test]

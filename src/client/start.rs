@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ClientError;
 use super::core::Crypto;
@@ -149,16 +149,21 @@ fn absent(path: &Path) -> bool {
 pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     let mut key = Keys::new(config.keys.clone(), config.key_bits)?;
     let mut input = Input::open()?;
-    // The name is asked before connecting: the time a person takes to type it never counts
-    // against the server's handshake deadline.
+    // Connected first: a server that is not there is said before a name is asked for.
+    let early = first_connect(&config)?;
     let first = match config.name.clone() {
         Some(name) => name,
         None => match ask_name(&mut input)? {
             Some(name) => name,
-            None => return Ok(()),
+            None => {
+                let _ = early.1.send(&cmd::Quit);
+                return Ok(());
+            }
         },
     };
-    let Some((reader, writer, joined)) = first_join(&config, first, &mut input, &mut key)? else {
+    let early = Some(early);
+    let Some((reader, writer, joined)) = first_join(&config, first, &mut input, &mut key, early)?
+    else {
         return Ok(());
     };
     let identity = key.keep(&joined.name)?;
@@ -192,19 +197,49 @@ fn refused(input: &Input, name: &str, reason: String) -> Result<(), ClientError>
     Ok(())
 }
 
-/// Connects and joins as `first` (then as names asked for). With `--reconnect`, a server that
-/// is not there yet, goes away, or refuses for a reason that is not the name (it is stopping,
-/// or this address joined too often) is tried again, waiting 1, 2, 4... at most 60 s. `None`
-/// at end of input.
+/// A connection made at the start, and when.
+type Early = (LinkReader, LinkWriter, Instant);
+
+/// How long a connection made before the name is asked for is used for the join: the server
+/// cuts one that has not joined within 10 s, and a person may take longer to type.
+const FRESH: Duration = Duration::from_secs(5);
+
+/// Connects, trying again as `first_join` does with `--reconnect`.
+fn first_connect(config: &ClientConfig) -> Result<Early, ClientError> {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match connect(&config.server, config.trace) {
+            Ok((reader, writer)) => return Ok((reader, writer, Instant::now())),
+            Err(e) if config.reconnect && worth_retrying(&e) => {
+                say!("{}; trying again in {} s", crate::report::Chain(&e), wait.as_secs());
+                thread::sleep(wait);
+                wait = (wait * 2).min(link::RECONNECT_MAX);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Joins as `first` (then as names asked for) on the `early` connection if it is still
+/// fresh, else on a new one. With `--reconnect`, a server that is not there yet, goes away,
+/// or refuses for a reason that is not the name (it is stopping, or this address joined too
+/// often) is tried again, waiting 1, 2, 4... at most 60 s. `None` at end of input.
 fn first_join(
     config: &ClientConfig,
     first: String,
     input: &mut Input,
     key: &mut Keys,
+    mut early: Option<Early>,
 ) -> Result<Option<(LinkReader, LinkWriter, Joined)>, ClientError> {
     let mut wait = Duration::from_secs(1);
     loop {
-        let attempt = connect(&config.server, config.trace).and_then(|(mut reader, writer)| {
+        let reused = early.take().filter(|(_, _, at)| at.elapsed() < FRESH);
+        let was_early = reused.is_some();
+        let connection = match reused {
+            Some((reader, writer, _)) => Ok((reader, writer)),
+            None => connect(&config.server, config.trace),
+        };
+        let attempt = connection.and_then(|(mut reader, writer)| {
             let joined = join_as(first.clone(), &mut reader, &writer, input, key);
             if let Ok(None) = joined {
                 let _ = writer.send(&cmd::Quit);
@@ -212,6 +247,12 @@ fn first_join(
             Ok(joined?.map(|joined| (reader, writer, joined)))
         });
         match attempt {
+            // The early connection was cut while the name was typed: a new one, at once.
+            Err(
+                ClientError::Closed
+                | ClientError::Io(_)
+                | ClientError::Refused { code: ErrorCode::Timeout, .. },
+            ) if was_early => {}
             Err(e) if config.reconnect && worth_retrying(&e) => {
                 say!("{}; trying again in {} s", crate::report::Chain(&e), wait.as_secs());
                 thread::sleep(wait);
@@ -248,7 +289,7 @@ fn join_as(
             // Not about the name: another name would fare no better.
             Err(
                 e @ ClientError::Refused {
-                    code: ErrorCode::ShuttingDown | ErrorCode::RateLimited,
+                    code: ErrorCode::ShuttingDown | ErrorCode::RateLimited | ErrorCode::Timeout,
                     ..
                 },
             ) => return Err(e),

@@ -28,8 +28,8 @@ impl Core {
             ServerMsg::RoomLog { room, changes } => self.on_room_log(room, changes),
             ServerMsg::RoomChange { change } => self.on_room_change(change),
             ServerMsg::Delivered { to, count } => {
-                let messages = if count == 1 { "message" } else { "messages" };
-                self.say(format!("[DELIVERED] {to} got your {count} held {messages}"));
+                let held = menu::count(count, "held message");
+                self.say(format!("[DELIVERED] {to} got your {held}"));
             }
             ServerMsg::Joined(_)
             | ServerMsg::Left { .. }

@@ -1,0 +1,142 @@
+//! What got in a new user's way (issue 34), each through the real binary: the server tried
+//! before a name is asked for, addresses as `host[:port]`, a missing videos folder said at
+//! the start, and a port probe kept out of the warnings.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chatroom::config::ServerConfig;
+use common::proc::{BIN, Proc};
+use common::start_server;
+
+/// `chatroom ARGS` with stdin `input`, run to its end: exit status, stdout, stderr.
+fn run_with_input(args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, input.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn with_no_server_the_client_says_so_before_asking_a_name() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (code, stdout, stderr) =
+        run_with_input(&["client", "--server", &addr.to_string(), "--ephemeral"], "alice\n");
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stdout.contains("Enter your username"), "asked first: {stdout}");
+    assert!(
+        stderr.starts_with(&format!("chatroom: error: cannot connect to {addr}: ")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_name_typed_after_the_servers_handshake_deadline_still_joins() {
+    let server = start_server(ServerConfig {
+        handshake_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    });
+    let addr = server.local_addr().to_string();
+    let mut alice =
+        Proc::start(&["client", "--server", &addr, "--key-bits", "1024", "--ephemeral"]);
+    // The connection made at the start is cut by the server meanwhile.
+    std::thread::sleep(Duration::from_millis(2500));
+    alice.type_line("alice");
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+}
+
+#[test]
+fn addresses_are_host_and_port_with_a_default_port() {
+    // A name and no port: the default port (1234) is the one tried.
+    let (code, _, stderr) = run_with_input(&["client", "--server", "127.0.0.1", "--name", "x"], "");
+    if code == 1 {
+        let expected = "chatroom: error: cannot connect to 127.0.0.1:1234: ";
+        assert!(stderr.starts_with(expected), "{stderr}");
+    }
+    // The server takes a host name, as the client does.
+    let args = ["server", "--bind", "localhost:0", "--db", ":memory:", "--min-key-bits", "1024"];
+    let mut server = Proc::start(&args);
+    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    let addr = line.trim_start_matches("Server listening on ");
+    assert!(addr.starts_with("127.0.0.1:") || addr.starts_with("[::1]:"), "{addr}");
+    let port = addr.rsplit_once(':').unwrap().1;
+    let mut alice = Proc::client(&format!("localhost:{port}"), &["--name", "alice"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("3");
+    assert_eq!(alice.wait(), 0);
+    server.interrupt();
+    // A port that is not one is a usage error, said at once.
+    let (code, _, stderr) = run_with_input(&["client", "--server", "host:99999"], "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is not host[:port]"), "{stderr}");
+}
+
+#[test]
+fn a_missing_videos_folder_is_refused_at_the_start() {
+    let db = common::temp_dir("no-videos").join("chatroom.db");
+    let db = db.to_str().unwrap();
+    let args = ["server", "--bind", "127.0.0.1:0", "--videos", "/nonexistent", "--db", db];
+    let (code, stdout, stderr) = run_with_input(&args, "");
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(
+        stderr.trim(),
+        "chatroom: error: no videos folder at /nonexistent: pass --videos DIR, or make one with \
+         `chatroom make-videos /nonexistent`"
+    );
+    assert!(!std::path::Path::new(db).exists(), "a database was made");
+}
+
+#[test]
+fn a_port_probe_is_logged_at_debug_only() {
+    let mut server = Command::new(BIN)
+        .args(["server", "--bind", "127.0.0.1:0", "--db", ":memory:", "--min-key-bits", "1024"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let addr: std::net::SocketAddr =
+        line.trim().trim_start_matches("Server listening on ").parse().unwrap();
+    // A probe that closes, and one that resets (as port scanners do), each once the server
+    // has taken it.
+    let closed = std::net::TcpStream::connect(addr).unwrap();
+    let reset = socket2::Socket::from(std::net::TcpStream::connect(addr).unwrap());
+    let ports = [
+        closed.local_addr().unwrap().port(),
+        reset.local_addr().unwrap().as_socket().unwrap().port(),
+    ];
+    std::thread::sleep(Duration::from_millis(300));
+    drop(closed);
+    reset.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(reset);
+    // A client joins after them, and is logged.
+    let mut alice = Proc::client(&addr.to_string(), &["--name", "alice"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    alice.type_line("3");
+    alice.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
+    let out = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("alice"), "the log: {log}");
+    for port in ports {
+        assert!(!log.contains(&format!(":{port} ")), "the probe from port {port} logged: {log}");
+    }
+}

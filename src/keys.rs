@@ -187,7 +187,7 @@ fn hex(bytes: &[u8]) -> String {
 pub fn parse_public_key(der: &[u8]) -> Result<PublicKey, KeyError> {
     let key =
         PublicKey::from_public_key_der(der).map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
-    let bits = key.size() * 8;
+    let bits = modulus_bits(&key);
     if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
         return Err(KeyError::BadPublicKey(format!(
             "{bits}-bit key; accepted sizes are {MIN_KEY_BITS} to {MAX_KEY_BITS} bits"
@@ -198,19 +198,25 @@ pub fn parse_public_key(der: &[u8]) -> Result<PublicKey, KeyError> {
     if trimmed(&key.e().to_be_bytes()) != [1, 0, 1] {
         return Err(KeyError::BadPublicKey("the public exponent must be 65537".into()));
     }
-    // An RSA modulus is odd (a product of two odd primes) and fills its size.
-    let n = key.n().to_be_bytes();
-    let n = trimmed(&n);
-    if n.last().is_none_or(|b| b % 2 == 0) || n.len() * 8 != bits {
+    // An RSA modulus is odd (a product of two odd primes).
+    if trimmed(&key.n().to_be_bytes()).last().is_none_or(|b| b % 2 == 0) {
         return Err(KeyError::BadPublicKey("not an RSA modulus".into()));
     }
     Ok(key)
 }
 
+/// The modulus's length in bits, counted from its highest set bit: a 2047-bit modulus takes
+/// 256 bytes, as a 2048-bit one does, and is not one.
+fn modulus_bits(key: &PublicKey) -> usize {
+    let n = key.n().to_be_bytes();
+    let n = trimmed(&n);
+    n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize)
+}
+
 /// Checks the key a client joins with: a usable RSA key (`parse_public_key`) of at least
 /// `min_bits` bits.
 pub fn check_join_key(der: &[u8], min_bits: usize) -> Result<(), KeyError> {
-    let bits = parse_public_key(der)?.size() * 8;
+    let bits = modulus_bits(&parse_public_key(der)?);
     if bits < min_bits {
         return Err(KeyError::TooSmall { bits, min: min_bits });
     }
@@ -610,6 +616,17 @@ mod tests {
         assert_eq!(err, KeyError::BadPublicKey("the public exponent must be 65537".into()));
         let [alice, ..] = ids();
         assert!(parse_public_key(alice.public_der()).is_ok());
+    }
+
+    #[test]
+    fn a_key_is_as_long_as_its_modulus_not_its_bytes() {
+        // 2047 bits fill 256 bytes, as 2048 do: counted by bytes, it passed a 2048 minimum.
+        let short = PrivateKey::new(&mut rand::rng(), 2047).unwrap().to_public_key();
+        let der = short.to_public_key_der().unwrap();
+        assert_eq!(short.size(), 256);
+        let err = check_join_key(der.as_bytes(), 2048).unwrap_err();
+        assert_eq!(err, KeyError::TooSmall { bits: 2047, min: 2048 });
+        assert_eq!(check_join_key(der.as_bytes(), 2047), Ok(()));
     }
 
     #[test]

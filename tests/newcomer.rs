@@ -140,3 +140,15 @@ fn a_port_probe_is_logged_at_debug_only() {
         assert!(!log.contains(&format!(":{port} ")), "the probe from port {port} logged: {log}");
     }
 }
+
+#[test]
+fn a_key_one_bit_short_of_the_servers_minimum_is_refused() {
+    // The server's default minimum: 2048 bits.
+    let mut server = Proc::start(&["server", "--bind", "127.0.0.1:0", "--db", ":memory:"]);
+    let line = server.expect("the listening line", |l| l.starts_with("Server listening on "));
+    let addr = line.trim_start_matches("Server listening on ");
+    let args = ["client", "--server", addr, "--key-bits", "2047", "--ephemeral", "--name", "x"];
+    let (code, _, stderr) = run_with_input(&args, "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("2047-bit key; this server wants at least 2048 bits"), "{stderr}");
+}

@@ -71,16 +71,23 @@ pub fn check(name: &str) -> Result<(), NameError> {
 /// confusables of Unicode TR39 that names can hold (`I` `1` `l`; `0` `O`; `rn` `m`; `vv` `w`;
 /// `cl` `d`) and case. As names are one ignoring case, `I` is also `i`: so `i` joins `l`'s
 /// class (`alice` and `allce` count as alike; a few more refusals, no look-alike let in).
-/// Names are ASCII (`check`), so this is all of TR39 that applies.
+/// Names are ASCII (`check`), so this is all of TR39 that applies. Punctuation counts as
+/// one mark however it is spelt or repeated, and not at all at either end: `bob.`, `_bob`
+/// and `bob` are alike, as are `a.b`, `a..b`, `a-b` and `a_b`.
 pub fn look_alike(name: &str) -> String {
-    let folded: String = name
-        .chars()
-        .map(|c| match c.to_ascii_lowercase() {
+    let mut folded = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = match c.to_ascii_lowercase() {
             'i' | 'l' | '1' => 'l',
             '0' => 'o',
+            '.' | '-' | '_' => '.',
             c => c,
-        })
-        .collect();
+        };
+        if !(c == '.' && folded.ends_with('.')) {
+            folded.push(c);
+        }
+    }
+    let folded = folded.trim_matches('.');
     folded.replace("rn", "m").replace("vv", "w").replace("cl", "d")
 }
 
@@ -96,6 +103,12 @@ mod tests {
         assert_eq!(look_alike("rnallory"), look_alike("mallory"));
         assert_eq!(look_alike("vvendy"), look_alike("wendy"));
         assert_eq!(look_alike("clave"), look_alike("dave"));
+        for (a, b) in
+            [("bob", "bob."), ("bob", "_bob_"), ("a.b", "a..b"), ("a.b", "a_b"), ("a-b", "a--b")]
+        {
+            assert_eq!(look_alike(a), look_alike(b), "{a} {b}");
+        }
+        assert_ne!(look_alike("ab"), look_alike("a.b"));
         assert_ne!(look_alike("alice"), look_alike("alicia"));
         assert_ne!(look_alike("bob"), look_alike("rob"));
     }

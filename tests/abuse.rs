@@ -192,6 +192,9 @@ fn look_alike_names_and_names_like_paths_or_options_are_refused() {
         ("a1ice", ErrorCode::NameTaken, "looks too much like alice"),
         // bob has left, but his name is registered.
         ("b0b", ErrorCode::NameTaken, "looks too much like bob, who is registered"),
+        // Punctuation at the end, doubled, or another mark for the same place.
+        ("bob.", ErrorCode::NameTaken, "looks too much like bob, who is registered"),
+        ("alice__", ErrorCode::NameTaken, "looks too much like alice"),
         (".", ErrorCode::NameInvalid, "must start with a letter"),
         ("..", ErrorCode::NameInvalid, "must start with a letter"),
         ("-rf", ErrorCode::NameInvalid, "must start with a letter"),

@@ -180,3 +180,23 @@ pub(super) fn release_expired(
     }
     Ok(released)
 }
+
+/// Sets every name's look-alike form to what `names::look_alike` says now: a file from a
+/// version whose rule was narrower (before `bob.` and `bob` were alike) is checked by
+/// today's rule from its next start. Names registered before stay; only new claims are
+/// refused. Returns how many forms changed.
+pub(super) fn refresh_looks(tx: &rusqlite::Transaction) -> Result<usize, rusqlite::Error> {
+    let names: Vec<(String, String, String)> = tx
+        .prepare("SELECT lower_name, name, look FROM names")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut changed = 0;
+    for (lower, name, look) in names {
+        let now = crate::names::look_alike(&name);
+        if now != look {
+            tx.execute("UPDATE names SET look = ?1 WHERE lower_name = ?2", params![now, lower])?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}

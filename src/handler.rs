@@ -15,7 +15,7 @@ use crate::budget::{Bucket, Buckets, Strike, Strikes};
 use crate::config::ServerConfig;
 use crate::context::Context;
 use crate::mail::Mail;
-use crate::outbox::{self, Lanes, Liveness, Mailbox, Outbox};
+use crate::outbox::{self, Lanes, Liveness, Mailbox, Outbox, Sent};
 use crate::registry::ConnId;
 use crate::rooms;
 use crate::socket::End;
@@ -40,6 +40,10 @@ pub(crate) struct Handler<'a> {
     pub(crate) mail: Mail,
     /// The key, if it is a throwaway one: the name is released when the session ends.
     throwaway: Option<Vec<u8>>,
+    /// What the writer sent this session, and how many of those were acknowledged: the
+    /// budget of `ACKN`.
+    pub(crate) sent: Arc<Sent>,
+    pub(crate) acked: u64,
 }
 
 /// What one client may ask of the server (docs/SECURITY.md, "Limits").
@@ -99,7 +103,8 @@ impl<'a> Handler<'a> {
         let config = &ctx.config;
         let liveness = Arc::new(Liveness::new(config.ping_after, config.ping_grace));
         liveness.heard();
-        let mailbox = Mailbox { store: ctx.store.clone(), name: name.clone() };
+        let sent = Arc::new(Sent::default());
+        let mailbox = Mailbox { store: ctx.store.clone(), name: name.clone(), sent: sent.clone() };
         let writer = outbox::spawn_writer(socket.clone(), lanes, liveness.clone(), mailbox)
             .map_err(|e: io::Error| End::Failed(format!("cannot start writer thread: {e}")))?;
         outbox.wake_mail();
@@ -115,6 +120,8 @@ impl<'a> Handler<'a> {
             liveness,
             mail: Mail::default(),
             throwaway,
+            sent,
+            acked: 0,
         })
     }
 
@@ -147,9 +154,14 @@ impl<'a> Handler<'a> {
     /// A request of ours was dropped: we are told (each time: it is our own flood, on our own
     /// connection), paused a little, and cut off if it goes on.
     pub fn dropped(&mut self, code: ErrorCode, text: String) -> Option<End> {
+        self.refused(ServerMsg::Error { code, text })
+    }
+
+    /// As [`Handler::dropped`], with the refusal to send.
+    pub fn refused(&mut self, refusal: ServerMsg) -> Option<End> {
         match self.budgets.strikes.strike(Instant::now(), 1) {
             Strike::Tell => {
-                self.send_error(code, text);
+                self.send(refusal.encode_shared());
                 std::thread::sleep(DROP_PAUSE);
                 None
             }

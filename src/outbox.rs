@@ -203,6 +203,33 @@ pub struct Mailbox {
     pub store: Arc<Store>,
     /// The client's name, as registered.
     pub name: String,
+    /// What the writer sent it this session.
+    pub sent: Arc<Sent>,
+}
+
+/// The messages the writer has sent a client this session, shared with its session: an
+/// `ACKN` is good only for a message that was sent, so a flood of acknowledgements for ids
+/// never sent (each a delete in the next commit) is cut as any flood is.
+#[derive(Default)]
+pub struct Sent {
+    count: AtomicU64,
+    /// The highest id sent (ids grow).
+    top: AtomicU64,
+}
+
+impl Sent {
+    /// Noted before the message is written: its acknowledgement may come back at once.
+    fn note(&self, id: u64) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        self.top.fetch_max(id, Ordering::AcqRel);
+    }
+
+    /// Whether an acknowledgement of `id`, after `acked` others this session, can be for a
+    /// message sent: `id` is not above the highest sent, and no more are acknowledged than
+    /// were sent.
+    pub fn covers(&self, acked: u64, id: u64) -> bool {
+        id <= self.top.load(Ordering::Acquire) && acked < self.count.load(Ordering::Acquire)
+    }
 }
 
 /// Sends a client what waits for it in the store, in the order it came, each message once a
@@ -232,12 +259,12 @@ impl Pump {
             for message in live {
                 if message.id > self.last {
                     self.last = message.id;
-                    write_chat(out, message)?;
+                    write_chat(out, message, &self.mailbox.sent)?;
                 }
             }
             return Ok(false);
         }
-        let Mailbox { store, name } = &self.mailbox;
+        let Mailbox { store, name, sent } = &self.mailbox;
         let mail = match store.mail_after(name, self.last, MAIL_BATCH) {
             Ok(mail) => mail,
             Err(e) => {
@@ -258,7 +285,7 @@ impl Pump {
                 }
             }
             self.last = message.id;
-            write_chat(out, message)?;
+            write_chat(out, message, sent)?;
         }
         if whole_batch {
             return Ok(true);
@@ -273,9 +300,10 @@ impl Pump {
 
 /// Writes one message as `CHAT` (or `RCHT`, for a room), with its id to acknowledge: the
 /// message is consumed, so its envelope is not copied on the way.
-fn write_chat(out: &mut impl Write, message: Held) -> io::Result<()> {
+fn write_chat(out: &mut impl Write, message: Held, sent: &Sent) -> io::Result<()> {
     let Held { id, from, envelope, room, .. } = message;
     let id = id as u64;
+    sent.note(id);
     let chat = match room {
         Some(room) => ServerMsg::RoomChat { id, room, from, envelope },
         None => ServerMsg::Chat { id, from, envelope },

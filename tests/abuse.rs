@@ -154,29 +154,53 @@ fn a_client_just_over_its_rate_is_told_and_then_cut_off() {
     let _ = pacer.join();
 }
 
+/// Every kind of request a joined client can make, flooded, is told, then cut off
+/// (docs/SECURITY.md, "Limits": every request kind has a budget), and others are served.
 #[test]
-fn a_list_flooder_is_cut_off_and_others_are_served() {
+fn every_request_kind_flooded_is_cut_off_and_others_are_served() {
     let server = start_server(ServerConfig::default());
     let addr = server.local_addr();
-    let mut flooder = joined_from(addr, "127.0.0.2", "lister", 0);
-    let frame = cmd::ListVideos.encode();
-    let writer = flooder.stream.try_clone().unwrap();
-    thread::spawn(move || {
-        let mut writer = writer;
-        while writer.write_all(&frame).is_ok() {}
-    });
-    let mut codes = Vec::new();
-    while let Some(msg) = flooder.recv() {
-        if let ServerMsg::Error { code, text } = msg {
-            codes.push((code, text));
+    let mut bob = TestClient::join(addr, "bob", 2);
+    let floods: Vec<(&str, Vec<u8>)> = vec![
+        ("video lists", cmd::ListVideos.encode()),
+        ("acknowledgements of ids never sent", cmd::Ack { id: 1 << 40 }.encode()),
+        ("unasked PONGs", cmd::Pong.encode()),
+        ("room messages to a room not joined", {
+            let envelopes = vec![("bob".to_owned(), vec![7u8; 64])];
+            cmd::RoomChat { room: "#nope".into(), envelopes }.encode()
+        }),
+        ("key lookups", cmd::KeyQuery { name: "bob".into() }.encode()),
+        ("room lists", cmd::RoomList.encode()),
+        ("room queries", cmd::RoomQuery { room: "#nope".into() }.encode()),
+        ("room joins", cmd::RoomJoin { room: "#nope".into(), since: [0; 32] }.encode()),
+        ("room changes", cmd::RoomChange { change: vec![1, 2, 3] }.encode()),
+        ("stops", cmd::Stop.encode()),
+        (
+            "second joins",
+            cmd::Join { name: "x".into(), key: vec![1], proof: vec![2], throwaway: false }.encode(),
+        ),
+    ];
+    for (i, (kind, frame)) in floods.into_iter().enumerate() {
+        let source = format!("127.0.0.{}", 10 + i);
+        let mut flooder = joined_from(addr, &source, &format!("flooder{i}"), 0);
+        let writer = flooder.stream.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut writer = writer;
+            while writer.write_all(&frame).is_ok() {}
+        });
+        let mut said = Vec::new();
+        while let Some(msg) = flooder.recv() {
+            if let ServerMsg::Error { text, .. } = msg {
+                said.push(text);
+            }
         }
+        assert!(said.len() > 1, "{kind}: {said:?}");
+        let last = said.last().unwrap();
+        assert_eq!(last, "disconnected: kept flooding after being told", "{kind}: {said:?}");
+        // bob is served between floods.
+        bob.writer.send(&cmd::ListVideos).unwrap();
+        while !matches!(bob.recv_any(), ServerMsg::VideoList(_)) {}
     }
-    assert!(codes.iter().any(|(c, t)| *c == ErrorCode::RateLimited && t.contains("requests")));
-    assert!(codes.last().is_some_and(|(_, t)| t.starts_with("disconnected")), "{codes:?}");
-    // Meanwhile and after, a normal client lists videos.
-    let mut alice = TestClient::join(addr, "alice", 1);
-    alice.writer.send(&cmd::ListVideos).unwrap();
-    assert!(matches!(alice.recv(), ServerMsg::VideoList(_)));
 }
 
 #[test]

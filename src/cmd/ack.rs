@@ -3,7 +3,7 @@
 
 use crate::handler::Handler;
 use crate::socket::End;
-use crate::wire::{FrameWriter, Message, Reader, Tag, WireError};
+use crate::wire::{ErrorCode, FrameWriter, Message, Reader, Tag, WireError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ack {
@@ -25,7 +25,14 @@ impl Message for Ack {
 }
 
 impl Ack {
+    /// Good only for a message sent this session (`outbox::Sent`): any other is dropped,
+    /// and a flood of them cut, as any flood is.
     pub(crate) fn apply(self, h: &mut Handler) -> Option<End> {
+        if !h.sent.covers(h.acked, self.id) {
+            let text = format!("acknowledgement of message {}, which was not sent to you", self.id);
+            return h.dropped(ErrorCode::Unexpected, text);
+        }
+        h.acked += 1;
         h.mail.ack(self.id);
         None
     }

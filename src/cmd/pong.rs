@@ -17,7 +17,9 @@ impl Message for Pong {
 }
 
 impl Pong {
-    pub(crate) fn apply(self, _: &mut Handler) -> Option<End> {
-        None
+    /// Nothing to do (every frame counts as heard), but within the requests' budget: one is
+    /// due every 30 s or so, and a flood of them is cut as any flood is.
+    pub(crate) fn apply(self, h: &mut Handler) -> Option<End> {
+        h.answer(|_| {})
     }
 }

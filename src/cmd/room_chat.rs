@@ -46,10 +46,11 @@ impl RoomChat {
     pub(crate) fn apply(self, h: &mut Handler) -> Option<End> {
         let (room, parts) = match rooms::check_chat(h.ctx, &h.name, &self.room, self.envelopes) {
             Ok(checked) => checked,
+            // Refused (not a member, an envelope for someone who is not): said, and counted
+            // as a drop, so a flood of refused room messages is cut as any flood is.
             Err(refusal) => {
                 h.flush_mail();
-                h.send(refusal.encode_shared());
-                return None;
+                return h.refused(refusal);
             }
         };
         if h.mail.over_window(parts.len()) {

@@ -195,7 +195,9 @@ fn refusal(to: &str, e: &HoldError) -> ServerMsg {
 fn refusal_code(e: &HoldError) -> ErrorCode {
     match e {
         HoldError::Unregistered(_) => ErrorCode::UnknownUser,
-        HoldError::Full { .. } | HoldError::SenderShare { .. } => ErrorCode::MailboxFull,
+        HoldError::Full { .. }
+        | HoldError::SenderShare { .. }
+        | HoldError::ThrowawayShare { .. } => ErrorCode::MailboxFull,
         HoldError::Failed => ErrorCode::NotStored,
     }
 }

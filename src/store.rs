@@ -56,6 +56,10 @@ pub const MAILBOX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Held messages from any one sender in one mailbox: a stranger cannot fill someone's whole
 /// mailbox and so keep everyone else's messages out.
 pub const MAILBOX_PER_SENDER: i64 = 100;
+/// Messages from throwaway keys (`--ephemeral`) one mailbox holds, all such senders together:
+/// a name made for one session costs nothing, so ten of them would otherwise fill a mailbox
+/// in a blink (a tenth of it, and registered senders keep the rest).
+pub const MAILBOX_THROWAWAY: i64 = 100;
 
 /// Why the database cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +237,10 @@ pub enum HoldError {
         "{name}'s mailbox already holds {MAILBOX_PER_SENDER} messages from you; more once {name} has read them"
     )]
     SenderShare { name: String },
+    #[error(
+        "{name}'s mailbox already holds {MAILBOX_THROWAWAY} messages from throwaway keys; more once {name} has read them (a registered name is not held to this)"
+    )]
+    ThrowawayShare { name: String },
     #[error("the server could not store the message")]
     Failed,
 }
@@ -310,6 +318,8 @@ struct MailCount {
     bytes: i64,
     /// By lower-cased sender.
     from: HashMap<String, i64>,
+    /// From throwaway keys (kept with their `sender_key`).
+    throwaway: i64,
 }
 
 /// The connection, and what it holds counted, behind one lock: a count changes only with the
@@ -340,17 +350,25 @@ impl Db {
     fn recount(&mut self) -> Result<(), rusqlite::Error> {
         let mut boxes: HashMap<String, MailCount> = HashMap::new();
         let mut query = self.conn.prepare(
-            "SELECT recipient, lower(sender), count(*), sum(length(envelope)) FROM mailbox
-             GROUP BY 1, 2",
+            "SELECT recipient, lower(sender), count(*), sum(length(envelope)),
+                    sum(sender_key IS NOT NULL)
+             FROM mailbox GROUP BY 1, 2",
         )?;
         let rows = query.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
         })?;
         for row in rows {
-            let (to, from, count, bytes): (String, String, i64, i64) = row?;
+            let (to, from, count, bytes, throwaway): (String, String, i64, i64, i64) = row?;
             let mailbox = boxes.entry(to).or_default();
             mailbox.count += count;
             mailbox.bytes += bytes;
+            mailbox.throwaway += throwaway;
             mailbox.from.insert(from, count);
         }
         drop(query);
@@ -805,6 +823,28 @@ mod tests {
         let left: i64 =
             store.db().query_row("SELECT count(*) FROM mailbox", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn throwaway_senders_share_a_tenth_of_a_mailbox_counted_again_at_a_restart() {
+        let path = temp("throwaway-share");
+        let store = Store::open(&path).unwrap();
+        store.claim("bob", b"kb", None).unwrap();
+        for (i, name) in ["t1", "t2"].iter().enumerate() {
+            store.claim(name, b"kt", Some(i as u64 + 1)).unwrap();
+        }
+        for i in 0..MAILBOX_THROWAWAY {
+            store.hold("bob", if i % 2 == 0 { "t1" } else { "t2" }, b"m").unwrap();
+        }
+        let share = HoldError::ThrowawayShare { name: "bob".into() };
+        assert_eq!(store.hold("bob", "t1", b"m"), Err(share.clone()));
+        store.claim("carol", b"kc", None).unwrap();
+        assert_eq!(store.hold("bob", "carol", b"m"), Ok(()));
+        // Counted again from the file: still full for throwaway keys.
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        store.claim("t3", b"kt", Some(3)).unwrap();
+        assert_eq!(store.hold("bob", "t3", b"m"), Err(share));
     }
 
     #[test]

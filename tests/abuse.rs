@@ -426,3 +426,35 @@ fn an_address_that_joins_and_leaves_over_and_over_is_held_to_its_join_budget() {
     assert_eq!(events, 2 * joins);
     drop(other);
 }
+
+/// Throwaway names cost nothing to make: together they may fill a tenth of an offline
+/// user's mailbox, and registered senders keep the rest.
+#[test]
+fn throwaway_senders_cannot_fill_an_offline_mailbox() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr();
+    TestClient::join(addr, "bob", 1).quit();
+    let (mut kept, mut refused) = (0, None);
+    for i in 0..10 {
+        let mut squatter = TestClient::join_throwaway(addr, &format!("junk{i}"), 3);
+        squatter.ask_key("bob");
+        for _ in 0..20 {
+            match squatter.send_confirmed("bob", "junk") {
+                Ok(_) => kept += 1,
+                Err(ServerMsg::Error { code, text }) => {
+                    assert_eq!(code, ErrorCode::MailboxFull, "{text}");
+                    refused = Some(text);
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        squatter.quit();
+    }
+    assert_eq!(kept, chatroom::store::MAILBOX_THROWAWAY);
+    let refused = refused.expect("a refusal");
+    assert!(refused.contains("100 messages from throwaway keys"), "{refused}");
+    // A registered sender still gets through.
+    let mut alice = TestClient::join(addr, "alice", 0);
+    alice.ask_key("bob");
+    assert_eq!(alice.send_confirmed("bob", "hello"), Ok(true));
+}

@@ -104,16 +104,17 @@ pub(super) fn ack_in(
     let mut held: Vec<HeldAck> = Vec::new();
     let mut delete = tx.prepare_cached(
         "DELETE FROM mailbox WHERE id = ?1 AND recipient = ?2
-         RETURNING sender, held, length(envelope)",
+         RETURNING sender, held, length(envelope), sender_key IS NOT NULL",
     )?;
     for id in ids {
-        let row: Option<(String, bool, i64)> = delete
-            .query_row(params![id, lower], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let row: Option<(String, bool, i64, bool)> = delete
+            .query_row(params![id, lower], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;
-        let Some((sender, was_held, bytes)) = row else { continue };
+        let Some((sender, was_held, bytes, throwaway)) = row else { continue };
         let mailbox = count_of(boxes, counting, &lower);
         mailbox.count -= 1;
         mailbox.bytes -= bytes;
+        mailbox.throwaway -= i64::from(throwaway);
         if let Some(n) = mailbox.from.get_mut(&sender.to_ascii_lowercase()) {
             *n -= 1;
         }
@@ -156,6 +157,9 @@ pub(super) fn keep_in(
     if mailbox.from.get(&sender).copied().unwrap_or(0) >= MAILBOX_PER_SENDER {
         return Ok(Err(HoldError::SenderShare { name }));
     }
+    if sender_key.is_some() && mailbox.throwaway >= MAILBOX_THROWAWAY {
+        return Ok(Err(HoldError::ThrowawayShare { name }));
+    }
     tx.prepare_cached(
         "INSERT INTO mailbox (recipient, sender, envelope, queued_at, held, sender_key, room)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -163,6 +167,7 @@ pub(super) fn keep_in(
     .execute(params![lower, from, envelope, now(), held, sender_key, room])?;
     mailbox.count += 1;
     mailbox.bytes += len;
+    mailbox.throwaway += i64::from(sender_key.is_some());
     *mailbox.from.entry(sender).or_insert(0) += 1;
     Ok(Ok(Kept { id: tx.last_insert_rowid(), to: name }))
 }

@@ -66,10 +66,19 @@ pub struct TestClient {
 
 impl TestClient {
     pub fn join(addr: SocketAddr, name: &str, key: usize) -> TestClient {
+        TestClient::join_as(addr, name, key, false)
+    }
+
+    /// Joins with a throwaway key (`--ephemeral`: the name bound for this session only).
+    pub fn join_throwaway(addr: SocketAddr, name: &str, key: usize) -> TestClient {
+        TestClient::join_as(addr, name, key, true)
+    }
+
+    fn join_as(addr: SocketAddr, name: &str, key: usize, throwaway: bool) -> TestClient {
         let identity = identity(key);
         let (mut reader, writer) = link::connect(&addr.to_string(), false).unwrap();
         let Joined { name, directory, .. } =
-            link::join(&mut reader, &writer, name, &identity, false).unwrap();
+            link::join(&mut reader, &writer, name, &identity, throwaway).unwrap();
         TestClient {
             sealer: Sealer::new(identity.clone(), &name),
             opener: Opener::new(identity.clone(), &name),

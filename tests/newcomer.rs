@@ -152,3 +152,38 @@ fn a_key_one_bit_short_of_the_servers_minimum_is_refused() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("2047-bit key; this server wants at least 2048 bits"), "{stderr}");
 }
+
+#[test]
+fn a_throwaway_join_says_so_and_its_name_taken_later_warns_only_who_wrote_to_it() {
+    let (server, addr) = common::proc::server(&[]);
+    let mut alice = Proc::client(&addr, &["--name", "alice"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut carol = Proc::client(&addr, &["--name", "carol"]);
+    carol.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    let mut tess = Proc::client(&addr, &["--name", "tess"]);
+    tess.expect_line(
+        "Your key is a throwaway (--ephemeral): the name tess is yours for this session only, \
+         and nothing is kept on this machine.",
+    );
+    // carol writes to tess; alice only sees her in the list.
+    for line in ["1", "tess", "hi tess", "QUIT"] {
+        carol.type_line(line);
+    }
+    tess.expect_line("[CHAT] carol: hi tess");
+    tess.type_line("3");
+    tess.wait();
+    // Someone else takes the name, with another key.
+    let mut other =
+        Proc::start(&["client", "--server", &addr, "--key-bits", "1024", "--ephemeral"]);
+    other.type_line("tess");
+    other.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    carol.expect("the warning", |l| l.starts_with("WARNING: tess's key has CHANGED"));
+    alice.expect("one line", |l| l.starts_with("[KEY] tess has a new key "));
+    for p in [&mut alice, &mut carol, &mut other] {
+        p.type_line("3");
+        p.wait();
+    }
+    let said = alice.rest();
+    assert!(!said.iter().any(|l| l.starts_with("WARNING")), "{said:?}");
+    server.interrupt();
+}

@@ -401,6 +401,7 @@ impl Core {
         }
         match self.sealer.seal(&to, &text) {
             Ok(sealed) => {
+                self.talked(&to.name);
                 let sealed = ClientMsg::from(sealed);
                 self.request(sealed.clone(), Step::Sending { to: to.name, text, sealed, tries: 1 });
             }
@@ -451,6 +452,10 @@ impl Core {
             Ok(sealed) => Ok(ClientMsg::from(sealed)),
             Err(e) => Err(Chain(&e).to_string()),
         };
+        if sealed.is_ok() {
+            let names: Vec<String> = trusted.iter().map(|p| p.name.clone()).collect();
+            names.iter().for_each(|name| self.talked(name));
+        }
         match sealed {
             Ok(sealed) => {
                 self.request(sealed.clone(), Step::Sending { to: room, text, sealed, tries: 1 })

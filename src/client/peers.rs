@@ -241,43 +241,80 @@ pub enum Seen {
     First,
     /// The pinned key.
     Same,
-    /// Another key than the pinned one (whose full fingerprint is given).
+    /// Another key than the pinned one (whose full fingerprint is given), for a user we
+    /// exchanged messages with: nothing is sent to them until `/trust`.
     Changed { pinned: String },
+    /// Another key, for a user we never exchanged a message with (only seen in a list): there
+    /// is nothing of theirs to protect, so the new key is pinned at once.
+    Replaced,
 }
 
 /// Trust on first use: the full fingerprint of each user's key, pinned the first time it is
-/// seen (kept in `known_users`, unless the session is ephemeral), and the users whose key
-/// changed since, to whom nothing is sent until `/trust NAME`.
+/// seen (kept in `known_users`, unless the session is ephemeral), whether we exchanged
+/// messages with them, and the users whose key changed since, to whom nothing is sent until
+/// `/trust NAME`.
 #[derive(Debug, Default)]
 pub struct Trust {
-    pins: BTreeMap<String, String>,
+    /// By lower-cased name: the full fingerprint, and whether a message went either way.
+    pins: BTreeMap<String, (String, bool)>,
     blocked: HashSet<String>,
     file: Option<PathBuf>,
 }
 
+/// Written after a pin's fingerprint in `known_users` once a message went either way. A pin
+/// without it, from a version that did not say, counts as talked to (warned about, as then).
+const TALKED: &str = "talked";
+const SEEN_ONLY: &str = "seen";
+
 impl Trust {
     /// Pins read from `file` (and written back to it), or kept in memory only.
     pub fn new(file: Option<PathBuf>) -> Trust {
-        let pins = file.as_deref().map(profile::read_pairs).unwrap_or_default();
+        let read = file.as_deref().map(profile::read_pairs).unwrap_or_default();
+        let pins = read
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let mut words = value.split_whitespace();
+                let fp = words.next()?.to_owned();
+                Some((name, (fp, words.next() != Some(SEEN_ONLY))))
+            })
+            .collect();
         Trust { pins, blocked: HashSet::new(), file }
     }
 
-    /// Checks `key` against `name`'s pin; pins it if it is the first.
+    /// Checks `key` against `name`'s pin; pins it if it is the first, or if the pin was of a
+    /// user we never exchanged a message with.
     pub fn see(&mut self, name: &str, key: &[u8]) -> Result<Seen, ProfileError> {
         let lower = name.to_ascii_lowercase();
         let fp = keys::full_fingerprint(key);
         match self.pins.get(&lower) {
-            Some(pinned) if *pinned == fp => Ok(Seen::Same),
-            Some(pinned) => {
+            Some((pinned, _)) if *pinned == fp => Ok(Seen::Same),
+            Some((pinned, true)) => {
                 let pinned = pinned.clone();
                 self.blocked.insert(lower);
                 Ok(Seen::Changed { pinned })
             }
+            Some((_, false)) => {
+                self.pins.insert(lower, (fp, false));
+                self.save()?;
+                Ok(Seen::Replaced)
+            }
             None => {
-                self.pins.insert(lower, fp);
+                self.pins.insert(lower, (fp, false));
                 self.save()?;
                 Ok(Seen::First)
             }
+        }
+    }
+
+    /// A message went to or came from `name` under their pinned key: a change of key from
+    /// now on is warned about.
+    pub fn talked(&mut self, name: &str) -> Result<(), ProfileError> {
+        match self.pins.get_mut(&name.to_ascii_lowercase()) {
+            Some((_, talked)) if !*talked => {
+                *talked = true;
+                self.save()
+            }
+            _ => Ok(()),
         }
     }
 
@@ -285,7 +322,7 @@ impl Trust {
     pub fn trust(&mut self, name: &str, key: &[u8]) -> Result<(), ProfileError> {
         let lower = name.to_ascii_lowercase();
         self.blocked.remove(&lower);
-        self.pins.insert(lower, keys::full_fingerprint(key));
+        self.pins.insert(lower, (keys::full_fingerprint(key), true));
         self.save()
     }
 
@@ -295,8 +332,13 @@ impl Trust {
     }
 
     fn save(&self) -> Result<(), ProfileError> {
+        let word = |talked: bool| if talked { TALKED } else { SEEN_ONLY };
+        let pairs = || {
+            let pins = self.pins.iter();
+            pins.map(|(name, (fp, talked))| (name.clone(), format!("{fp} {}", word(*talked))))
+        };
         match &self.file {
-            Some(file) => profile::write_pairs(file, &self.pins),
+            Some(file) => profile::write_pairs(file, &pairs().collect()),
             None => Ok(()),
         }
     }

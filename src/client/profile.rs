@@ -5,7 +5,8 @@
 //!   written once the server has accepted the name, and read back after, file mode 0600. A file that is not a key, or that others can read,
 //!   is an error naming the file; it is never overwritten.
 //! - `known_users`: trust on first use. The full fingerprint of each user's key the first time
-//!   this machine saw it (`name fingerprint`, one a line).
+//!   this machine saw it, and whether a message went either way (`name fingerprint talked`
+//!   or `... seen`, one a line).
 //! - `seen/NAME`: for user NAME on this machine, the sequence numbers shown from each sender's
 //!   key, so a message sent again in a later session is not shown twice (`seen.rs`).
 //!

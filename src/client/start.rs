@@ -168,6 +168,13 @@ pub fn run(config: ClientConfig) -> Result<(), ClientError> {
     };
     let identity = key.keep(&joined.name)?;
     say!("Welcome, {}! Your key fingerprint is {}.", joined.name, identity.fingerprint());
+    if key.source == KeySource::Ephemeral {
+        say!(
+            "Your key is a throwaway (--ephemeral): the name {} is yours for this session only, \
+             and nothing is kept on this machine.",
+            joined.name
+        );
+    }
     let exit = start_threads(&config, joined, identity, input, reader, writer)?;
     exit_when_told(exit.0, exit.1)
 }

@@ -66,6 +66,7 @@ impl Core {
     pub(super) fn show_chat(&mut self, id: u64, room: Option<&str>, from: &str, envelope: &[u8]) {
         match self.opener.open(&self.directory, room.unwrap_or(""), from, envelope) {
             Ok(text) => {
+                self.talked(from);
                 let untrusted = self.trust.is_blocked(from);
                 let line = match room {
                     Some(room) => rooms::chat_line(room, from, &text, untrusted),

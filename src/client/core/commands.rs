@@ -21,8 +21,21 @@ impl Core {
                 let now = keys::full_fingerprint(&key);
                 menu::key_changed_lines(name, &pinned, &now).into_iter().for_each(|l| self.say(l));
             }
+            // Nobody's messages to protect: said in a line, and taken.
+            Ok(Seen::Replaced) => self.say(format!(
+                "[KEY] {name} has a new key {}; you never exchanged messages with {name}.",
+                keys::fingerprint(&key)
+            )),
             Ok(Seen::First | Seen::Same) => {}
             Err(e) => self.say(format!("Cannot save {name}'s key: {}", Chain(&e))),
+        }
+    }
+
+    /// A message went to or came from `name`: a change of their key is warned about from now
+    /// on (`Trust::talked`).
+    pub(super) fn talked(&mut self, name: &str) {
+        if let Err(e) = self.trust.talked(name) {
+            self.say(format!("Cannot save {name}'s key: {}", Chain(&e)));
         }
     }
 
@@ -50,6 +63,8 @@ impl Core {
             return self.say(format!("No key is known for {name:?}."));
         };
         if let Command::Verify(_) = command {
+            // Compared in person, the key is one to be warned about if it changes.
+            self.talked(name);
             let number = keys::safety_number(self.identity.public_der(), &key);
             self.say(format!(
                 "Safety number for you and {name} (the same on both screens if nobody swapped keys):"

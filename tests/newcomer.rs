@@ -187,3 +187,39 @@ fn a_throwaway_join_says_so_and_its_name_taken_later_warns_only_who_wrote_to_it(
     assert!(!said.iter().any(|l| l.starts_with("WARNING")), "{said:?}");
     server.interrupt();
 }
+
+#[test]
+fn msg_sends_from_any_prompt_and_query_stays_in_a_conversation() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr();
+    let mut bob = common::TestClient::join(addr, "bob", 1);
+    let mut alice = Proc::client(&addr.to_string(), &["--name", "alice"]);
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    bob.wait_joined("alice");
+    // At the menu, at once, its spaces kept; then the menu again.
+    alice.type_line("/msg bob hello  there");
+    assert_eq!(bob.next_chat(), ("alice".into(), Ok("hello  there".into())));
+    alice.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    // A conversation: each line a message, until /query alone.
+    alice.type_line("/query bob");
+    alice.expect_line("Talking with bob: each line is a message; /query alone ends it.");
+    for text in ["one", "two", "/join #a b"] {
+        alice.type_line(text);
+    }
+    alice.expect_line("Usage: /join #ROOM");
+    alice.type_line("three");
+    for text in ["one", "two", "three"] {
+        assert_eq!(bob.next_chat(), ("alice".into(), Ok(text.into())));
+    }
+    alice.type_line("/query");
+    alice.expect_line("No longer talking with bob.");
+    // At the recipient prompt: /msg, then still at the recipient prompt.
+    for line in ["1", "/msg bob from the recipient prompt", "QUIT", "3"] {
+        alice.type_line(line);
+    }
+    assert_eq!(bob.next_chat(), ("alice".into(), Ok("from the recipient prompt".into())));
+    assert_eq!(alice.wait(), 0);
+    let said = alice.rest();
+    let asked = said.iter().filter(|l| l.starts_with("Enter recipient")).count();
+    assert_eq!(asked, 2, "the recipient prompt, then again after the /msg: {said:?}");
+}

@@ -101,11 +101,14 @@ fn members_get_a_room_message_non_members_are_refused_and_the_offline_get_it_lat
 #[test]
 fn a_member_whose_key_changed_is_left_out_and_the_sender_told() {
     let (alice_home, carol_home) = (temp_dir("alice"), temp_dir("carol"));
-    // alice meets bob on a first server and pins his key.
+    // alice meets bob on a first server, writes to him: his key is pinned, as one talked to.
     let (_first, addr) = common::proc::server(&[]);
-    let _bob = joined(&addr, &temp_dir("bob"), "bob");
+    let mut bob = joined(&addr, &temp_dir("bob"), "bob");
     let mut alice = joined(&addr, &alice_home, "alice");
-    alice.type_line("3");
+    for line in ["1", "bob", "hi bob", "QUIT", "3"] {
+        alice.type_line(line);
+    }
+    bob.expect_line("[CHAT] alice: hi bob");
     assert_eq!(alice.wait(), 0);
     // Elsewhere "bob" has another key, and is in #study with carol.
     let (_second, addr) = common::proc::server(&[]);

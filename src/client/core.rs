@@ -9,10 +9,12 @@
 //! - here: the steps, the effects, and what a line means at each step;
 //! - `answers`: what each message from the server does, and timeouts, losses, reconnects;
 //! - `commands`: `/trust`, `/verify`, and the key checks;
+//! - `conversation`: `/msg` and `/query`, writing without the recipient prompt;
 //! - `membership`: the rooms as this client checks them (commands, chains, members).
 
 mod answers;
 mod commands;
+mod conversation;
 mod membership;
 
 use std::collections::BTreeSet;
@@ -187,6 +189,11 @@ pub struct Core {
     inviting: Option<(String, String)>,
     /// The room list asked for at the start, to catch up with our rooms, is not printed.
     quiet_room_list: bool,
+    /// A `/msg` on its way.
+    msg: Option<conversation::Msg>,
+    /// The conversation `/query` is in (each line is a message to it), and the step it was
+    /// started at, to go back to.
+    query: Option<(String, Step)>,
     /// What the event being handled asks for, in order.
     out: Vec<Effect>,
 }
@@ -223,6 +230,8 @@ impl Core {
             held: Vec::new(),
             inviting: None,
             quiet_room_list: false,
+            msg: None,
+            query: None,
             out: Vec::new(),
         }
     }
@@ -294,15 +303,11 @@ impl Core {
         };
         match &step {
             Step::Menu => self.out.push(Effect::AskMenu(menu::menu(self.streaming).to_owned())),
-            Step::Recipient => {
-                let mut names: Vec<String> =
-                    self.directory.peers().iter().map(|p| p.name.clone()).collect();
-                names.extend(self.room_names());
-                self.ask(menu::ASK_RECIPIENT, names, String::new());
-            }
+            Step::Recipient => self.ask(menu::ASK_RECIPIENT, self.arg_words(), String::new()),
             Step::Message { .. } | Step::RoomMessage { .. } => {
                 let kept = self.kept.take().unwrap_or_default();
-                self.ask(menu::ASK_MESSAGE, Vec::new(), kept);
+                let prompt = self.message_prompt();
+                self.ask(&prompt, Vec::new(), kept);
             }
             Step::Video { videos } => {
                 let names = videos.iter().map(|v| v.name.clone()).collect();
@@ -351,20 +356,28 @@ impl Core {
     }
 
     fn at_recipient(&mut self, line: &str) {
-        let name = match menu::parse_recipient(line) {
-            RecipientChoice::Back => return self.enter(Step::Menu),
-            RecipientChoice::Nothing => return self.enter(Step::Recipient),
-            RecipientChoice::Command(command) => return self.command(command, Step::Recipient),
-            RecipientChoice::Room(room) => return self.ask_room(room),
-            RecipientChoice::Name(name) => name,
-        };
+        match menu::parse_recipient(line) {
+            RecipientChoice::Back => self.enter(Step::Menu),
+            RecipientChoice::Nothing => self.enter(Step::Recipient),
+            RecipientChoice::Command(command) => self.command(command, Step::Recipient),
+            RecipientChoice::Room(room) => self.ask_room(room),
+            RecipientChoice::Name(name) => self.write_to_target(&name),
+        }
+    }
+
+    /// Writes to `target`, a user or a `#room`: its key or members first, if need be.
+    fn write_to_target(&mut self, target: &str) {
+        if target.starts_with('#') {
+            return self.ask_room(target.to_owned());
+        }
+        let name = target.to_owned();
         if let Some(peer) = self.directory.online(&name).cloned() {
             return self.write_to(peer);
         }
         // Registered and offline, perhaps: the server has their key.
         if names::check(&name).is_err() {
             self.unknown(&name);
-            return self.enter(Step::Recipient);
+            return self.done_writing(false);
         }
         self.request(cmd::KeyQuery { name: name.clone() }, Step::Key { name });
     }
@@ -373,7 +386,7 @@ impl Core {
     fn ask_room(&mut self, room: String) {
         if let Err(e) = names::check_room(&room) {
             self.say(format!("No room {room:?}: {e}."));
-            return self.enter(Step::Recipient);
+            return self.done_writing(false);
         }
         self.request(cmd::RoomQuery { room: room.clone() }, Step::RoomMembers { room });
     }
@@ -386,15 +399,18 @@ impl Core {
                 "Not sending to {name}: their key changed. Type /trust {name} if you are sure."
             );
             self.say(line);
-            return self.enter(Step::Recipient);
+            return self.done_writing(false);
         }
-        self.enter(Step::Message { to: peer });
+        self.compose(Step::Message { to: peer });
     }
 
     fn at_message(&mut self, to: Peer, text: String) {
+        if text.is_empty() && self.query.is_some() && self.msg.is_none() {
+            return self.enter(Step::Message { to });
+        }
         if text.is_empty() {
             self.say("Empty message not sent.");
-            return self.enter(Step::Recipient);
+            return self.done_writing(false);
         }
         if let Some(command) = menu::command_in_message(&text) {
             return self.command(command, Step::Message { to });
@@ -417,16 +433,19 @@ impl Core {
             }
             Err(e) => {
                 self.say(format!("Message not sent: {}", Chain(&e)));
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
         }
     }
 
     /// Seals `text` for each member of `room` whose key we trust, and sends it.
     fn at_room_message(&mut self, room: String, members: Vec<Peer>, text: String) {
+        if text.is_empty() && self.query.is_some() && self.msg.is_none() {
+            return self.enter(Step::RoomMessage { room, members });
+        }
         if text.is_empty() {
             self.say("Empty message not sent.");
-            return self.enter(Step::Recipient);
+            return self.done_writing(false);
         }
         if let Some(command) = menu::command_in_message(&text) {
             return self.command(command, Step::RoomMessage { room, members });
@@ -439,7 +458,7 @@ impl Core {
         }
         if trusted.is_empty() {
             self.say(format!("Nobody else in {room} can be written to: message not sent."));
-            return self.enter(Step::Recipient);
+            return self.done_writing(false);
         }
         let sealed = match self.sealer.seal_room(&room, &trusted, &text) {
             Ok(sealed) if sealed.encode().len() > wire::MAX_CLIENT_FRAME + wire::HEADER_LEN => {
@@ -470,7 +489,7 @@ impl Core {
             }
             Err(why) => {
                 self.say(format!("Message not sent: {why}"));
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
         }
     }

@@ -17,13 +17,17 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter, Helper};
-use std::collections::VecDeque;
+use rustyline::{
+    Cmd, CompletionType, ConditionalEventHandler, Config, Context, Editor, Event, EventContext,
+    EventHandler, ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
+};
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufRead, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use super::menu;
 use super::screen::{self, Printed};
 use crate::say;
 use crate::sync::LockAnyway;
@@ -52,6 +56,8 @@ pub struct Input {
     lines: Receiver<Option<String>>,
     /// With a line editor: where to send what the next line is asked with.
     editor: Option<Sender<Ask>>,
+    /// What Tab completes after a command (`/msg b` + Tab): names and rooms.
+    args: Arc<Mutex<Vec<String>>>,
 }
 
 impl Input {
@@ -59,8 +65,17 @@ impl Input {
     pub fn open() -> io::Result<Input> {
         let terminal = io::stdin().is_terminal() && io::stdout().is_terminal();
         let (tx, lines) = unbounded();
-        let editor = if terminal { start_editor(tx)? } else { start_plain(tx).map(|()| None)? };
-        Ok(Input { lines, editor })
+        let args = Arc::new(Mutex::new(Vec::new()));
+        let editor = match terminal {
+            true => start_editor(tx, args.clone())?,
+            false => start_plain(tx).map(|()| None)?,
+        };
+        Ok(Input { lines, editor, args })
+    }
+
+    /// What Tab completes after a command from now on: the names and rooms known.
+    pub fn set_args(&self, args: Vec<String>) {
+        *self.args.lock_anyway() = args;
     }
 
     /// Asks for the next line: the prompt is printed as a line of its own when piped, and is
@@ -126,8 +141,12 @@ fn start_plain(tx: Sender<Option<String>>) -> io::Result<()> {
     Ok(())
 }
 
-/// Tab completion from a list of words that changes with each prompt.
-struct Words(Arc<Mutex<Vec<String>>>);
+/// Tab completion: at a prompt, the whole line from its words (video names may hold spaces);
+/// after a `/`, the command, then its arguments from the names and rooms known.
+struct Words {
+    line: Arc<Mutex<Vec<String>>>,
+    args: Arc<Mutex<Vec<String>>>,
+}
 
 impl Completer for Words {
     type Candidate = Pair;
@@ -138,15 +157,35 @@ impl Completer for Words {
         pos: usize,
         _: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        // The whole line so far is the word: video names may hold spaces.
         let typed = &line[..pos];
-        let words = self.0.lock_anyway();
-        let found = words
-            .iter()
-            .filter(|w| w.to_lowercase().starts_with(&typed.to_lowercase()))
-            .map(|w| Pair { display: w.clone(), replacement: w.clone() })
+        let (start, candidates) = if !typed.starts_with('/') {
+            (0, self.line.lock_anyway().clone())
+        } else if let Some(space) = typed.rfind(char::is_whitespace) {
+            (space + 1, self.args.lock_anyway().clone())
+        } else {
+            (0, menu::COMMANDS.iter().map(|(verb, _)| format!("{verb} ")).collect())
+        };
+        let word = typed[start..].to_lowercase();
+        let found = candidates
+            .into_iter()
+            .filter(|w| w.to_lowercase().starts_with(&word))
+            .map(|w| Pair { display: w.clone(), replacement: w })
             .collect();
-        Ok((0, found))
+        Ok((start, found))
+    }
+}
+
+/// Ctrl-C as shells take it: it clears a line being typed, and ends the client only from an
+/// empty one.
+struct CtrlC;
+
+impl ConditionalEventHandler for CtrlC {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        if ctx.line().is_empty() {
+            Some(Cmd::Interrupt)
+        } else {
+            Some(Cmd::Kill(Movement::WholeLine))
+        }
     }
 }
 
@@ -221,7 +260,10 @@ fn run_printer(mut printer: impl ExternalPrinter, queued: Receiver<Printed>) {
 
 /// Starts the editor on the `input` thread; returns where to send what each line is asked
 /// with. Lines printed meanwhile go through the editor from now on.
-fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
+fn start_editor(
+    tx: Sender<Option<String>>,
+    args: Arc<Mutex<Vec<String>>>,
+) -> io::Result<Option<Sender<Ask>>> {
     // As bash completes: the common part at once, and the list of matches below if there are
     // several. Rustyline's default cycles through the matches, and waiting for the next Tab
     // it draws none of the lines that arrive meanwhile.
@@ -232,21 +274,29 @@ fn start_editor(tx: Sender<Option<String>>) -> io::Result<Option<Sender<Ask>>> {
     let mut editor: Editor<Words, DefaultHistory> =
         Editor::with_config(config).map_err(io::Error::other)?;
     let words = Arc::new(Mutex::new(Vec::new()));
-    editor.set_helper(Some(Words(words.clone())));
+    editor.set_helper(Some(Words { line: words.clone(), args }));
+    editor.bind_sequence(KeyEvent::ctrl('C'), EventHandler::Conditional(Box::new(CtrlC)));
     start_printer(editor.create_external_printer().map_err(io::Error::other)?)?;
     let (asks_tx, asks) = unbounded::<Ask>();
     thread::Builder::new().name("input".into()).spawn(move || {
+        // Each prompt has its own history: Up at the recipient prompt recalls recipients, at
+        // the message prompt messages.
+        let mut histories: HashMap<String, DefaultHistory> = HashMap::new();
         while let Ok(ask) = asks.recv() {
             *words.lock_anyway() = ask.words;
-            let line = match editor.readline_with_initial(&ask.prompt, (&ask.initial, "")) {
-                Ok(line) => {
-                    if !line.trim().is_empty() {
-                        let _ = editor.add_history_entry(line.as_str());
-                    }
-                    Some(line)
-                }
-                // Ctrl-D and Ctrl-C end the session, as end of input does; Ctrl-C with the
-                // status an interrupted program has (`interrupted`).
+            let history = histories.entry(ask.prompt.clone()).or_default();
+            std::mem::swap(editor.history_mut(), history);
+            let read = editor.readline_with_initial(&ask.prompt, (&ask.initial, ""));
+            if let Ok(line) = &read
+                && !line.trim().is_empty()
+            {
+                let _ = editor.add_history_entry(line.as_str());
+            }
+            std::mem::swap(editor.history_mut(), history);
+            let line = match read {
+                Ok(line) => Some(line),
+                // Ctrl-D and Ctrl-C (on an empty line) end the session, as end of input
+                // does; Ctrl-C with the status an interrupted program has (`interrupted`).
                 Err(ReadlineError::Eof) => None,
                 Err(ReadlineError::Interrupted) => {
                     INTERRUPTED.store(true, Ordering::SeqCst);

@@ -72,29 +72,56 @@ pub enum Command {
     Kick(String, String),
     /// `/rooms`: the rooms we are in, with their members.
     Rooms,
+    /// `/msg NAME TEXT` or `/msg #ROOM TEXT`: sent at once, from any prompt.
+    Msg(String, String),
+    /// `/query NAME` (or `#ROOM`): each line a message to it, until `/query` alone.
+    Query(Option<String>),
+    /// A known command with the wrong arguments: how it is used.
+    Usage(&'static str),
     /// Anything else: what the commands are.
     Help,
 }
 
-pub const COMMANDS_HELP: &str = "Commands: /trust NAME (accept NAME's new key), /verify NAME \
-     (safety number), /join #ROOM, /leave #ROOM, /invite #ROOM NAME, /kick #ROOM NAME, /rooms \
-     (your rooms and their members).";
+pub const COMMANDS_HELP: &str = "Commands: /msg NAME TEXT (or #ROOM), /query NAME (or #ROOM; \
+     /query alone ends it), /trust NAME (accept NAME's new key), /verify NAME (safety number), \
+     /join #ROOM, /leave #ROOM, /invite #ROOM NAME, /kick #ROOM NAME, /rooms (your rooms and \
+     their members).";
+
+/// Each command and how it is used, for Tab and for a usage error.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/msg", "Usage: /msg NAME TEXT, or /msg #ROOM TEXT"),
+    ("/query", "Usage: /query NAME, /query #ROOM, or /query alone to end"),
+    ("/trust", "Usage: /trust NAME"),
+    ("/verify", "Usage: /verify NAME"),
+    ("/join", "Usage: /join #ROOM"),
+    ("/leave", "Usage: /leave #ROOM"),
+    ("/invite", "Usage: /invite #ROOM NAME"),
+    ("/kick", "Usage: /kick #ROOM NAME"),
+    ("/rooms", "Usage: /rooms"),
+];
 
 pub fn parse_command(line: &str) -> Command {
-    let mut words = line.split_whitespace();
-    let (verb, name) = (words.next(), words.next().unwrap_or("").to_owned());
-    let who = words.next().unwrap_or("").to_owned();
-    match verb {
-        Some("/rooms") => Command::Rooms,
-        // Without a name, the help says how they are used.
-        _ if name.is_empty() => Command::Help,
-        Some("/trust") => Command::Trust(name),
-        Some("/verify") => Command::Verify(name),
-        Some("/join") => Command::Join(name),
-        Some("/leave") => Command::Leave(name),
-        Some("/invite") if !who.is_empty() => Command::Invite(name, who),
-        Some("/kick") if !who.is_empty() => Command::Kick(name, who),
-        _ => Command::Help,
+    let line = line.trim();
+    let (verb, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let rest = rest.trim_start();
+    let args: Vec<&str> = rest.split_whitespace().collect();
+    let own = |s: &str| s.to_owned();
+    match (verb, args.as_slice()) {
+        ("/rooms", []) => Command::Rooms,
+        // The text is the rest of the line, its spaces kept.
+        ("/msg", [target, _, ..]) => Command::Msg(own(target), own(rest[target.len()..].trim())),
+        ("/query", []) => Command::Query(None),
+        ("/query", [target]) => Command::Query(Some(own(target))),
+        ("/trust", [name]) => Command::Trust(own(name)),
+        ("/verify", [name]) => Command::Verify(own(name)),
+        ("/join", [room]) => Command::Join(own(room)),
+        ("/leave", [room]) => Command::Leave(own(room)),
+        ("/invite", [room, name]) => Command::Invite(own(room), own(name)),
+        ("/kick", [room, name]) => Command::Kick(own(room), own(name)),
+        _ => match COMMANDS.iter().find(|(known, _)| *known == verb) {
+            Some((_, usage)) => Command::Usage(usage),
+            None => Command::Help,
+        },
     }
 }
 
@@ -313,10 +340,20 @@ mod tests {
 
     #[test]
     fn commands_and_recipients_parse() {
-        assert_eq!(parse_command("/verify  alice extra"), Command::Verify("alice".into()));
-        assert_eq!(parse_command("/trust"), Command::Help);
-        assert_eq!(parse_command("/verify  "), Command::Help);
+        assert_eq!(parse_command("/verify  alice"), Command::Verify("alice".into()));
+        // A known command with the wrong arguments says how it is used.
+        assert_eq!(parse_command("/verify alice extra"), Command::Usage("Usage: /verify NAME"));
+        assert_eq!(parse_command("/trust"), Command::Usage("Usage: /trust NAME"));
+        assert_eq!(parse_command("/join #a b"), Command::Usage("Usage: /join #ROOM"));
+        assert_eq!(parse_command("/rooms please"), Command::Usage("Usage: /rooms"));
         assert_eq!(parse_command("/nope"), Command::Help);
+        // /msg keeps the text's own spaces; /query alone ends a conversation.
+        let msg = Command::Msg("bob".into(), "hi  there".into());
+        assert_eq!(parse_command("/msg bob  hi  there "), msg);
+        assert_eq!(parse_command("/msg #study x"), Command::Msg("#study".into(), "x".into()));
+        assert!(matches!(parse_command("/msg bob"), Command::Usage(_)));
+        assert_eq!(parse_command("/query bob"), Command::Query(Some("bob".into())));
+        assert_eq!(parse_command("/query"), Command::Query(None));
         assert_eq!(parse_recipient(" quit "), RecipientChoice::Back);
         assert_eq!(parse_recipient(""), RecipientChoice::Nothing);
         assert_eq!(parse_recipient("bob"), RecipientChoice::Name("bob".into()));
@@ -325,8 +362,9 @@ mod tests {
         assert_eq!(parse_command("/join #study"), Command::Join("#study".into()));
         assert_eq!(parse_command("/leave #study"), Command::Leave("#study".into()));
         assert_eq!(parse_command("/rooms"), Command::Rooms);
-        assert_eq!(parse_command("/join"), Command::Help);
+        assert_eq!(parse_command("/join"), Command::Usage("Usage: /join #ROOM"));
         assert_eq!(command_in_message("/rooms"), Some(Command::Rooms));
+        assert_eq!(command_in_message("/join #a b"), Some(Command::Usage("Usage: /join #ROOM")));
         assert_eq!(command_in_message("/join #x"), Some(Command::Join("#x".into())));
         assert_eq!(command_in_message("/shrug"), None);
         assert_eq!(command_in_message("see /rooms"), None);

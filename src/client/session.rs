@@ -147,9 +147,13 @@ impl Session {
                     let _ = self.links.writer.send(&msg);
                 }
                 Effect::Ask { prompt, words, typed } => {
+                    self.links.input.set_args(self.core.arg_words());
                     self.links.input.ask(&prompt, words, &typed)
                 }
-                Effect::AskMenu(menu) => self.links.input.ask_menu(&menu),
+                Effect::AskMenu(menu) => {
+                    self.links.input.set_args(self.core.arg_words());
+                    self.links.input.ask_menu(&menu)
+                }
                 // Bounded: a player that falls behind holds back reading from the server.
                 Effect::Player(feed) => {
                     let _ = self.links.player.send(feed);

@@ -2,6 +2,7 @@
 //! with real RSA keys, and a raw socket for speaking frames by hand.
 #![allow(dead_code)]
 
+pub mod pane;
 pub mod proc;
 
 use std::io::{Read, Write};

@@ -126,8 +126,8 @@ impl Core {
         }
         let wanted = wanted.clone();
         match self.room_members(&wanted, members) {
-            Some(others) => self.enter(Step::RoomMessage { room: wanted, members: others }),
-            None => self.enter(Step::Recipient),
+            Some(others) => self.compose(Step::RoomMessage { room: wanted, members: others }),
+            None => self.done_writing(false),
         }
     }
 
@@ -173,7 +173,7 @@ impl Core {
                     let line = format!("[QUEUED] {name} is offline; delivered when they return");
                     self.say(line);
                 }
-                self.enter(Step::Recipient);
+                self.done_writing(true);
             }
             // The answer to a message whose wait ran out.
             _ => self.say(format!("The server took your earlier message to {to} after all.")),
@@ -203,7 +203,7 @@ impl Core {
                     ErrorCode::UnknownUser => self.unknown(&name),
                     _ => self.say(format!("Error: {text}")),
                 }
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
             Step::Room { back, .. } => {
                 self.say(format!("Error: {text}"));
@@ -213,12 +213,12 @@ impl Core {
             // `You are not in #study`, as the server says it.
             Step::RoomMembers { .. } => {
                 self.say(text);
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
             Step::Sending { text: message, .. } => {
                 self.say(format!("Error: {text}"));
                 self.keep(message);
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
             _ => {
                 self.say(format!("Error: {text}"));
@@ -260,7 +260,7 @@ impl Core {
         match std::mem::replace(&mut self.step, Step::Menu) {
             Step::Key { name } => {
                 self.say(format!("The server did not answer about {name}."));
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
             Step::Sending { to, text, sealed, tries: 1 } => {
                 let line = format!(
@@ -272,7 +272,7 @@ impl Core {
             Step::Sending { text, .. } => {
                 self.say("Error: the server did not confirm the message");
                 self.keep(text);
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
             Step::Videos => {
                 self.say("The server did not send its video list.");
@@ -289,7 +289,7 @@ impl Core {
             }
             Step::RoomMembers { room } => {
                 self.say(format!("The server did not answer about {room}."));
-                self.enter(Step::Recipient);
+                self.done_writing(false);
             }
             Step::Quitting => self.out.push(Effect::Exit(0)),
             // A step that waits for no answer has no deadline: never a loop that spins on one.

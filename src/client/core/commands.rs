@@ -42,6 +42,15 @@ impl Core {
     /// `/trust NAME`, `/verify NAME`, the room commands, or what the commands are; then
     /// `back`, the step it was typed at (after the server's answer, for a room command).
     pub(super) fn command(&mut self, command: Command, back: Step) {
+        match command {
+            Command::Msg(target, text) => return self.msg(target, text, back),
+            Command::Query(target) => return self.query(target, back),
+            Command::Usage(usage) => {
+                self.say(usage);
+                return self.enter(back);
+            }
+            _ => {}
+        }
         if let Command::Join(_)
         | Command::Leave(_)
         | Command::Invite(..)

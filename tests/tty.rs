@@ -48,11 +48,12 @@ fn lines_arrive_above_the_prompt_and_what_is_typed_stays() {
     pane.keys(&["hello from a terminal", "Enter"]);
     let (from, text) = bob.next_chat();
     assert_eq!((from.as_str(), text.unwrap().as_str()), ("alice", "hello from a terminal"));
-    // History: the up arrow brings back the last line typed.
+    // History: the up arrow brings back the last line typed at this prompt (a recipient:
+    // messages have their own).
     pane.keys(&["Up"]);
     assert!(
-        eventually(Duration::from_secs(5), || pane.last_row().ends_with(": hello from a terminal")),
-        "Up did not recall the last line: {:?}",
+        eventually(Duration::from_secs(5), || pane.last_row().ends_with(": bob")),
+        "Up did not recall the last recipient: {:?}",
         pane.last_row()
     );
     pane.keys(&["C-u", "QUIT", "Enter"]);
@@ -351,7 +352,10 @@ fn lines_keep_arriving_after_tab_completes() {
         });
     }
     assert!(pane.last_row().ends_with(": bob"), "{}", pane.text().join("\n"));
-    // Ctrl-C quits with the status of an interrupted program, the terminal as it was.
+    // Ctrl-C clears the line; on an empty one it quits, with the status of an interrupted
+    // program, the terminal as it was.
+    pane.keys(&["C-c"]);
+    pane.wait_for("a cleared line", |l| l == "Enter recipient (QUIT to go back) :");
     pane.keys(&["C-c"]);
     pane.wait_for("the exit status", |l| l == "EXIT=130");
     assert_settings_restored(&pane);

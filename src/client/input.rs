@@ -85,6 +85,7 @@ impl Input {
         match &self.editor {
             None => say!("{prompt}"),
             Some(editor) => {
+                screen::wait_handed_over();
                 let ask = Ask { prompt: prompt.to_owned(), words, initial: initial.to_owned() };
                 // A closed editor has sent its end of input already.
                 let _ = editor.send(ask);
@@ -243,6 +244,10 @@ fn run_printer(mut printer: impl ExternalPrinter, queued: Receiver<Printed>) {
             Printed::Shown(text, before) => {
                 before();
                 text
+            }
+            Printed::Handed(done) => {
+                let _ = done.send(());
+                continue;
             }
             Printed::Then(then) => {
                 let due = if prints == 0 { 0 } else { prints + 2 };

@@ -28,6 +28,8 @@ pub enum Printed {
     Shown(String, Box<dyn FnOnce() + Send>),
     /// Done once every line queued before it is written: a message's acknowledgement.
     Then(Box<dyn FnOnce() + Send>),
+    /// Answered once every line queued before it is handed to the editor.
+    Handed(Sender<()>),
 }
 
 /// Where lines go on a terminal: the `printer` thread's queue.
@@ -220,6 +222,18 @@ pub fn restore_terminal() {
         let _ = out.write_all(b"\r\x1b[K").and_then(|()| out.flush());
         let _ =
             nix::sys::termios::tcsetattr(io::stdin(), nix::sys::termios::SetArg::TCSANOW, settings);
+    }
+}
+
+/// Returns once every line said so far is handed to the line editor (or after a second).
+/// Asked before each prompt: rustyline's printer writes a line straight to the terminal when
+/// the editor is not reading, and the editor may start reading, and draw its prompt, between
+/// its check and its write: the line then lands after the prompt, on its row.
+pub fn wait_handed_over() {
+    let Some(printer) = PRINTER.lock_anyway().clone() else { return };
+    let (done, handed) = bounded(1);
+    if printer.send_timeout(Printed::Handed(done), Duration::from_secs(1)).is_ok() {
+        let _ = handed.recv_timeout(Duration::from_secs(1));
     }
 }
 

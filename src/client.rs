@@ -28,6 +28,7 @@ pub mod core;
 pub mod input;
 pub mod link;
 pub mod menu;
+pub mod notices;
 pub mod peers;
 pub mod player;
 pub mod profile;

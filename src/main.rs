@@ -190,6 +190,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             cli::run_server(args, engine)
         }
         Command::Client(args) => {
+            give_qt_a_runtime_dir();
             let render = match (args.headless, args.render) {
                 (true, _) => Render::Headless,
                 (false, render) => render.unwrap_or(Render::Auto),
@@ -224,6 +225,26 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             }
             Ok(())
         }
+    }
+}
+
+/// Qt, which draws OpenCV's window, warns on stderr (the terminal, among the chat lines) when
+/// `XDG_RUNTIME_DIR` is not set (`QStandardPaths: XDG_RUNTIME_DIR not set, defaulting to
+/// ...`, over SSH or under `su`). It is given the folder it would use, made as it wants it:
+/// ours, mode 0700. Called before any thread starts: setting the environment is safe then.
+fn give_qt_a_runtime_dir() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return };
+    let dir = std::env::temp_dir().join(format!("runtime-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let ours = std::fs::symlink_metadata(&dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o777 == 0o700);
+    if ours {
+        // SAFETY: no other thread runs yet, so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
     }
 }
 

@@ -602,3 +602,31 @@ fn quitting_during_a_terminal_stream_gives_the_main_screen_back() {
     assert!(history.lines().any(|l| l == "[CHAT] bob: said during the stream"), "{history}");
     assert!(!history.contains('▀'), "a picture on the main screen:\n{history}");
 }
+
+/// A stream started in a terminal too small for a picture shows one once it is larger, gives
+/// the screen back when it is made small again, and takes it again after.
+#[test]
+fn the_terminal_view_follows_the_terminals_size_both_ways() {
+    let (_server, _bob, pane) = alice_with_stripes("small", 8);
+    pane.tmux(&["resize-window", "-x", "20", "-y", "8"]);
+    play_stripes(&pane);
+    let history = || pane.tmux(&["capture-pane", "-p", "-J", "-S", "-"]);
+    let word = "The terminal is too small for the picture: it shows once it is larger.";
+    assert!(eventually(Duration::from_secs(10), || history().contains(word)), "{}", history());
+    let alternate = || pane.tmux(&["display", "-p", "#{alternate_on}"]).trim() == "1";
+    let picture = || pane.text().iter().any(|l| l.starts_with('▀'));
+    assert!(!alternate() && !picture(), "{}", pane.text().join("\n"));
+    pane.tmux(&["resize-window", "-x", "80", "-y", "30"]);
+    assert!(eventually(Duration::from_secs(10), || alternate() && picture()), "no picture");
+    pane.tmux(&["resize-window", "-x", "20", "-y", "6"]);
+    assert!(
+        eventually(Duration::from_secs(10), || !alternate() && !picture()),
+        "the picture stayed: {}",
+        pane.text().join("\n")
+    );
+    pane.tmux(&["resize-window", "-x", "80", "-y", "30"]);
+    assert!(eventually(Duration::from_secs(10), || alternate() && picture()), "no picture again");
+    pane.keys(&["4", "Enter"]);
+    pane.wait_for("the end", |l| l.starts_with("Stream ended: "));
+    assert!(!history().contains('▀'), "a picture in the scrollback:\n{}", history());
+}

@@ -87,6 +87,7 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
         common::write_video(&videos, "clip", label, size, 10.0, 300);
     }
     let server = common::start_server(ServerConfig { videos, ..ServerConfig::default() });
+    let stderr_file = common::temp_dir("window-stderr").join("stderr");
 
     let mut client = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args([
@@ -101,9 +102,11 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
         ])
         .env("DISPLAY", &display)
         .env("RUST_LOG", "warn")
+        // As over SSH: Qt's warning about it must not reach the terminal.
+        .env_remove("XDG_RUNTIME_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
         .spawn()
         .unwrap();
     let mut stdin = client.stdin.take().unwrap();
@@ -206,6 +209,8 @@ fn the_stream_shows_in_a_real_window_and_q_stops_it() {
     drop(stdin);
     let _ = client.wait();
     server.shutdown();
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap();
+    assert!(!stderr.contains("QStandardPaths"), "a toolkit warning on the terminal: {stderr}");
 }
 
 /// One client session with a window: join, play, wait for the window's first frames, then

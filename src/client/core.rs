@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::link::REPLY_TIMEOUT;
 use super::menu::{self, MenuChoice, RecipientChoice, VideoChoice};
+use super::notices::Notices;
 use super::peers::{Directory, Opener, Peer, Sealer, Trust};
 use super::player::Feed;
 use super::rooms;
@@ -189,6 +190,8 @@ pub struct Core {
     inviting: Option<(String, String)>,
     /// The room list asked for at the start, to catch up with our rooms, is not printed.
     quiet_room_list: bool,
+    /// Joins and leaves lately said, by name: a name that churns is not said every time.
+    notices: Notices,
     /// A `/msg` on its way.
     msg: Option<conversation::Msg>,
     /// The conversation `/query` is in (each line is a message to it), and the step it was
@@ -230,6 +233,7 @@ impl Core {
             held: Vec::new(),
             inviting: None,
             quiet_room_list: false,
+            notices: Notices::default(),
             msg: None,
             query: None,
             out: Vec::new(),
@@ -560,6 +564,33 @@ mod tests {
     fn identities() -> (Arc<Identity>, Arc<Identity>) {
         let generate = || Arc::new(Identity::generate(keys::MIN_KEY_BITS).unwrap());
         (generate(), generate())
+    }
+
+    #[test]
+    fn a_name_that_looks_like_a_pinned_one_is_marked_and_churn_is_said_a_few_times() {
+        let (a, b) = identities();
+        let mut bob = core("bob", &b, &[user("alice", &a)], false);
+        bob.start();
+        // A server that lets a look-alike in: its join and its messages say whom it looks like.
+        let joined = bob.on_server(ServerMsg::Joined(user("aIice", &a)));
+        assert_eq!(joined, [Effect::Say("[JOINED] aIice (looks like alice)".into())]);
+        let mut fake = Sealer::new(a.clone(), "aIice");
+        let Ok(chat) = fake.seal(bob.directory.get("bob").unwrap(), "it's me") else { panic!() };
+        let got =
+            bob.on_server(ServerMsg::Chat { id: 1, from: "aIice".into(), envelope: chat.envelope });
+        let line = "[CHAT] aIice (looks like alice): it's me".to_owned();
+        assert_eq!(got[0], Effect::Show { line, noted: None });
+        // eve joins and leaves over and over: three lines, one word, then nothing for a while.
+        let mut said = Vec::new();
+        for _ in 0..4 {
+            said.extend(bob.on_server(ServerMsg::Joined(user("eve", &b))));
+            said.extend(bob.on_server(ServerMsg::Left { name: "eve".into() }));
+        }
+        let quiet = crate::client::notices::quieten_line("eve");
+        let expected: Vec<Effect> = ["[JOINED] eve", "[LEFT] eve", "[JOINED] eve", &quiet]
+            .map(|l| Effect::Say(l.to_owned()))
+            .into();
+        assert_eq!(said, expected);
     }
 
     #[test]

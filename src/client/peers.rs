@@ -326,6 +326,14 @@ impl Trust {
         self.save()
     }
 
+    /// Another name pinned here that looks like `name` (`names::look_alike`), if any: a
+    /// hostile server need not refuse look-alikes as ours does.
+    pub fn looks_like(&self, name: &str) -> Option<&str> {
+        let (lower, look) = (name.to_ascii_lowercase(), names::look_alike(name));
+        let mut pinned = self.pins.keys();
+        pinned.find(|p| **p != lower && names::look_alike(p) == look).map(String::as_str)
+    }
+
     /// Whether sending to `name` waits for `/trust` (their key changed).
     pub fn is_blocked(&self, name: &str) -> bool {
         self.blocked.contains(&name.to_ascii_lowercase())

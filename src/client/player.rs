@@ -242,12 +242,16 @@ impl Window {
     }
 }
 
-/// The picture drawn in the terminal (`--render terminal`), below which chat goes on.
+/// The picture drawn in the terminal (`--render terminal`), below which chat goes on. It
+/// follows the terminal's size both ways: too small for a picture and the chat rows, it
+/// gives the screen back until the terminal is larger again.
 struct TermView {
     /// Set at the first frame, when its shape is known.
     canvas: Option<Canvas>,
     colors: Colors,
     screen: (u16, u16),
+    /// Whether the picture has the alternate screen.
+    taken: bool,
     scaled: Mat,
     /// Frames are drawn at most at the stream's rate (a `--no-pace` server sends faster than
     /// a terminal can draw).
@@ -258,27 +262,39 @@ struct TermView {
 /// Rows kept below the picture for chat lines and the prompt.
 const CHAT_ROWS: u16 = 6;
 
+/// Whether a terminal of `screen` (columns, rows) has room for a picture and the chat rows.
+fn roomy(screen: (u16, u16)) -> bool {
+    screen.0 >= 8 && screen.1 >= CHAT_ROWS + 4
+}
+
 impl TermView {
-    /// `None` if the terminal is too small to leave room for chat below a picture.
+    /// `None` if the terminal's size cannot be read.
     fn open(fps: f32) -> Option<TermView> {
         let screen = crossterm::terminal::size().ok()?;
-        if screen.0 < 8 || screen.1 < CHAT_ROWS + 4 {
-            return None;
-        }
         let colors = Colors::from_colorterm(std::env::var("COLORTERM").ok().as_deref());
-        // The picture and the chat below it take the alternate screen: nothing on the main
-        // screen scrolls away, and lines said meanwhile are said there again at the end.
-        // Until the first frame gives the picture's shape, only the chat rows are reserved.
-        screen::begin_picture(&blocks::enter_screen(screen.1 - CHAT_ROWS, screen.1));
         let interval = Duration::from_secs_f32(0.9 / fps.clamp(1.0, 120.0));
-        Some(TermView {
+        let mut view = TermView {
             canvas: None,
             colors,
             screen,
+            taken: false,
             scaled: Mat::default(),
             interval,
             last_draw: None,
-        })
+        };
+        match roomy(screen) {
+            true => view.take(screen),
+            false => say!("The terminal is too small for the picture: it shows once it is larger."),
+        }
+        Some(view)
+    }
+
+    /// The picture and the chat below it take the alternate screen: nothing on the main
+    /// screen scrolls away, and lines said meanwhile are said there again when it is given
+    /// back. Until the first frame gives the picture's shape, only the chat rows are set.
+    fn take(&mut self, screen: (u16, u16)) {
+        screen::begin_picture(&blocks::enter_screen(screen.1 - CHAT_ROWS, screen.1));
+        (self.taken, self.screen, self.canvas) = (true, screen, None);
     }
 
     fn show(&mut self, jpeg: &[u8]) -> Result<(), VideoError> {
@@ -287,11 +303,21 @@ impl TermView {
             return Ok(());
         }
         self.last_draw = Some(now);
-        let image = decode_jpeg(jpeg)?;
         let screen = crossterm::terminal::size().unwrap_or(self.screen);
+        if !roomy(screen) {
+            if self.taken {
+                screen::end_picture(blocks::leave_screen());
+                (self.taken, self.canvas) = (false, None);
+            }
+            return Ok(());
+        }
+        if !self.taken {
+            self.take(screen);
+        }
+        let image = decode_jpeg(jpeg)?;
         if self.canvas.is_none() || screen != self.screen {
             // First frame, or the terminal was resized: lay the screen out again. On a resize
-            // only the picture's rows are blanked: the chat rows below it stay in view.
+            // every row above the chat rows is blanked: the chat rows stay in view.
             if self.canvas.take().is_some() {
                 screen::paint(&blocks::clear_top(screen.1.saturating_sub(CHAT_ROWS)));
             }
@@ -318,12 +344,16 @@ impl TermView {
     /// Gives the main screen back, as it was, with the lines said during the stream said
     /// again below it: the picture goes with the alternate screen.
     fn close(self) {
-        screen::end_picture(blocks::leave_screen());
+        if self.taken {
+            screen::end_picture(blocks::leave_screen());
+        }
     }
 
     /// As `close`, at once, straight to the terminal: the process is ending.
     fn close_now(self) {
-        screen::end_picture_now(blocks::leave_screen());
+        if self.taken {
+            screen::end_picture_now(blocks::leave_screen());
+        }
     }
 }
 
@@ -509,7 +539,7 @@ fn open_view(render: Render, video: &str, fps: f32) -> View {
     match TermView::open(fps) {
         Some(view) => View::Terminal(view),
         None => {
-            say!("The terminal is too small to draw video: playing headless.");
+            say!("Cannot read the terminal's size: playing headless.");
             View::Headless
         }
     }

@@ -68,9 +68,10 @@ impl Core {
             Ok(text) => {
                 self.talked(from);
                 let untrusted = self.trust.is_blocked(from);
+                let shown = self.shown_name(from);
                 let line = match room {
-                    Some(room) => rooms::chat_line(room, from, &text, untrusted),
-                    None => menu::chat_line(from, &text, untrusted),
+                    Some(room) => rooms::chat_line(room, &shown, &text, untrusted),
+                    None => menu::chat_line(&shown, &text, untrusted),
                 };
                 let accepted = self.opener.take_accepted();
                 if accepted.as_ref().is_some_and(|a| a.maybe_shown) {
@@ -135,9 +136,10 @@ impl Core {
         match self.directory.apply(msg) {
             Change::Joined(name) => {
                 self.check_key(&name);
-                self.say(format!("[JOINED] {name}"));
+                let line = format!("[JOINED] {}", self.shown_name(&name));
+                self.notice(&name, line);
             }
-            Change::Left(name) => self.say(format!("[LEFT] {name}")),
+            Change::Left(name) => self.notice(&name, format!("[LEFT] {name}")),
             Change::Listed { ignored } => {
                 if ignored > 0 {
                     self.say(

@@ -3,6 +3,7 @@
 
 use super::{Core, Step};
 use crate::client::menu::{self, Command};
+use crate::client::notices::{self, Notice};
 use crate::client::peers::Seen;
 use crate::keys;
 use crate::report::Chain;
@@ -28,6 +29,24 @@ impl Core {
             )),
             Ok(Seen::First | Seen::Same) => {}
             Err(e) => self.say(format!("Cannot save {name}'s key: {}", Chain(&e))),
+        }
+    }
+
+    /// A join or leave about `name`, said unless that name churns (`notices.rs`).
+    pub(super) fn notice(&mut self, name: &str, line: String) {
+        match self.notices.allow(name, std::time::Instant::now()) {
+            Notice::Show => self.say(line),
+            Notice::Quieten => self.say(notices::quieten_line(name)),
+            Notice::Hide => {}
+        }
+    }
+
+    /// `name` as shown on a line: marked if it looks like another name pinned here (a server
+    /// that does not refuse look-alikes could pass `aIice` off as `alice`).
+    pub(super) fn shown_name(&self, name: &str) -> String {
+        match self.trust.looks_like(name) {
+            Some(pinned) => format!("{name} (looks like {pinned})"),
+            None => name.to_owned(),
         }
     }
 

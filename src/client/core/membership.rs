@@ -216,10 +216,16 @@ impl Core {
         let (applied, failed, unsaved) = self.rosters.apply(room, changes);
         let me = self.me.clone();
         for one in &applied {
+            let (by, subject) = (&one.change.by, &one.change.subject);
             let invited_me =
-                one.change.action == Action::Invite && one.change.subject.eq_ignore_ascii_case(&me);
+                one.change.action == Action::Invite && subject.eq_ignore_ascii_case(&me);
+            let about_me = subject.eq_ignore_ascii_case(&me) || by.eq_ignore_ascii_case(&me);
             if let (true, Some(line)) = (tell || invited_me, rooms::change_line(one, &me)) {
-                self.say(line);
+                // Others' comings and goings are said unless one name churns.
+                match about_me {
+                    true => self.say(line),
+                    false => self.notice(&subject.clone(), line),
+                }
             }
             self.after_own(one);
         }

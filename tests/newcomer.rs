@@ -223,3 +223,29 @@ fn msg_sends_from_any_prompt_and_query_stays_in_a_conversation() {
     let asked = said.iter().filter(|l| l.starts_with("Enter recipient")).count();
     assert_eq!(asked, 2, "the recipient prompt, then again after the /msg: {said:?}");
 }
+
+/// A piped script stays in step with room commands: each is answered before the next line
+/// is read, and after a command at the message prompt that prompt is asked again.
+#[test]
+fn piped_room_commands_are_answered_in_order() {
+    let server = start_server(ServerConfig::default());
+    let addr = server.local_addr();
+    let mut bob = common::TestClient::join(addr, "bob", 1);
+    let mut frank = Proc::client(&addr.to_string(), &["--name", "frank"]);
+    for line in ["/join #a", "/rooms", "1", "bob", "/rooms", "hello", "QUIT", "3"] {
+        frank.type_line(line);
+    }
+    assert_eq!(bob.next_chat(), ("frank".into(), Ok("hello".into())));
+    assert_eq!(frank.wait(), 0);
+    let said: Vec<String> = frank.rest().into_iter().skip(2).collect();
+    let rooms = ["Your rooms (* online):", "  #a: frank (you)"];
+    let menu = "1. CHAT  2. STREAM  3. QUIT";
+    let expected: Vec<&str> = [menu, "Joined #a (members: frank)", menu]
+        .into_iter()
+        .chain(rooms)
+        .chain([menu, "Online users:"])
+        .collect();
+    assert_eq!(said[..expected.len()], expected[..], "{said:?}");
+    let at = said.iter().position(|l| l == "Enter message : ").unwrap();
+    assert_eq!(said[at + 1..at + 4], [rooms[0], rooms[1], "Enter message : "], "{said:?}");
+}

@@ -522,16 +522,7 @@ impl Store {
             migrate(&mut db, found)?;
             log::info!("{}: schema {found} brought up to {SCHEMA_VERSION}", path.display());
         }
-        // No session is on yet: throwaway bindings left by a server that stopped during their
-        // sessions end now, as those sessions did.
-        let tx = db.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE throwaway = 1);
-             DELETE FROM names WHERE throwaway = 1;",
-        )?;
-        sweep_rooms(&tx)?;
-        names::refresh_looks(&tx)?;
-        tx.commit()?;
+        start_clean(&mut db)?;
         let mut db = Db { conn: db, boxes: HashMap::new(), expired_at: None };
         db.recount()?;
         Ok(Store {
@@ -556,6 +547,20 @@ pub struct HeldAck {
     pub count: u32,
     /// Whether more of theirs are still held for the recipient.
     pub more: bool,
+}
+
+/// What a file holds that no session can own, made right before the server serves: throwaway
+/// bindings left by a server that stopped during their sessions end now, as those sessions
+/// did; and each name's look-alike form is as today's rule makes it.
+fn start_clean(db: &mut Connection) -> Result<(), rusqlite::Error> {
+    let tx = db.transaction()?;
+    tx.execute_batch(
+        "DELETE FROM mailbox WHERE recipient IN (SELECT lower_name FROM names WHERE throwaway = 1);
+         DELETE FROM names WHERE throwaway = 1;",
+    )?;
+    sweep_rooms(&tx)?;
+    names::refresh_looks(&tx)?;
+    tx.commit()
 }
 
 #[cfg(test)]

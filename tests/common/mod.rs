@@ -461,3 +461,12 @@ impl TestClient {
         }
     }
 }
+
+/// A folder with `clip` at 144p, 240p and 360p, `frames` frames at `fps`.
+pub fn videos_dir(fps: f64, frames: u32) -> std::path::PathBuf {
+    let dir = temp_dir("cli-videos");
+    write_video(&dir, "clip", "144p", (256, 144), fps, frames);
+    write_video(&dir, "clip", "240p", (426, 240), fps, frames);
+    write_video(&dir, "clip", "360p", (640, 360), fps, frames);
+    dir
+}

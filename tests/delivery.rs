@@ -55,11 +55,11 @@ fn quit(mut p: Proc) -> Vec<String> {
     p.rest()
 }
 
-/// What alice's messages the two lives of a recipient showed, the first then the second.
+/// What alice's messages the two lives of a recipient showed, the first then the second (a
+/// repeat said to be one, once).
 fn shown_by(first: &[String], second: &[String]) -> Vec<String> {
-    let mut shown = chats_from(first, "alice");
-    shown.extend(chats_from(second, "alice"));
-    shown
+    let lines: Vec<String> = first.iter().chain(second).cloned().collect();
+    common::proc::chats_once_said(&lines, "alice")
 }
 
 fn send_all(alice: &mut TestClient, to: &str, texts: &[String]) {

@@ -186,6 +186,22 @@ pub fn signal(p: &Proc, signal: &str) {
     assert!(ok, "kill -{signal} {pid}");
 }
 
+/// The texts of the `[CHAT] FROM: TEXT` lines among `lines`, in order, a line shown again
+/// after the client's word that it may be a repeat (it was killed between printing it and
+/// noting it printed: docs/PROTOCOL.md, "The delivery guarantee") counted once.
+pub fn chats_once_said(lines: &[String], from: &str) -> Vec<String> {
+    let prefix = format!("[CHAT] {from}: ");
+    let mut shown: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(text) = line.strip_prefix(&prefix) else { continue };
+        let said = i > 0 && lines[i - 1] == chatroom::client::core::CUT_OFF;
+        if !(said && shown.iter().any(|s| s == text)) {
+            shown.push(text.to_owned());
+        }
+    }
+    shown
+}
+
 /// The texts of the `[CHAT] FROM: TEXT` lines among `lines`, in order.
 pub fn chats_from(lines: &[String], from: &str) -> Vec<String> {
     let prefix = format!("[CHAT] {from}: ");

@@ -88,7 +88,10 @@ commands! {
     room_change::RoomChange,
     room_list::RoomList,
     room_query::RoomQuery,
+    watch::Watch,
 }
+
+pub use crate::wire::{SeekTo, WatchAction};
 
 /// What the server accepts from a client. A client's payload buffer grows as its bytes
 /// arrive (`wire::read_frame`).

@@ -9,6 +9,7 @@ use crate::config::ServerConfig;
 use crate::registry::Registry;
 use crate::store::Store;
 use crate::video::catalog::LiveCatalog;
+use crate::watch::Watches;
 
 /// What every session needs from the server (see the module's summary).
 pub struct Context {
@@ -21,4 +22,6 @@ pub struct Context {
     pub frames: FrameCache,
     /// Names bound to keys, and messages held for users who are offline.
     pub store: Arc<Store>,
+    /// The rooms watching a video together.
+    pub watches: Watches,
 }

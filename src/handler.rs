@@ -44,6 +44,8 @@ pub(crate) struct Handler<'a> {
     /// budget of `ACKN`.
     pub(crate) sent: Arc<Sent>,
     pub(crate) acked: u64,
+    /// The room whose watch plays on this client's video lane, if any.
+    pub(crate) watching: Option<String>,
 }
 
 /// What one client may ask of the server (docs/SECURITY.md, "Limits").
@@ -108,6 +110,7 @@ impl<'a> Handler<'a> {
         let writer = outbox::spawn_writer(socket.clone(), lanes, liveness.clone(), mailbox)
             .map_err(|e: io::Error| End::Failed(format!("cannot start writer thread: {e}")))?;
         outbox.wake_mail();
+        ctx.watches.tell_newcomer(&ctx.store, &name, &outbox);
         Ok(Handler {
             id,
             name,
@@ -122,6 +125,7 @@ impl<'a> Handler<'a> {
             throwaway,
             sent,
             acked: 0,
+            watching: None,
         })
     }
 
@@ -170,6 +174,14 @@ impl<'a> Handler<'a> {
                 self.send_error(ErrorCode::RateLimited, format!("disconnected: {why}"));
                 Some(End::Protocol(why))
             }
+        }
+    }
+
+    /// Leaves the room's watch on our video lane, if any, quietly: a stream of our own is
+    /// about to take the lane.
+    pub fn leave_watch(&mut self) {
+        if let Some(room) = self.watching.take() {
+            self.ctx.watches.leave(&room, self.id);
         }
     }
 

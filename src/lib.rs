@@ -28,6 +28,8 @@
 //! - `cache`: the shared frame cache: each frame decoded and encoded once, for every stream.
 //! - `context`: what every session on the server shares (settings, registry, store, cache).
 //! - `stream`: one stream on the server, on its own thread: pacing, stop, end.
+//! - `watch`: a room's watch, on its own thread: one timeline, each frame offered to every
+//!   member's video lane at once, pause, play, seek and stop from any member.
 //! - `mail`: one client's chat in and out of the store: kept before `SENT`, deleted on its
 //!   acknowledgement, a batch a transaction.
 //! - `socket`: a client's socket on the server: its reader under a deadline, how a
@@ -79,4 +81,5 @@ pub mod store;
 mod stream;
 mod sync;
 pub mod video;
+mod watch;
 pub mod wire;

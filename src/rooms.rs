@@ -76,7 +76,8 @@ pub fn join(ctx: &Context, me: &str, room: &str, since: &Hash) -> ServerMsg {
 /// `RCHG`: a membership change `me` signed. Checked (by `me`, with `me`'s registered key; an
 /// invitee registered with the key the invitation names; then the room's own rules), stored,
 /// and sent to every member and invitee online, `me` and the change's subject included.
-pub fn change(ctx: &Context, me: &str, bytes: &[u8]) -> Result<(), ServerMsg> {
+/// Returns the room, if the change made `me` a member of it (`me` joined).
+pub fn change(ctx: &Context, me: &str, bytes: &[u8]) -> Result<Option<String>, ServerMsg> {
     let change = Change::parse(bytes).map_err(|e| bad_change(format!("malformed change: {e}")))?;
     check(&change.room)?;
     let mine = ctx.store.key_of(me).ok().flatten().map(|(_, key)| key);
@@ -98,7 +99,8 @@ pub fn change(ctx: &Context, me: &str, bytes: &[u8]) -> Result<(), ServerMsg> {
     told.sort_by_key(|n| n.to_ascii_lowercase());
     told.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     tell(ctx, told.into_iter(), &frame);
-    Ok(())
+    let joined = matches!(change.action, Action::Join | Action::Create);
+    Ok(joined.then(|| after.room().to_owned()))
 }
 
 /// Tells the members of `rooms` that `me`'s seat ended with its name (the store's `Expire`

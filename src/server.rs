@@ -75,7 +75,8 @@ impl Server {
                 recipient.outbox.hand_over(message);
             }
         });
-        let ctx = Arc::new(Context { config, registry, catalog, frames, store });
+        let watches = crate::watch::Watches::default();
+        let ctx = Arc::new(Context { config, registry, catalog, frames, store, watches });
         let local_addr = listener.local_addr()?;
         ctx.store.note_holder(&format!("pid {}, listening on {local_addr}", std::process::id()));
         let mut wake = local_addr;

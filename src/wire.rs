@@ -50,7 +50,7 @@ pub fn read_server(r: &mut impl std::io::Read) -> Result<ServerMsg, ReadError> {
 /// Sent first by both sides, so a stray program that connects is told at once what it reached.
 pub const MAGIC: [u8; 4] = *b"CHRM";
 /// Bumped on any incompatible change; both sides refuse a peer with another version.
-pub const VERSION: u16 = 9;
+pub const VERSION: u16 = 10;
 /// Tag (4 bytes) + payload length (4 bytes).
 pub const HEADER_LEN: usize = 8;
 /// The largest payload of any frame (docs/PROTOCOL.md, "Frames"). Video frames are the only
@@ -148,6 +148,10 @@ impl Tag {
     pub const ROOM_CHANGE: Tag = Tag(*b"RCHG");
     /// A room message: one envelope per member (client), or one member's (server).
     pub const ROOM_CHAT: Tag = Tag(*b"RCHT");
+    /// A member's request to its room's watch (client).
+    pub const WATCH: Tag = Tag(*b"WTCH");
+    /// News of a room's watch: who did what, and where the video is (server).
+    pub const WATCH_NEWS: Tag = Tag(*b"WTEV");
 }
 
 impl fmt::Display for Tag {
@@ -346,6 +350,48 @@ pub struct Segment {
     pub label: String,
     pub start: u32,
     pub frames: u32,
+}
+
+/// What a member asks of its room's watch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchAction {
+    Start {
+        video: String,
+        mode: PlayMode,
+    },
+    Stop,
+    Pause,
+    Play,
+    /// To a frame, or a time in milliseconds (the server knows the frame rate).
+    Seek(SeekTo),
+    /// The watch's frames to me, from its current frame (a member online or joining
+    /// mid-stream, or coming back after leaving it).
+    Attach,
+    /// No more of its frames to me: I leave the watch alone; it goes on for the others.
+    Detach,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekTo {
+    Frame(u32),
+    Millis(u32),
+}
+
+/// What happened to a room's watch (`WTEV`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchEvent {
+    Started {
+        video: String,
+    },
+    Paused,
+    Playing,
+    Seeked,
+    Stopped,
+    Ended,
+    /// To one member only: its lane could not take `missed` frames so far.
+    Behind {
+        missed: u32,
+    },
 }
 
 /// Why a stream ended.

@@ -176,6 +176,10 @@ fn every_request_kind_flooded_is_cut_off_and_others_are_served() {
         ("room changes", cmd::RoomChange { change: vec![1, 2, 3] }.encode()),
         ("stops", cmd::Stop.encode()),
         (
+            "watch pauses",
+            cmd::Watch { room: "#nope".into(), action: cmd::WatchAction::Pause }.encode(),
+        ),
+        (
             "second joins",
             cmd::Join { name: "x".into(), key: vec![1], proof: vec![2], throwaway: false }.encode(),
         ),

@@ -10,7 +10,7 @@ use std::io::Read;
 use chatroom::cmd::{self, ClientMsg};
 use chatroom::wire::{
     self, Encode, EndReason, ErrorCode, MAX_CLIENT_FRAME, PlayMode, Resolution, Segment, ServerMsg,
-    User, VideoInfo,
+    User, VideoInfo, WatchEvent,
 };
 
 /// Records the largest single allocation made by this thread while tracking is on.
@@ -123,6 +123,28 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         Just(ClientMsg::RoomList(cmd::RoomList)),
         (room(), proptest::collection::vec((name(), bytes(600)), 0..wire::MAX_ROOM_MEMBERS))
             .prop_map(|(room, envelopes)| ClientMsg::RoomChat(cmd::RoomChat { room, envelopes })),
+        (room(), watch_action())
+            .prop_map(|(room, action)| ClientMsg::Watch(cmd::Watch { room, action })),
+    ]
+}
+
+fn watch_action() -> impl Strategy<Value = cmd::WatchAction> {
+    use cmd::{SeekTo, WatchAction};
+    let mode = prop_oneof![
+        Just(PlayMode::Split),
+        Just(PlayMode::Auto),
+        "[0-9]{1,4}p".prop_map(PlayMode::Fixed)
+    ];
+    prop_oneof![
+        (text(wire::MAX_VIDEO_NAME), mode)
+            .prop_map(|(video, mode)| WatchAction::Start { video, mode }),
+        Just(WatchAction::Stop),
+        Just(WatchAction::Pause),
+        Just(WatchAction::Play),
+        any::<u32>().prop_map(|f| WatchAction::Seek(SeekTo::Frame(f))),
+        any::<u32>().prop_map(|ms| WatchAction::Seek(SeekTo::Millis(ms))),
+        Just(WatchAction::Attach),
+        Just(WatchAction::Detach),
     ]
 }
 
@@ -202,6 +224,20 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         (any::<u32>(), "[0-9]{1,4}p", bytes(3000))
             .prop_map(|(index, label, jpeg)| ServerMsg::Frame { index, label, jpeg }),
         (any::<u32>(), reason).prop_map(|(sent, reason)| ServerMsg::StreamEnd { sent, reason }),
+        (room(), name(), watch_event(), any::<u32>())
+            .prop_map(|(room, by, event, at_ms)| ServerMsg::Watch { room, by, event, at_ms }),
+    ]
+}
+
+fn watch_event() -> impl Strategy<Value = WatchEvent> {
+    prop_oneof![
+        text(wire::MAX_VIDEO_NAME).prop_map(|video| WatchEvent::Started { video }),
+        Just(WatchEvent::Paused),
+        Just(WatchEvent::Playing),
+        Just(WatchEvent::Seeked),
+        Just(WatchEvent::Stopped),
+        Just(WatchEvent::Ended),
+        any::<u32>().prop_map(|missed| WatchEvent::Behind { missed }),
     ]
 }
 

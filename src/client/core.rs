@@ -10,12 +10,14 @@
 //! - `answers`: what each message from the server does, and timeouts, losses, reconnects;
 //! - `commands`: `/trust`, `/verify`, and the key checks;
 //! - `conversation`: `/msg` and `/query`, writing without the recipient prompt;
-//! - `membership`: the rooms as this client checks them (commands, chains, members).
+//! - `membership`: the rooms as this client checks them (commands, chains, members);
+//! - `watching`: a room's watch (`/watch`, `/pause`...), and its news.
 
 mod answers;
 mod commands;
 mod conversation;
 mod membership;
+mod watching;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -192,6 +194,8 @@ pub struct Core {
     quiet_room_list: bool,
     /// Joins and leaves lately said, by name: a name that churns is not said every time.
     notices: Notices,
+    /// The room whose watch plays on our player, if any.
+    watching: Option<String>,
     /// A `/msg` on its way.
     msg: Option<conversation::Msg>,
     /// The conversation `/query` is in (each line is a message to it), and the step it was
@@ -234,6 +238,7 @@ impl Core {
             inviting: None,
             quiet_room_list: false,
             notices: Notices::default(),
+            watching: None,
             msg: None,
             query: None,
             out: Vec::new(),
@@ -338,7 +343,7 @@ impl Core {
             MenuChoice::Stream => self.request(cmd::ListVideos, Step::Videos),
             MenuChoice::Quit => self.quit(),
             MenuChoice::Stop if self.streaming => {
-                self.send(cmd::Stop);
+                self.stop_playing();
                 // The stream's end prints "Stream stopped." and the plain menu: printing the
                 // menu with "4. STOP" here, once more, would offer what is already asked.
                 if self.editing {

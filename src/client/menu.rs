@@ -3,6 +3,7 @@
 //! lines to print out; tested without sockets. The session (`session.rs`) acts on them.
 
 use super::peers::Peer;
+use crate::cmd::SeekTo;
 use crate::wire::{PlayMode, VideoInfo};
 
 pub const ASK_NAME: &str = "Enter your username : ";
@@ -76,6 +77,8 @@ pub enum Command {
     Msg(String, String),
     /// `/query NAME` (or `#ROOM`): each line a message to it, until `/query` alone.
     Query(Option<String>),
+    /// `/watch`, `/pause`, `/play`, `/seek`: a room's watch.
+    Watch(String, WatchCommand),
     /// A known command with the wrong arguments: how it is used.
     Usage(&'static str),
     /// Anything else: what the commands are.
@@ -85,7 +88,61 @@ pub enum Command {
 pub const COMMANDS_HELP: &str = "Commands: /msg NAME TEXT (or #ROOM), /query NAME (or #ROOM; \
      /query alone ends it), /trust NAME (accept NAME's new key), /verify NAME (safety number), \
      /join #ROOM, /leave #ROOM, /invite #ROOM NAME, /kick #ROOM NAME, /rooms (your rooms and \
-     their members).";
+     their members), /watch #ROOM VIDEO (play it for the room; /pause, /play, /seek #ROOM M:SS, \
+     /watch #ROOM stop).";
+
+/// What `/watch`, `/pause`, `/play` and `/seek` ask of a room's watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchCommand {
+    Start {
+        video: String,
+        mode: PlayMode,
+    },
+    /// `/watch #room`: take part (again).
+    Attach,
+    Stop,
+    Pause,
+    Play,
+    Seek(SeekTo),
+}
+
+/// `/watch #ROOM ...` after the room: `stop`, nothing (take part), or a video, with a
+/// resolution or `auto` as its last word if it reads as one.
+fn parse_watch(room: &str, args: &[&str]) -> Command {
+    let watch = |w| Command::Watch(room.to_owned(), w);
+    match args {
+        [] => watch(WatchCommand::Attach),
+        ["stop"] => watch(WatchCommand::Stop),
+        [name @ .., last] if !name.is_empty() && is_resolution(last) => {
+            let mode = match *last {
+                "auto" => PlayMode::Auto,
+                label => PlayMode::Fixed(label.to_owned()),
+            };
+            watch(WatchCommand::Start { video: name.join(" "), mode })
+        }
+        words => watch(WatchCommand::Start { video: words.join(" "), mode: PlayMode::Split }),
+    }
+}
+
+/// `auto`, or a label such as `360p`.
+fn is_resolution(word: &str) -> bool {
+    word == "auto"
+        || word
+            .strip_suffix('p')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `1:30`, `1:02:03` (a time) or `450` (a frame).
+fn parse_seek(to: &str) -> Option<SeekTo> {
+    if !to.contains(':') {
+        return to.parse().ok().map(SeekTo::Frame);
+    }
+    let mut seconds: u32 = 0;
+    for part in to.split(':') {
+        seconds = seconds.checked_mul(60)?.checked_add(part.parse().ok()?)?;
+    }
+    seconds.checked_mul(1000).map(SeekTo::Millis)
+}
 
 /// Each command and how it is used, for Tab and for a usage error.
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -98,6 +155,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/invite", "Usage: /invite #ROOM NAME"),
     ("/kick", "Usage: /kick #ROOM NAME"),
     ("/rooms", "Usage: /rooms"),
+    ("/watch", "Usage: /watch #ROOM VIDEO [RES|auto], /watch #ROOM stop, or /watch #ROOM"),
+    ("/pause", "Usage: /pause #ROOM"),
+    ("/play", "Usage: /play #ROOM"),
+    ("/seek", "Usage: /seek #ROOM M:SS, or a frame number"),
 ];
 
 pub fn parse_command(line: &str) -> Command {
@@ -118,6 +179,17 @@ pub fn parse_command(line: &str) -> Command {
         ("/leave", [room]) => Command::Leave(own(room)),
         ("/invite", [room, name]) => Command::Invite(own(room), own(name)),
         ("/kick", [room, name]) => Command::Kick(own(room), own(name)),
+        ("/watch", [room, rest @ ..]) if room.starts_with('#') => parse_watch(room, rest),
+        ("/pause", [room]) if room.starts_with('#') => {
+            Command::Watch(own(room), WatchCommand::Pause)
+        }
+        ("/play", [room]) if room.starts_with('#') => Command::Watch(own(room), WatchCommand::Play),
+        ("/seek", [room, to]) if room.starts_with('#') && parse_seek(to).is_some() => {
+            Command::Watch(
+                own(room),
+                WatchCommand::Seek(parse_seek(to).unwrap_or(SeekTo::Frame(0))),
+            )
+        }
         _ => match COMMANDS.iter().find(|(known, _)| *known == verb) {
             Some((_, usage)) => Command::Usage(usage),
             None => Command::Help,

@@ -10,7 +10,7 @@ use crate::wire::{
 
 /// The socket's send buffer for an `auto` stream (the kernel doubles it): a few frames, so
 /// that a client reading slowly shows in the video lane within a second, not after megabytes.
-const AUTO_SEND_BUFFER: usize = 64 * 1024;
+pub(super) const AUTO_SEND_BUFFER: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Play {
@@ -23,25 +23,34 @@ impl Message for Play {
 
     fn write(&self, w: &mut FrameWriter) {
         w.str8(&self.video);
-        match &self.mode {
-            PlayMode::Split => w.u8(0),
-            PlayMode::Fixed(label) => {
-                w.u8(1);
-                w.str8(label);
-            }
-            PlayMode::Auto => w.u8(2),
-        }
+        write_mode(w, &self.mode);
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let video = r.str8("video name", MAX_VIDEO_NAME)?;
-        let mode = match r.u8("play mode")? {
-            0 => PlayMode::Split,
-            1 => PlayMode::Fixed(r.str8("resolution label", MAX_LABEL)?),
-            2 => PlayMode::Auto,
-            _ => return Err(WireError::BadValue { what: "play mode" }),
-        };
-        Ok(Play { video, mode })
+        Ok(Play { video, mode: read_mode(r)? })
+    }
+}
+
+/// A play mode on the wire (`STRM`, and `WTCH` starting a watch): split, one resolution, or
+/// auto.
+pub(super) fn write_mode(w: &mut FrameWriter, mode: &PlayMode) {
+    match mode {
+        PlayMode::Split => w.u8(0),
+        PlayMode::Fixed(label) => {
+            w.u8(1);
+            w.str8(label);
+        }
+        PlayMode::Auto => w.u8(2),
+    }
+}
+
+pub(super) fn read_mode(r: &mut Reader<'_>) -> Result<PlayMode, WireError> {
+    match r.u8("play mode")? {
+        0 => Ok(PlayMode::Split),
+        1 => Ok(PlayMode::Fixed(r.str8("resolution label", MAX_LABEL)?)),
+        2 => Ok(PlayMode::Auto),
+        _ => Err(WireError::BadValue { what: "play mode" }),
     }
 }
 
@@ -52,6 +61,8 @@ impl Play {
 
     fn start(&self, h: &mut Handler) {
         h.stop_stream();
+        // A room's watch on this lane is left alone: one stream a lane.
+        h.leave_watch();
         let Some(video) = h.ctx.catalog.find(&self.video) else {
             let text = format!("no video named {:?}", self.video);
             return h.send_error(ErrorCode::UnknownVideo, text);

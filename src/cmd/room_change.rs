@@ -28,10 +28,15 @@ impl Message for RoomChange {
 
 impl RoomChange {
     pub(crate) fn apply(self, h: &mut Handler) -> Option<End> {
-        h.answer(|h| {
-            if let Err(refused) = rooms::change(h.ctx, &h.name, &self.change) {
-                h.send(refused.encode_shared());
+        h.answer(|h| match rooms::change(h.ctx, &h.name, &self.change) {
+            // A member who just joined hears of a watch going on in the room, to take part.
+            Ok(Some(joined)) => {
+                if let Some(news) = h.ctx.watches.news(&joined) {
+                    h.send(news.encode_shared());
+                }
             }
+            Ok(None) => {}
+            Err(refused) => h.send(refused.encode_shared()),
         })
     }
 }

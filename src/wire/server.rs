@@ -59,6 +59,8 @@ pub enum ServerMsg {
     RoomChange { change: Vec<u8> },
     /// `RCHT`: a room message for us, from `from`, with its id to acknowledge (`ACKN`).
     RoomChat { id: u64, room: String, from: String, envelope: Vec<u8> },
+    /// `WTEV`: what `by` did to `room`'s watch, and where the video is, in milliseconds.
+    Watch { room: String, by: String, event: WatchEvent, at_ms: u32 },
 }
 
 /// Defines the kinds of server message (`Kind`) and their tags from one list of rows.
@@ -101,6 +103,7 @@ server_kinds! {
     RoomList = ROOM_LIST,
     RoomLog = ROOM_LOG,
     RoomChange = ROOM_CHANGE,
+    Watch = WATCH_NEWS,
 }
 
 /// A `FRAM` frame, as `ServerMsg::Frame { index, label, jpeg }.encode_shared()` makes it, from
@@ -148,6 +151,7 @@ impl ServerMsg {
             ServerMsg::RoomLog { .. } => Tag::ROOM_LOG,
             ServerMsg::RoomChange { .. } => Tag::ROOM_CHANGE,
             ServerMsg::RoomChat { .. } => Tag::ROOM_CHAT,
+            ServerMsg::Watch { .. } => Tag::WATCH_NEWS,
         }
     }
 
@@ -213,6 +217,7 @@ impl ServerMsg {
                 w.str8(from);
                 w.blob16(envelope);
             }
+            ServerMsg::Watch { room, by, event, at_ms } => w.watch(room, by, event, *at_ms),
         }
         w.finish()
     }
@@ -260,12 +265,8 @@ impl ServerMsg {
             Kind::RoomChange => {
                 ServerMsg::RoomChange { change: r.blob16("room change", MAX_CHANGE)? }
             }
-            Kind::RoomChat => ServerMsg::RoomChat {
-                id: r.u64("message id")?,
-                room: r.str8("room", MAX_ROOM)?,
-                from: r.str8("sender", MAX_NAME)?,
-                envelope: r.blob16("envelope", MAX_ENVELOPE)?,
-            },
+            Kind::RoomChat => r.room_chat()?,
+            Kind::Watch => r.watch()?,
             Kind::VideoList => ServerMsg::VideoList(r.videos()?),
             Kind::StreamStart => r.stream_start()?,
             Kind::Frame => ServerMsg::Frame {
@@ -301,6 +302,27 @@ impl FrameWriter {
             self.str8(&seg.label);
             self.u32(seg.start);
             self.u32(seg.frames);
+        }
+    }
+
+    fn watch(&mut self, room: &str, by: &str, event: &WatchEvent, at_ms: u32) {
+        self.str8(room);
+        self.str8(by);
+        self.u32(at_ms);
+        match event {
+            WatchEvent::Started { video } => {
+                self.u8(0);
+                self.str8(video);
+            }
+            WatchEvent::Paused => self.u8(1),
+            WatchEvent::Playing => self.u8(2),
+            WatchEvent::Seeked => self.u8(3),
+            WatchEvent::Stopped => self.u8(4),
+            WatchEvent::Ended => self.u8(5),
+            WatchEvent::Behind { missed } => {
+                self.u8(6);
+                self.u32(*missed);
+            }
         }
     }
 
@@ -343,6 +365,32 @@ impl Reader<'_> {
                 r.list("room members", n, MAX_ROOM_MEMBERS, 1, |r| r.str8("member", MAX_NAME))?;
             Ok((room, members))
         })
+    }
+
+    fn room_chat(&mut self) -> Result<ServerMsg, WireError> {
+        Ok(ServerMsg::RoomChat {
+            id: self.u64("message id")?,
+            room: self.str8("room", MAX_ROOM)?,
+            from: self.str8("sender", MAX_NAME)?,
+            envelope: self.blob16("envelope", MAX_ENVELOPE)?,
+        })
+    }
+
+    fn watch(&mut self) -> Result<ServerMsg, WireError> {
+        let room = self.str8("room", MAX_ROOM)?;
+        let by = self.str8("member", MAX_NAME)?;
+        let at_ms = self.u32("time")?;
+        let event = match self.u8("watch event")? {
+            0 => WatchEvent::Started { video: self.str8("video name", MAX_VIDEO_NAME)? },
+            1 => WatchEvent::Paused,
+            2 => WatchEvent::Playing,
+            3 => WatchEvent::Seeked,
+            4 => WatchEvent::Stopped,
+            5 => WatchEvent::Ended,
+            6 => WatchEvent::Behind { missed: self.u32("frames missed")? },
+            _ => return Err(WireError::BadValue { what: "watch event" }),
+        };
+        Ok(ServerMsg::Watch { room, by, event, at_ms })
     }
 
     fn room_log(&mut self) -> Result<ServerMsg, WireError> {

@@ -27,6 +27,7 @@ impl Core {
             ServerMsg::RoomList(rooms) => self.on_room_list(rooms),
             ServerMsg::RoomLog { room, changes } => self.on_room_log(room, changes),
             ServerMsg::RoomChange { change } => self.on_room_change(change),
+            ServerMsg::Watch { room, by, event, at_ms } => self.on_watch(room, by, event, at_ms),
             ServerMsg::Delivered { to, count } => {
                 let held = menu::count(count, "held message");
                 self.say(format!("[DELIVERED] {to} got your {held}"));

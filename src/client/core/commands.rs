@@ -63,6 +63,7 @@ impl Core {
     pub(super) fn command(&mut self, command: Command, back: Step) {
         match command {
             Command::Msg(target, text) => return self.msg(target, text, back),
+            Command::Watch(room, watch) => return self.watch_command(room, watch, back),
             Command::Query(target) => return self.query(target, back),
             Command::Usage(usage) => {
                 self.say(usage);

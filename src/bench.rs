@@ -6,6 +6,8 @@
 //! - [`room`]: one room of N members, one writing M messages to it: the sealing cost per
 //!   member, and the envelopes a second delivered (`bench chat --room N`).
 //! - [`stream`]: N clients stream the same video at once; frames/s, time to first frame.
+//! - [`watch`]: one room of N members watching a video together: how far apart a frame
+//!   reaches them (p50, p99), and the frames each missed (`bench watch --room N`).
 //! - [`decode`]: the yardstick for `stream`: FFmpeg decoding the same frames, and nothing else.
 //! - [`original`]: the same workloads in the Python original's protocol (`--original`), for
 //!   `make compare`. Only the bench speaks it.
@@ -15,10 +17,12 @@ pub mod decode;
 pub mod original;
 pub mod room;
 pub mod stream;
+pub mod watch;
 
 pub use chat::{ChatBench, ChatMode, ChatReport};
 pub use decode::{DecodeBench, DecodeReport};
 pub use stream::{StreamBench, StreamReport};
+pub use watch::{WatchBench, WatchReport};
 
 use std::sync::Arc;
 

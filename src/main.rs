@@ -144,6 +144,19 @@ enum BenchCommand {
         #[arg(long)]
         original: bool,
     },
+    /// One room of N members watches VIDEO together (run the server with --min-key-bits
+    /// 1024): how far apart each frame reaches them, and what each missed.
+    Watch {
+        #[arg(long, default_value = config::DEFAULT_ADDR, value_parser = config::address)]
+        server: String,
+        /// Members in the room.
+        #[arg(long, default_value_t = 4)]
+        room: usize,
+        #[arg(long)]
+        video: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The yardstick for `bench stream`: FFmpeg decodes the frames a split stream of VIDEO
     /// sends, on the server's two decoder threads, with no JPEG and no socket (no server).
     Decode {
@@ -293,6 +306,10 @@ fn run_bench(command: BenchCommand) -> Result<(), Box<dyn Error>> {
             } else {
                 bench::stream::run(&bench)?
             };
+            println!("{}", if json { report.json() } else { report.text() });
+        }
+        BenchCommand::Watch { server, room, video, json } => {
+            let report = bench::watch::run(&bench::WatchBench { server, members: room, video })?;
             println!("{}", if json { report.json() } else { report.text() });
         }
         BenchCommand::Decode { videos, video, runs, json } => {

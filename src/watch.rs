@@ -37,6 +37,9 @@ pub const MAX_WATCHES: usize = 8;
 const CONTROLS: usize = 64;
 /// How long a start or an end waits for room in a member's lane.
 const LANE_PATIENCE: Duration = Duration::from_millis(200);
+/// How long after a start the first frame is due: the members online hear of the watch and
+/// take part meanwhile (a round trip), so they begin together, at frame 0.
+const START_LEAD: Duration = Duration::from_millis(300);
 /// A member missing frames is told at most this often.
 const BEHIND_EVERY: Duration = Duration::from_secs(10);
 
@@ -251,7 +254,7 @@ impl Watch {
             members: Vec::new(),
             at,
             paused: false,
-            base: (Instant::now(), 0),
+            base: (Instant::now() + START_LEAD, 0),
         }
     }
 

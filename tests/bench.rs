@@ -113,6 +113,30 @@ fn bench_stream_counts_every_frame() {
 }
 
 #[test]
+fn bench_watch_counts_every_members_frames_and_the_spread() {
+    let dir = common::temp_dir("bench-watch");
+    for (label, size) in [("144p", (256, 144)), ("240p", (426, 240))] {
+        common::write_video(&dir, "clip", label, size, 25.0, 40);
+    }
+    let server = common::start_server(ServerConfig { videos: dir, ..ServerConfig::default() });
+    let cfg = bench::WatchBench {
+        server: server.local_addr().to_string(),
+        members: 3,
+        video: "clip".into(),
+    };
+    let report = bench::watch::run(&cfg).unwrap();
+    // Paced at 25 fps, nobody misses a frame; the first member attached first, so every
+    // member has every frame after the last one attached.
+    assert_eq!((report.members, report.frames, report.errors), (3, 40, 0), "{report:?}");
+    assert_eq!(report.missed.len(), 3);
+    assert_eq!(report.missed[0], 0, "{report:?}");
+    assert!(report.frames_all_got >= 30, "{report:?}");
+    assert!(report.spread_p50_ms <= report.spread_p99_ms);
+    assert!(report.text().contains("missed, by member: 0 "), "{}", report.text());
+    server.shutdown();
+}
+
+#[test]
 fn bench_decode_decodes_exactly_the_frames_a_split_stream_sends() {
     // 23 frames in two files: 12 from the first (the remainder goes to it), 11 from the
     // second, starting at its frame 12 (a seek), each run.

@@ -173,7 +173,11 @@ fn start_counting(
 
 /// Makes `room` with the first member as its first member, who invites each other, each of
 /// whom accepts: the changes the terminal client signs (`roster.rs`), sent one at a time.
-fn seat_all(room: &str, joined: &mut [Member], ids: &[Arc<Identity>]) -> Result<(), ClientError> {
+pub(super) fn seat_all(
+    room: &str,
+    joined: &mut [Member],
+    ids: &[Arc<Identity>],
+) -> Result<(), ClientError> {
     let id = |i: usize| &ids[i % ids.len()];
     let key = |i: usize| key_hash(id(i).public_der());
     let first = joined[0].name.clone();

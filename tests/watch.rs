@@ -259,6 +259,9 @@ fn two_clients_watch_together_and_each_prints_what_the_others_do() {
     for p in [&mut alice, &mut bob] {
         p.expect_line("[#film] alice moved to 0:15");
     }
+    // Chat goes on as it plays.
+    bob.type_line("/msg #film popcorn?");
+    alice.expect_line("[#film] bob: popcorn?");
     // bob leaves it alone (4 at the menu, as for a stream of his own): alice's plays on.
     bob.type_line("4");
     bob.expect_line("Stream stopped.");
@@ -319,4 +322,35 @@ fn expect_both(p: &mut common::proc::Proc, a: &dyn Fn(&str) -> bool, b: &dyn Fn(
             saw_b = true;
         }
     }
+}
+
+/// `auto`: each member's resolution follows its own link. alice reads everything and steps
+/// up; bob, who reads nothing, stays at the lowest and does not hold her back.
+#[test]
+fn an_auto_watch_follows_each_members_link() {
+    let server =
+        start_server(ServerConfig { videos: videos_dir(20.0, 600), ..ServerConfig::default() });
+    let addr = server.local_addr();
+    let mut alice = TestClient::join(addr, "alice", 0);
+    let mut bob = TestClient::join(addr, "bob", 1);
+    alice.seat("#film", &mut [&mut bob]);
+    let alice = Member::new(alice);
+    alice.ask("#film", WatchAction::Start { video: "clip".into(), mode: PlayMode::Auto });
+    let (_, start) =
+        alice.wait_for("the stream's start", |m| matches!(m, ServerMsg::StreamStart { .. }));
+    let ServerMsg::StreamStart { plan, .. } = start else { unreachable!() };
+    let labels: Vec<&str> = plan.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["144p", "240p", "360p"]);
+    bob.writer.send(&cmd::Watch { room: "#film".into(), action: WatchAction::Attach }).unwrap();
+    let mut seen = Vec::new();
+    let end = Instant::now() + Duration::from_secs(4);
+    while let Ok((_, msg)) = alice.heard.recv_deadline(end) {
+        if let ServerMsg::Frame { label, .. } = msg {
+            seen.push(label);
+        }
+    }
+    assert_eq!(seen.first().map(String::as_str), Some("144p"), "starts at the lowest");
+    assert!(seen.iter().any(|l| l != "144p"), "alice never stepped up: {seen:?}");
+    assert!(seen.len() >= 60, "alice got {} frames in 4 s", seen.len());
+    drop(bob);
 }

@@ -276,17 +276,23 @@ fn two_clients_watch_together_and_each_prints_what_the_others_do() {
     }
 }
 
-/// A member who stops reading misses frames, and is told; the others are not held back.
-#[test]
-fn a_member_that_stops_reading_holds_nobody_back() {
+/// alice (read by a thread of her own) and bob (not read), in `#film`; `clip` at 20 fps.
+fn alice_and_bob() -> (chatroom::server::Server, Member, TestClient) {
     let server =
         start_server(ServerConfig { videos: videos_dir(20.0, 600), ..ServerConfig::default() });
     let addr = server.local_addr();
     let mut alice = TestClient::join(addr, "alice", 0);
     let mut bob = TestClient::join(addr, "bob", 1);
     alice.seat("#film", &mut [&mut bob]);
+    (server, Member::new(alice), bob)
+}
+
+/// A member who stops reading misses frames, and is told; the others are not held back.
+#[test]
+fn a_member_that_stops_reading_holds_nobody_back() {
+    let (server, alice, bob) = alice_and_bob();
+    let addr = server.local_addr();
     bob.quit();
-    let alice = Member::new(alice);
     alice.ask(
         "#film",
         WatchAction::Start { video: "clip".into(), mode: PlayMode::Fixed("360p".into()) },
@@ -328,13 +334,7 @@ fn expect_both(p: &mut common::proc::Proc, a: &dyn Fn(&str) -> bool, b: &dyn Fn(
 /// up; bob, who reads nothing, stays at the lowest and does not hold her back.
 #[test]
 fn an_auto_watch_follows_each_members_link() {
-    let server =
-        start_server(ServerConfig { videos: videos_dir(20.0, 600), ..ServerConfig::default() });
-    let addr = server.local_addr();
-    let mut alice = TestClient::join(addr, "alice", 0);
-    let mut bob = TestClient::join(addr, "bob", 1);
-    alice.seat("#film", &mut [&mut bob]);
-    let alice = Member::new(alice);
+    let (_server, alice, bob) = alice_and_bob();
     alice.ask("#film", WatchAction::Start { video: "clip".into(), mode: PlayMode::Auto });
     let (_, start) =
         alice.wait_for("the stream's start", |m| matches!(m, ServerMsg::StreamStart { .. }));

@@ -132,7 +132,9 @@ impl Server {
     fn join(&mut self) {
         if let Some(listener) = self.listener.take() {
             let _ = listener.join();
-            // Every stream has ended: now the producers can go.
+            // Every session has ended: the rooms' watches end with the server...
+            self.ctx.watches.stop_all();
+            // ...and every stream with them: now the producers can go.
             self.ctx.frames.close();
         }
     }

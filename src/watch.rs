@@ -56,6 +56,7 @@ pub struct Watches {
 /// A watch's thread, as the sessions see it.
 struct Running {
     control: Sender<Control>,
+    thread: Option<thread::JoinHandle<()>>,
     generation: u64,
     video: String,
     by: String,
@@ -112,8 +113,9 @@ impl Watches {
         let (control, controls) = bounded(CONTROLS);
         let generation = self.next.fetch_add(1, Ordering::Relaxed);
         let at = Arc::new(AtomicU32::new(0));
-        let running = Running {
+        let mut running = Running {
             control,
+            thread: None,
             generation,
             video: video.name.clone(),
             by: by.to_owned(),
@@ -123,15 +125,26 @@ impl Watches {
         let watch = Watch::new(room, by, config, video, plan, controls, at);
         let watches = self.clone();
         let thread = thread::Builder::new().name(format!("watch-{room}"));
-        thread
+        let handle = thread
             .spawn(move || {
                 let room = watch.room.clone();
                 watch.run();
                 watches.ended(&room, generation);
             })
             .map_err(|e| (ErrorCode::VideoFailed, format!("cannot start the watch: {e}")))?;
+        running.thread = Some(handle);
         on.insert(room.to_ascii_lowercase(), running);
         Ok(())
+    }
+
+    /// Ends every watch (the server is stopping) and waits for their threads: each sees its
+    /// controls gone and ends its members' streams.
+    pub(crate) fn stop_all(&self) {
+        let running: Vec<Running> = self.on.lock_anyway().drain().map(|(_, r)| r).collect();
+        let threads: Vec<_> = running.into_iter().filter_map(|r| r.thread).collect();
+        for thread in threads {
+            let _ = thread.join();
+        }
     }
 
     /// Forgets `room`'s watch of `generation` (not a newer one started since).

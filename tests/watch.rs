@@ -354,3 +354,26 @@ fn an_auto_watch_follows_each_members_link() {
     assert!(seen.len() >= 60, "alice got {} frames in 4 s", seen.len());
     drop(bob);
 }
+
+/// A server stopping ends its watches and waits for their threads, without waiting for the
+/// video to end. (The members are told the server is shutting down, and cut, first.)
+#[test]
+fn a_stopping_server_ends_its_watches() {
+    let (server, alice, bob) = alice_and_bob();
+    alice.ask("#film", WatchAction::Start { video: "clip".into(), mode: PlayMode::Split });
+    alice.wait_for("the stream's start", |m| matches!(m, ServerMsg::StreamStart { .. }));
+    assert!(!alice.frames_for(Duration::from_millis(500)).is_empty());
+    let began = Instant::now();
+    server.shutdown();
+    assert!(began.elapsed() < Duration::from_secs(5), "the shutdown waited {:?}", began.elapsed());
+    // Its thread is gone when the shutdown returns (the video had 29 s to go).
+    let threads: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .collect();
+    assert!(!threads.iter().any(|t| t.trim() == "watch-#film"), "{threads:?}");
+    alice.wait_for("the server's word", |m| {
+        matches!(m, ServerMsg::Error { code: ErrorCode::ShuttingDown, .. })
+    });
+    drop(bob);
+}

@@ -510,6 +510,9 @@ impl Core {
         match menu::parse_video_choice(line, &videos) {
             VideoChoice::Back => self.enter(Step::Menu),
             VideoChoice::Play { video, mode } => {
+                // A stream of our own takes the player from the room's watch (the server
+                // leaves the watch for us).
+                self.watching = None;
                 self.request(cmd::Play { video, mode }, Step::Starting)
             }
             VideoChoice::Invalid(why) => {
@@ -599,6 +602,37 @@ mod tests {
             .collect();
         expected.push(Effect::Say(quiet));
         assert_eq!(said, expected);
+    }
+
+    #[test]
+    fn a_rooms_watch_is_joined_when_told_left_with_4_and_a_stream_of_our_own_is_stopped() {
+        use crate::client::player::StreamEvent;
+        use crate::wire::{WatchAction, WatchEvent};
+        let (a, b) = identities();
+        let mut bob = core("bob", &b, &[user("alice", &a)], false);
+        bob.start();
+        let started = WatchEvent::Started { video: "demo".into() };
+        let news =
+            ServerMsg::Watch { room: "#r".into(), by: "alice".into(), event: started, at_ms: 0 };
+        let watch = |action| Effect::Send(cmd::Watch { room: "#r".into(), action }.into());
+        assert_eq!(
+            bob.on_server(news.clone()),
+            [Effect::Say("[#r] alice started demo".into()), watch(WatchAction::Attach)]
+        );
+        bob.on_stream(StreamEvent::Started);
+        // A stream of our own takes the player (the server leaves the watch for us): 4 stops
+        // it, and leaves no watch.
+        bob.on_line(Some("2".into()));
+        let demo = VideoInfo { name: "demo".into(), frames: 10, fps: 25.0, resolutions: vec![] };
+        bob.on_server(ServerMsg::VideoList(vec![demo]));
+        bob.on_line(Some("1".into()));
+        bob.on_stream(StreamEvent::Started);
+        assert_eq!(bob.on_line(Some("4".into()))[0], Effect::Send(cmd::Stop.into()));
+        bob.on_stream(StreamEvent::Ended);
+        // Watching again (/watch #r), 4 leaves the room's watch alone: it goes on for the others.
+        bob.on_line(Some("/watch #r".into()));
+        bob.on_stream(StreamEvent::Started);
+        assert_eq!(bob.on_line(Some("4".into()))[0], watch(WatchAction::Detach));
     }
 
     #[test]

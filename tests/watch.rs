@@ -276,21 +276,21 @@ fn two_clients_watch_together_and_each_prints_what_the_others_do() {
     }
 }
 
-/// alice (read by a thread of her own) and bob (not read), in `#film`; `clip` at 20 fps.
-fn alice_and_bob() -> (chatroom::server::Server, Member, TestClient) {
+/// alice (read by a thread of her own) and bob (not read), in `room`; `clip` at 20 fps.
+fn alice_and_bob(room: &str) -> (chatroom::server::Server, Member, TestClient) {
     let server =
         start_server(ServerConfig { videos: videos_dir(20.0, 600), ..ServerConfig::default() });
     let addr = server.local_addr();
     let mut alice = TestClient::join(addr, "alice", 0);
     let mut bob = TestClient::join(addr, "bob", 1);
-    alice.seat("#film", &mut [&mut bob]);
+    alice.seat(room, &mut [&mut bob]);
     (server, Member::new(alice), bob)
 }
 
 /// A member who stops reading misses frames, and is told; the others are not held back.
 #[test]
 fn a_member_that_stops_reading_holds_nobody_back() {
-    let (server, alice, bob) = alice_and_bob();
+    let (server, alice, bob) = alice_and_bob("#film");
     let addr = server.local_addr();
     bob.quit();
     alice.ask(
@@ -334,7 +334,7 @@ fn expect_both(p: &mut common::proc::Proc, a: &dyn Fn(&str) -> bool, b: &dyn Fn(
 /// up; bob, who reads nothing, stays at the lowest and does not hold her back.
 #[test]
 fn an_auto_watch_follows_each_members_link() {
-    let (_server, alice, bob) = alice_and_bob();
+    let (_server, alice, bob) = alice_and_bob("#film");
     alice.ask("#film", WatchAction::Start { video: "clip".into(), mode: PlayMode::Auto });
     let (_, start) =
         alice.wait_for("the stream's start", |m| matches!(m, ServerMsg::StreamStart { .. }));
@@ -359,19 +359,20 @@ fn an_auto_watch_follows_each_members_link() {
 /// video to end. (The members are told the server is shutting down, and cut, first.)
 #[test]
 fn a_stopping_server_ends_its_watches() {
-    let (server, alice, bob) = alice_and_bob();
-    alice.ask("#film", WatchAction::Start { video: "clip".into(), mode: PlayMode::Split });
+    let (server, alice, bob) = alice_and_bob("#closing");
+    alice.ask("#closing", WatchAction::Start { video: "clip".into(), mode: PlayMode::Split });
     alice.wait_for("the stream's start", |m| matches!(m, ServerMsg::StreamStart { .. }));
     assert!(!alice.frames_for(Duration::from_millis(500)).is_empty());
     let began = Instant::now();
     server.shutdown();
     assert!(began.elapsed() < Duration::from_secs(5), "the shutdown waited {:?}", began.elapsed());
-    // Its thread is gone when the shutdown returns (the video had 29 s to go).
+    // Its thread is gone when the shutdown returns (the video had 29 s to go). (A room name
+    // of its own: the tests run in one process, each thread listed.)
     let threads: Vec<String> = std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
         .collect();
-    assert!(!threads.iter().any(|t| t.trim() == "watch-#film"), "{threads:?}");
+    assert!(!threads.iter().any(|t| t.trim() == "watch-#closing"), "{threads:?}");
     alice.wait_for("the server's word", |m| {
         matches!(m, ServerMsg::Error { code: ErrorCode::ShuttingDown, .. })
     });

@@ -273,3 +273,35 @@ fn a_name_that_joins_and_leaves_over_and_over_is_said_a_few_times() {
     assert!(about_eve[..8].iter().all(|l| l == "[JOINED] eve" || l == "[LEFT] eve"));
     assert_eq!(about_eve[8], quiet, "{about_eve:?}");
 }
+
+/// A server that lets a look-alike in (here a man in the middle renames eve to `aIice` for
+/// bob): bob's client marks the name on its join and on its messages.
+#[test]
+fn a_look_alike_from_a_lying_server_is_marked() {
+    use chatroom::wire::{ServerMsg, User};
+    let server = start_server(ServerConfig::default());
+    let _alice = common::TestClient::join(server.local_addr(), "alice", 0);
+    let rename = |name: String| if name == "eve" { "aIice".to_owned() } else { name };
+    let lying = common::proxy(server.local_addr(), move |msg| {
+        vec![match msg {
+            ServerMsg::Joined(User { name, key }) => {
+                ServerMsg::Joined(User { name: rename(name), key })
+            }
+            ServerMsg::Chat { id, from, envelope } => {
+                ServerMsg::Chat { id, from: rename(from), envelope }
+            }
+            other => other,
+        }]
+    });
+    let mut bob = Proc::client(&lying.to_string(), &["--name", "bob"]);
+    bob.expect_line("1. CHAT  2. STREAM  3. QUIT");
+    // eve signs as the name bob will be shown, as a server in on it would have her do.
+    let eve = common::TestClient::join(server.local_addr(), "eve", 2);
+    bob.expect_line("[JOINED] aIice (looks like alice)");
+    let to_bob = eve.directory.get("bob").unwrap().clone();
+    let mut sealer = chatroom::client::peers::Sealer::new(common::identity(2), "aIice");
+    eve.writer.send(&sealer.seal(&to_bob, "it's me, alice").unwrap()).unwrap();
+    bob.expect_line("[CHAT] aIice (looks like alice): it's me, alice");
+    bob.type_line("3");
+    assert_eq!(bob.wait(), 0);
+}

@@ -160,15 +160,8 @@ pub fn begin_picture(setup: &str) {
         printer.clone()
     };
     let Some(printer) = printer else { return paint(setup) };
-    let (done, written) = bounded(1);
     let _ = printer.send(Printed::Text(setup.to_owned()));
-    let _ = printer.send_timeout(
-        Printed::Then(Box::new(move || {
-            let _ = done.send(());
-        })),
-        Duration::from_secs(1),
-    );
-    let _ = written.recv_timeout(Duration::from_secs(1));
+    wait_for(&printer, written);
 }
 
 /// The picture gives the screen back: `teardown` (`blocks::leave_screen`), then the lines
@@ -231,10 +224,23 @@ pub fn restore_terminal() {
 /// its check and its write: the line then lands after the prompt, on its row.
 pub fn wait_handed_over() {
     let Some(printer) = PRINTER.lock_anyway().clone() else { return };
-    let (done, handed) = bounded(1);
-    if printer.send_timeout(Printed::Handed(done), Duration::from_secs(1)).is_ok() {
-        let _ = handed.recv_timeout(Duration::from_secs(1));
+    wait_for(&printer, Printed::Handed);
+}
+
+/// Hands `printer` the mark `mark` makes with a sender, and waits (at most a second each,
+/// for room in its queue and for the mark to be reached) until it answers.
+fn wait_for(printer: &Printer, mark: impl FnOnce(Sender<()>) -> Printed) {
+    let (done, reached) = bounded(1);
+    if printer.send_timeout(mark(done), Duration::from_secs(1)).is_ok() {
+        let _ = reached.recv_timeout(Duration::from_secs(1));
     }
+}
+
+/// The mark answered once every line queued before it is written out.
+fn written(done: Sender<()>) -> Printed {
+    Printed::Then(Box::new(move || {
+        let _ = done.send(());
+    }))
 }
 
 /// Set by [`say_last`]: the client is ending, and nothing more may print.
@@ -267,22 +273,10 @@ pub fn say_last(args: fmt::Arguments<'_>) {
         kept.keep(&line);
     }
     match printer.as_ref() {
-        // The editor prints lines in the order given, one at a time. The second text moves
-        // the cursor up and the editor's newline brings it back: nothing shows. Then wait
-        // until the printer has handed both over, and a moment more for the editor to draw.
+        // Then wait until the editor has written it: the printer knows when (its fences).
         Some(printer) => {
-            let (done, flushed) = bounded(1);
-            for printed in [
-                Printed::Text(line),
-                Printed::Text("\x1b[1A".into()),
-                Printed::Then(Box::new(move || {
-                    let _ = done.send(());
-                })),
-            ] {
-                let _ = printer.send_timeout(printed, Duration::from_secs(1));
-            }
-            let _ = flushed.recv_timeout(Duration::from_secs(1));
-            std::thread::sleep(Duration::from_millis(50));
+            let _ = printer.send_timeout(Printed::Text(line), Duration::from_secs(1));
+            wait_for(printer, written);
         }
         None => {
             let mut out = io::stdout().lock();

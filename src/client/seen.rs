@@ -47,37 +47,41 @@ pub struct Loaded {
 impl SeenBook {
     /// Reads `path` (nothing if it is not there yet) and keeps it for appending.
     pub fn load(path: PathBuf) -> (Arc<Mutex<SeenBook>>, Loaded) {
-        let mut printed = BTreeMap::new();
-        let mut printing = Vec::new();
+        // As written (to write them again whole), and read.
+        let (mut printed, mut windows) = (BTreeMap::new(), BTreeMap::new());
+        let mut printing = BTreeSet::new();
         for (key, value) in profile::read_pairs(&path) {
             match key.split_once('/') {
                 Some((who, seq)) if value == "printing" => {
                     if let Ok(seq) = seq.parse::<u64>() {
-                        printing.push((who.to_owned(), seq));
+                        printing.insert((who.to_owned(), seq));
                     }
                 }
                 Some(_) => {}
-                None if parse_window(&value).is_some() => drop(printed.insert(key, value)),
-                None => {}
+                None => {
+                    if let Some(window) = parse_window(&value) {
+                        windows.insert(key.clone(), window);
+                        printed.insert(key, value);
+                    }
+                }
             }
         }
-        let window = |who: &str| printed.get(who).and_then(|w| parse_window(w));
-        let windows = printed
-            .keys()
-            .filter_map(|who| Some((split(who)?, window(who)?)))
-            .map(|((s, fp), w)| (s, fp, w))
-            .collect();
-        // A number the window came to hold was printed after all.
-        let cut_off = printing
-            .into_iter()
-            .filter(|(who, seq)| !window(who).is_some_and(|w| w.holds(*seq)))
-            .filter_map(|(who, seq)| split(&who).map(|(s, fp)| (s, fp, seq)))
-            .collect();
+        // A number the window came to hold was printed after all; the others stay noted as
+        // being printed (through the file's rewrites) until they are.
+        printing.retain(|(who, seq)| !windows.get(who).is_some_and(|w: &Window| w.holds(*seq)));
+        let loaded = Loaded {
+            windows: (windows.iter())
+                .filter_map(|(who, w)| split(who).map(|(s, fp)| (s, fp, *w)))
+                .collect(),
+            cut_off: (printing.iter())
+                .filter_map(|(who, seq)| split(who).map(|(s, fp)| (s, fp, *seq)))
+                .collect(),
+        };
         // The handle appends go through, opened ahead if the file is there (the first
         // message ever makes it).
         let append = if path.exists() { profile::open_append(&path).ok() } else { None };
-        let book = SeenBook { path, append, printed, printing: BTreeSet::new(), appended: 0 };
-        (Arc::new(Mutex::new(book)), Loaded { windows, cut_off })
+        let book = SeenBook { path, append, printed, printing, appended: 0 };
+        (Arc::new(Mutex::new(book)), loaded)
     }
 
     fn append(&mut self, line: &str) {
@@ -180,4 +184,29 @@ fn parse_window(kept: &str) -> Option<Window> {
         _ => return None,
     };
     Some(Window { top, below })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_cut_off_stays_noted_through_the_files_rewrites_until_printed() {
+        let dir = std::env::temp_dir().join(format!("chatroom-seenbook-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("seen");
+        std::fs::write(&path, "alice:aa/5 printing\n").unwrap();
+        let (book, loaded) = SeenBook::load(path.clone());
+        assert_eq!(loaded.cut_off, [("alice".to_owned(), "aa".to_owned(), 5)]);
+        // Enough of bob's messages printed for the file to be written anew, whole.
+        for seq in 1..=u64::from(SEEN_COMPACT) + 1 {
+            let window = Window { top: seq, below: [u64::MAX; 4] };
+            Noted::new(&book, "bob", "bb", seq, &window).printed();
+        }
+        let (_, again) = SeenBook::load(path);
+        assert_eq!(again.cut_off, [("alice".to_owned(), "aa".to_owned(), 5)]);
+        assert_eq!(again.windows.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -17,7 +17,7 @@ use crate::config::Admission;
 use crate::names::{self, NameError};
 use crate::outbox::{Outbox, Outgoing};
 use crate::sync::LockAnyway;
-use crate::wire::{self, ErrorCode, ServerMsg, User};
+use crate::wire::{self, EncodedFrame, ErrorCode, ServerMsg, User};
 
 /// Identifies one connection for its whole life, joined or not.
 pub type ConnId = u64;
@@ -311,6 +311,16 @@ impl Registry {
         let state = self.lock();
         let m = state.members.get(&name.to_ascii_lowercase())?;
         Some(Recipient { id: m.id, name: m.user.name.clone(), outbox: m.outbox.clone() })
+    }
+
+    /// Offers `frame` to each of `names` online, without waiting: a courtesy (room changes, a
+    /// room's watch), which whoever is offline or a whole lane behind misses.
+    pub fn offer_to<'a>(&self, names: impl IntoIterator<Item = &'a str>, frame: &EncodedFrame) {
+        for name in names {
+            if let Some(online) = self.lookup(name) {
+                online.outbox.offer(frame.clone());
+            }
+        }
     }
 
     /// Cuts connection `id`: its reader and writer fail, and its handler cleans up.

@@ -12,7 +12,7 @@ use crate::names;
 use crate::registry::Recipient;
 use crate::roster::{Action, Change, Hash, RosterError, key_hash};
 use crate::store::{Room, RoomRefusal};
-use crate::wire::{EncodedFrame, ErrorCode, ServerMsg, User};
+use crate::wire::{ErrorCode, ServerMsg, User};
 
 /// The answer to a refused room request.
 fn refused(e: RoomRefusal) -> ServerMsg {
@@ -49,16 +49,6 @@ fn info(ctx: &Context, room: Room) -> ServerMsg {
         .map(|(name, key)| User { name, key })
         .collect();
     ServerMsg::RoomInfo { room: room.name, members }
-}
-
-/// Sends `frame` to each of `names` online. A courtesy, as `DLVD` is: whoever misses it
-/// (offline, or a full lane) catches up with the chain at their next `RJON`.
-fn tell<'a>(ctx: &Context, names: impl Iterator<Item = &'a str>, frame: &EncodedFrame) {
-    for name in names {
-        if let Some(online) = ctx.registry.lookup(name) {
-            online.outbox.offer(frame.clone());
-        }
-    }
 }
 
 /// `RJON`: `room`'s changes after `since`, for `me` to check and, if it is new or `me` is
@@ -98,7 +88,9 @@ pub fn change(ctx: &Context, me: &str, bytes: &[u8]) -> Result<Option<String>, S
     let mut told: Vec<&str> = seats.chain(after.invited()).map(|s| s.name.as_str()).collect();
     told.sort_by_key(|n| n.to_ascii_lowercase());
     told.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    tell(ctx, told.into_iter(), &frame);
+    // A courtesy, as `DLVD` is: whoever misses it catches up with the chain at their next
+    // `RJON`.
+    ctx.registry.offer_to(told, &frame);
     let joined = matches!(change.action, Action::Join | Action::Create);
     Ok(joined.then(|| after.room().to_owned()))
 }
@@ -112,7 +104,7 @@ pub fn gone(ctx: &Context, me: &str, rooms: &[String]) {
             .is_ok_and(|c| c.action == Action::Expire && c.subject.eq_ignore_ascii_case(me));
         if let (true, Ok(room)) = (ended, ctx.store.room_any(room)) {
             let frame = ServerMsg::RoomChange { change: last }.encode_shared();
-            tell(ctx, room.members.iter().map(String::as_str), &frame);
+            ctx.registry.offer_to(room.members.iter().map(String::as_str), &frame);
         }
     }
 }

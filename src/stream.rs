@@ -137,8 +137,7 @@ impl Stream {
     fn run(mut self) {
         let (user, name) = (self.config.user.clone(), self.video.name.clone());
         let auto = crate::video::catalog::is_auto(&self.plan);
-        let total: u32 =
-            if auto { self.video.frames } else { self.plan.iter().map(|s| s.frames).sum() };
+        let total = crate::video::catalog::plan_frames(&self.video, &self.plan);
         info!(
             "{user} started {name} ({total} frames, {})",
             crate::video::catalog::describe_plan(&self.plan)

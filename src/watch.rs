@@ -26,7 +26,7 @@ use crate::registry::{ConnId, Registry};
 use crate::store::Store;
 use crate::stream::Adapt;
 use crate::sync::LockAnyway;
-use crate::video::catalog::{Video, is_auto};
+use crate::video::catalog::{Video, is_auto, plan_frames};
 use crate::wire::{EncodedFrame, EndReason, ErrorCode, SeekTo, Segment, ServerMsg, WatchEvent};
 
 /// Watches running at once on one server: each holds a thread, and a decoder for each
@@ -254,7 +254,7 @@ impl Watch {
     ) -> Watch {
         let sources: Vec<Source> =
             plan.iter().filter_map(|s| video.file(&s.label)).map(FrameCache::source).collect();
-        let total = if is_auto(&plan) { video.frames } else { plan.iter().map(|s| s.frames).sum() };
+        let total = plan_frames(&video, &plan);
         Watch {
             room: room.to_owned(),
             by: by.to_owned(),
@@ -470,22 +470,17 @@ impl Watch {
             event: WatchEvent::Behind { missed: member.missed },
             at_ms,
         };
-        if let Some(online) = self.config.registry.lookup(&member.user) {
-            online.outbox.offer(news.encode_shared());
-        }
+        self.config.registry.offer_to([member.user.as_str()], &news.encode_shared());
     }
 
     /// Tells every member online of the room what `by` did, and where the video is.
     fn tell(&self, by: &str, event: WatchEvent) {
         let at_ms = millis(self.at.load(Ordering::Relaxed), self.video.fps);
         let news = ServerMsg::Watch { room: self.room.clone(), by: by.to_owned(), event, at_ms };
-        let frame = news.encode_shared();
         let Ok(room) = self.config.store.room_any(&self.room) else { return };
-        for name in &room.members {
-            if let Some(online) = self.config.registry.lookup(name) {
-                online.outbox.offer(frame.clone());
-            }
-        }
+        self.config
+            .registry
+            .offer_to(room.members.iter().map(String::as_str), &news.encode_shared());
     }
 }
 

@@ -4,13 +4,15 @@
 use crate::handler::Handler;
 use crate::socket::End;
 use crate::stream::{StreamConfig, StreamHandle};
+use crate::video::catalog::Video;
 use crate::wire::{
-    ErrorCode, FrameWriter, MAX_LABEL, MAX_VIDEO_NAME, Message, PlayMode, Reader, Tag, WireError,
+    ErrorCode, FrameWriter, MAX_LABEL, MAX_VIDEO_NAME, Message, PlayMode, Reader, Segment, Tag,
+    WireError,
 };
 
 /// The socket's send buffer for an `auto` stream (the kernel doubles it): a few frames, so
 /// that a client reading slowly shows in the video lane within a second, not after megabytes.
-pub(super) const AUTO_SEND_BUFFER: usize = 64 * 1024;
+const AUTO_SEND_BUFFER: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Play {
@@ -30,6 +32,25 @@ impl Message for Play {
         let video = r.str8("video name", MAX_VIDEO_NAME)?;
         Ok(Play { video, mode: read_mode(r)? })
     }
+}
+
+/// `video` in the catalog (its name is only looked up, never used as a path), and its plan
+/// for `mode`.
+pub(super) fn find(h: &Handler, video: &str, mode: &PlayMode) -> Result<(Video, Vec<Segment>), (ErrorCode, String)> {
+    let Some(video) = h.ctx.catalog.find(video) else {
+        return Err((ErrorCode::UnknownVideo, format!("no video named {video:?}")));
+    };
+    let plan = video.plan(mode).map_err(|e| (ErrorCode::UnknownVideo, e.to_string()))?;
+    Ok((video, plan))
+}
+
+/// Keeps the client's socket send buffer small: the kernel's would hold seconds of video
+/// before the video lane noticed a slow reader; small, the lane's fill follows the client's
+/// reading (an `auto` stream's resolution, a watch's frames missed). For the rest of the
+/// connection: a size once set cannot be handed back to the kernel.
+pub(super) fn follow_the_reader(h: &Handler) {
+    use nix::sys::socket::{setsockopt, sockopt::SndBuf};
+    let _ = setsockopt(h.socket, SndBuf, &AUTO_SEND_BUFFER);
 }
 
 /// A play mode on the wire (`STRM`, and `WTCH` starting a watch): split, one resolution, or
@@ -63,21 +84,13 @@ impl Play {
         h.stop_stream();
         // A room's watch on this lane is left alone: one stream a lane.
         h.leave_watch();
-        let Some(video) = h.ctx.catalog.find(&self.video) else {
-            let text = format!("no video named {:?}", self.video);
-            return h.send_error(ErrorCode::UnknownVideo, text);
-        };
-        let plan = match video.plan(&self.mode) {
-            Ok(plan) => plan,
-            Err(e) => return h.send_error(ErrorCode::UnknownVideo, e.to_string()),
+        let (video, plan) = match find(h, &self.video, &self.mode) {
+            Ok(found) => found,
+            Err((code, text)) => return h.send_error(code, text),
         };
         let Some(outbox) = h.outbox() else { return };
         if self.mode == PlayMode::Auto {
-            // The kernel's send buffer would hold seconds of video before the lane noticed a
-            // slow reader: kept small, the lane's fill follows the client's reading. (For the
-            // rest of the connection: a size once set cannot be handed back to the kernel.)
-            use nix::sys::socket::{setsockopt, sockopt::SndBuf};
-            let _ = setsockopt(h.socket, SndBuf, &AUTO_SEND_BUFFER);
+            follow_the_reader(h);
         }
         let config = StreamConfig {
             user: h.name.clone(),

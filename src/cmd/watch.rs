@@ -103,10 +103,7 @@ fn start(
     video: &str,
     mode: &crate::wire::PlayMode,
 ) -> Result<(), crate::watch::Refused> {
-    let Some(video) = h.ctx.catalog.find(video) else {
-        return Err((ErrorCode::UnknownVideo, format!("no video named {video:?}")));
-    };
-    let plan = video.plan(mode).map_err(|e| (ErrorCode::UnknownVideo, e.to_string()))?;
+    let (video, plan) = super::play::find(h, video, mode)?;
     let config = WatchConfig {
         registry: h.ctx.registry.clone(),
         store: h.ctx.store.clone(),
@@ -122,11 +119,9 @@ fn start(
 /// video lane, one stream on it).
 fn attach(h: &mut Handler, room: &str) -> Result<(), crate::watch::Refused> {
     h.stop_stream();
-    // As for an `auto` stream: a small send buffer, so that a member whose link cannot keep
-    // up fills its lane within a second (it then misses frames, and is told), not after
-    // megabytes the kernel took.
-    use nix::sys::socket::{setsockopt, sockopt::SndBuf};
-    let _ = setsockopt(h.socket, SndBuf, &super::play::AUTO_SEND_BUFFER);
+    // A member whose link cannot keep up fills its lane within a second (it then misses
+    // frames, and is told), not after megabytes the kernel took.
+    super::play::follow_the_reader(h);
     let Some(outbox) = h.outbox() else { return Ok(()) };
     let lane = outbox.video().clone();
     let control = Control::Attach { conn: h.id, user: h.name.clone(), lane };

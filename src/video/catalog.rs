@@ -349,6 +349,12 @@ pub fn describe_plan(plan: &[Segment]) -> String {
     plan.iter().map(|s| format!("{}: {}", s.label, s.frames)).collect::<Vec<_>>().join(", ")
 }
 
+/// The frames a stream of `video` on `plan` sends: the whole timeline for `auto`, else the
+/// segments' frames.
+pub fn plan_frames(video: &Video, plan: &[Segment]) -> u32 {
+    if is_auto(plan) { video.frames } else { plan.iter().map(|s| s.frames).sum() }
+}
+
 /// Whether a plan is an `auto` stream's: its resolutions, none with frames of its own.
 pub fn is_auto(plan: &[Segment]) -> bool {
     !plan.is_empty() && plan.iter().all(|s| s.frames == 0)

@@ -353,7 +353,7 @@ pub struct Segment {
 }
 
 /// What a member asks of its room's watch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchAction {
     Start {
         video: String,

@@ -3,8 +3,7 @@
 //! lines to print out; tested without sockets. The session (`session.rs`) acts on them.
 
 use super::peers::Peer;
-use crate::cmd::SeekTo;
-use crate::wire::{PlayMode, VideoInfo};
+use crate::wire::{PlayMode, SeekTo, VideoInfo, WatchAction};
 
 pub const ASK_NAME: &str = "Enter your username : ";
 /// The name rules (`names::check`), as a refusal reminds the user of them.
@@ -78,7 +77,7 @@ pub enum Command {
     /// `/query NAME` (or `#ROOM`): each line a message to it, until `/query` alone.
     Query(Option<String>),
     /// `/watch`, `/pause`, `/play`, `/seek`: a room's watch.
-    Watch(String, WatchCommand),
+    Watch(String, WatchAction),
     /// A known command with the wrong arguments: how it is used.
     Usage(&'static str),
     /// Anything else: what the commands are.
@@ -91,36 +90,21 @@ pub const COMMANDS_HELP: &str = "Commands: /msg NAME TEXT (or #ROOM), /query NAM
      their members), /watch #ROOM VIDEO (play it for the room; /pause, /play, /seek #ROOM M:SS, \
      /watch #ROOM stop).";
 
-/// What `/watch`, `/pause`, `/play` and `/seek` ask of a room's watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WatchCommand {
-    Start {
-        video: String,
-        mode: PlayMode,
-    },
-    /// `/watch #room`: take part (again).
-    Attach,
-    Stop,
-    Pause,
-    Play,
-    Seek(SeekTo),
-}
-
 /// `/watch #ROOM ...` after the room: `stop`, nothing (take part), or a video, with a
 /// resolution or `auto` as its last word if it reads as one.
 fn parse_watch(room: &str, args: &[&str]) -> Command {
     let watch = |w| Command::Watch(room.to_owned(), w);
     match args {
-        [] => watch(WatchCommand::Attach),
-        ["stop"] => watch(WatchCommand::Stop),
+        [] => watch(WatchAction::Attach),
+        ["stop"] => watch(WatchAction::Stop),
         [name @ .., last] if !name.is_empty() && is_resolution(last) => {
             let mode = match *last {
                 "auto" => PlayMode::Auto,
                 label => PlayMode::Fixed(label.to_owned()),
             };
-            watch(WatchCommand::Start { video: name.join(" "), mode })
+            watch(WatchAction::Start { video: name.join(" "), mode })
         }
-        words => watch(WatchCommand::Start { video: words.join(" "), mode: PlayMode::Split }),
+        words => watch(WatchAction::Start { video: words.join(" "), mode: PlayMode::Split }),
     }
 }
 
@@ -181,19 +165,22 @@ pub fn parse_command(line: &str) -> Command {
         ("/kick", [room, name]) => Command::Kick(own(room), own(name)),
         ("/watch", [room, rest @ ..]) if room.starts_with('#') => parse_watch(room, rest),
         ("/pause", [room]) if room.starts_with('#') => {
-            Command::Watch(own(room), WatchCommand::Pause)
+            Command::Watch(own(room), WatchAction::Pause)
         }
-        ("/play", [room]) if room.starts_with('#') => Command::Watch(own(room), WatchCommand::Play),
-        ("/seek", [room, to]) if room.starts_with('#') && parse_seek(to).is_some() => {
-            Command::Watch(
-                own(room),
-                WatchCommand::Seek(parse_seek(to).unwrap_or(SeekTo::Frame(0))),
-            )
-        }
-        _ => match COMMANDS.iter().find(|(known, _)| *known == verb) {
-            Some((_, usage)) => Command::Usage(usage),
-            None => Command::Help,
+        ("/play", [room]) if room.starts_with('#') => Command::Watch(own(room), WatchAction::Play),
+        ("/seek", [room, to]) if room.starts_with('#') => match parse_seek(to) {
+            Some(to) => Command::Watch(own(room), WatchAction::Seek(to)),
+            None => usage(verb),
         },
+        _ => usage(verb),
+    }
+}
+
+/// How `verb` is used, if it is a command; else what the commands are.
+fn usage(verb: &str) -> Command {
+    match COMMANDS.iter().find(|(known, _)| *known == verb) {
+        Some((_, usage)) => Command::Usage(usage),
+        None => Command::Help,
     }
 }
 
@@ -426,6 +413,23 @@ mod tests {
         assert!(matches!(parse_command("/msg bob"), Command::Usage(_)));
         assert_eq!(parse_command("/query bob"), Command::Query(Some("bob".into())));
         assert_eq!(parse_command("/query"), Command::Query(None));
+        // A room's watch: a video with a resolution (or `auto`) last, stop, back, seek.
+        let watch = |action| Command::Watch("#r".into(), action);
+        let start = |video: &str, mode| WatchAction::Start { video: video.into(), mode };
+        assert_eq!(
+            parse_command("/watch #r my trip 360p"),
+            watch(start("my trip", PlayMode::Fixed("360p".into())))
+        );
+        assert_eq!(parse_command("/watch #r demo auto"), watch(start("demo", PlayMode::Auto)));
+        assert_eq!(parse_command("/watch #r demo"), watch(start("demo", PlayMode::Split)));
+        assert_eq!(parse_command("/watch #r stop"), watch(WatchAction::Stop));
+        assert_eq!(parse_command("/watch #r"), watch(WatchAction::Attach));
+        assert_eq!(
+            parse_command("/seek #r 1:30"),
+            watch(WatchAction::Seek(SeekTo::Millis(90_000)))
+        );
+        assert_eq!(parse_command("/seek #r 450"), watch(WatchAction::Seek(SeekTo::Frame(450))));
+        assert!(matches!(parse_command("/seek #r soon"), Command::Usage(_)));
         assert_eq!(parse_recipient(" quit "), RecipientChoice::Back);
         assert_eq!(parse_recipient(""), RecipientChoice::Nothing);
         assert_eq!(parse_recipient("bob"), RecipientChoice::Name("bob".into()));

@@ -54,9 +54,10 @@ impl Core {
     /// The message step for the target chosen: with a `/msg`'s text, that text goes at once;
     /// otherwise its prompt.
     pub(super) fn compose(&mut self, step: Step) {
-        let Some(Msg { text, back }) = self.msg.take() else { return self.enter(step) };
-        // Put back, so that `done_writing` returns to where the `/msg` was typed.
-        self.msg = Some(Msg { text: String::new(), back });
+        // The text is taken; the `/msg` stays, for `done_writing` to go back where it was typed.
+        let Some(text) = self.msg.as_mut().map(|m| std::mem::take(&mut m.text)) else {
+            return self.enter(step);
+        };
         match step {
             Step::Message { to } => self.at_message(to, text),
             Step::RoomMessage { room, members } => self.at_room_message(room, members, text),

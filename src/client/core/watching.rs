@@ -5,22 +5,13 @@
 //! than stopping it for everyone.
 
 use super::{Core, Step};
-use crate::client::menu::WatchCommand;
 use crate::cmd::{self, WatchAction};
 use crate::wire::WatchEvent;
 
 impl Core {
     /// A watch command for `room`, then back to `back` (the server's answer, if a refusal,
     /// prints as it comes).
-    pub(super) fn watch_command(&mut self, room: String, command: WatchCommand, back: Step) {
-        let action = match command {
-            WatchCommand::Start { video, mode } => WatchAction::Start { video, mode },
-            WatchCommand::Attach => WatchAction::Attach,
-            WatchCommand::Stop => WatchAction::Stop,
-            WatchCommand::Pause => WatchAction::Pause,
-            WatchCommand::Play => WatchAction::Play,
-            WatchCommand::Seek(to) => WatchAction::Seek(to),
-        };
+    pub(super) fn watch_command(&mut self, room: String, action: WatchAction, back: Step) {
         if action == WatchAction::Attach {
             self.watching = Some(room.clone());
         }
